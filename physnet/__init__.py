@@ -1,0 +1,36 @@
+"""physnet: physics-informed dynamics identification in JAX.
+
+Importing physnet enables float64 in JAX (``jax_enable_x64``): physics needs it, and
+physnet's parameters, data and integrators are float64 throughout.
+"""
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from . import approximators as approximators  # noqa: E402
+from . import data as data  # noqa: E402
+from . import evaluation as evaluation  # noqa: E402
+from . import integrators as integrators  # noqa: E402
+from . import models as models  # noqa: E402
+from . import systems as systems  # noqa: E402
+from . import training as training  # noqa: E402
+from ._errors import ConfigError as ConfigError  # noqa: E402
+from ._errors import DataError as DataError  # noqa: E402
+from ._errors import PhysnetError as PhysnetError  # noqa: E402
+from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
+from .approximators import MLP as MLP  # noqa: E402
+from .approximators import AbstractApproximator as AbstractApproximator  # noqa: E402
+from .approximators import soft_exponential as soft_exponential  # noqa: E402
+from .data import Trajectories as Trajectories  # noqa: E402
+from .evaluation import energy_drift as energy_drift  # noqa: E402
+from .evaluation import energy_error as energy_error  # noqa: E402
+from .evaluation import rollout as rollout  # noqa: E402
+from .evaluation import trajectory_rmse as trajectory_rmse  # noqa: E402
+from .models import HNN as HNN  # noqa: E402
+from .models import NeuralODE as NeuralODE  # noqa: E402
+from .training import fit as fit  # noqa: E402
+from .training import load_model as load_model  # noqa: E402
+from .training import save_model as save_model  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Build models and approximators from names and options (used by the CLI and experiments).
+
+Each builder validates its options and raises :class:`ConfigError` naming the bad one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flax import nnx
+
+from ._errors import ConfigError
+from .approximators import MLP
+
+
+def build_approximator(
+    kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
+):
+    """An approximator by name: ``"mlp"`` or ``"softexp"`` (MLP with soft-exponential).
+
+    Options are passed to the constructor (``width``, ``depth``, ``activation`` for MLPs).
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    if kind == "mlp":
+        return MLP(in_features, out_features, rngs=rngs, **options)
+    if kind == "softexp":
+        options["activation"] = "soft_exponential"
+        return MLP(in_features, out_features, rngs=rngs, **options)
+    raise ConfigError(f"unknown approximator {kind!r}; choose one of {', '.join(APPROXIMATORS)}")
+
+
+APPROXIMATORS = ("mlp", "softexp")
+
+
+def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0, **options: Any):
+    """A model by name (``"node"``, ``"hnn"``) around a freshly initialised approximator."""
+    from .models import HNN, NeuralODE
+
+    rngs = nnx.Rngs(seed)
+    if kind == "node":
+        return NeuralODE(
+            build_approximator(approximator, state_size, state_size, rngs=rngs, **options)
+        )
+    if kind == "hnn":
+        return HNN(build_approximator(approximator, state_size, 1, rngs=rngs, **options))
+    raise ConfigError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
+
+
+MODELS = ("node", "hnn")

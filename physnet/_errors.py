@@ -1,0 +1,37 @@
+"""Exceptions raised for user errors.
+
+Every error a user can cause (bad files, bad shapes, unknown options, diverging training)
+derives from :class:`PhysnetError`, so the command line can print one clear line for it.
+"""
+
+
+class PhysnetError(Exception):
+    """Base class of physnet's user-facing errors."""
+
+
+class DataError(PhysnetError, ValueError):
+    """A data file or array is missing, malformed, non-finite or of the wrong shape."""
+
+
+class ConfigError(PhysnetError, ValueError):
+    """An option, argument or configuration value is not valid."""
+
+
+class TrainingDivergedError(PhysnetError, FloatingPointError):
+    """The training loss became non-finite.
+
+    Attributes:
+        step: the 0-based optimizer step whose loss (or gradient) was first non-finite.
+        last_loss: the last finite training loss, or ``nan`` if there was none.
+        history: the :class:`~physnet.training.History` up to the failure.
+    """
+
+    def __init__(self, step: int, last_loss: float, history=None):
+        self.step = int(step)
+        self.last_loss = float(last_loss)
+        self.history = history
+        super().__init__(
+            f"training diverged: the loss became non-finite at step {self.step} "
+            f"(last finite loss {self.last_loss:.6g}); the model keeps the parameters of "
+            f"the last finite step. Lower the learning rate or check the data."
+        )

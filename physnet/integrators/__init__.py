@@ -1,0 +1,18 @@
+"""Butcher tableaux, explicit Runge-Kutta and symplectic steppers, and ``integrate``."""
+
+from ._integrate import integrate as integrate
+from ._steppers import RK4 as RK4
+from ._steppers import STEPPERS as STEPPERS
+from ._steppers import AbstractStepper as AbstractStepper
+from ._steppers import Euler as Euler
+from ._steppers import ExplicitRungeKutta as ExplicitRungeKutta
+from ._steppers import Heun3 as Heun3
+from ._steppers import ImplicitMidpoint as ImplicitMidpoint
+from ._steppers import Leapfrog as Leapfrog
+from ._steppers import Midpoint as Midpoint
+from ._steppers import get_stepper as get_stepper
+from ._tableau import EULER_TABLEAU as EULER_TABLEAU
+from ._tableau import HEUN3_TABLEAU as HEUN3_TABLEAU
+from ._tableau import MIDPOINT_TABLEAU as MIDPOINT_TABLEAU
+from ._tableau import RK4_TABLEAU as RK4_TABLEAU
+from ._tableau import ButcherTableau as ButcherTableau

@@ -1,0 +1,137 @@
+"""Saving and loading trained models without pickle.
+
+A checkpoint is a directory with ``model.json`` (the class names and constructor arguments of
+the model and its approximators) and ``state.npz`` (every variable of the model: parameters and
+non-trainable state such as KAN grids, keyed by their path). Loading rebuilds the model from
+the JSON and fills in the arrays, checking names and shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .._errors import DataError
+from .._io import atomic_path
+from ..approximators import AbstractApproximator
+from ..models import AbstractVectorField
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+STATE_FILE = "state.npz"
+
+
+def _registry() -> dict[str, type]:
+    classes: dict[str, type] = {}
+    stack = [AbstractApproximator, AbstractVectorField]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            stack.append(sub)
+            if not getattr(sub, "__abstractmethods__", None):
+                classes[sub.__name__] = sub
+    return classes
+
+
+def model_spec(module) -> dict:
+    """The JSON description of a model or approximator (class, config, sub-modules)."""
+    spec = {"class": type(module).__name__, "config": module.config()}
+    if isinstance(module, AbstractVectorField):
+        spec["submodules"] = {k: model_spec(v) for k, v in module.submodules().items()}
+    return spec
+
+
+def build_from_spec(spec: dict):
+    """Rebuild a model or approximator (with fresh parameters) from :func:`model_spec`."""
+    registry = _registry()
+    name = spec.get("class")
+    if name not in registry:
+        raise DataError(f"checkpoint names an unknown class {name!r}")
+    cls = registry[name]
+    config = dict(spec.get("config", {}))
+    if issubclass(cls, AbstractApproximator):
+        if "param_dtype" in config:
+            config["param_dtype"] = jnp.dtype(config["param_dtype"])
+        return cls(**config, rngs=nnx.Rngs(0))
+    subs = {k: build_from_spec(v) for k, v in spec.get("submodules", {}).items()}
+    return cls(**subs, **config)
+
+
+def _flat_state(model) -> dict[str, np.ndarray]:
+    flat = nnx.to_flat_state(nnx.state(model))
+    return {"/".join(map(str, path)): np.asarray(var.get_value()) for path, var in flat}
+
+
+def save_model(model, directory: str | os.PathLike, *, extra: dict | None = None) -> Path:
+    """Write ``model`` to ``directory`` (created if needed) as ``model.json`` + ``state.npz``.
+
+    Args:
+        model: a physnet model.
+        directory: target directory.
+        extra: additional JSON-serialisable information stored in ``model.json``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"format_version": FORMAT_VERSION, "model": model_spec(model), "extra": extra or {}}
+    with atomic_path(directory / STATE_FILE, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **_flat_state(model))
+    with atomic_path(directory / MODEL_FILE) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    return directory
+
+
+def load_model(directory: str | os.PathLike):
+    """Load a model saved by :func:`save_model`.
+
+    Raises:
+        DataError: if files are missing or malformed, or names/shapes do not match the model
+            described by ``model.json``.
+    """
+    directory = Path(directory)
+    model_file, state_file = directory / MODEL_FILE, directory / STATE_FILE
+    for f in (model_file, state_file):
+        if not f.is_file():
+            raise DataError(f"checkpoint file not found: {f}")
+    try:
+        meta = json.loads(model_file.read_text())
+        spec = meta["model"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise DataError(f"{model_file}: not a physnet model description ({err})") from None
+    model = build_from_spec(spec)
+    try:
+        with np.load(state_file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as err:
+        raise DataError(f"{state_file}: not a readable .npz file ({err})") from None
+    state = nnx.state(model)
+    flat = nnx.to_flat_state(state)
+    expected = {"/".join(map(str, path)) for path, _ in flat}
+    if expected != set(arrays):
+        missing = sorted(expected - set(arrays))
+        unexpected = sorted(set(arrays) - expected)
+        raise DataError(
+            f"{state_file}: variables do not match the model (missing {missing}, "
+            f"unexpected {unexpected})"
+        )
+    for path, var in flat:
+        name = "/".join(map(str, path))
+        value = arrays[name]
+        old = var.get_value()
+        if value.shape != old.shape:
+            raise DataError(
+                f"{state_file}: variable {name} has shape {value.shape}, expected {old.shape}"
+            )
+        var.set_value(jnp.asarray(value, dtype=old.dtype))
+    nnx.update(model, nnx.from_flat_state(flat))
+    return model
+
+
+def load_extra(directory: str | os.PathLike) -> dict:
+    """The ``extra`` dictionary stored by :func:`save_model`."""
+    return json.loads((Path(directory) / MODEL_FILE).read_text()).get("extra", {})

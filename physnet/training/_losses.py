@@ -1,0 +1,61 @@
+"""Training losses.
+
+A loss is a small object with two parts: :meth:`prepare` turns :class:`Trajectories` into a
+pytree of sample arrays (all with the sample index on axis 0, so minibatches are a gather),
+and ``__call__(model, batch)`` returns the scalar loss of a model on such a batch.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from .._errors import ConfigError
+from ..data import Trajectories
+
+
+class AbstractLoss(abc.ABC):
+    """A training objective on prepared sample arrays."""
+
+    name: str
+
+    @abc.abstractmethod
+    def prepare(self, data: Trajectories, *, clean: bool = False):
+        """Sample arrays for this loss, each with the sample index on axis 0."""
+
+    @abc.abstractmethod
+    def __call__(self, model, batch) -> Array:
+        """Scalar loss of ``model`` on ``batch``."""
+
+
+class DerivativeLoss(AbstractLoss):
+    r"""Derivative matching (SPEC.md eq. 3/6): mean over samples and components of
+    (f_θ(y) - dy/dt)²."""
+
+    name = "derivative"
+
+    def prepare(self, data: Trajectories, *, clean: bool = False):
+        y, dy = data.flat(clean=clean)
+        return {"y": y, "dy": dy}
+
+    def __call__(self, model, batch) -> Array:
+        pred = jax.vmap(lambda y: model(0.0, y))(batch["y"])
+        return jnp.mean((pred - batch["dy"]) ** 2)
+
+
+LOSSES: dict[str, type[AbstractLoss]] = {"derivative": DerivativeLoss}
+
+
+def get_loss(name_or_loss) -> AbstractLoss:
+    """A loss object from its name (``"derivative"``, ...) or the object itself."""
+    if isinstance(name_or_loss, AbstractLoss):
+        return name_or_loss
+    try:
+        return LOSSES[name_or_loss]()
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown loss {name_or_loss!r}; choose one of {', '.join(LOSSES)}"
+        ) from None
