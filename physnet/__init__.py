@@ -19,6 +19,7 @@ from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
 from ._errors import PhysnetError as PhysnetError  # noqa: E402
 from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
+from .approximators import KAN as KAN  # noqa: E402
 from .approximators import MLP as MLP  # noqa: E402
 from .approximators import AbstractApproximator as AbstractApproximator  # noqa: E402
 from .approximators import soft_exponential as soft_exponential  # noqa: E402
@@ -28,6 +29,8 @@ from .evaluation import energy_error as energy_error  # noqa: E402
 from .evaluation import rollout as rollout  # noqa: E402
 from .evaluation import trajectory_rmse as trajectory_rmse  # noqa: E402
 from .models import HNN as HNN  # noqa: E402
+from .models import LNN as LNN  # noqa: E402
+from .models import DissipativeHNN as DissipativeHNN  # noqa: E402
 from .models import NeuralODE as NeuralODE  # noqa: E402
 from .training import fit as fit  # noqa: E402
 from .training import load_model as load_model  # noqa: E402

@@ -94,6 +94,25 @@ class Trajectories:
         """Initial states, shape ``(B, d)``."""
         return self.states[:, 0]
 
+    @property
+    def accelerations(self) -> Array:
+        """Observed accelerations q̈ = d(q̇)/dt, shape ``(B, T, N)``: the second half of
+        ``derivatives``.
+
+        Valid for states (q, q̇), and for canonical states (q, p) of unit-mass systems where
+        p = q̇ (every system in :mod:`physnet.systems`, e.g. Duffing), where dp/dt = q̈.
+
+        Raises:
+            DataError: if the data have no derivatives or an odd state size.
+        """
+        if self.derivatives is None:
+            raise DataError("these trajectories have no derivatives, so no accelerations")
+        if self.state_size % 2:
+            raise DataError(
+                f"accelerations need a state (q, q̇) of even size, got state_size={self.state_size}"
+            )
+        return self.derivatives[..., self.state_size // 2 :]
+
     def flat(self, clean: bool = False) -> tuple[Array, Array]:
         """States and derivatives as sample arrays of shape ``(B * T, d)``.
 

@@ -1,8 +1,13 @@
-"""Learned vector fields: NeuralODE, HNN (and the dissipative and Lagrangian models)."""
+"""Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, and pure mechanics helpers."""
 
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
+from ._dissipative import DISSIPATION_FORMS as DISSIPATION_FORMS
+from ._dissipative import DissipativeHNN as DissipativeHNN
 from ._hnn import HNN as HNN
+from ._lnn import LNN as LNN
 from ._mechanics import canonical_matrix as canonical_matrix
+from ._mechanics import euler_lagrange_acceleration as euler_lagrange_acceleration
+from ._mechanics import mass_matrix as mass_matrix
 from ._mechanics import symplectic_gradient as symplectic_gradient
 from ._neural_ode import NeuralODE as NeuralODE

@@ -1,4 +1,4 @@
-"""Pure helpers of Hamiltonian mechanics used by the energy models."""
+"""Pure helpers of Hamiltonian and Lagrangian mechanics used by the energy models."""
 
 from __future__ import annotations
 
@@ -24,3 +24,58 @@ def symplectic_gradient(hamiltonian, y: Array) -> Array:
     n = y.shape[-1] // 2
     g = jax.grad(hamiltonian)(y)
     return jnp.concatenate([g[n:], -g[:n]])
+
+
+def mass_matrix(lagrangian, q: Array, qdot: Array) -> Array:
+    r"""The generalised mass matrix ∂²L/∂q̇∂q̇ of a Lagrangian at one state.
+
+    Args:
+        lagrangian: scalar function ``lagrangian(q, qdot)`` with ``q``, ``qdot`` of shape
+            ``(n,)``.
+        q: positions, shape ``(n,)``.
+        qdot: velocities, shape ``(n,)``.
+
+    Returns:
+        The symmetric matrix ∂²L/∂q̇², shape ``(n, n)``.
+    """
+    return jax.hessian(lagrangian, argnums=1)(q, qdot)
+
+
+def euler_lagrange_acceleration(lagrangian, q: Array, qdot: Array) -> Array:
+    r"""The acceleration q̈ solved from the Euler-Lagrange equations of ``lagrangian``.
+
+    d/dt ∂L/∂q̇ = ∂L/∂q expands to (∂²L/∂q̇²) q̈ + (∂²L/∂q̇∂q) q̇ = ∂L/∂q, so
+
+    .. math::
+        \ddot q = \left(\frac{\partial^2 L}{\partial \dot q^2}\right)^{-1}
+        \left(\frac{\partial L}{\partial q}
+        - \frac{\partial^2 L}{\partial \dot q\, \partial q}\, \dot q\right),
+
+    with (∂²L/∂q̇∂q)_ij = ∂²L/∂q̇_i∂q_j. The mass matrix is factorised once (LU with partial
+    pivoting) and the system solved: no pseudo-inverse, so a singular mass matrix is never
+    hidden. When it is singular to working precision (its smallest LU pivot is at most
+    ``n·eps`` times its largest, which includes the zero matrix) the result is NaN in every
+    component, on purpose: under ``jit`` the failure then shows up as a non-finite loss
+    (:func:`physnet.fit` stops with :class:`~physnet.TrainingDivergedError`) or a NaN rollout,
+    never as a silently wrong finite number. Check a Lagrangian outside ``jit`` with
+    :meth:`physnet.LNN.check_mass_matrix`.
+
+    Args:
+        lagrangian: scalar function ``lagrangian(q, qdot)``, twice differentiable.
+        q: positions, shape ``(n,)``.
+        qdot: velocities, shape ``(n,)``.
+
+    Returns:
+        q̈, shape ``(n,)``.
+
+    Reference: Cranmer et al., "Lagrangian Neural Networks", 2020, eq. 6.
+    """
+    grad_q = jax.grad(lagrangian, argnums=0)(q, qdot)
+    mixed = jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=0)(q, qdot)
+    rhs = grad_q - mixed @ qdot
+    lu, piv = jax.scipy.linalg.lu_factor(mass_matrix(lagrangian, q, qdot))
+    qddot = jax.scipy.linalg.lu_solve((lu, piv), rhs)
+    pivots = jnp.abs(jnp.diagonal(lu))
+    tolerance = q.shape[-1] * jnp.finfo(lu.dtype).eps * jnp.max(pivots)
+    singular = jnp.min(pivots) <= tolerance
+    return jnp.where(singular, jnp.nan, qddot)

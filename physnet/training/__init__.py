@@ -1,5 +1,6 @@
 """Losses, the training loop and checkpoints."""
 
+from ._acceleration_loss import AccelerationLoss as AccelerationLoss
 from ._checkpoint import load_model as load_model
 from ._checkpoint import model_spec as model_spec
 from ._checkpoint import save_model as save_model

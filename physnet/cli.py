@@ -1,0 +1,296 @@
+"""The ``physnet`` command line: simulate, train, evaluate, reproduce.
+
+User errors (bad files, bad options, NaN in data, diverging training) print one line on stderr
+and exit with status 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line."""
+
+    def error(self, message):  # noqa: D401
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .evaluation import SOLVERS
+
+    parser = _Parser(prog="physnet", description="Physics-informed dynamics identification.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("reproduce", help="run the source's experiments (E1, E2, ...)")
+    p.add_argument("--experiments", default="all", help="comma-separated list (E1,E2,...) or 'all'")
+    p.add_argument("--out", default="physnet-results", help="output directory")
+    p.add_argument("--quick", action="store_true", help="small settings (a smoke test)")
+
+    p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
+    p.add_argument("--system", default="duffing", choices=["duffing", "harmonic", "pendulum"])
+    p.add_argument("--alpha", type=_finite_float, default=None, help="Duffing α (default 1)")
+    p.add_argument("--beta", type=_finite_float, default=None, help="Duffing β (default 2)")
+    p.add_argument("--gamma", type=_nonnegative_float, default=None, help="Duffing γ (default 0)")
+    p.add_argument("--omega", type=_finite_float, default=None, help="harmonic oscillator ω")
+    p.add_argument("--g-over-l", type=_finite_float, default=None, help="pendulum g/l")
+    p.add_argument("--n-trajectories", type=_positive_int, default=100)
+    p.add_argument("--t1", type=_finite_float, default=5.0)
+    p.add_argument("--n-points", type=_positive_int, default=50)
+    p.add_argument("--noise", type=_nonnegative_float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .npz file")
+
+    from ._build import APPROXIMATORS, MODELS
+    from .training import LOSSES
+
+    p = sub.add_parser("train", help="train a model on a data file")
+    p.add_argument("--data", required=True, help="data file (.npz) from `physnet simulate`")
+    p.add_argument("--model", default="hnn", choices=list(MODELS))
+    p.add_argument("--approximator", default="mlp", choices=list(APPROXIMATORS))
+    p.add_argument("--loss", default="derivative", choices=list(LOSSES))
+    p.add_argument("--steps", type=_positive_int, default=3000)
+    p.add_argument("--lr", type=_finite_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
+    p.add_argument("--width", type=_positive_int, default=None, help="MLP width (default 32)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=None, help="MLP hidden layers (default 2)"
+    )
+    p.add_argument("--activation", default=None, help="MLP activation (default tanh)")
+    p.add_argument("--train-fraction", type=_finite_float, default=0.8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="run directory to create")
+
+    p = sub.add_parser("evaluate", help="roll a trained model out and report metrics")
+    p.add_argument("--run", required=True, help="run directory from `physnet train`")
+    p.add_argument("--data", default=None, help="data file (default: the run's test split)")
+    p.add_argument("--t1", type=_finite_float, default=100.0, help="rollout horizon")
+    p.add_argument("--dt", type=_finite_float, default=0.01, help="integrator step")
+    p.add_argument("--solver", default="rk4", choices=list(SOLVERS))
+    p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+def _cmd_reproduce(args) -> int:
+    from .reproduce import parse_experiments, reproduce
+
+    names = parse_experiments(args.experiments)
+    reproduce(names, args.out, quick=args.quick, echo=lambda s: print(s, flush=True))
+    return 0
+
+
+def _make_system(args):
+    from ._errors import ConfigError
+    from .systems import Duffing, HarmonicOscillator, Pendulum
+
+    given = {
+        k: getattr(args, k)
+        for k in ("alpha", "beta", "gamma", "omega", "g_over_l")
+        if getattr(args, k) is not None
+    }
+    allowed = {
+        "duffing": {"alpha", "beta", "gamma"},
+        "harmonic": {"omega"},
+        "pendulum": {"g_over_l"},
+    }[args.system]
+    extra = sorted(set(given) - allowed)
+    if extra:
+        flags = ", ".join("--" + e.replace("_", "-") for e in extra)
+        raise ConfigError(f"{flags} do(es) not apply to --system {args.system}")
+    cls = {"duffing": Duffing, "harmonic": HarmonicOscillator, "pendulum": Pendulum}[args.system]
+    return cls(**given)
+
+
+def _cmd_simulate(args) -> int:
+    import jax
+
+    from .data import generate
+
+    system = _make_system(args)
+    k_data, k_noise = jax.random.split(jax.random.key(args.seed))
+    data = generate(system, args.n_trajectories, args.t1, args.n_points, key=k_data)
+    if args.noise > 0:
+        data = data.with_noise(args.noise, key=k_noise)
+    path = data.save(args.out)
+    print(f"wrote {path}: {data.n_trajectories} trajectories x {data.n_times} times of {system}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    import jax
+    import optax
+
+    from ._build import build_model
+    from ._io import atomic_directory, write_json
+    from .data import Trajectories
+    from .reproduce._common import derivative_mse
+    from .training import fit, get_loss, save_model
+
+    out = Path(args.out)
+    data = Trajectories.load(args.data)
+    loss = get_loss(args.loss)
+    k_split, k_batch = jax.random.split(jax.random.key(args.seed))
+    train, test = data.split(args.train_fraction, key=k_split)
+    options = {"width": args.width, "depth": args.depth, "activation": args.activation}
+    model = build_model(args.model, data.state_size, args.approximator, seed=args.seed, **options)
+    history = fit(
+        model,
+        train,
+        steps=args.steps,
+        optimizer=optax.adam(args.lr),
+        loss=loss,
+        test_data=test,
+        batch_size=args.batch_size,
+        key=k_batch,
+        progress=False if args.quiet else None,
+    )
+    config = {k: v for k, v in vars(args).items() if k not in ("quiet",)}
+    config["data"] = str(Path(args.data).resolve())
+    metrics = {
+        "model": args.model,
+        "approximator": args.approximator,
+        "loss": args.loss,
+        "steps": args.steps,
+        "train_loss": history.final_train_loss(),
+        "test_loss": history.final_test_loss(),
+        "train_seconds": history.train_seconds,
+        "compile_seconds": history.compile_seconds,
+    }
+    if data.has_derivatives:
+        metrics["train_mse"] = derivative_mse(model, train)
+        metrics["test_mse"] = derivative_mse(model, test)
+        if test.clean_derivatives is not None:
+            metrics["test_mse_clean"] = derivative_mse(model, test, clean=True)
+    with atomic_directory(out) as tmp:
+        save_model(model, tmp / "checkpoint", extra={"system": data.metadata})
+        write_json(tmp / "config.json", config)
+        write_json(tmp / "metrics.json", metrics)
+    print(json.dumps({k: metrics[k] for k in metrics if k.endswith("mse")} | {"out": str(out)}))
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import jax
+    import jax.numpy as jnp
+
+    from ._errors import DataError
+    from ._io import atomic_directory, write_json
+    from .data import Trajectories
+    from .evaluation import energy_drift, rollout, trajectory_rmse
+    from .systems import SYSTEMS
+    from .training import load_model
+
+    run = Path(args.run)
+    config_file = run / "config.json"
+    if not config_file.is_file():
+        raise DataError(f"not a physnet run directory (no config.json): {run}")
+    config = json.loads(config_file.read_text())
+    model = load_model(run / "checkpoint")
+    if args.data is not None:
+        test = Trajectories.load(args.data)
+    else:
+        data = Trajectories.load(config["data"])
+        k_split, _ = jax.random.split(jax.random.key(config["seed"]))
+        _, test = data.split(config["train_fraction"], key=k_split)
+    meta = test.metadata
+    if meta.get("system") not in SYSTEMS:
+        raise DataError("the data do not name a known system; cannot compute the true energy")
+    system = SYSTEMS[meta["system"]](**meta["parameters"])
+    if test.state_size != model.state_size:
+        raise DataError(
+            f"data state size {test.state_size} does not match the model's {model.state_size}"
+        )
+    if not (args.t1 > 0 and args.dt > 0 and args.dt <= args.t1):
+        raise DataError(f"need 0 < --dt <= --t1, got --dt {args.dt} --t1 {args.t1}")
+    substeps = 10
+    n_out = max(1, int(round(args.t1 / (args.dt * substeps))))
+    ts = jnp.linspace(0.0, args.t1, n_out + 1)
+    y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
+    learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
+    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    drift = energy_drift(system.energy, learned)
+    metrics = {
+        "energy_drift": float(jnp.median(drift)),
+        "rollout_rmse": float(trajectory_rmse(learned, true)),
+        "t1": args.t1,
+        "dt": float(ts[1] - ts[0]) / substeps,
+        "solver": args.solver,
+        "n_initial_conditions": int(y0.shape[0]),
+    }
+    if hasattr(model, "energy"):
+        metrics["learned_energy_drift"] = float(jnp.median(energy_drift(model.energy, learned)))
+    out = Path(args.out) if args.out else run / "evaluation"
+    with atomic_directory(out) as tmp:
+        write_json(tmp / "metrics.json", metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+COMMANDS = {
+    "reproduce": _cmd_reproduce,
+    "simulate": _cmd_simulate,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``physnet`` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    from ._errors import PhysnetError
+
+    try:
+        return COMMANDS[args.command](args)
+    except PhysnetError as err:
+        print(f"physnet {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"physnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

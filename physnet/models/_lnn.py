@@ -1,0 +1,156 @@
+"""Lagrangian neural network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from .._errors import ConfigError
+from ..approximators import AbstractApproximator
+from . import _mechanics
+from ._base import AbstractEnergyModel
+from ._hnn import check_scalar_energy
+
+
+class LNN(AbstractEnergyModel):
+    r"""Lagrangian neural network (Cranmer et al., 2020).
+
+    A learned scalar L_NN(q, q̇) defines the dynamics through the Euler-Lagrange equations,
+    solved for the acceleration at every state (:func:`~physnet.models.euler_lagrange_acceleration`):
+
+    .. math::
+        \ddot q = \left(\frac{\partial^2 L}{\partial \dot q^2}\right)^{-1}
+        \left(\frac{\partial L}{\partial q}
+        - \frac{\partial^2 L}{\partial \dot q\, \partial q}\, \dot q\right).
+
+    The model is a first-order vector field on the state y = (q, q̇): it returns (q̇, q̈), so it
+    rolls out like every other model, and needs no momentum data (train it with the
+    ``"acceleration"`` loss on (q, q̇, q̈), or equivalently the derivative loss). The energy
+    E = ∂L/∂q̇·q̇ - L (:meth:`energy`) is conserved by the exact flow; other conservation laws
+    hold only if their symmetry is built into L.
+
+    **Singular mass matrix.** The mass matrix ∂²L/∂q̇² must be invertible. Where it is singular
+    to working precision the acceleration is NaN (no pseudo-inverse), so training stops with
+    :class:`~physnet.TrainingDivergedError` and rollouts show NaN. Outside ``jit``,
+    :meth:`check_mass_matrix` raises :class:`ConfigError` with the offending state and its
+    condition number, and also catches ill-conditioned matrices and a mass matrix whose
+    eigenvalue signs differ between states (it must then be singular somewhere in between).
+
+    **Approximator.** Use a smooth activation (ReLU is refused: its second derivatives are
+    zero almost everywhere, so the mass matrix would be singular). Recommended:
+    ``MLP(2N, 1, activation="softplus", init="lnn")`` (Cranmer's per-layer initialisation).
+    Avoid tanh with zero biases at initialisation: an odd network has an odd Hessian, so
+    ∂²L/∂q̇² changes sign through the origin.
+
+    Args:
+        lagrangian: approximator ``(2N,) -> (1,)`` on the state (q, q̇), with a smooth
+            activation.
+
+    Raises:
+        ConfigError: if the approximator has a non-scalar output, an odd input size or a
+            non-smooth activation.
+
+    Reference: Cranmer, Greydanus, Hoyer, Battaglia, Spergel, Ho, "Lagrangian Neural
+    Networks", 2020.
+    """
+
+    def __init__(self, lagrangian: AbstractApproximator):
+        check_scalar_energy("LNN", "lagrangian", lagrangian)
+        self.lagrangian = lagrangian
+        self.state_size = lagrangian.in_features
+
+    @property
+    def dof(self) -> int:
+        """Number of degrees of freedom N (the state has 2N components)."""
+        return self.state_size // 2
+
+    def lagrangian_at(self, q: Array, qdot: Array) -> Array:
+        """L_NN(q, q̇) (a scalar) for ``q``, ``qdot`` of shape ``(N,)``."""
+        return self.lagrangian(jnp.concatenate([q, qdot]))[0]
+
+    def acceleration(self, q: Array, qdot: Array) -> Array:
+        """q̈ of shape ``(N,)`` from the Euler-Lagrange equations (NaN if singular)."""
+        return _mechanics.euler_lagrange_acceleration(self.lagrangian_at, q, qdot)
+
+    def mass_matrix(self, y: Array) -> Array:
+        """∂²L/∂q̇² at one state ``y = (q, q̇)``, shape ``(N, N)``."""
+        n = self.dof
+        return _mechanics.mass_matrix(self.lagrangian_at, y[:n], y[n:])
+
+    def energy(self, y: Array) -> Array:
+        r"""The energy E = ∂L/∂q̇·q̇ - L of one state ``y = (q, q̇)`` (a scalar)."""
+        n = self.dof
+        q, qdot = y[:n], y[n:]
+        momentum = jax.grad(self.lagrangian_at, argnums=1)(q, qdot)
+        return jnp.dot(momentum, qdot) - self.lagrangian_at(q, qdot)
+
+    def __call__(self, t, y: Array, args=None) -> Array:
+        n = self.dof
+        q, qdot = y[:n], y[n:]
+        return jnp.concatenate([qdot, self.acceleration(q, qdot)])
+
+    def check_mass_matrix(self, ys: Array, *, max_condition: float = 1e8) -> np.ndarray:
+        r"""Check that ∂²L/∂q̇² is safely invertible at the states ``ys`` (outside ``jit``).
+
+        Let λ be the eigenvalues of the mass matrices at all states and s = max |λ| over all
+        of them. The check fails if a mass matrix is non-finite, if some state has
+        s / min |λ| > ``max_condition`` (singular or ill-conditioned, measured against the
+        scale over all states, so it also works for one degree of freedom), or if the number
+        of positive eigenvalues differs between states (by continuity the mass matrix is then
+        singular somewhere in between, and the learned dynamics blow up there).
+
+        Args:
+            ys: states ``(d,)`` or ``(S, d)``, for example the training states.
+            max_condition: largest accepted condition number s / min |λ|.
+
+        Returns:
+            The condition numbers s / min |λ| per state, shape ``(S,)``.
+
+        Raises:
+            ConfigError: naming the failing state, with the condition number or eigenvalues.
+        """
+        ys = jnp.atleast_2d(jnp.asarray(ys))
+        if ys.ndim != 2 or ys.shape[-1] != self.state_size:
+            raise ConfigError(
+                f"LNN.check_mass_matrix: ys must have shape (S, {self.state_size}), got {ys.shape}"
+            )
+        masses = jax.jit(jax.vmap(self.mass_matrix))(ys)
+        masses = np.asarray(masses)
+        bad = ~np.all(np.isfinite(masses), axis=(1, 2))
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ConfigError(
+                f"LNN: the mass matrix ∂²L/∂q̇² is not finite at state {i} ({ys[i].tolist()})"
+            )
+        eigenvalues = np.linalg.eigvalsh(masses)
+        scale = np.max(np.abs(eigenvalues))
+        smallest = np.min(np.abs(eigenvalues), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            condition = np.where(smallest > 0, scale / smallest, np.inf)
+        worst = int(np.argmax(condition))
+        if not condition[worst] <= max_condition:
+            raise ConfigError(
+                f"LNN: the mass matrix ∂²L/∂q̇² is singular or ill-conditioned at state "
+                f"{worst} ({ys[worst].tolist()}): condition number {condition[worst]:.3g} > "
+                f"max_condition={max_condition:.3g}; L must depend on q̇ non-degenerately "
+                "(use a smooth activation such as softplus and init='lnn')"
+            )
+        positive = np.sum(eigenvalues > 0, axis=1)
+        if np.any(positive != positive[0]):
+            i = int(np.flatnonzero(positive != positive[0])[0])
+            raise ConfigError(
+                f"LNN: the mass matrix ∂²L/∂q̇² has {positive[0]} positive eigenvalue(s) at "
+                f"state 0 but {positive[i]} at state {i} ({ys[i].tolist()}), so it is "
+                "singular somewhere in between and the dynamics blow up there"
+            )
+        return condition
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def submodules(self):
+        return {"lagrangian": self.lagrangian}

@@ -1,0 +1,189 @@
+"""Shared pieces of the reproduced experiments: data, metrics, figures, the registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..data import Trajectories, generate
+from ..evaluation import energy_drift, rollout, trajectory_rmse
+from ..plotting import phase_portrait, save_figure, time_series
+from ..systems import AbstractSystem
+from ..training import DerivativeLoss
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """The source's data set (SPEC.md section 2) and how it is split and perturbed.
+
+    Random keys: ``jax.random.split(jax.random.key(seed), 3)`` gives the keys for the initial
+    conditions, the train/test split and the noise, in that order.
+    """
+
+    alpha: float = 1.0
+    beta: float = 2.0
+    gamma: float = 0.0
+    noise: float = 0.0
+    n_trajectories: int = 100
+    t1: float = 5.0
+    n_points: int = 50
+    train_fraction: float = 0.8
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class Experiment:
+    """One reproduced experiment of SPEC.md section 3.
+
+    Attributes:
+        name: ``"E1"`` ... ``"E6"``.
+        title: one line describing it.
+        config: the source's settings (a frozen dataclass).
+        quick_config: small settings for smoke runs (``physnet reproduce --quick``).
+        train_and_evaluate: ``(config, workdir, make_figures) -> metrics``; writes its figures
+            into ``workdir`` when ``make_figures`` is true.
+        with_seed: ``(config, seed) -> config`` with data and initialisation seeds set.
+        source: the source's reported numbers by ``metrics.json`` key.
+        figures: file names of the figures it writes.
+        seeds: the seeds of a full run (medians and spreads are reported over them).
+    """
+
+    name: str
+    title: str
+    config: Any
+    quick_config: Any
+    train_and_evaluate: Callable[[Any, Path, bool], dict]
+    with_seed: Callable[[Any, int], Any]
+    source: dict[str, float]
+    figures: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+def make_data(system: AbstractSystem, cfg: DataConfig) -> tuple[Trajectories, Trajectories]:
+    """Generate, split by trajectory and (optionally) add noise to train and test data."""
+    k_data, k_split, k_noise = jax.random.split(jax.random.key(cfg.seed), 3)
+    data = generate(system, cfg.n_trajectories, cfg.t1, cfg.n_points, key=k_data)
+    if cfg.noise > 0:
+        data = data.with_noise(cfg.noise, key=k_noise)
+    return data.split(cfg.train_fraction, key=k_split)
+
+
+def derivative_mse(model, data: Trajectories, *, clean: bool = False) -> float:
+    """Mean squared error of the model's vector field against the data's derivatives."""
+    loss = DerivativeLoss()
+    return float(jax.jit(loss.__call__)(model, loss.prepare(data, clean=clean)))
+
+
+def clean_initial_states(data: Trajectories):
+    return data.y0 if data.clean_states is None else data.clean_states[:, 0]
+
+
+def rollout_metrics(
+    model, system: AbstractSystem, y0, *, t1: float, dt: float, solver: str = "rk4"
+) -> dict[str, float]:
+    """``energy_drift`` (median over initial conditions of the max relative true-energy error
+    along the learned rollout) and ``rollout_rmse`` (against the true system, same solver)."""
+    n_out = int(round(t1 / (dt * 10)))
+    ts = jnp.linspace(0.0, t1, n_out + 1)
+    learned = rollout(model, y0, ts, solver=solver, substeps=10)
+    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=10)
+    drift = energy_drift(system.energy, learned)
+    return {
+        "energy_drift": float(jnp.median(drift)),
+        "rollout_rmse": float(trajectory_rmse(learned, true)),
+    }
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def trajectory_figures(
+    model,
+    system: AbstractSystem,
+    workdir: Path,
+    *,
+    y0,
+    t1: float,
+    names: dict[str, str],
+    label: str,
+    title: str,
+) -> None:
+    """Write the phase-portrait and time-series figures for one initial condition.
+
+    ``names`` maps figure kinds (``"true_phase"``, ``"learned_phase"``, ``"overlay_phase"``,
+    ``"q_time"``, ``"p_time"``, ``"time_series"``) to file names; only the kinds named are
+    written.
+    """
+    ts = jnp.linspace(0.0, t1, int(t1 * 20) + 1)
+    y0 = jnp.asarray(y0, dtype=jnp.float64)
+    true = np.asarray(rollout(system.vector_field, y0, ts, substeps=10))
+    learned = np.asarray(rollout(model, y0, ts, substeps=10))
+    ts = np.asarray(ts)
+    y0_text = f"(q0, p0) = ({float(y0[0]):g}, {float(y0[1]):g})"
+    if "true_phase" in names:
+        fig = phase_portrait({"true": true}, title=f"{title}: true trajectory, {y0_text}")
+        save_figure(fig, workdir / names["true_phase"])
+    if "learned_phase" in names:
+        fig = phase_portrait({label: learned}, title=f"{title}: {label} trajectory, {y0_text}")
+        save_figure(fig, workdir / names["learned_phase"])
+    if "overlay_phase" in names:
+        fig = phase_portrait(
+            {"true": true, label: learned}, title=f"{title}: true vs {label}, {y0_text}"
+        )
+        save_figure(fig, workdir / names["overlay_phase"])
+    for j, comp in enumerate(("q", "p")):
+        kind = f"{comp}_time"
+        if kind in names:
+            fig = time_series(
+                ts,
+                {"true": true[:, j : j + 1], label: learned[:, j : j + 1]},
+                names=(f"{comp}(t)",),
+                title=f"{title}: {comp}(t), true vs {label}",
+            )
+            save_figure(fig, workdir / names[kind])
+    if "time_series" in names:
+        fig = time_series(
+            ts,
+            {"true": true, label: learned},
+            names=("q(t)", "p(t)"),
+            title=f"{title}: true vs {label}",
+        )
+        save_figure(fig, workdir / names["time_series"])
+
+
+def aggregate_seeds(per_seed: list[dict]) -> dict:
+    """Median over seeds of every numeric metric (recursively in sub-dicts), with the
+    ``[min, max]`` spread under ``spread`` and the individual runs under ``per_seed``."""
+
+    def median_of(runs: list[dict]) -> tuple[dict, dict]:
+        out, spread = {}, {}
+        for key, value in runs[0].items():
+            values = [r.get(key) for r in runs]
+            if isinstance(value, bool) or not isinstance(value, int | float | dict):
+                out[key] = value
+            elif isinstance(value, dict):
+                out[key], sub = median_of(values)
+                if sub:
+                    spread[key] = sub
+            else:
+                arr = np.asarray(values, dtype=float)
+                out[key] = float(np.median(arr))
+                if len(runs) > 1:
+                    spread[key] = [float(arr.min()), float(arr.max())]
+        return out, spread
+
+    metrics, spread = median_of(per_seed)
+    metrics["n_seeds"] = len(per_seed)
+    metrics["spread"] = spread
+    metrics["per_seed"] = per_seed
+    return metrics
