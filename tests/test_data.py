@@ -28,7 +28,12 @@ def test_generated_states_match_high_accuracy_solution(duffing_data):
 
     def solve(y0):
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(system.vector_field), solver, t0=0.0, t1=5.0, dt0=None, y0=y0,
+            diffrax.ODETerm(system.vector_field),
+            solver,
+            t0=0.0,
+            t1=5.0,
+            dt0=None,
+            y0=y0,
             saveat=diffrax.SaveAt(ts=data.ts),
             stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12),
             max_steps=200_000,
@@ -99,9 +104,19 @@ def _write(path, **arrays):
         ({"states": np.zeros((2, 5, 2))}, "missing array"),
         ({"ts": np.linspace(0, 1, 5), "states": np.zeros((2, 4, 2))}, "shape"),
         ({"ts": np.linspace(0, 1, 5), "states": np.full((2, 5, 2), np.nan)}, "NaN"),
-        ({"ts": np.linspace(0, 1, 5), "states": np.zeros((2, 5, 2)), "derivatives": np.zeros((2, 5, 3))}, "derivatives must have"),
+        (
+            {
+                "ts": np.linspace(0, 1, 5),
+                "states": np.zeros((2, 5, 2)),
+                "derivatives": np.zeros((2, 5, 3)),
+            },
+            "derivatives must have",
+        ),
         ({"ts": np.linspace(0, 1, 5)[::-1], "states": np.zeros((2, 5, 2))}, "increasing"),
-        ({"ts": np.linspace(0, 1, 5), "states": np.zeros((2, 5, 2)), "extra": np.zeros(1)}, "unexpected"),
+        (
+            {"ts": np.linspace(0, 1, 5), "states": np.zeros((2, 5, 2)), "extra": np.zeros(1)},
+            "unexpected",
+        ),
     ],
 )
 def test_load_rejects_malformed_files(tmp_path, arrays, message):

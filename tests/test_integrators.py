@@ -39,7 +39,14 @@ def _empirical_order(stepper, system, t1=2.0, ns=(20, 40, 80, 160)):
 
 @pytest.mark.parametrize(
     "stepper, order",
-    [(Euler(), 1), (Midpoint(), 2), (Heun3(), 3), (RK4(), 4), (Leapfrog(), 2), (ImplicitMidpoint(), 2)],
+    [
+        (Euler(), 1),
+        (Midpoint(), 2),
+        (Heun3(), 3),
+        (RK4(), 4),
+        (Leapfrog(), 2),
+        (ImplicitMidpoint(), 2),
+    ],
 )
 def test_convergence_order(stepper, order):
     slope = _empirical_order(stepper, pn.systems.HarmonicOscillator(omega=1.3))
@@ -55,7 +62,14 @@ def test_convergence_order_nonlinear_rk4_and_symplectic():
     for stepper, order in ((RK4(), 4), (Leapfrog(), 2), (ImplicitMidpoint(), 2)):
         ns = np.array([20, 40, 80, 160])
         errs = [
-            float(jnp.max(jnp.abs(integrate(system.vector_field, y0, ts, stepper=stepper, substeps=int(n))[-1] - ref)))
+            float(
+                jnp.max(
+                    jnp.abs(
+                        integrate(system.vector_field, y0, ts, stepper=stepper, substeps=int(n))[-1]
+                        - ref
+                    )
+                )
+            )
             for n in ns
         ]
         slope = np.polyfit(np.log(1.0 / ns), np.log(errs), 1)[0]
@@ -84,8 +98,13 @@ def test_symplectic_energy_bounded_while_rk4_drifts(stepper):
 
 def test_implicit_midpoint_conserves_quadratic_invariant_exactly():
     system = pn.systems.HarmonicOscillator(omega=2.0)
-    ys = integrate(system.vector_field, jnp.array([1.0, 0.5]), jnp.linspace(0, 100, 201),
-                   stepper=ImplicitMidpoint(), substeps=5)
+    ys = integrate(
+        system.vector_field,
+        jnp.array([1.0, 0.5]),
+        jnp.linspace(0, 100, 201),
+        stepper=ImplicitMidpoint(),
+        substeps=5,
+    )
     assert float(jnp.max(pn.energy_error(system.energy, ys))) < 1e-12
 
 
@@ -94,7 +113,9 @@ def test_integrate_records_requested_times_and_is_differentiable():
     ts = jnp.array([0.0, 0.3, 1.0, 2.5])  # non-uniform
     ys = integrate(system.vector_field, jnp.array([1.0, 0.0]), ts, substeps=50)
     np.testing.assert_allclose(ys, system.solution(jnp.array([1.0, 0.0]), ts), atol=1e-9)
-    g = jax.grad(lambda q0: integrate(system.vector_field, jnp.array([q0, 0.0]), ts, substeps=50)[-1, 0])(1.0)
+    g = jax.grad(
+        lambda q0: integrate(system.vector_field, jnp.array([q0, 0.0]), ts, substeps=50)[-1, 0]
+    )(1.0)
     np.testing.assert_allclose(g, jnp.cos(2.5), atol=1e-8)
 
 

@@ -50,9 +50,13 @@ def test_soft_exponential_branches(alpha):
 def test_soft_exponential_continuous_and_finite_gradients_at_zero():
     x = jnp.linspace(-2, 2, 9)
     for a in (-1e-7, 1e-7):
-        np.testing.assert_allclose(soft_exponential(jnp.asarray(a), x), x + a * (1 + x**2 / 2), atol=1e-13)
+        np.testing.assert_allclose(
+            soft_exponential(jnp.asarray(a), x), x + a * (1 + x**2 / 2), atol=1e-13
+        )
     for a in (-2e-6, 2e-6):  # just outside the series region: the exact branches, no jump
-        np.testing.assert_allclose(soft_exponential(jnp.asarray(a), x), x + a * (1 + x**2 / 2), atol=1e-10)
+        np.testing.assert_allclose(
+            soft_exponential(jnp.asarray(a), x), x + a * (1 + x**2 / 2), atol=1e-10
+        )
     g = jax.grad(lambda a: jnp.sum(soft_exponential(a, x)))(0.0)
     assert np.isfinite(g) and g == pytest.approx(float(jnp.sum(1 + x**2 / 2)), rel=1e-12)
     # the derivative in α is continuous across 0: compare with finite differences on each side
@@ -75,4 +79,6 @@ def test_soft_exponential_mlp_starts_linear_in_activation():
     # with α = 0 the network is affine in x
     f = jax.vmap(mlp)
     x = jax.random.normal(jax.random.key(0), (4, 2))
-    np.testing.assert_allclose(f(x[:1] + x[1:2]) - f(x[1:2]), f(x[:1]) - f(jnp.zeros((1, 2))), atol=1e-12)
+    np.testing.assert_allclose(
+        f(x[:1] + x[1:2]) - f(x[1:2]), f(x[:1]) - f(jnp.zeros((1, 2))), atol=1e-12
+    )

@@ -12,8 +12,13 @@ def test_rollout_solvers_agree_on_known_system():
     ts = jnp.linspace(0, 10, 101)
     y0 = jnp.array([[1.0, 0.0], [0.0, 0.5]])
     exact = jax.vmap(lambda y: system.solution(y, ts))(y0)
-    for solver, kw, tol in (("rk4", {"substeps": 10}, 1e-8), ("tsit5", {}, 1e-7), ("dopri8", {}, 1e-7),
-                            ("implicit-midpoint", {"substeps": 50}, 1e-3), ("leapfrog", {"substeps": 50}, 1e-3)):
+    for solver, kw, tol in (
+        ("rk4", {"substeps": 10}, 1e-8),
+        ("tsit5", {}, 1e-7),
+        ("dopri8", {}, 1e-7),
+        ("implicit-midpoint", {"substeps": 50}, 1e-3),
+        ("leapfrog", {"substeps": 50}, 1e-3),
+    ):
         ys = pn.rollout(system.vector_field, y0, ts, solver=solver, **kw)
         assert ys.shape == (2, 101, 2)
         assert float(jnp.max(jnp.abs(ys - exact))) < tol, solver

@@ -98,8 +98,11 @@ def test_divergence_stops_with_step_and_keeps_last_good_parameters(small_data):
 
 def test_checkpoint_roundtrip(tmp_path, small_data):
     train, _ = small_data
-    for model in (_model(1), pn.NeuralODE(pn.MLP(2, 2, width=8, depth=1, activation="softplus", rngs=nnx.Rngs(0))),
-                  pn.HNN(pn.MLP(2, 1, width=8, activation="soft_exponential", rngs=nnx.Rngs(0)))):
+    for model in (
+        _model(1),
+        pn.NeuralODE(pn.MLP(2, 2, width=8, depth=1, activation="softplus", rngs=nnx.Rngs(0))),
+        pn.HNN(pn.MLP(2, 1, width=8, activation="soft_exponential", rngs=nnx.Rngs(0))),
+    ):
         pn.fit(model, train, steps=5)
         pn.save_model(model, tmp_path / "ckpt")
         loaded = pn.load_model(tmp_path / "ckpt")
