@@ -12,6 +12,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..integrators import STEPPERS, AbstractStepper, get_stepper, integrate
+from ..models import Ensemble
 
 DIFFRAX_SOLVERS = {
     "tsit5": diffrax.Tsit5,
@@ -87,8 +88,9 @@ def rollout(
     """Integrate a model (or any vector field ``f(t, y, args)``) from one or many states.
 
     Args:
-        model: a physnet model, or any callable with the diffrax signature (for example
-            ``system.vector_field``).
+        model: a physnet model, an :class:`~physnet.models.Ensemble` (all members are rolled
+            out at once and the result gains a leading member axis), or any callable with the
+            diffrax signature (for example ``system.vector_field``).
         y0: initial state ``(d,)`` or a batch ``(B, d)`` (vmapped).
         ts: recording times ``(T,)``; ``ts[0]`` is the initial time.
         solver: physnet stepper name or object (``"rk4"`` default, ``"leapfrog"``,
@@ -99,7 +101,8 @@ def rollout(
         max_steps: step budget of diffrax solvers.
 
     Returns:
-        States ``(T, d)`` or ``(B, T, d)``.
+        States ``(T, d)`` or ``(B, T, d)`` (with a leading ``(members,)`` axis for an
+        ensemble).
     """
     solver = _resolve_solver(solver)
     if int(substeps) != substeps or substeps < 1:
@@ -110,20 +113,15 @@ def rollout(
     batch = y0[None] if single else y0
     if batch.ndim != 2:
         raise ConfigError(f"rollout: y0 must have shape (d,) or (B, d), got {y0.shape}")
+    options = dict(solver=solver, substeps=int(substeps), rtol=rtol, atol=atol, max_steps=max_steps)
+    if isinstance(model, Ensemble):
+        ys = jax.vmap(lambda s: _rollout_module(model.graphdef, s, batch, ts, args, **options))(
+            model.state
+        )
+        return ys[:, 0] if single else ys
     if isinstance(model, nnx.Module):
         graphdef, state = nnx.split(model)
-        ys = _rollout_module(
-            graphdef,
-            state,
-            batch,
-            ts,
-            args,
-            solver=solver,
-            substeps=int(substeps),
-            rtol=rtol,
-            atol=atol,
-            max_steps=max_steps,
-        )
+        ys = _rollout_module(graphdef, state, batch, ts, args, **options)
     else:
         run = jax.jit(
             jax.vmap(

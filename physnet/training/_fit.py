@@ -117,6 +117,177 @@ def _progress_enabled(progress: bool | None) -> bool:
     return bool(progress)
 
 
+def _shard(mesh, axis: str, batch, replicated):
+    """Place ``batch`` sharded over its sample axis and ``replicated`` on every device."""
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    n = _n_samples(batch)
+    devices = mesh.shape[axis]
+    if n % devices:
+        raise ConfigError(
+            f"data-parallel training: {n} samples do not divide evenly over the {devices} "
+            f"devices of mesh axis {axis!r}; drop or add samples so they do"
+        )
+    batch = jax.device_put(batch, NamedSharding(mesh, PartitionSpec(axis)))
+    replicated = jax.device_put(replicated, NamedSharding(mesh, PartitionSpec()))
+    return batch, replicated
+
+
+def _median_text(values) -> str:
+    """Median of the finite values (over ensemble members), for the progress bar."""
+    values = np.asarray(values)
+    finite = values[np.isfinite(values)]
+    return f"{np.median(finite):.3e}" if finite.size else "nan"
+
+
+@dataclasses.dataclass
+class _Outcome:
+    params: object
+    train_loss: np.ndarray  # (steps,) or (members, steps), NaN after a member diverged
+    diverged_at: np.ndarray  # () or (members,), -1 where training finished
+    last_finite: np.ndarray  # last finite loss, same shape as diverged_at
+    test_steps: list
+    test_loss: list
+    train_seconds: float
+    compile_seconds: float
+
+
+def _train(
+    graphdef,
+    params,
+    rest,
+    *,
+    loss: AbstractLoss,
+    optimizer,
+    batch,
+    test_batch,
+    steps: int,
+    chunk_size: int,
+    batch_size: int | None,
+    key,
+    progress: bool | None,
+    members: int | None,
+    mesh,
+    mesh_axis: str,
+    stop_on_divergence: bool,
+) -> _Outcome:
+    """The shared chunked loop of :func:`fit` and :func:`fit_ensemble`."""
+    chunk = make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size)
+
+    def evaluate(params, rest, batch):
+        return loss(nnx.merge(graphdef, params, rest), batch)
+
+    init = optimizer.init
+    if members is not None:  # stacked members: vmap over the carry, share the data
+        chunk = jax.vmap(chunk, in_axes=(0, 0, 0, 0, 0, None, None, None, 0))
+        evaluate = jax.vmap(evaluate, in_axes=(0, 0, None))
+        init = jax.vmap(init)
+        keys = jax.random.split(key, members)
+        stopped = jnp.zeros((members,), dtype=bool)
+    else:
+        keys = key
+        stopped = jnp.asarray(False)
+    opt_state = init(params)
+    if mesh is not None:
+        batch, (params, rest, opt_state) = _shard(mesh, mesh_axis, batch, (params, rest, opt_state))
+    chunk = jax.jit(chunk)
+    evaluate = jax.jit(evaluate)
+
+    n_chunks = max(1, math.ceil(steps / chunk_size))
+    length = math.ceil(steps / n_chunks) if steps else 0
+    prev_params = params
+    losses_seen: list[np.ndarray] = []
+    diverged_seen: list[np.ndarray] = []
+    out = _Outcome(None, np.zeros(0), np.asarray(-1), np.asarray(np.nan), [], [], 0.0, 0.0)
+    if steps:
+        args = (
+            params,
+            rest,
+            opt_state,
+            prev_params,
+            stopped,
+            jnp.arange(length),
+            steps,
+            batch,
+            keys,
+        )
+        t0 = time.perf_counter()
+        compiled = chunk.lower(*args).compile()
+        out.compile_seconds = time.perf_counter() - t0
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, disable=not _progress_enabled(progress), unit="step", leave=False)
+    try:
+        done = 0
+        for _ in range(n_chunks if steps else 0):
+            t0 = time.perf_counter()
+            (params, opt_state, prev_params, stopped), losses, diverged = compiled(
+                params,
+                rest,
+                opt_state,
+                prev_params,
+                stopped,
+                jnp.arange(done, done + length),
+                steps,
+                batch,
+                keys,
+            )
+            losses = np.asarray(losses)
+            out.train_seconds += time.perf_counter() - t0
+            n_run = min(length, steps - done)
+            losses_seen.append(losses[..., :n_run])
+            diverged_seen.append(np.asarray(diverged)[..., :n_run])
+            done += n_run
+            if stop_on_divergence and bool(np.any(stopped)):
+                break
+            if test_batch is not None:
+                out.test_steps.append(done)
+                out.test_loss.append(np.asarray(evaluate(params, rest, test_batch)))
+            bar.update(n_run)
+            postfix = {"loss": _median_text(losses[..., n_run - 1])}
+            if out.test_loss:
+                postfix["test"] = _median_text(out.test_loss[-1])
+            bar.set_postfix(postfix)
+    finally:
+        bar.close()
+    out.params = params
+    if losses_seen:
+        out.train_loss = np.concatenate(losses_seen, axis=-1)
+        div = np.concatenate(diverged_seen, axis=-1)
+        out.diverged_at = np.where(div.any(-1), div.argmax(-1), -1)
+        finite = np.where(np.isfinite(out.train_loss), out.train_loss, np.nan)
+        idx = np.where(out.diverged_at >= 0, out.diverged_at, finite.shape[-1])
+        out.last_finite = np.asarray(
+            [
+                row[:i][np.isfinite(row[:i])][-1] if np.isfinite(row[:i]).any() else np.nan
+                for row, i in zip(np.atleast_2d(finite), np.atleast_1d(idx), strict=True)
+            ]
+        ).reshape(out.diverged_at.shape)
+    return out
+
+
+def _prepare(loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, where):
+    if not isinstance(steps, int | np.integer) or steps < 0:
+        raise ConfigError(f"{where}: steps must be a non-negative integer, got {steps!r}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigError(f"{where}: chunk_size must be a positive integer, got {chunk_size!r}")
+    loss = get_loss(loss)
+    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    batch = loss.prepare(data)
+    n = _n_samples(batch)
+    if batch_size is not None:
+        if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+            raise ConfigError(
+                f"{where}: batch_size must be an integer in [1, {n}], got {batch_size!r}"
+            )
+        if key is None:
+            raise ConfigError(f"{where}: minibatch training needs an explicit PRNG key (key=...)")
+    key = jax.random.key(0) if key is None else key
+    test_batch = loss.prepare(test_data) if test_data is not None else None
+    return loss, optimizer, batch, test_batch, key
+
+
 def fit(
     model,
     data: Trajectories,
@@ -129,6 +300,8 @@ def fit(
     key: Array | None = None,
     chunk_size: int = 100,
     progress: bool | None = None,
+    mesh=None,
+    mesh_axis: str = "data",
 ) -> History:
     """Train ``model`` in place on ``data``.
 
@@ -147,6 +320,11 @@ def fit(
         key: PRNG key for minibatch sampling.
         chunk_size: optimizer steps per compiled call.
         progress: show a progress bar; default: only when stderr is a terminal.
+        mesh: a ``jax.sharding.Mesh`` for data-parallel training: the samples are sharded
+            over the mesh axis ``mesh_axis`` and the parameters replicated; XLA inserts the
+            gradient all-reduce. The number of samples must divide evenly over that axis.
+            Results equal single-device training to round-off.
+        mesh_axis: the mesh axis that carries the data.
 
     Returns:
         :class:`History` of train and test losses.
@@ -157,103 +335,115 @@ def fit(
             step number and the history so far.
         ConfigError: on invalid options.
     """
-    if not isinstance(steps, int | np.integer) or steps < 0:
-        raise ConfigError(f"fit: steps must be a non-negative integer, got {steps!r}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ConfigError(f"fit: chunk_size must be a positive integer, got {chunk_size!r}")
-    loss = get_loss(loss)
-    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
-    batch = loss.prepare(data)
-    n = _n_samples(batch)
-    if batch_size is not None:
-        if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-            raise ConfigError(f"fit: batch_size must be an integer in [1, {n}], got {batch_size!r}")
-        if key is None:
-            raise ConfigError("fit: minibatch training needs an explicit PRNG key (key=...)")
-    key = jax.random.key(0) if key is None else key
-    test_batch = loss.prepare(test_data, clean=False) if test_data is not None else None
-
+    loss, optimizer, batch, test_batch, key = _prepare(
+        loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, "fit"
+    )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = optimizer.init(params)
-    chunk_fn = jax.jit(make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size))
+    out = _train(
+        graphdef,
+        params,
+        rest,
+        loss=loss,
+        optimizer=optimizer,
+        batch=batch,
+        test_batch=test_batch,
+        steps=steps,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        key=key,
+        progress=progress,
+        members=None,
+        mesh=mesh,
+        mesh_axis=mesh_axis,
+        stop_on_divergence=True,
+    )
+    bad = int(out.diverged_at)
+    train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
+    history = History(
+        train_loss=train_loss,
+        test_steps=np.asarray(out.test_steps, dtype=int),
+        test_loss=np.asarray(out.test_loss, dtype=float),
+        train_seconds=out.train_seconds,
+        compile_seconds=out.compile_seconds,
+    )
+    nnx.update(model, jax.device_get(out.params))
+    if bad >= 0:
+        raise TrainingDivergedError(bad, float(out.last_finite), history)
+    return history
 
-    @jax.jit
-    def eval_fn(params, rest, batch):
-        return loss(nnx.merge(graphdef, params, rest), batch)
 
-    n_chunks = max(1, math.ceil(steps / chunk_size))
-    length = math.ceil(steps / n_chunks) if steps else 0
-    stopped = jnp.asarray(False)
-    prev_params = params
-    train_losses: list[np.ndarray] = []
-    test_steps: list[int] = []
-    test_losses: list[float] = []
-    compile_seconds = 0.0
-    train_seconds = 0.0
+@dataclasses.dataclass
+class EnsembleHistory:
+    """What happened during :func:`fit_ensemble`.
 
-    def record_test(step, params):
-        if test_batch is not None:
-            test_steps.append(step)
-            test_losses.append(float(eval_fn(params, rest, test_batch)))
+    Attributes:
+        train_loss: ``(members, steps)``; NaN after a member diverged.
+        test_steps: steps after which the test loss was evaluated.
+        test_loss: ``(len(test_steps), members)``.
+        diverged_at: ``(members,)``, the step whose loss was first non-finite, or -1. A
+            diverged member keeps the parameters of its last finite step; the others go on.
+        train_seconds, compile_seconds: as in :class:`History`, for all members together.
+    """
 
-    def history():
-        tl = np.concatenate(train_losses) if train_losses else np.zeros(0)
-        return History(
-            train_loss=tl,
-            test_steps=np.asarray(test_steps, dtype=int),
-            test_loss=np.asarray(test_losses, dtype=float),
-            train_seconds=train_seconds,
-            compile_seconds=compile_seconds,
-        )
+    train_loss: np.ndarray
+    test_steps: np.ndarray
+    test_loss: np.ndarray
+    diverged_at: np.ndarray
+    train_seconds: float
+    compile_seconds: float
 
-    if steps:
-        args = (
-            params,
-            rest,
-            opt_state,
-            prev_params,
-            stopped,
-            jnp.arange(length),
-            steps,
-            batch,
-            key,
-        )
-        t0 = time.perf_counter()
-        compiled = chunk_fn.lower(*args).compile()
-        compile_seconds = time.perf_counter() - t0
 
-    from tqdm.auto import tqdm
+def fit_ensemble(
+    ensemble,
+    data: Trajectories,
+    *,
+    steps: int,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: AbstractLoss | str = "derivative",
+    test_data: Trajectories | None = None,
+    batch_size: int | None = None,
+    key: Array | None = None,
+    chunk_size: int = 100,
+    progress: bool | None = None,
+    mesh=None,
+    mesh_axis: str = "data",
+) -> EnsembleHistory:
+    """Train every member of a :class:`~physnet.models.Ensemble` in one compiled call.
 
-    bar = tqdm(total=steps, disable=not _progress_enabled(progress), unit="step", leave=False)
-    try:
-        done = 0
-        for _ in range(n_chunks if steps else 0):
-            step_ids = jnp.arange(done, done + length)
-            t0 = time.perf_counter()
-            (params, opt_state, prev_params, stopped), losses, diverged = compiled(
-                params, rest, opt_state, prev_params, stopped, step_ids, steps, batch, key
-            )
-            losses = np.asarray(losses)
-            train_seconds += time.perf_counter() - t0
-            n_run = min(length, steps - done)
-            losses = losses[:n_run]
-            train_losses.append(losses)
-            if bool(stopped):
-                bad = int(np.flatnonzero(np.asarray(diverged))[0])
-                all_losses = np.concatenate(train_losses)
-                finite = all_losses[np.isfinite(all_losses)]
-                last = float(finite[-1]) if finite.size else float("nan")
-                train_losses[-1] = losses[:bad]
-                nnx.update(model, params)
-                raise TrainingDivergedError(done + bad, last, history())
-            done += n_run
-            record_test(done, params)
-            bar.update(n_run)
-            postfix = {"loss": f"{losses[-1]:.3e}"}
-            if test_losses:
-                postfix["test"] = f"{test_losses[-1]:.3e}"
-            bar.set_postfix(postfix)
-    finally:
-        bar.close()
-    nnx.update(model, params)
-    return history()
+    The training step of :func:`fit` is ``jax.vmap``-ed over the members' stacked parameters
+    and optimizer states; the data are shared. Each member draws its own minibatches
+    (``key`` is split per member). The ensemble is updated in place. Arguments as in
+    :func:`fit`.
+    """
+    loss, optimizer, batch, test_batch, key = _prepare(
+        loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, "fit_ensemble"
+    )
+    stacked = nnx.merge(ensemble.graphdef, ensemble.state)
+    graphdef, params, rest = nnx.split(stacked, nnx.Param, ...)
+    out = _train(
+        graphdef,
+        params,
+        rest,
+        loss=loss,
+        optimizer=optimizer,
+        batch=batch,
+        test_batch=test_batch,
+        steps=steps,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        key=key,
+        progress=progress,
+        members=len(ensemble),
+        mesh=mesh,
+        mesh_axis=mesh_axis,
+        stop_on_divergence=False,
+    )
+    _, ensemble.state = nnx.split(nnx.merge(graphdef, jax.device_get(out.params), rest))
+    return EnsembleHistory(
+        train_loss=out.train_loss,
+        test_steps=np.asarray(out.test_steps, dtype=int),
+        test_loss=np.asarray(out.test_loss, dtype=float).reshape(-1, len(ensemble)),
+        diverged_at=np.asarray(out.diverged_at),
+        train_seconds=out.train_seconds,
+        compile_seconds=out.compile_seconds,
+    )

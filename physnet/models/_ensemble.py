@@ -1,0 +1,67 @@
+"""Ensembles: N models of one structure with their parameters stacked on a leading axis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .._errors import ConfigError
+
+
+class Ensemble:
+    """N models of identical structure (for example, different seeds), stored as one graph
+    definition and one state whose every array has a leading member axis of size N.
+
+    The stacked form is what ``jax.vmap`` needs: :func:`physnet.training.fit_ensemble` trains
+    all members in one compiled call, and :func:`physnet.rollout` rolls all members out at once
+    (returning a leading member axis), so the spread over members is an uncertainty estimate.
+
+    Args:
+        models: at least one model; all must have the same structure and variable shapes.
+
+    Raises:
+        ConfigError: if the models differ in structure or shapes.
+    """
+
+    def __init__(self, models: Sequence[nnx.Module]):
+        models = list(models)
+        if not models:
+            raise ConfigError("Ensemble: need at least one model")
+        graphdef, first = nnx.split(models[0])
+        states = [first]
+        for i, m in enumerate(models[1:], 1):
+            g, s = nnx.split(m)
+            shapes = jax.tree.map(jnp.shape, s)
+            if g != graphdef or shapes != jax.tree.map(jnp.shape, first):
+                raise ConfigError(f"Ensemble: model {i} differs in structure from model 0")
+            states.append(s)
+        self.graphdef = graphdef
+        self.state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+        self.size = len(models)
+
+    @classmethod
+    def from_factory(cls, factory: Callable[[nnx.Rngs], nnx.Module], size: int, *, seed: int = 0):
+        """``size`` models ``factory(nnx.Rngs(seed + i))``, i = 0..size-1."""
+        if not isinstance(size, int) or size < 1:
+            raise ConfigError(f"Ensemble: size must be a positive integer, got {size!r}")
+        return cls([factory(nnx.Rngs(seed + i)) for i in range(size)])
+
+    def __len__(self) -> int:
+        return self.size
+
+    def member(self, i: int) -> nnx.Module:
+        """A standalone copy of member ``i``."""
+        if not -self.size <= i < self.size:
+            raise IndexError(f"Ensemble has {self.size} members, got index {i}")
+        return nnx.merge(self.graphdef, jax.tree.map(lambda x: x[i], self.state))
+
+    def members(self) -> list[nnx.Module]:
+        return [self.member(i) for i in range(self.size)]
+
+    def apply(self, fn: Callable[[nnx.Module], jax.Array]) -> jax.Array:
+        """``fn(member)`` for every member, vmapped; the result has a leading member axis."""
+        graphdef = self.graphdef
+        return jax.vmap(lambda s: fn(nnx.merge(graphdef, s)))(self.state)
