@@ -1,12 +1,15 @@
-"""E1 training speed: physnet.fit against a minimal hand-written JAX loop, in one run.
+"""E1 training speed: physnet.fit, a minimal hand-written JAX loop and plain PyTorch, in one run.
 
-Both train the source's HNN (MLP 2-32-32-1 tanh, float64) with Adam(1e-3), full batch, on the
+All train the source's HNN (MLP 2-32-32-1 tanh, float64) with Adam(1e-3), full batch, on the
 same E1 data (80 trajectories x 50 points), for the same number of steps. The hand-written loop
 is the least a JAX user would write: one jitted ``lax.scan`` over all steps with plain optax
-and no divergence checks, progress or test evaluation. Compile time is measured separately
-(ahead-of-time ``lower().compile()``) from run time. Each is repeated and the median reported.
+and no divergence checks, progress or test evaluation. The PyTorch version (optional extra
+``peers``; skipped when torch is not installed) is the same computation written the usual way:
+an ``nn.Sequential`` MLP in float64, ∇H by ``torch.autograd.grad(create_graph=True)``, Adam.
+Compile time is measured separately (ahead-of-time ``lower().compile()``) from run time. Runs
+are interleaved and repeated; medians are reported.
 
-    python benchmarks/bench_e1_training.py [--steps 3000] [--repeats 5] [--json out.json]
+    python benchmarks/bench_e1_training.py [--steps 3000] [--repeats 5] [--torch-device cpu|cuda] [--json out.json]
 """
 
 from __future__ import annotations
@@ -75,17 +78,70 @@ def time_handwritten(train, steps):
     return compile_s, time.perf_counter() - t0, float(losses[-1])
 
 
+def time_torch(train, steps, device):
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    y, dy = (torch.tensor(np.asarray(a), dtype=torch.float64, device=dev) for a in train.flat())
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 1),
+    ).to(device=dev, dtype=torch.float64)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def step():
+        x = y.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+        field = torch.stack([g[:, 1], -g[:, 0]], dim=1)  # J∇H
+        loss = ((field - dy) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    step()  # warm-up (allocations, kernels)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    final = float(loss)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return 0.0, time.perf_counter() - t0, final
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--torch-device", default="cpu")
+    ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     train = make_data()
     rows = {"physnet": [], "handwritten": []}
-    for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+    use_torch = torch_available() and not args.no_torch
+    if use_torch:
+        rows["torch"] = []
+    for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
         rows["physnet"].append(time_physnet(train, args.steps))
         rows["handwritten"].append(time_handwritten(train, args.steps))
+        if use_torch:
+            rows["torch"].append(time_torch(train, args.steps, args.torch_device))
     result = {
         "steps": args.steps,
         "repeats": args.repeats,
@@ -102,6 +158,15 @@ def main():
     result["ratio_run_physnet_over_handwritten"] = (
         result["physnet"]["run_s_median"] / result["handwritten"]["run_s_median"]
     )
+    if use_torch:
+        import torch
+
+        result["torch"]["version"] = torch.__version__
+        result["torch"]["device"] = args.torch_device
+        result["torch"]["threads"] = torch.get_num_threads()
+        result["speedup_physnet_over_torch"] = (
+            result["torch"]["run_s_median"] / result["physnet"]["run_s_median"]
+        )
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as fh:

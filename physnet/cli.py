@@ -93,10 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=_positive_int, default=None, help="MLP hidden layers (default 2)"
     )
     p.add_argument("--activation", default=None, help="MLP activation (default tanh)")
+    p.add_argument("--grid", type=_positive_int, default=None, help="KAN grid intervals (default 5)")
+    p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
     p.add_argument("--train-fraction", type=_finite_float, default=0.8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="run directory to create")
+    g = p.add_argument_group("--loss trajectory options")
+    g.add_argument(
+        "--window", type=_positive_int, default=None, help="observations per window (default 2)"
+    )
+    g.add_argument(
+        "--stride", type=_positive_int, default=None, help="between windows (default window-1)"
+    )
+    g.add_argument(
+        "--solver", default=None, choices=list(SOLVERS), help="training integrator (default rk4)"
+    )
+    g.add_argument(
+        "--substeps", type=_positive_int, default=None, help="steps per interval (default 1)"
+    )
+    g.add_argument(
+        "--adjoint", default=None, choices=["recursive", "backsolve"], help="diffrax solvers only"
+    )
 
     p = sub.add_parser("evaluate", help="roll a trained model out and report metrics")
     p.add_argument("--run", required=True, help="run directory from `physnet train`")
@@ -154,11 +172,29 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+_TRAJECTORY_OPTIONS = ("window", "stride", "solver", "substeps", "adjoint")
+
+
+def _train_loss(args, get_loss):
+    """The training loss; the trajectory loss's options only go with ``--loss trajectory``."""
+    from ._errors import ConfigError
+    from .training import TrajectoryLoss
+
+    given = {k: getattr(args, k) for k in _TRAJECTORY_OPTIONS if getattr(args, k) is not None}
+    if args.loss == TrajectoryLoss.name:
+        return TrajectoryLoss(**given)
+    if given:
+        flags = ", ".join("--" + k for k in given)
+        raise ConfigError(f"{flags} appl(ies) to --loss trajectory only, not --loss {args.loss}")
+    return get_loss(args.loss)
+
+
 def _cmd_train(args) -> int:
     import jax
     import optax
 
     from ._build import build_model
+    from ._errors import ConfigError
     from ._io import atomic_directory, write_json
     from .data import Trajectories
     from .reproduce._common import derivative_mse
@@ -166,11 +202,19 @@ def _cmd_train(args) -> int:
 
     out = Path(args.out)
     data = Trajectories.load(args.data)
-    loss = get_loss(args.loss)
+    loss = _train_loss(args, get_loss)
     k_split, k_batch = jax.random.split(jax.random.key(args.seed))
     train, test = data.split(args.train_fraction, key=k_split)
     options = {"width": args.width, "depth": args.depth, "activation": args.activation}
+    if args.approximator == "kan":
+        options.update(grid=args.grid, order=args.order)
+    elif args.grid is not None or args.order is not None:
+        raise ConfigError("--grid and --order apply to --approximator kan only")
     model = build_model(args.model, data.state_size, args.approximator, seed=args.seed, **options)
+    if args.approximator == "kan":  # put the spline grids where the training states are
+        from .approximators import update_grids
+
+        update_grids(model, train.states.reshape(-1, train.state_size))
     history = fit(
         model,
         train,

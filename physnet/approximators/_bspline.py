@@ -11,9 +11,11 @@ s(x) = Σ_{m=0}^{G+k-1} c_m B_{m,k}(x), with the Cox–de Boor recursion
 The grid is the G intervals of [a, b] = [t_k, t_{G+k}], extended by k knots on each side so that
 the G + k basis functions form a partition of unity on [a, b]. On an interval
 [t_{j+k}, t_{j+k+1}] only B_{j,k}, ..., B_{j+k,k} are non-zero, so every function here finds j
-(``floor`` on uniform grids, ``searchsorted`` otherwise) and runs the recursion on those k + 1
-pieces only (The NURBS Book, algorithm A2.2): O(k²) work, independent of G, and exact first
-and second derivatives by autodiff, since each piece is a polynomial in x.
+and runs the recursion on those k + 1 pieces only (The NURBS Book, algorithm A2.2): O(k²)
+floating-point work, independent of G, and exact first and second derivatives by autodiff,
+since each piece is a polynomial in x. On uniform grids j is a ``floor`` and the pieces are a
+constant (k+1)×(k+1) polynomial matrix; on other grids j counts the interior breakpoints below
+x (G - 1 integer comparisons, outside autodiff) and the recursion reads 2k local knots.
 
 Outside [a, b] the basis is continued linearly from the boundary,
 B(x) = B(x_c) + B'(x_c)(x - x_c) with x_c the nearest end: the spline keeps its value and
@@ -25,8 +27,11 @@ Reference: de Boor, *A Practical Guide to Splines* (1978); Piegl & Tiller, *The 
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 
@@ -80,48 +85,64 @@ def grid_bounds(knots: Array, order: int) -> tuple[Array, Array]:
     return knots[..., order], knots[..., knots.shape[-1] - order - 1]
 
 
-def _pieces_uniform(x: Array, knots: Array, order: int):
-    """Local Cox–de Boor on a uniform grid, in the local coordinate u ∈ [0, 1]."""
-    grid = grid_size(knots, order)
-    a, b = grid_bounds(knots, order)
-    h = (b - a) / grid
-    position = (x - a) / h
-    j = jnp.clip(jnp.floor(position), 0, grid - 1)
-    u = position - j
-    # in units of h the knots around the interval are integers, so every denominator is r
-    values = [jnp.ones_like(u)]
+@functools.cache
+def _uniform_piece_matrix(order: int) -> np.ndarray:
+    """Monomial coefficients of the k + 1 uniform B-spline pieces in the local coordinate u.
+
+    On an interval of a uniform grid, in units of the spacing (so the interval is [0, 1] and
+    the knots around it are integers), B_{j+s,k}(u) = Σ_p M[p, s] u^p. M comes from the
+    Cox–de Boor recursion run once on polynomials, with denominator r at step r.
+    """
+    poly = np.polynomial.Polynomial
+    u = poly([0.0, 1.0])
+    values = [poly([1.0])]
     for r in range(1, order + 1):
-        last = r == order
-        saved = jnp.zeros_like(u)
-        new, temps = [], []
+        saved = poly([0.0])
+        new = []
         for s in range(r):
             temp = values[s] / r
             new.append(saved + (s + 1 - u) * temp)
             saved = (u + r - 1 - s) * temp
-            temps.append(temp)
         new.append(saved)
-        if last:
-            deriv = [
-                r * ((temps[s - 1] if s > 0 else 0.0) - (temps[s] if s < r else 0.0))
-                for s in range(r + 1)
-            ]
         values = new
-    if order == 0:
-        deriv = [jnp.zeros_like(u)]
-    values = jnp.stack(values, axis=-1)
-    deriv = jnp.stack(deriv, axis=-1) / h[..., None]
-    return j.astype(jnp.int32), values, deriv
+    matrix = np.zeros((order + 1, order + 1))
+    for s, piece in enumerate(values):
+        coef = piece.coef
+        matrix[: coef.shape[0], s] = coef
+    return matrix
+
+
+def _weights_uniform(x: Array, knots: Array, order: int):
+    """Start index and linearly continued weights on a uniform grid (no interior knots read).
+
+    With the grid position v = (x - a)/h clamped to [0, G] (v_c) and u_c = v_c - j its offset in
+    interval j, the weights are Σ_p M[p, s] (u_c^p + p u_c^{p-1} (v - v_c)): the pieces and,
+    outside the grid, their tangent lines.
+    """
+    grid = grid_size(knots, order)
+    a, b = grid_bounds(knots, order)
+    h = (b - a) / grid
+    position = (x - a) / h
+    clamped = jnp.where(position < 0, 0.0, jnp.where(position > grid, float(grid), position))
+    j = jnp.clip(jnp.floor(clamped), 0, grid - 1)
+    u = clamped - j
+    outside = position - clamped
+    powers = [jnp.ones_like(u)]
+    for _ in range(order):
+        powers.append(powers[-1] * u)
+    # u^p + p u^(p-1) (v - v_c)
+    terms = [powers[0]] + [powers[p] + p * powers[p - 1] * outside for p in range(1, order + 1)]
+    matrix = jnp.asarray(_uniform_piece_matrix(order), dtype=u.dtype)
+    weights = jnp.stack(terms, axis=-1) @ matrix
+    return j.astype(jnp.int32), weights
 
 
 def _pieces_general(x: Array, knots: Array, order: int):
     """Local Cox–de Boor (The NURBS Book A2.2) on an arbitrary increasing knot vector."""
     grid = grid_size(knots, order)
+    # j = the number of interior breakpoints <= x: integer work, never differentiated
     interior = knots[..., order + 1 : grid + order]
-    search = jnp.vectorize(
-        lambda t, v: jnp.searchsorted(t, v, side="right"), signature="(n),()->()"
-    )
-    j = search(interior, x) if grid > 1 else jnp.zeros(x.shape, jnp.int32)
-    j = j.astype(jnp.int32)
+    j = jnp.sum(interior <= x[..., None], axis=-1, dtype=jnp.int32)
     # knots t_{J+1-k}, ..., t_{J+k} around the interval [t_J, t_{J+1}], J = j + k
     idx = j[..., None] + _trailing(jnp.arange(1, 2 * order + 1), j.ndim + 1)
     local = jnp.take_along_axis(knots, idx, axis=-1)
@@ -154,7 +175,8 @@ def bspline_pieces(x: Array, knots: Array, order: int, *, uniform: bool = False)
 
     Args:
         x: points, shape ``(...)``.
-        knots: knot vectors, shape ``(..., G + 2k + 1)`` (leading shape as ``x``), increasing.
+        knots: knot vectors, shape ``(..., G + 2k + 1)``, increasing; the leading shape
+            broadcasts to that of ``x`` (one knot vector for all points, or one per point).
         order: spline order (degree) k >= 0.
         uniform: the knots are equally spaced; uses ``floor`` to find the interval and never
             reads the interior knots (faster). Wrong results if the knots are not uniform.
@@ -165,10 +187,13 @@ def bspline_pieces(x: Array, knots: Array, order: int, *, uniform: bool = False)
         holds B_{start+m,k}(x) for m = 0..k inside [a, b] and the linear continuation
         B(x_c) + B'(x_c)(x - x_c) outside.
     """
+    x = jnp.asarray(x)
+    knots = jnp.broadcast_to(knots, x.shape + knots.shape[-1:])
+    if uniform:
+        return _weights_uniform(x, knots, order)
     a, b = grid_bounds(knots, order)
     x_c = jnp.where(x < a, a, jnp.where(x > b, b, x))
-    pieces = _pieces_uniform if uniform else _pieces_general
-    start, values, deriv = pieces(x_c, knots, order)
+    start, values, deriv = _pieces_general(x_c, knots, order)
     return start, values + deriv * (x - x_c)[..., None]
 
 

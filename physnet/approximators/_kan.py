@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,10 +20,8 @@ from ._base import AbstractApproximator
 from ._bspline import (
     bspline_basis,
     bspline_eval,
-    extend_knots,
     grid_bounds,
     grid_size,
-    uniform_knots,
 )
 
 #: Gauss-Legendre nodes per grid interval used to refit splines after a grid change
@@ -47,8 +46,9 @@ class GridChange:
             method (``nan`` if none were passed).
         condition: per layer, the largest condition number of the least-squares collocation
             matrices (small means a well-posed refit).
-        exact: the new spline space contains the old one on every grid (uniform refinement by
-            an integer factor), so only rounding changes the function.
+        exact: the new spline space contains the old one on every grid (:meth:`KAN.refine`
+            by an integer factor keeps the old breakpoints), so only rounding changes the
+            function; ``False`` for :meth:`KAN.update_grid`.
         coefficient_maps: per layer, the linear maps ``(in, G' + k, G + k)`` taking each
             input's old spline coefficients to its new ones (used by
             :func:`remap_optimizer_state`).
@@ -97,6 +97,28 @@ def _parse_widths(widths) -> list[tuple[int, int]]:
     return nodes
 
 
+# jitted so that eager calls compile once per shape; inlined when traced inside jit/grad/vmap
+@functools.partial(jax.jit, static_argnums=(5, 6, 7))
+def _edges(x, knots, coef, scale_base, scale_spline, order, uniform, activation):
+    base = get_activation(activation)(x)[:, None] * scale_base
+    return base + scale_spline * bspline_eval(x, knots, coef, order, uniform=uniform)
+
+
+@functools.partial(jax.jit, static_argnums=(5, 6, 7))
+def _layer(x, knots, coef, scale_base, scale_spline, order, uniform, activation):
+    base = get_activation(activation)(x) @ scale_base
+    splines = bspline_eval(x, knots, coef, order, uniform=uniform)
+    return base + jnp.einsum("io,io->o", scale_spline, splines)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _random_init(key_base, key_coef, shape, grid, order, dtype):
+    """w_b uniform in ±1/√in; spline coefficients uniform in ±0.25/G (small random splines)."""
+    scale_base = jax.random.uniform(key_base, shape, dtype, -1.0, 1.0) / math.sqrt(shape[0])
+    noise = jax.random.uniform(key_coef, (shape[0], grid + order, shape[1]), dtype, -0.5, 0.5)
+    return scale_base, 0.5 * noise / grid
+
+
 class KANLayer(nnx.Module):
     r"""One KAN layer: a learnable 1-D function on every edge, summed at the outputs.
 
@@ -138,38 +160,34 @@ class KANLayer(nnx.Module):
         self.out_features = out_features
         self.order = order
         self.uniform = uniform
-        self._base_fn = get_activation(base_activation)
-        lo = jnp.full((in_features,), grid_range[0], dtype=param_dtype)
-        hi = jnp.full((in_features,), grid_range[1], dtype=param_dtype)
-        self.knots = Grid(uniform_knots(grid, order, lo, hi, dtype=param_dtype))
+        get_activation(base_activation)
+        self.base_activation = base_activation
+        lo, hi = grid_range
+        steps = np.arange(-order, grid + order + 1) / grid
+        knots = np.broadcast_to(lo + (hi - lo) * steps, (in_features, steps.shape[0]))
+        self.knots = Grid(jnp.asarray(knots, dtype=param_dtype))
         fan = 1.0 / math.sqrt(in_features)
         shape = (in_features, out_features)
-        self.scale_base = nnx.Param(
-            fan * jax.random.uniform(rngs.params(), shape, param_dtype, -1.0, 1.0)
+        scale_base, coef = _random_init(
+            rngs.params(), rngs.params(), shape, grid, order, jnp.dtype(param_dtype)
         )
+        self.scale_base = nnx.Param(scale_base)
         self.scale_spline = nnx.Param(jnp.full(shape, fan, dtype=param_dtype))
-        # small random splines: coefficients uniform in ±0.25/G
-        noise = jax.random.uniform(
-            rngs.params(), (in_features, grid + order, out_features), param_dtype, -0.5, 0.5
-        )
-        self.coef = nnx.Param(0.5 * noise / grid)
+        self.coef = nnx.Param(coef)
 
     @property
     def grid(self) -> int:
         return grid_size(self.knots[...], self.order)
 
-    def splines(self, x: Array) -> Array:
-        """Spline parts s_{io}(x_i) (without w_s), shape ``(in, out)``."""
-        return bspline_eval(x, self.knots[...], self.coef[...], self.order, uniform=self.uniform)
+    def _arrays(self):
+        return self.knots[...], self.coef[...], self.scale_base[...], self.scale_spline[...]
 
     def edges(self, x: Array) -> Array:
         """Every edge function φ_{io}(x_i), shape ``(in_features, out_features)``."""
-        base = self._base_fn(x)[:, None] * self.scale_base[...]
-        return base + self.scale_spline[...] * self.splines(x)
+        return _edges(x, *self._arrays(), self.order, self.uniform, self.base_activation)
 
     def __call__(self, x: Array) -> Array:
-        base = self._base_fn(x) @ self.scale_base[...]
-        return base + jnp.einsum("io,io->o", self.scale_spline[...], self.splines(x))
+        return _layer(x, *self._arrays(), self.order, self.uniform, self.base_activation)
 
     def out_of_grid(self, x: Array) -> Array:
         """Which inputs lie outside their grid ``[a_i, b_i]``, shape ``(in_features,)``."""
@@ -335,13 +353,7 @@ class KAN(AbstractApproximator):
                 f"got {xs.shape}"
             )
 
-        def flags(x):
-            inputs = self.layer_inputs(x)
-            return [
-                jnp.mean(layer.out_of_grid(h)) for layer, h in zip(self.layers, inputs, strict=True)
-            ]
-
-        return jnp.mean(jnp.stack(jax.vmap(flags)(xs), axis=-1), axis=0)
+        return _out_of_grid(*nnx.split(self), xs)
 
     def parameter_count(self) -> int:
         """Number of trainable parameters."""
@@ -369,18 +381,17 @@ class KAN(AbstractApproximator):
         xs = self._check_samples(xs, "update_grid")
         if not (isinstance(margin, int | float) and margin >= 0):
             raise ConfigError(f"KAN.update_grid: margin must be >= 0, got {margin!r}")
-        before = jax.vmap(self)(xs)
-        h = xs
+        inputs, before = _trace(*nnx.split(self), xs)
         residuals, conditions, maps = [], [], []
         for i, layer in enumerate(self.layers):
-            knots = layer.knots[...]
-            new_knots = self._knots_from_samples(h, knots, margin)
+            if i:  # the inputs as produced by the layers updated so far
+                inputs, _ = _trace(*nnx.split(self), xs)
+            new_knots = self._knots_from_samples(inputs[i], layer.knots[...], margin)
             res, cond, m = self._refit(layer, new_knots)
             residuals.append(res)
             conditions.append(cond)
             maps.append(m)
-            h = jax.vmap(lambda v, i=i, layer=layer: self._nodes_out(i, layer(v)))(h)
-        after = jax.vmap(self)(xs)
+        _, after = _trace(*nnx.split(self), xs)
         return GridChange(
             grid=self.grid,
             previous_grid=self.grid,
@@ -413,28 +424,27 @@ class KAN(AbstractApproximator):
         before = None
         if xs is not None:
             xs = self._check_samples(xs, "refine")
-            before = jax.vmap(self)(xs)
+            _, before = _trace(*nnx.split(self), xs)
         old_grid = self.grid
         residuals, conditions, maps = [], [], []
-        position = jnp.linspace(0.0, old_grid, grid + 1)
-        old_position = jnp.arange(old_grid + 1.0)
+        position = np.linspace(0.0, old_grid, grid + 1)
+        old_position = np.arange(old_grid + 1.0)
         for layer in self.layers:
-            knots = layer.knots[...]
+            knots = np.asarray(layer.knots[...])
             breakpoints = knots[:, self.order : old_grid + self.order + 1]
-            new_bp = jax.vmap(lambda bp: jnp.interp(position, old_position, bp))(breakpoints)
-            if layer.uniform:
-                a, b = grid_bounds(knots, self.order)
-                new_knots = uniform_knots(grid, self.order, a, b, dtype=knots.dtype)
+            if layer.uniform:  # exactly equally spaced between the old ends
+                a, b = breakpoints[:, :1], breakpoints[:, -1:]
+                new_bp = a + (b - a) * (position / old_grid)[None, :]
             else:
-                new_knots = extend_knots(new_bp, self.order)
-            res, cond, m = self._refit(layer, new_knots)
+                new_bp = np.stack([np.interp(position, old_position, bp) for bp in breakpoints])
+            res, cond, m = self._refit(layer, _extend(new_bp, self.order))
             residuals.append(res)
             conditions.append(cond)
             maps.append(m)
         self.grid = grid
         output_change = float("nan")
         if xs is not None:
-            output_change = float(jnp.max(jnp.abs(jax.vmap(self)(xs) - before)))
+            output_change = float(jnp.max(jnp.abs(_trace(*nnx.split(self), xs)[1] - before)))
         return GridChange(
             grid=grid,
             previous_grid=old_grid,
@@ -452,60 +462,48 @@ class KAN(AbstractApproximator):
                 f"KAN.{method}: samples must have shape (n, {self.in_features}) with n >= 1, "
                 f"got {xs.shape}"
             )
-        if not bool(jnp.all(jnp.isfinite(xs))):
+        if not np.isfinite(np.asarray(xs)).all():
             raise ConfigError(f"KAN.{method}: samples contain NaN or infinity")
         return xs
 
     def _knots_from_samples(self, h: Array, knots: Array, margin: float) -> Array:
         """New knots ``(in, G + 2k + 1)`` spanning each column of ``h`` (shape ``(n, in)``)."""
-        lo, hi = jnp.min(h, axis=0), jnp.max(h, axis=0)
+        h = np.asarray(h)
+        lo, hi = h.min(axis=0), h.max(axis=0)
         width = hi - lo
         lo, hi = lo - margin * width, hi + margin * width
-        degenerate = width <= 1e-12 * jnp.maximum(1.0, jnp.abs(lo))
-        positions = jnp.linspace(0.0, 1.0, self.grid + 1)
-        uniform_bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
+        degenerate = width <= 1e-12 * np.maximum(1.0, np.abs(lo))
+        positions = np.linspace(0.0, 1.0, self.grid + 1)
+        bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
         if self.grid_eps < 1.0:
-            quantiles = jnp.quantile(h, positions, axis=0).T
-            quantiles = quantiles.at[:, 0].set(lo).at[:, -1].set(hi)
-            bp = self.grid_eps * uniform_bp + (1.0 - self.grid_eps) * quantiles
-        else:
-            bp = uniform_bp
-        new = extend_knots(bp, self.order)
-        return jnp.where(degenerate[:, None], knots, new)
+            quantiles = np.quantile(h, positions, axis=0).T
+            quantiles[:, 0], quantiles[:, -1] = lo, hi
+            bp = self.grid_eps * bp + (1.0 - self.grid_eps) * quantiles
+        return np.where(degenerate[:, None], np.asarray(knots), _extend(bp, self.order))
 
     def _refit(self, layer: KANLayer, new_knots: Array) -> tuple[float, float, Array]:
         """Refit ``layer``'s coefficients for ``new_knots`` by least squares; install both."""
-        k = self.order
         old_knots = layer.knots[...]
-        new_grid = grid_size(new_knots, k)
-        nodes, _ = np.polynomial.legendre.leggauss(_FIT_NODES)
-        nodes = jnp.asarray((nodes + 1.0) / 2.0, dtype=new_knots.dtype)[None, None, :]
-        bp = new_knots[:, k : new_grid + k + 1]
-        points = (bp[:, :-1, None] + (bp[:, 1:] - bp[:, :-1])[:, :, None] * nodes).reshape(
-            bp.shape[0], -1
-        )
-
-        def basis(knots, uniform):
-            def one_input(p, t):
-                t = jnp.broadcast_to(t, (p.shape[0], t.shape[0]))
-                return bspline_basis(p, t, k, uniform=uniform)
-
-            return jax.vmap(one_input)(points, knots)
-
-        old_basis = basis(old_knots, layer.uniform)  # (in, P, G + k)
-        new_basis = basis(new_knots, layer.uniform)  # (in, P, G' + k)
-        maps = jax.vmap(lambda a, y: jnp.linalg.lstsq(a, y)[0])(new_basis, old_basis)
-        sv = jnp.linalg.svd(new_basis, compute_uv=False)
-        condition = float(jnp.max(sv[:, 0] / sv[:, -1]))
-        coef = layer.coef[...]
-        new_coef = jnp.einsum("inm,imo->ino", maps, coef)
-        change = jnp.einsum("ipn,ino->ipo", new_basis, new_coef) - jnp.einsum(
-            "ipm,imo->ipo", old_basis, coef
-        )
-        edge_change = jnp.max(jnp.abs(change), axis=1) * jnp.abs(layer.scale_spline[...])
+        new_knots = jnp.asarray(new_knots, dtype=old_knots.dtype)
+        pairs = [
+            _collocation(old_knots[i], new_knots[i], self.order, layer.uniform)
+            for i in range(layer.in_features)
+        ]
+        old_basis = np.stack([np.asarray(a) for a, _ in pairs])  # (in, P, G + k)
+        new_basis = np.stack([np.asarray(b) for _, b in pairs])  # (in, P, G' + k)
+        # M = argmin ||A M - B_old|| per input, by QR (A has full column rank: >= k + 1 points
+        # in every interval)
+        q, r = np.linalg.qr(new_basis)
+        maps = np.linalg.solve(r, np.swapaxes(q, -1, -2) @ old_basis)
+        sv = np.linalg.svd(new_basis, compute_uv=False)
+        condition = float(np.max(sv[:, 0] / sv[:, -1]))
+        coef = np.asarray(layer.coef[...])
+        new_coef = maps @ coef
+        change = new_basis @ new_coef - old_basis @ coef
+        edge_change = np.max(np.abs(change), axis=1) * np.abs(np.asarray(layer.scale_spline[...]))
         layer.knots = Grid(new_knots)
-        layer.coef = nnx.Param(new_coef)
-        return float(jnp.max(edge_change)), condition, maps
+        layer.coef = nnx.Param(jnp.asarray(new_coef, dtype=layer.coef.dtype))
+        return float(np.max(edge_change)), condition, jnp.asarray(maps)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -518,6 +516,72 @@ class KAN(AbstractApproximator):
             "grid_eps": self.grid_eps,
             "param_dtype": self.param_dtype,
         }
+
+
+def _extend(breakpoints: np.ndarray, order: int) -> np.ndarray:
+    """NumPy twin of :func:`extend_knots` (no compilation on the grid-update path)."""
+    grid = breakpoints.shape[-1] - 1
+    a, b = breakpoints[:, :1], breakpoints[:, -1:]
+    steps = np.arange(1, order + 1)[None, :] * (b - a) / grid
+    return np.concatenate([a - steps[:, ::-1], breakpoints, b + steps], axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _collocation(old_knots: Array, new_knots: Array, order: int, uniform: bool):
+    """One input's old and new dense bases ``(P, G + k)``, ``(P, G' + k)`` at refit points.
+
+    The points are :data:`_FIT_NODES` Gauss-Legendre nodes in every interval of the new grid.
+    """
+    new_grid = grid_size(new_knots, order)
+    nodes, _ = np.polynomial.legendre.leggauss(_FIT_NODES)
+    nodes = jnp.asarray((nodes + 1.0) / 2.0, dtype=new_knots.dtype)[None, :]
+    bp = new_knots[order : new_grid + order + 1]
+    points = (bp[:-1, None] + (bp[1:] - bp[:-1])[:, None] * nodes).reshape(-1)
+    old = bspline_basis(points, old_knots, order, uniform=uniform)
+    return old, bspline_basis(points, new_knots, order, uniform=uniform)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _trace(graphdef, state, xs: Array) -> tuple[list[Array], Array]:
+    """Every layer's inputs ``[(n, n_l), ...]`` and the outputs ``(n, out)`` on a batch."""
+    kan = nnx.merge(graphdef, state)
+    return jax.vmap(kan.layer_inputs)(xs), jax.vmap(kan)(xs)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _out_of_grid(graphdef, state, xs: Array) -> Array:
+    kan = nnx.merge(graphdef, state)
+
+    def flags(x):
+        inputs = kan.layer_inputs(x)
+        return jnp.stack(
+            [jnp.mean(lay.out_of_grid(h)) for lay, h in zip(kan.layers, inputs, strict=True)]
+        )
+
+    return jnp.mean(jax.vmap(flags)(xs), axis=0)
+
+
+def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[str, GridChange]:
+    """Call :meth:`KAN.update_grid` on every KAN inside ``module`` whose input is ``xs``.
+
+    Every physnet model feeds its approximators the state, so for a model trained on
+    trajectories pass the training states (``data.flat()[0]``) before :func:`physnet.fit`, to
+    put the grids where the data are. KANs with another input size are left alone.
+
+    Args:
+        module: a model or approximator.
+        xs: samples, shape ``(n, d)``.
+        margin: see :meth:`KAN.update_grid`.
+
+    Returns:
+        The changes, keyed by each KAN's path in ``module`` (``""`` for ``module`` itself).
+    """
+    xs = jnp.asarray(xs)
+    changes = {}
+    for path, node in nnx.iter_graph(module):
+        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
+            changes["/".join(map(str, path))] = node.update_grid(xs, margin=margin)
+    return changes
 
 
 def _key_name(entry) -> Any:

@@ -1,5 +1,10 @@
 """Trajectory data: generation from a system, the container, splitting, noise and I/O."""
 
+from ._finite_differences import FD_METHODS as FD_METHODS
+from ._finite_differences import derivative_weights as derivative_weights
+from ._finite_differences import estimate_derivatives as estimate_derivatives
+from ._finite_differences import finite_difference as finite_difference
+from ._finite_differences import from_positions as from_positions
 from ._generate import generate as generate
 from ._trajectories import Trajectories as Trajectories
 

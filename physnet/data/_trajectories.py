@@ -198,6 +198,16 @@ class Trajectories:
         """The same trajectories with only times and states."""
         return dataclasses.replace(self, derivatives=None, clean_derivatives=None)
 
+    def with_estimated_derivatives(
+        self, method: str = "central", *, window_length: int = 7, polyorder: int = 3
+    ) -> Trajectories:
+        """The same trajectories with derivatives estimated from the states by finite
+        differences (``"central"``, second order) or Savitzky-Golay (``"savgol"``); see
+        :func:`physnet.data.estimate_derivatives`."""
+        from ._finite_differences import estimate_derivatives
+
+        return estimate_derivatives(self, method, window_length=window_length, polyorder=polyorder)
+
     # -------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike) -> Path:
         """Write a ``.npz`` file (no pickle) atomically; returns the path written."""

@@ -4,6 +4,7 @@ from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
 from ._dissipative import DISSIPATION_FORMS as DISSIPATION_FORMS
 from ._dissipative import DissipativeHNN as DissipativeHNN
+from ._ensemble import Ensemble as Ensemble
 from ._hnn import HNN as HNN
 from ._lnn import LNN as LNN
 from ._mechanics import canonical_matrix as canonical_matrix

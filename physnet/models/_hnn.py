@@ -26,7 +26,7 @@ def check_scalar_energy(owner: str, name: str, approx) -> None:
             f"{owner}: {name} must take an even-sized state (q, p), got "
             f"in_features={approx.in_features}"
         )
-    activation = getattr(approx, "activation", None)
+    activation = getattr(approx, "activation", None) or getattr(approx, "base_activation", None)
     if activation in NONSMOOTH_ACTIVATIONS:
         raise ConfigError(
             f"{owner}: {name} uses the non-smooth activation {activation!r}; its derivatives "

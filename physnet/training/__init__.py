@@ -4,10 +4,17 @@ from ._acceleration_loss import AccelerationLoss as AccelerationLoss
 from ._checkpoint import load_model as load_model
 from ._checkpoint import model_spec as model_spec
 from ._checkpoint import save_model as save_model
+from ._fit import EnsembleHistory as EnsembleHistory
 from ._fit import History as History
 from ._fit import fit as fit
+from ._fit import fit_ensemble as fit_ensemble
 from ._fit import make_train_chunk as make_train_chunk
 from ._losses import LOSSES as LOSSES
 from ._losses import AbstractLoss as AbstractLoss
 from ._losses import DerivativeLoss as DerivativeLoss
 from ._losses import get_loss as get_loss
+from ._regression import MSELoss as MSELoss
+from ._regression import fit_function as fit_function
+from ._trajectory_loss import ADJOINTS as ADJOINTS
+from ._trajectory_loss import TrajectoryLoss as TrajectoryLoss
+from ._trajectory_loss import window_starts as window_starts

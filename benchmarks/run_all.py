@@ -1,0 +1,151 @@
+"""Run every benchmark and (re)write benchmarks/README.md from the results in results/.
+
+    python benchmarks/run_all.py --tag dev2core            # run all here, then write the README
+    python benchmarks/run_all.py --report-only             # rebuild the README from results/*.json
+
+Each benchmark writes ``results/<benchmark>_<tag>.json``; the README has one table per
+benchmark with a row per result file (machine, date, command). Results from other machines
+(for example a GPU host) are produced by running the same scripts there with another --tag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+BENCHMARKS = {
+    "e1_training": ["bench_e1_training.py", "--repeats", "3"],
+    "ensemble": ["bench_ensemble.py", "--repeats", "3"],
+    "rollout": ["bench_rollout.py", "--repeats", "1"],
+    "kan": ["bench_kan.py"],
+}
+
+
+def run(tag: str, only: list[str] | None) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    for name, cmd in BENCHMARKS.items():
+        if only and name not in only:
+            continue
+        script = HERE / cmd[0]
+        if not script.exists():
+            print(f"skip {name}: {script.name} not found", file=sys.stderr)
+            continue
+        out = RESULTS / f"{name}_{tag}.json"
+        print(f"running {name} -> {out}", flush=True)
+        subprocess.run([sys.executable, str(script), *cmd[1:], "--json", str(out)], check=True)
+        data = json.loads(out.read_text())
+        data.setdefault("date", datetime.date.today().isoformat())
+        data.setdefault("command", " ".join(["python", f"benchmarks/{cmd[0]}", *cmd[1:]]))
+        out.write_text(json.dumps(data, indent=2))
+
+
+def _rows(name: str):
+    for path in sorted(RESULTS.glob(f"{name}_*.json")):
+        yield path, json.loads(path.read_text())
+
+
+def _f(x, digits=3) -> str:
+    return "-" if x is None else (f"{x:.{digits}g}" if isinstance(x, float) else str(x))
+
+
+def report() -> str:
+    lines = [
+        "# physnet benchmarks",
+        "",
+        "Speed is measured here, not asserted in tests. Each script times physnet and a reference",
+        "(a minimal hand-written loop or a peer implementation) **in the same run**, interleaved,",
+        "and reports medians and ratios. Machines are shared and noisy: compare ratios, not",
+        "absolute times. Raw results are in `results/`; this file is written by",
+        "`python benchmarks/run_all.py --report-only` (run everything: `python benchmarks/run_all.py --tag NAME`).",
+        "",
+        "## E1 training: physnet vs a minimal hand-written JAX loop vs plain PyTorch",
+        "",
+        "The source's E1 training (HNN, H = MLP 2-32-32-1 tanh, float64, Adam 1e-3, 3000 full-batch",
+        "steps on 80 x 50 samples). The hand-written loop is one jitted `lax.scan` with plain optax",
+        "and nothing else; PyTorch is the same computation (`nn.Sequential`, `autograd.grad(create_graph=True)`, Adam), float64.",
+        "Compile time (ahead-of-time) is separate from run time.",
+        "",
+        "| result file | machine | physnet run | hand-written run | physnet / hand-written | PyTorch run | PyTorch / physnet | compile physnet | date |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path, d in _rows("e1_training"):
+        t = d.get("torch", {})
+        tdesc = f"{_f(t.get('run_s_median'))} s ({t.get('device', '')}, torch {t.get('version', '')})" if t else "not installed"
+        lines.append(
+            f"| {path.name} | {d['machine']} | {_f(d['physnet']['run_s_median'])} s | "
+            f"{_f(d['handwritten']['run_s_median'])} s | **{_f(d['ratio_run_physnet_over_handwritten'])}** | "
+            f"{tdesc} | **{_f(d.get('speedup_physnet_over_torch'))}x** | {_f(d['physnet']['compile_s_median'])} s | {d.get('date', '2026-11-23')} |"
+        )
+    lines += [
+        "",
+        "## Ensembles: N members in one vmapped compiled call vs one model",
+        "",
+        "| result file | machine | members | steps | one model | ensemble | ensemble / one | compile (ensemble) | date |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path, d in _rows("ensemble"):
+        lines.append(
+            f"| {path.name} | {d['machine']} | {d['members']} | {d['steps']} | {_f(d['single_run_s_median'])} s | "
+            f"{_f(d['ensemble_run_s_median'])} s | **{_f(d['ratio_ensemble_over_single'])}** | {_f(d['ensemble_compile_s_median'])} s | {d.get('date', '2026-11-23')} |"
+        )
+    lines += [
+        "",
+        "## Rollouts: 1000 initial conditions x 10,000 steps of a learned HNN (2-32-32-1)",
+        "",
+        "Work per state-step is estimated by hand (see `bench_rollout.py`: one J∇H ≈ 6.7 kflop,",
+        "RK4 = 4 of them, implicit midpoint ≈ 1 + 3 per Newton iteration), so the achieved",
+        "GFLOP/s can be set against the machine's peak.",
+        "",
+        "| result file | machine | solver | state-steps/s | est. flop/state-step | est. GFLOP/s | run | date |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, d in _rows("rollout"):
+        for solver in ("rk4", "implicit-midpoint"):
+            r = d[solver]
+            lines.append(
+                f"| {path.name} | {d['machine']} | {solver} | {r['state_steps_per_s']:.3g} | "
+                f"{r['flop_per_state_step_estimate']:.3g} | {r['gflop_per_s_estimate']:.3g} | {_f(r['run_s_median'])} s | {d.get('date', '2026-11-23')} |"
+            )
+    kan = list(_rows("kan"))
+    if kan:
+        lines += ["", "## KAN training: physnet vs pykan", ""]
+        lines += [
+            "[2, 5, 1] KAN, G = 5, k = 3 on x·y (1000 points, float64, Adam): see `bench_kan.py`.",
+            "",
+            "| result file | machine | implementation | train s | compile s | test RMSE | speed-up vs pykan |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for path, d in kan:
+            for impl, r in d.get("xy", {}).get("summary", {}).items():
+                lines.append(
+                    f"| {path.name} | {d.get('machine')}, {d.get('cpu_count')} cores | {impl} | "
+                    f"{_f(r.get('train_seconds', r.get('wall_seconds')))} | {_f(r.get('compile_seconds'))} | "
+                    f"{_f(r.get('test_rmse'))} | {_f(r.get('speedup_vs_pykan'))} |"
+                )
+    extra = HERE / "NOTES.md"
+    if extra.exists():
+        lines += ["", extra.read_text().strip()]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tag", default="local")
+    ap.add_argument("--only", default=None, help="comma-separated benchmark names")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    if not args.report_only:
+        run(args.tag, args.only.split(",") if args.only else None)
+    (HERE / "README.md").write_text(report())
+    print(f"wrote {HERE / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""E1 from states only: an HNN trained by ``physnet train --loss trajectory`` on the source's
+Duffing data with the derivative arrays removed, judged against the exact vector field, over
+t = 100 with the true energy, and over t = 1000 with its own energy under implicit midpoint
+and RK4 at the same step.
+
+For each seed S the script
+
+1. writes ``OUT/data_S.npz``: ``pn.data.generate(Duffing(1, 2, 0), 100, 5.0, 50,
+   key=jax.random.key(S)).without_derivatives()`` (times and states only);
+2. runs ``physnet train --data OUT/data_S.npz --model hnn --loss trajectory --window 2
+   --steps 3000 --lr 3e-3 --seed S --quiet --out OUT/run_S`` (the CLI splits 80/20 by
+   trajectory with the seed's key);
+3. computes the derivative test MSE of the learned field against the exact Duffing field at
+   the test states (the same split as the CLI);
+4. runs ``physnet evaluate --run OUT/run_S --t1 100`` (RK4, dt = 0.01) for ``energy_drift``
+   (true energy), and ``physnet evaluate --run OUT/run_S --t1 1000 --dt DT --solver
+   implicit-midpoint`` for ``learned_energy_drift``;
+5. rolls the learned HNN out to t = 1000 with implicit midpoint and with RK4 at the same step
+   DT and reports, for the learned energy H_θ, the relative error max over [0, 1000] and its
+   growth: max over [900, 1000] divided by max over [0, 100] (about 1 when bounded, about 10
+   for a linear drift), medians over the test initial states.
+
+Usage::
+
+    python experiments/trajectory_study/e1_states_only.py [--seeds 0,1,2,3,4] [--dt 0.1]
+        [--window 2] [--steps 3000] [--lr 3e-3] [--out physnet-results/e1_states_only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import physnet as pn
+
+TRAIN = ["--model", "hnn", "--loss", "trajectory", "--quiet"]
+
+
+def physnet(*args) -> dict:
+    cmd = [sys.executable, "-m", "physnet.cli", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def growth(err: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """max over the last tenth of the horizon / max over the first tenth, per trajectory."""
+    t1 = ts[-1]
+    late = np.max(err[:, ts >= 0.9 * t1], axis=1)
+    early = np.max(err[:, (ts > 0) & (ts <= 0.1 * t1)], axis=1)
+    return late / early
+
+
+def one_seed(seed: int, out: Path, dt: float, train_options: list, echo) -> dict:
+    system = pn.systems.Duffing(1.0, 2.0, 0.0)
+    data = pn.data.generate(system, 100, 5.0, 50, key=jax.random.key(seed))
+    path = data.without_derivatives().save(out / f"data_{seed}.npz")
+    run = out / f"run_{seed}"
+    t0 = time.perf_counter()
+    physnet("train", "--data", path, *train_options, "--seed", seed, "--out", run)
+    seconds = time.perf_counter() - t0
+    model = pn.load_model(run / "checkpoint")
+    k_split, _ = jax.random.split(jax.random.key(seed))
+    _, test = data.split(0.8, key=k_split)  # the CLI's split
+    y = test.states.reshape(-1, 2)
+    pred = jax.vmap(lambda s: model(0.0, s))(y)
+    exact = jax.vmap(lambda s: system.vector_field(0.0, s))(y)
+    row = {"seed": seed, "train_seconds": seconds}
+    row["test_mse_exact"] = float(jnp.mean((pred - exact) ** 2))
+    row["energy_drift_t100"] = physnet("evaluate", "--run", run, "--t1", 100)["energy_drift"]
+    imr = physnet(
+        "evaluate", "--run", run, "--t1", 1000, "--dt", dt, "--solver", "implicit-midpoint",
+        "--out", run / "evaluation_imr_t1000",
+    )  # fmt: skip
+    row["cli_imr_t1000"] = {k: imr[k] for k in ("energy_drift", "learned_energy_drift")}
+    ts = jnp.linspace(0.0, 1000.0, 1001)
+    substeps = int(round(1.0 / dt))
+    for solver, tag in (("implicit-midpoint", "imr"), ("rk4", "rk4")):
+        ys = pn.rollout(model, test.y0, ts, solver=solver, substeps=substeps)
+        err = np.asarray(pn.energy_error(model.energy, ys))
+        true_err = np.asarray(pn.energy_error(system.energy, ys))
+        row[f"learned_drift_{tag}"] = float(np.median(err.max(axis=1)))
+        row[f"learned_growth_{tag}"] = float(np.median(growth(err, np.asarray(ts))))
+        row[f"true_drift_{tag}"] = float(np.median(true_err.max(axis=1)))
+    echo(json.dumps(row))
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--dt", type=float, default=0.1, help="step of the t = 1000 rollouts")
+    parser.add_argument("--out", default="physnet-results/e1_states_only")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--window", type=int, default=2)
+    args = parser.parse_args(argv)
+    train_options = [*TRAIN, "--window", args.window, "--steps", args.steps, "--lr", args.lr]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    echo = lambda s: print(s, flush=True)  # noqa: E731
+    rows = [one_seed(int(s), out, args.dt, train_options, echo) for s in args.seeds.split(",")]
+    keys = [k for k in rows[0] if k not in ("seed", "cli_imr_t1000")]
+    summary = {k: float(np.median([r[k] for r in rows])) for k in keys}
+    train_options = list(map(str, train_options))
+    result = {"dt": args.dt, "train_options": train_options, "median": summary, "per_seed": rows}
+    (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    echo(json.dumps({"median": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
