@@ -10,8 +10,8 @@ conservative Duffing oscillator (α = 1, β = 2, γ = 0; initial states N(0, 1);
 - ``fd``: derivative loss on derivatives estimated from the observed states (central
   differences when σ = 0, Savitzky-Golay with window 7, cubic, when σ > 0; ``--fd-method``);
 - ``trajectory``: :class:`physnet.training.TrajectoryLoss` on the states only, once per
-  window length in ``--windows`` (default 2 and 5; classic multiple shooting, consecutive
-  windows sharing end points), RK4 with substeps so that the step is at most 0.05.
+  window length in ``--windows`` (default 2; ``--full``: 2 and 5; consecutive windows share
+  their end points), RK4 with substeps so that the step is at most 0.05.
 
 Each trained model is judged on the clean test trajectories:
 
@@ -23,12 +23,17 @@ Each trained model is judged on the clean test trajectories:
   of max_t |H(y(t)) - H(y(0))| / |H(y(0))| (H the TRUE energy) along the learned rollout with
   RK4 and with the symplectic implicit midpoint rule at the same step (``--rollout-dt``,
   default 0.1); ``inf`` marks a rollout that blew up;
-- ``learned_drift_rk4``, ``learned_drift_imr``: the same for the model's own energy (HNN and
-  dissipative HNN; for the dissipative HNN it is the decay of its learned H);
+- ``learned_drift_rk4``, ``learned_drift_imr``: the same for the model's own energy measured
+  from the equilibrium, E_θ(y) = H_θ(y) - H_θ(0) (H_θ's additive constant is arbitrary and
+  would scale a relative error at will); HNN and dissipative HNN, for which it includes the
+  decay by the learned damping;
 - ``gamma_hat``: the dissipative HNN's learned damping (true value 0).
 
-The default settings are small (two CPU cores shared with other jobs: ~10 minutes); ``--full``
-uses the source's sizes (100 trajectories, 3000 steps at learning rate 1e-3) and three seeds.
+The default settings are small (two CPU cores shared with other jobs: ~10 minutes): 40
+trajectories, 800 steps at learning rate 3e-3, one seed (1: seed 0's data contain a trajectory
+with H ≈ 100, twelve times the others, on which every HNN variant fails at these sizes), the
+t = 1000 rollouts from 10 test states. ``--full`` uses the source's sizes (100 trajectories,
+3000 steps at learning rate 1e-3), seeds 0, 1, 2 (medians), windows 2 and 5, 20 test states.
 Results go to ``OUT/results.json`` and ``OUT/table.md`` (the table of the README).
 
 Usage::
@@ -66,14 +71,14 @@ class StudyConfig:
     noises: tuple[float, ...] = (0.0, 0.05, 0.1)
     models: tuple[str, ...] = MODELS
     methods: tuple[str, ...] = METHODS
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (1,)
     n_trajectories: int = 40
     t1: float = 5.0
     steps: int = 800
     learning_rate: float = 3e-3
     width: int = 32
     depth: int = 2
-    windows: tuple[int, ...] = (2, 5)
+    windows: tuple[int, ...] = (2,)
     max_train_step: float = 0.05
     fd_method: str = "auto"
     rollout_t1: float = 1000.0
@@ -82,7 +87,9 @@ class StudyConfig:
     n_eval: int = 10
 
 
-FULL = dict(n_trajectories=100, steps=3000, learning_rate=1e-3, seeds=(0, 1, 2), n_eval=20)
+FULL = dict(
+    n_trajectories=100, steps=3000, learning_rate=1e-3, seeds=(0, 1, 2), windows=(2, 5), n_eval=20
+)
 
 
 def expand_methods(cfg: StudyConfig) -> list[str]:
@@ -156,12 +163,17 @@ def evaluate(cfg: StudyConfig, model, system, test, reference) -> dict:
     pred = jax.jit(jax.vmap(lambda s: model(0.0, s)))(y)
     metrics = {"deriv_mse": float(jnp.mean((pred - exact) ** 2))}
     y0, ts_err, true_err, ts_long = reference
+    origin = jnp.zeros(2)
+
+    def learned_energy(y):  # H_θ's additive constant is arbitrary: measure from the equilibrium
+        return model.energy(y) - model.energy(origin)
+
     substeps = int(round((ts_long[1] - ts_long[0]) / cfg.rollout_dt))
     for solver, tag in (("rk4", "rk4"), ("implicit-midpoint", "imr")):
         ys = pn.rollout(model, y0, ts_long, solver=solver, substeps=substeps)
         metrics[f"drift_{tag}"] = _median_drift(system.energy, ys)
         if hasattr(model, "energy"):
-            metrics[f"learned_drift_{tag}"] = _median_drift(model.energy, ys)
+            metrics[f"learned_drift_{tag}"] = _median_drift(learned_energy, ys)
         if tag == "rk4":
             learned_err = pn.rollout(model, y0, ts_err, solver="rk4", substeps=10)
             err = np.asarray(learned_err - true_err)
