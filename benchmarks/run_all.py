@@ -28,7 +28,7 @@ BENCHMARKS = {
 }
 
 
-def run(tag: str, only: list[str] | None) -> None:
+def run(tag: str, only: list[str] | None, peak_gflops: float | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     for name, cmd in BENCHMARKS.items():
         if only and name not in only:
@@ -38,6 +38,8 @@ def run(tag: str, only: list[str] | None) -> None:
             print(f"skip {name}: {script.name} not found", file=sys.stderr)
             continue
         out = RESULTS / f"{name}_{tag}.json"
+        if peak_gflops and name == "ensemble":
+            cmd = [*cmd, "--peak-gflops", str(peak_gflops)]
         print(f"running {name} -> {out}", flush=True)
         subprocess.run([sys.executable, str(script), *cmd[1:], "--json", str(out)], check=True)
         data = json.loads(out.read_text())
@@ -85,15 +87,25 @@ def report() -> str:
         )
     lines += [
         "",
-        "## Ensembles: N members in one vmapped compiled call vs one model",
+        "## Ensembles: N members in one compiled call vs one model",
         "",
-        "| result file | machine | members | steps | one model | ensemble | ensemble / one | compile (ensemble) | date |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "*vmapped*: `fit_ensemble` (all members vmapped at once, the default); *in sequence*:",
+        "`fit_ensemble(member_batch_size=1)` (`lax.map` over members in the same compiled call; not",
+        "measured in the older files). *GFLOP/s*: the single model's rate by XLA's flop count of a",
+        "training step; *floor*: members x (single model's share of the float64 peak), the lowest",
+        "ratio any schedule could reach at full peak (only where the peak was given).",
+        "",
+        "| result file | machine | members | steps | one model | vmapped | **vmapped / one** | in sequence | **in sequence / one** | one model GFLOP/s | floor | compile (vmapped) | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path, d in _rows("ensemble"):
+        seq = d.get("sequential_run_s_median")
         lines.append(
             f"| {path.name} | {d['machine']} | {d['members']} | {d['steps']} | {_f(d['single_run_s_median'])} s | "
-            f"{_f(d['ensemble_run_s_median'])} s | **{_f(d['ratio_ensemble_over_single'])}** | {_f(d['ensemble_compile_s_median'])} s | {d.get('date', '2026-11-23')} |"
+            f"{_f(d['ensemble_run_s_median'])} s | **{_f(d['ratio_ensemble_over_single'])}** | "
+            f"{_f(seq) + ' s' if seq else '-'} | **{_f(d.get('ratio_sequential_over_single'))}** | "
+            f"{_f(d.get('single_gflops'))} | {_f(d.get('ratio_floor_at_peak'))} | "
+            f"{_f(d['ensemble_compile_s_median'])} s | {d.get('date', '2026-11-23')} |"
         )
     lines += [
         "",
@@ -140,9 +152,12 @@ def main():
     ap.add_argument("--tag", default="local")
     ap.add_argument("--only", default=None, help="comma-separated benchmark names")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument(
+        "--peak-gflops", type=float, default=None, help="this machine's float64 peak (ensemble)"
+    )
     args = ap.parse_args()
     if not args.report_only:
-        run(args.tag, args.only.split(",") if args.only else None)
+        run(args.tag, args.only.split(",") if args.only else None, args.peak_gflops)
     (HERE / "README.md").write_text(report())
     print(f"wrote {HERE / 'README.md'}")
 

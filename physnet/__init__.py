@@ -13,6 +13,7 @@ from . import data as data  # noqa: E402
 from . import evaluation as evaluation  # noqa: E402
 from . import integrators as integrators  # noqa: E402
 from . import models as models  # noqa: E402
+from . import plotting as plotting  # noqa: E402
 from . import systems as systems  # noqa: E402
 from . import training as training  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
@@ -26,6 +27,8 @@ from .approximators import soft_exponential as soft_exponential  # noqa: E402
 from .data import Trajectories as Trajectories  # noqa: E402
 from .evaluation import energy_drift as energy_drift  # noqa: E402
 from .evaluation import energy_error as energy_error  # noqa: E402
+from .evaluation import ensemble_readout as ensemble_readout  # noqa: E402
+from .evaluation import ensemble_spread as ensemble_spread  # noqa: E402
 from .evaluation import rollout as rollout  # noqa: E402
 from .evaluation import trajectory_rmse as trajectory_rmse  # noqa: E402
 from .models import HNN as HNN  # noqa: E402

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiments", default="all", help="comma-separated list (E1,E2,...) or 'all'")
     p.add_argument("--out", default="physnet-results", help="output directory")
     p.add_argument("--quick", action="store_true", help="small settings (a smoke test)")
+    p.add_argument(
+        "--best",
+        action="store_true",
+        help="also run physnet's recommended settings (the 'physnet best' column)",
+    )
 
     p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
     p.add_argument("--system", default="duffing", choices=["duffing", "harmonic", "pendulum"])
@@ -97,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
     p.add_argument("--train-fraction", type=_finite_float, default=0.8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train N members (initialised with seeds seed..seed+N-1, same data) in one "
+        "compiled call; metrics report the median and the spread over members",
+    )
+    p.add_argument(
+        "--ensemble-batch",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="with --ensemble: vmap K members at a time, the groups in sequence (default all; "
+        "1 is fastest on a CPU with few cores)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="run directory to create")
     g = p.add_argument_group("--loss trajectory options")
@@ -123,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dt", type=_finite_float, default=0.01, help="integrator step")
     p.add_argument("--solver", default="rk4", choices=list(SOLVERS))
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
+    p.add_argument(
+        "--symbolic",
+        action="store_true",
+        help="KAN models: read the learned H (hnn, dhnn, with gamma_hat) or L (lnn) as a "
+        "polynomial, or the KAN's formula (node); adds formula and coefficients to metrics",
+    )
     return parser
 
 
@@ -131,7 +158,8 @@ def _cmd_reproduce(args) -> int:
     from .reproduce import parse_experiments, reproduce
 
     names = parse_experiments(args.experiments)
-    reproduce(names, args.out, quick=args.quick, echo=lambda s: print(s, flush=True))
+    echo = lambda s: print(s, flush=True)  # noqa: E731
+    reproduce(names, args.out, quick=args.quick, best=args.best, echo=echo)
     return 0
 
 
@@ -210,11 +238,20 @@ def _cmd_train(args) -> int:
         options.update(grid=args.grid, order=args.order)
     elif args.grid is not None or args.order is not None:
         raise ConfigError("--grid and --order apply to --approximator kan only")
-    model = build_model(args.model, data.state_size, args.approximator, seed=args.seed, **options)
-    if args.approximator == "kan":  # put the spline grids where the training states are
-        from .approximators import update_grids
 
-        update_grids(model, train.states.reshape(-1, train.state_size))
+    def make_model(seed):
+        model = build_model(args.model, data.state_size, args.approximator, seed=seed, **options)
+        if args.approximator == "kan":  # put the spline grids where the training states are
+            from .approximators import update_grids
+
+            update_grids(model, train.states.reshape(-1, train.state_size))
+        return model
+
+    if args.ensemble is not None:
+        return _train_ensemble(args, data, train, test, loss, make_model, k_batch)
+    if args.ensemble_batch is not None:
+        raise ConfigError("--ensemble-batch applies to --ensemble N only")
+    model = make_model(args.seed)
     history = fit(
         model,
         train,
@@ -251,6 +288,98 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _summarise_members(metrics: dict, summary: dict) -> None:
+    """``key`` (median over members), ``key_std`` and ``key_members`` from ensemble_readout."""
+    for key, s in summary.items():
+        metrics[key] = s["median"]
+        metrics[f"{key}_std"] = s["std"]
+        metrics[f"{key}_members"] = s["members"]
+
+
+def _train_ensemble(args, data, train, test, loss, make_model, k_batch) -> int:
+    """``physnet train --ensemble N``: N members trained in one compiled call."""
+    import numpy as np
+    import optax
+
+    from ._io import atomic_directory, write_json
+    from .evaluation import ensemble_readout
+    from .models import DissipativeHNN, Ensemble
+    from .reproduce._common import derivative_mse
+    from .training import fit_ensemble, save_model
+
+    out = Path(args.out)
+    n = args.ensemble
+    seeds = [args.seed + i for i in range(n)]
+    ensemble = Ensemble([make_model(seed) for seed in seeds])
+    history = fit_ensemble(
+        ensemble,
+        train,
+        steps=args.steps,
+        optimizer=optax.adam(args.lr),
+        loss=loss,
+        test_data=test,
+        batch_size=args.batch_size,
+        key=k_batch,
+        progress=False if args.quiet else None,
+        member_batch_size=args.ensemble_batch,
+    )
+    diverged = [i for i, step in enumerate(history.diverged_at) if step >= 0]
+    if len(diverged) == n:
+        from ._errors import TrainingDivergedError
+
+        err = TrainingDivergedError(int(np.min(history.diverged_at)), float("nan"), history)
+        err.args = (
+            f"training diverged: the loss of every one of the {n} ensemble members became "
+            f"non-finite (first at step {err.step}). Lower the learning rate or check the data.",
+        )
+        raise err
+    config = {k: v for k, v in vars(args).items() if k not in ("quiet",)}
+    config["data"] = str(Path(args.data).resolve())
+    config["seeds"] = seeds
+    final_test = history.test_loss[-1] if history.test_loss.size else np.full(n, np.nan)
+    metrics = {
+        "model": args.model,
+        "approximator": args.approximator,
+        "loss": args.loss,
+        "steps": args.steps,
+        "ensemble": n,
+        "seeds": seeds,
+        "diverged_members": diverged,
+        "train_seconds": history.train_seconds,
+        "compile_seconds": history.compile_seconds,
+    }
+
+    def readout(member):
+        row = {}
+        if data.has_derivatives:
+            row["train_mse"] = derivative_mse(member, train)
+            row["test_mse"] = derivative_mse(member, test)
+            if test.clean_derivatives is not None:
+                row["test_mse_clean"] = derivative_mse(member, test, clean=True)
+        if isinstance(member, DissipativeHNN) and member.form == "friction":
+            row["gamma_hat"] = float(member.gamma)
+        return row
+
+    last = [r[np.isfinite(r)][-1] if np.isfinite(r).any() else np.nan for r in history.train_loss]
+    summary = ensemble_readout(
+        range(n), lambda i: {"train_loss": float(last[i]), "test_loss": float(final_test[i])}
+    )
+    _summarise_members(metrics, summary | ensemble_readout(ensemble, readout))
+    with atomic_directory(out) as tmp:
+        save_model(ensemble, tmp / "checkpoint", extra={"system": data.metadata})
+        write_json(tmp / "config.json", config)
+        write_json(tmp / "metrics.json", metrics)
+    if diverged:
+        print(
+            f"physnet train: warning: ensemble members {diverged} diverged and keep the "
+            "parameters of their last finite step",
+            file=sys.stderr,
+        )
+    shown = {k: metrics[k] for k in metrics if k.endswith("mse") or k.endswith("mse_std")}
+    print(json.dumps(shown | {"ensemble": n, "out": str(out)}))
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     import jax
     import jax.numpy as jnp
@@ -259,6 +388,7 @@ def _cmd_evaluate(args) -> int:
     from ._io import atomic_directory, write_json
     from .data import Trajectories
     from .evaluation import energy_drift, rollout, trajectory_rmse
+    from .models import Ensemble
     from .systems import SYSTEMS
     from .training import load_model
 
@@ -268,6 +398,18 @@ def _cmd_evaluate(args) -> int:
         raise DataError(f"not a physnet run directory (no config.json): {run}")
     config = json.loads(config_file.read_text())
     model = load_model(run / "checkpoint")
+    ensemble = model if isinstance(model, Ensemble) else None
+    if ensemble is not None:
+        if getattr(args, "symbolic", False):
+            from ._errors import ConfigError
+
+            raise ConfigError(
+                f"--symbolic reads the formula of one model, and {run} holds an ensemble of "
+                f"{len(ensemble)}; use physnet.ensemble_readout in Python for per-member formulas"
+            )
+        model = ensemble.member(0)  # the structure; all members are rolled out below
+    elif args.symbolic:
+        _check_symbolic(model)
     if args.data is not None:
         test = Trajectories.load(args.data)
     else:
@@ -288,8 +430,16 @@ def _cmd_evaluate(args) -> int:
     n_out = max(1, int(round(args.t1 / (args.dt * substeps))))
     ts = jnp.linspace(0.0, args.t1, n_out + 1)
     y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
-    learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
     true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    if ensemble is not None:
+        metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, args.solver, substeps)
+        metrics |= {"t1": args.t1, "dt": float(ts[1] - ts[0]) / substeps}
+        out = Path(args.out) if args.out else run / "evaluation"
+        with atomic_directory(out) as tmp:
+            write_json(tmp / "metrics.json", metrics)
+        print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))
+        return 0
+    learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
     drift = energy_drift(system.energy, learned)
     metrics = {
         "energy_drift": float(jnp.median(drift)),
@@ -305,11 +455,108 @@ def _cmd_evaluate(args) -> int:
         metrics["learned_energy_drift"] = float(
             jnp.median(energy_drift(model.energy, learned, reference=origin))
         )
+    if args.symbolic:
+        metrics |= _symbolic_metrics(model, test)
     out = Path(args.out) if args.out else run / "evaluation"
     with atomic_directory(out) as tmp:
         write_json(tmp / "metrics.json", metrics)
     print(json.dumps(metrics))
     return 0
+
+
+def _check_symbolic(model) -> None:
+    """``--symbolic`` needs a model whose learned functions are KANs."""
+    from ._errors import ConfigError
+    from .approximators import KAN
+
+    parts = model.submodules().values()
+    if not all(isinstance(a, KAN) for a in parts):
+        kinds = ", ".join(sorted({type(a).__name__ for a in parts}))
+        raise ConfigError(
+            f"--symbolic needs a KAN-based model (train with --approximator kan), got "
+            f"{type(model).__name__} with {kinds}"
+        )
+
+
+def _symbolic_metrics(model, data) -> dict:
+    """``formula``, ``coefficients`` and ``symbolic_r2`` (plus ``gamma_hat``) read on the
+    evaluation data's states: H for HNN/DissipativeHNN, L (normalised to a q̇² coefficient of
+    1/2) for LNN (both by sparse polynomial regression of the learned scalar, degree 4), the
+    composed edge formula of the KAN for a neural ODE."""
+    from .interpret import read_damping, read_hamiltonian, read_lagrangian, symbolic_formula
+    from .models import HNN, LNN, DissipativeHNN
+
+    d = model.state_size
+    n = d // 2
+    q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
+    states = data.states.reshape(-1, d)
+    out = {}
+    if isinstance(model, HNN | DissipativeHNN):
+        readout = read_hamiltonian(model, states, names=(*q, *(v.replace("q", "p") for v in q)))
+        if isinstance(model, DissipativeHNN) and model.form == "friction":
+            out["gamma_hat"] = read_damping(model)
+    elif isinstance(model, LNN):
+        readout = read_lagrangian(model, states, names=(*q, *(v + "dot" for v in q)))
+    else:
+        names = [f"y{j + 1}" for j in range(d)]
+        result = symbolic_formula(
+            model.vector_field, states, names=names, output_names=[f"d{v}_dt" for v in names]
+        )
+        return out | {
+            "formula": result.formula,
+            "coefficients": result.coefficients,
+            "symbolic_r2": result.r2_min,
+        }
+    return out | {
+        "formula": readout.formula,
+        "coefficients": readout.coefficients,
+        "symbolic_r2": readout.r2,
+    }
+
+
+def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, substeps) -> dict:
+    """Rollout metrics of every member, their medians, and the spread of the predictions.
+
+    ``rollout_spread`` is the mean over initial conditions, times and state components of the
+    standard deviation over members of the predicted state; ``rollout_spread_t1`` the same at
+    the final time only.
+    """
+    import jax.numpy as jnp
+
+    from .evaluation import (
+        energy_drift,
+        ensemble_readout,
+        ensemble_spread,
+        rollout,
+        trajectory_rmse,
+    )
+
+    learned = rollout(ensemble, y0, ts, solver=solver, substeps=substeps)  # (N, B, T, d)
+    spread = ensemble_spread(learned)
+    origin = jnp.zeros(y0.shape[-1])
+
+    def readout(i):
+        member = ensemble.member(i)
+        row = {
+            "energy_drift": float(jnp.median(energy_drift(system.energy, learned[i]))),
+            "rollout_rmse": float(trajectory_rmse(learned[i], true)),
+        }
+        if hasattr(member, "energy"):  # measured from the equilibrium, as for one model
+            drift = energy_drift(member.energy, learned[i], reference=origin)
+            row["learned_energy_drift"] = float(jnp.median(drift))
+        return row
+
+    metrics = {}
+    _summarise_members(metrics, ensemble_readout(range(len(ensemble)), readout))
+    metrics |= {
+        "rollout_rmse_ensemble_mean": float(trajectory_rmse(spread.mean, true)),
+        "rollout_spread": float(jnp.mean(spread.std)),
+        "rollout_spread_t1": float(jnp.mean(spread.std[:, -1])),
+        "ensemble": len(ensemble),
+        "solver": solver,
+        "n_initial_conditions": int(y0.shape[0]),
+    }
+    return metrics
 
 
 COMMANDS = {

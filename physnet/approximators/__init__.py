@@ -11,6 +11,7 @@ from ._bspline import bspline_pieces as bspline_pieces
 from ._bspline import extend_knots as extend_knots
 from ._bspline import uniform_knots as uniform_knots
 from ._kan import KAN as KAN
+from ._kan import EdgeMask as EdgeMask
 from ._kan import Grid as Grid
 from ._kan import GridChange as GridChange
 from ._kan import KANLayer as KANLayer

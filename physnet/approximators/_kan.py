@@ -32,6 +32,11 @@ class Grid(nnx.Variable):
     """Knot vectors of a KAN layer: state that is saved and restored but never trained."""
 
 
+class EdgeMask(nnx.Variable):
+    """Which edges of a KAN layer are active (1) or pruned (0): saved and restored, never
+    trained (see :func:`physnet.interpret.prune`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class GridChange:
     """What a grid update or extension did to a :class:`KAN`.
@@ -130,6 +135,10 @@ class KANLayer(nnx.Module):
     t_i. Evaluated from the k + 1 non-zero basis functions of each input and one einsum,
     ``(in, k+1) x (in, k+1, out)``, so the cost does not grow with G.
 
+    A non-trainable :class:`EdgeMask` ``(in, out)`` of ones multiplies every φ_{io}; pruning
+    sets entries to 0, which makes those edges exactly zero (kept by checkpoints, by
+    :meth:`KAN.refine` and by :meth:`KAN.update_grid`).
+
     Args:
         in_features, out_features: sizes.
         grid: intervals G per input.
@@ -174,13 +183,20 @@ class KANLayer(nnx.Module):
         self.scale_base = nnx.Param(scale_base)
         self.scale_spline = nnx.Param(jnp.full(shape, fan, dtype=param_dtype))
         self.coef = nnx.Param(coef)
+        self.mask = EdgeMask(jnp.ones(shape, dtype=param_dtype))
 
     @property
     def grid(self) -> int:
         return grid_size(self.knots[...], self.order)
 
     def _arrays(self):
-        return self.knots[...], self.coef[...], self.scale_base[...], self.scale_spline[...]
+        mask = self.mask[...]  # a pruned edge is exactly zero: both its scales are masked
+        return (
+            self.knots[...],
+            self.coef[...],
+            self.scale_base[...] * mask,
+            self.scale_spline[...] * mask,
+        )
 
     def edges(self, x: Array) -> Array:
         """Every edge function φ_{io}(x_i), shape ``(in_features, out_features)``."""
@@ -500,7 +516,9 @@ class KAN(AbstractApproximator):
         coef = np.asarray(layer.coef[...])
         new_coef = maps @ coef
         change = new_basis @ new_coef - old_basis @ coef
-        edge_change = np.max(np.abs(change), axis=1) * np.abs(np.asarray(layer.scale_spline[...]))
+        edge_change = np.max(np.abs(change), axis=1) * np.abs(
+            np.asarray(layer.scale_spline[...] * layer.mask[...])
+        )
         layer.knots = Grid(new_knots)
         layer.coef = nnx.Param(jnp.asarray(new_coef, dtype=layer.coef.dtype))
         return float(np.max(edge_change)), condition, jnp.asarray(maps)

@@ -49,6 +49,24 @@ class Ensemble:
             raise ConfigError(f"Ensemble: size must be a positive integer, got {size!r}")
         return cls([factory(nnx.Rngs(seed + i)) for i in range(size)])
 
+    @classmethod
+    def from_state(cls, graphdef, state) -> Ensemble:
+        """An ensemble from a graph definition and a state whose arrays all carry the same
+        leading member axis (the inverse of reading ``ensemble.graphdef, ensemble.state``).
+
+        Raises:
+            ConfigError: if the state is empty or its arrays disagree on the member count.
+        """
+        sizes = {int(jnp.shape(x)[0]) if jnp.ndim(x) else 0 for x in jax.tree.leaves(state)}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ConfigError(
+                "Ensemble.from_state: every array needs the same leading member axis, got "
+                f"sizes {sorted(sizes)}"
+            )
+        self = cls.__new__(cls)
+        self.graphdef, self.state, self.size = graphdef, state, sizes.pop()
+        return self
+
     def __len__(self) -> int:
         return self.size
 

@@ -2,8 +2,14 @@
 
 from ._common import DataConfig as DataConfig
 from ._common import Experiment as Experiment
+from ._common import derivative_mse as derivative_mse
+from ._common import make_optimizer as make_optimizer
 from ._e1_e2 import HNNConfig as HNNConfig
+from ._e3_e4 import DHNNConfig as DHNNConfig
+from ._e3_e4 import LNNConfig as LNNConfig
 from ._run import EXPERIMENTS as EXPERIMENTS
+from ._run import experiment_main as experiment_main
 from ._run import format_table as format_table
 from ._run import parse_experiments as parse_experiments
 from ._run import reproduce as reproduce
+from ._run import run_experiment as run_experiment

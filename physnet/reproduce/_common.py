@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from ..data import Trajectories, generate
 from ..evaluation import energy_drift, rollout, trajectory_rmse
@@ -53,6 +54,11 @@ class Experiment:
         source: the source's reported numbers by ``metrics.json`` key.
         figures: file names of the figures it writes.
         seeds: the seeds of a full run (medians and spreads are reported over them).
+        best_config: physnet's recommended settings for the same task ("physnet best"
+            column, ``physnet reproduce --best``), or ``None`` where the source's settings
+            are already physnet's own (E5, E6).
+        shrink: ``config -> config`` on quick sizes (how ``quick_config`` was made), applied
+            to ``best_config`` by ``physnet reproduce --quick --best``.
     """
 
     name: str
@@ -64,6 +70,30 @@ class Experiment:
     source: dict[str, float]
     figures: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    best_config: Any = None
+    shrink: Callable[[Any], Any] | None = None
+
+    def quick_version(self, cfg):
+        """``cfg`` on the quick settings' sizes (``quick_config`` if no ``shrink`` is set)."""
+        return self.quick_config if self.shrink is None else self.shrink(cfg)
+
+
+SCHEDULES = ("constant", "warmup-cosine")
+
+
+def make_optimizer(learning_rate: float, steps: int, schedule: str = "constant"):
+    """Adam at ``learning_rate``: constant (the source's setting) or ``"warmup-cosine"``
+    (physnet's recommendation: linear warm-up from lr/10 over the first 5 % of the steps, then
+    cosine decay to lr/300; a larger peak rate than a constant schedule tolerates, and a small
+    final rate that lets the fit settle)."""
+    if schedule == "constant":
+        return optax.adam(learning_rate)
+    if schedule == "warmup-cosine":
+        lr = optax.warmup_cosine_decay_schedule(
+            learning_rate / 10, learning_rate, max(1, steps // 20), steps, learning_rate / 300
+        )
+        return optax.adam(lr)
+    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def make_data(system: AbstractSystem, cfg: DataConfig) -> tuple[Trajectories, Trajectories]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import optax
 from flax import nnx
 
 from ..approximators import MLP
@@ -18,6 +17,7 @@ from ._common import (
     clean_initial_states,
     derivative_mse,
     make_data,
+    make_optimizer,
     rollout_metrics,
     trajectory_figures,
 )
@@ -33,19 +33,21 @@ class HNNConfig:
     depth: int = 2
     activation: str = "tanh"
     learning_rate: float = 1e-3
+    schedule: str = "constant"
     steps: int = 3000
     model_seed: int = 0
     compare_node: bool = True
     rollout_t1: float = 100.0
     rollout_dt: float = 0.01
+    long_rollout_t1: float = 1000.0
+    long_rollout_dt: float = 0.05
     figure_y0: tuple[float, float] = (1.0, 0.0)
     figure_t1: float = 40.0
 
 
 def train_model(model, train, test, cfg: HNNConfig):
-    history = fit(
-        model, train, steps=cfg.steps, optimizer=optax.adam(cfg.learning_rate), test_data=test
-    )
+    optimizer = make_optimizer(cfg.learning_rate, cfg.steps, cfg.schedule)
+    history = fit(model, train, steps=cfg.steps, optimizer=optimizer, test_data=test)
     metrics = {
         "train_mse": derivative_mse(model, train),
         "test_mse": derivative_mse(model, test),
@@ -54,15 +56,11 @@ def train_model(model, train, test, cfg: HNNConfig):
         "compile_seconds": history.compile_seconds,
         "steps": cfg.steps,
     }
-    metrics.update(
-        rollout_metrics(
-            model,
-            Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma),
-            clean_initial_states(test),
-            t1=cfg.rollout_t1,
-            dt=cfg.rollout_dt,
-        )
-    )
+    system = Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma)
+    y0 = clean_initial_states(test)
+    metrics.update(rollout_metrics(model, system, y0, t1=cfg.rollout_t1, dt=cfg.rollout_dt))
+    long = rollout_metrics(model, system, y0, t1=cfg.long_rollout_t1, dt=cfg.long_rollout_dt)
+    metrics["energy_drift_t1000"] = long["energy_drift"]
     return metrics
 
 
@@ -124,12 +122,24 @@ def _quick(cfg: HNNConfig) -> HNNConfig:
         data=dataclasses.replace(cfg.data, n_trajectories=20),
         steps=200,
         rollout_t1=10.0,
+        long_rollout_t1=50.0,
         figure_t1=10.0,
     )
 
 
 E1_CONFIG = HNNConfig()
 E2_CONFIG = HNNConfig(data=DataConfig(noise=0.05), compare_node=False)
+# physnet best: a wider H, twice the steps at a 10x larger peak rate with warm-up and cosine
+# decay (measured on seeds 0-4 on 2026-11-24: E1 median test MSE 4.2e-5 against 1.75e-3 with
+# the source's settings; the width 32 network with this schedule reached 1.3e-4)
+E1_BEST = HNNConfig(
+    width=64, learning_rate=1e-2, schedule="warmup-cosine", steps=6000, compare_node=False
+)
+# E2 has no "physnet best": its test MSE against noisy targets is dominated by the noise in
+# the input states (f(q + δ) - f(q) with ∂f/∂q up to ~10 for the cubic force), which no
+# training setting removes. Measured on seeds 0-4 (2026-11-24): E1_BEST's settings on E2's
+# data gave a median test MSE of 0.102 (overfitting the noise) against 0.067 for the source's,
+# and warm-up/cosine at 3e-3 for 3000 steps 0.066: no better.
 
 E1 = Experiment(
     name="E1",
@@ -140,6 +150,8 @@ E1 = Experiment(
     with_seed=with_seed,
     source={"train_mse": 0.00059, "test_mse": 0.00092},
     figures=tuple(E1_FIGURES.values()),
+    best_config=E1_BEST,
+    shrink=_quick,
 )
 E2 = Experiment(
     name="E2",

@@ -32,6 +32,7 @@ from ._common import (
     clean_initial_states,
     derivative_mse,
     make_data,
+    make_optimizer,
     rollout_metrics,
     trajectory_figures,
 )
@@ -50,6 +51,7 @@ class DHNNConfig:
     activation: str = "tanh"
     gamma_init: float = 0.01
     learning_rate: float = 1e-3
+    schedule: str = "constant"
     steps: int = 3000
     model_seed: int = 0
     rollout_t1: float = 40.0
@@ -79,9 +81,8 @@ def run_dhnn_experiment(
         rngs=nnx.Rngs(cfg.model_seed),
     )
     model = DissipativeHNN(mlp, gamma_init=cfg.gamma_init)
-    history = fit(
-        model, train, steps=cfg.steps, optimizer=optax.adam(cfg.learning_rate), test_data=test
-    )
+    optimizer = make_optimizer(cfg.learning_rate, cfg.steps, cfg.schedule)
+    history = fit(model, train, steps=cfg.steps, optimizer=optimizer, test_data=test)
     gamma_hat = float(model.gamma)
     metrics = {
         "model": "dhnn",
@@ -157,6 +158,8 @@ class LNNConfig:
     model_seed: int = 0
     rollout_t1: float = 100.0
     rollout_dt: float = 0.01
+    long_rollout_t1: float = 1000.0
+    long_rollout_dt: float = 0.05
     figure_y0: tuple[float, float] = (1.0, 0.0)
 
 
@@ -203,11 +206,10 @@ def lnn_mlp(cfg: LNNConfig, workdir: Path, make_figures: bool = True) -> dict:
         "compile_seconds": history.compile_seconds,
         "steps": cfg.steps,
     }
-    metrics.update(
-        rollout_metrics(
-            model, system, clean_initial_states(test), t1=cfg.rollout_t1, dt=cfg.rollout_dt
-        )
-    )
+    y0 = clean_initial_states(test)
+    metrics.update(rollout_metrics(model, system, y0, t1=cfg.rollout_t1, dt=cfg.rollout_dt))
+    long = rollout_metrics(model, system, y0, t1=cfg.long_rollout_t1, dt=cfg.long_rollout_dt)
+    metrics["energy_drift_t1000"] = long["energy_drift"]
     states = jnp.concatenate([train.states, test.states]).reshape(-1, 2)
     try:
         metrics["mass_matrix_condition"] = float(np.max(model.check_mass_matrix(states)))
@@ -262,13 +264,23 @@ def _quick_dhnn(cfg: DHNNConfig) -> DHNNConfig:
 
 def _quick_lnn(cfg: LNNConfig) -> LNNConfig:
     return dataclasses.replace(
-        cfg, data=dataclasses.replace(cfg.data, n_trajectories=20), steps=200, rollout_t1=10.0
+        cfg,
+        data=dataclasses.replace(cfg.data, n_trajectories=20),
+        steps=200,
+        rollout_t1=10.0,
+        long_rollout_t1=50.0,
     )
 
 
 E3_CONFIG = DHNNConfig()
 E4_CONFIG = DHNNConfig(data=DataConfig(gamma=0.1, noise=0.05))
 LNN_MLP_CONFIG = LNNConfig()
+# physnet best, E3: twice the steps at a 10x larger peak rate with warm-up and cosine decay
+# (seeds 0-4, 2026-11-24: median test MSE 2.8e-5, γ error 0.13 %, at most 0.18 %).
+E3_BEST = dataclasses.replace(E3_CONFIG, learning_rate=1e-2, schedule="warmup-cosine", steps=6000)
+# physnet best, E4 (noisy): the same faster schedule fits the noise (median γ error 4.2 %);
+# longer training at the source's constant rate does better (seeds 0-4: median 2.3 %).
+E4_BEST = dataclasses.replace(E4_CONFIG, steps=10000)
 
 E3 = Experiment(
     name="E3",
@@ -279,6 +291,8 @@ E3 = Experiment(
     with_seed=with_seed,
     source={"train_mse": 0.0019, "test_mse": 0.0062},
     figures=tuple(E3_FIGURES.values()),
+    best_config=E3_BEST,
+    shrink=_quick_dhnn,
 )
 E4 = Experiment(
     name="E4",
@@ -289,6 +303,8 @@ E4 = Experiment(
     with_seed=with_seed,
     source={"train_mse": 0.0215, "test_mse": 0.0578, "gamma_hat": 0.1024, "gamma_error": 0.024},
     figures=tuple(E4_FIGURES.values()),
+    best_config=E4_BEST,
+    shrink=_quick_dhnn,
 )
 LNN_MLP = Experiment(
     name="E5-MLP",

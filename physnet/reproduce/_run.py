@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -11,10 +10,24 @@ from .._errors import ConfigError
 from .._io import atomic_directory, write_json
 from ._common import Experiment, aggregate_seeds
 from ._e1_e2 import E1, E2
+from ._e3_e4 import E3, E4, LNN_MLP
+from ._e5 import E5
+from ._e6 import E6
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (E1, E2)}
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6)}
 
-_COLUMNS = ("train_mse", "test_mse", "test_mse_clean", "energy_drift", "gamma_hat")
+_COLUMNS = (
+    "train_mse",
+    "test_mse",
+    "test_mse_clean",
+    "test_rmse",
+    "energy_drift",
+    "energy_drift_t1000",
+    "rollout_rmse",
+    "gamma_hat",
+    "gamma_error",
+    "coefficient_error",
+)
 
 
 def parse_experiments(spec: str | None) -> list[str]:
@@ -45,28 +58,91 @@ def _range(spread, key) -> str:
 
 
 def format_table(results: dict[str, dict]) -> str:
-    """A plain-text table: physnet's median over seeds, its [min, max], the source's number."""
+    """A plain-text table: physnet's median over seeds with its [min, max], the "physnet best"
+    median (where ``--best`` was run) and the source's number."""
     lines = [
-        f"{'exp':<4} {'metric':<24} {'physnet median':>14} {'[min, max] over seeds':>24} {'source':>9}"
+        f"{'exp':<7} {'metric':<24} {'physnet median':>14} {'[min, max] over seeds':>24} "
+        f"{'physnet best':>12} {'source':>9}"
     ]
     for name, metrics in results.items():
-        source = EXPERIMENTS[name].source
+        source = EXPERIMENTS[name].source if name in EXPERIMENTS else metrics.get("source", {})
         spread = metrics.get("spread", {})
+        best = metrics.get("physnet_best") or {}
         rows = [
-            (key, metrics.get(key), _range(spread, key))
+            (key, metrics.get(key), _range(spread, key), best.get(key))
             for key in _COLUMNS
             if key in metrics or key in source
         ]
         node = metrics.get("neural_ode")
         if node:
             rows += [
-                (f"neural ODE {k}", node.get(k), _range(spread.get("neural_ode"), k))
-                for k in ("test_mse", "energy_drift")
+                (f"neural ODE {k}", node.get(k), _range(spread.get("neural_ode"), k), None)
+                for k in ("test_mse", "energy_drift", "energy_drift_t1000")
             ]
-        for key, value, rng in rows:
+        for key, value, rng, best_value in rows:
             src = _fmt(source.get(key)) if key in source else "-"
-            lines.append(f"{name:<4} {key:<24} {_fmt(value):>14} {rng:>24} {src:>9}")
+            lines.append(
+                f"{name:<7} {key:<24} {_fmt(value):>14} {rng:>24} {_fmt(best_value):>12} {src:>9}"
+            )
     return "\n".join(lines)
+
+
+def _run_seeds(exp: Experiment, cfg, seeds, workdir: Path, figures: bool, echo, tag: str):
+    per_seed = []
+    for j, seed in enumerate(seeds):
+        if len(seeds) > 1 or tag:
+            echo(f"      {tag}seed {seed} ({j + 1}/{len(seeds)})")
+        per_seed.append(
+            exp.train_and_evaluate(exp.with_seed(cfg, seed), workdir, figures and j == 0)
+        )
+    return aggregate_seeds(per_seed)
+
+
+def run_experiment(
+    name: str,
+    workdir: str | Path,
+    *,
+    config=None,
+    best_config=None,
+    seeds: tuple[int, ...] | None = None,
+    quick: bool = False,
+    best: bool = False,
+    echo=print,
+) -> dict:
+    """Run one experiment over seeds and write ``workdir/metrics.json`` and its figures.
+
+    Args:
+        name: ``"E1"``, ... (see :data:`EXPERIMENTS`).
+        workdir: output folder, written atomically (replaced as a whole, never half-written).
+        config: settings to run instead of the registered ones (for example a forked
+            ``experiments/e1/config.py``); ``with_seed`` still sets the data and
+            initialisation seeds.
+        best_config: "physnet best" settings instead of the registered ones.
+        seeds: seeds to run (default: the experiment's, or its first one with ``quick``).
+        quick: small settings (ignored for a given ``config``).
+        best: also run the best settings over the same seeds, stored under ``"physnet_best"``.
+    """
+    exp = EXPERIMENTS[name]
+    if config is None:
+        config = exp.quick_config if quick else exp.config
+    if seeds is None:
+        seeds = exp.seeds[:1] if quick else exp.seeds
+    best_config = exp.best_config if best_config is None else best_config
+    t0 = time.perf_counter()
+    with atomic_directory(Path(workdir)) as tmp:
+        metrics = _run_seeds(exp, config, seeds, tmp, True, echo, "")
+        if best and best_config is not None:
+            if quick:
+                best_config = exp.quick_version(best_config)
+            metrics["physnet_best"] = _run_seeds(
+                exp, best_config, seeds, tmp, False, echo, "physnet best, "
+            )
+        metrics["experiment"] = name
+        metrics["quick"] = quick
+        metrics["source"] = exp.source
+        metrics["wall_seconds"] = time.perf_counter() - t0
+        write_json(tmp / "metrics.json", metrics)
+    return metrics
 
 
 def reproduce(
@@ -74,38 +150,29 @@ def reproduce(
     out: str | Path = "physnet-results",
     *,
     quick: bool = False,
+    best: bool = False,
     echo=print,
 ) -> dict[str, dict]:
     """Run experiments and write ``out/<E#>/metrics.json`` and figures.
 
     A full run repeats each experiment over its seeds (data and initialisation) and reports the
     median with the [min, max] spread; figures come from the first seed. ``quick`` runs one seed
-    on small settings. Each experiment's folder is written atomically (a failed experiment
-    leaves no partial folder). Returns the metrics by experiment name; also writes
-    ``out/summary.json``.
+    on small settings. ``best`` also runs each experiment's ``best_config`` (physnet's
+    recommended settings) over the same seeds and stores its aggregate under
+    ``"physnet_best"`` (with ``quick``, the best settings are shrunk the same way as the
+    source's). Each experiment's folder is written atomically (a failed experiment leaves no
+    partial folder). Returns the metrics by experiment name; also writes ``out/summary.json``.
     """
     names = experiments if isinstance(experiments, list) else parse_experiments(experiments)
     out = Path(out)
     results: dict[str, dict] = {}
+    t_start = time.perf_counter()
     for i, name in enumerate(names, 1):
         exp = EXPERIMENTS[name]
-        cfg = exp.quick_config if quick else exp.config
         echo(f"[{i}/{len(names)}] {name}: {exp.title}{' (quick)' if quick else ''} ...")
-        t0 = time.perf_counter()
-        seeds = exp.seeds[:1] if quick else exp.seeds
-        with atomic_directory(out / name) as workdir:
-            per_seed = []
-            for j, seed in enumerate(seeds):
-                if len(seeds) > 1:
-                    echo(f"      seed {seed} ({j + 1}/{len(seeds)})")
-                per_seed.append(exp.train_and_evaluate(exp.with_seed(cfg, seed), workdir, j == 0))
-            metrics = aggregate_seeds(per_seed)
-            metrics["experiment"] = name
-            metrics["quick"] = quick
-            metrics["source"] = exp.source
-            metrics["wall_seconds"] = time.perf_counter() - t0
-            write_json(workdir / "metrics.json", metrics)
-        echo(f"      done in {metrics['wall_seconds']:.1f} s")
+        metrics = run_experiment(name, out / name, quick=quick, best=best, echo=echo)
+        elapsed = time.perf_counter() - t_start
+        echo(f"      done in {metrics['wall_seconds']:.1f} s (total {elapsed:.0f} s)")
         results[name] = metrics
     write_json(out / "summary.json", results)
     echo("")
@@ -113,6 +180,34 @@ def reproduce(
     return results
 
 
-def main_reproduce(experiments, out, quick) -> int:  # pragma: no cover - thin CLI shim
-    reproduce(experiments, out, quick=quick, echo=lambda s: print(s, file=sys.stdout, flush=True))
+def experiment_main(name: str, config, best_config=None, argv: list[str] | None = None) -> int:
+    """Command line of one ``experiments/<e#>/main.py``: run ``config`` (a forkable config as
+    code) over seeds, write ``--workdir``, print the table beside the source's numbers.
+
+    Options: ``--workdir DIR`` (default ``physnet-results/<name>``), ``--seeds 0,1,2``,
+    ``--quick`` (the registered quick settings instead of ``config``), ``--best`` (also run
+    ``best_config``).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"{name}: {EXPERIMENTS[name].title}")
+    parser.add_argument("--workdir", default=f"physnet-results/{name}")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0-4)")
+    parser.add_argument("--quick", action="store_true", help="small settings, one seed")
+    parser.add_argument("--best", action="store_true", help="also run physnet's best settings")
+    args = parser.parse_args(argv)
+    try:
+        seeds = None if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    metrics = run_experiment(
+        name,
+        args.workdir,
+        config=None if args.quick else config,
+        best_config=best_config,
+        seeds=seeds,
+        quick=args.quick,
+        best=args.best,
+    )
+    print(format_table({name: metrics}))
     return 0

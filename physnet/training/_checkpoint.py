@@ -4,6 +4,10 @@ A checkpoint is a directory with ``model.json`` (the class names and constructor
 the model and its approximators) and ``state.npz`` (every variable of the model: parameters and
 non-trainable state such as KAN grids, keyed by their path). Loading rebuilds the model from
 the JSON and fills in the arrays, checking names and shapes.
+
+An :class:`~physnet.models.Ensemble` is saved the same way: ``model.json`` describes one member
+and records ``"ensemble": {"size": N}``, and every array in ``state.npz`` carries a leading
+member axis of size N. :func:`load_model` then returns an ``Ensemble``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from flax import nnx
 from .._errors import DataError
 from .._io import atomic_path
 from ..approximators import AbstractApproximator
-from ..models import AbstractVectorField
+from ..models import AbstractVectorField, Ensemble
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -63,7 +67,8 @@ def build_from_spec(spec: dict):
 
 
 def _flat_state(model) -> dict[str, np.ndarray]:
-    flat = nnx.to_flat_state(nnx.state(model))
+    state = model.state if isinstance(model, Ensemble) else nnx.state(model)
+    flat = nnx.to_flat_state(state)
     return {"/".join(map(str, path)): np.asarray(var.get_value()) for path, var in flat}
 
 
@@ -71,13 +76,18 @@ def save_model(model, directory: str | os.PathLike, *, extra: dict | None = None
     """Write ``model`` to ``directory`` (created if needed) as ``model.json`` + ``state.npz``.
 
     Args:
-        model: a physnet model.
+        model: a physnet model or an :class:`~physnet.models.Ensemble` of them.
         directory: target directory.
         extra: additional JSON-serialisable information stored in ``model.json``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"format_version": FORMAT_VERSION, "model": model_spec(model), "extra": extra or {}}
+    if isinstance(model, Ensemble):
+        spec = model_spec(model.member(0))
+        meta = {"format_version": FORMAT_VERSION, "model": spec, "ensemble": {"size": len(model)}}
+    else:
+        meta = {"format_version": FORMAT_VERSION, "model": model_spec(model)}
+    meta["extra"] = extra or {}
     with atomic_path(directory / STATE_FILE, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **_flat_state(model))
@@ -87,7 +97,7 @@ def save_model(model, directory: str | os.PathLike, *, extra: dict | None = None
 
 
 def load_model(directory: str | os.PathLike):
-    """Load a model saved by :func:`save_model`.
+    """Load a model (or an :class:`~physnet.models.Ensemble`) saved by :func:`save_model`.
 
     Raises:
         DataError: if files are missing or malformed, or names/shapes do not match the model
@@ -101,8 +111,13 @@ def load_model(directory: str | os.PathLike):
     try:
         meta = json.loads(model_file.read_text())
         spec = meta["model"]
+        members = meta["ensemble"]["size"] if "ensemble" in meta else None
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise DataError(f"{model_file}: not a physnet model description ({err})") from None
+    if members is not None and (
+        not isinstance(members, int) or isinstance(members, bool) or members < 1
+    ):
+        raise DataError(f"{model_file}: ensemble size must be a positive integer, got {members!r}")
     model = build_from_spec(spec)
     try:
         with np.load(state_file, allow_pickle=False) as npz:
@@ -123,11 +138,15 @@ def load_model(directory: str | os.PathLike):
         name = "/".join(map(str, path))
         value = arrays[name]
         old = var.get_value()
-        if value.shape != old.shape:
+        shape = old.shape if members is None else (members, *old.shape)
+        if value.shape != shape:
             raise DataError(
-                f"{state_file}: variable {name} has shape {value.shape}, expected {old.shape}"
+                f"{state_file}: variable {name} has shape {value.shape}, expected {shape}"
             )
         var.set_value(jnp.asarray(value, dtype=old.dtype))
+    if members is not None:
+        graphdef = nnx.graphdef(model)
+        return Ensemble.from_state(graphdef, nnx.from_flat_state(flat))
     nnx.update(model, nnx.from_flat_state(flat))
     return model
 

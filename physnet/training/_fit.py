@@ -170,6 +170,7 @@ def _train(
     mesh,
     mesh_axis: str,
     stop_on_divergence: bool,
+    member_batch_size: int | None = None,
 ) -> _Outcome:
     """The shared chunked loop of :func:`fit` and :func:`fit_ensemble`."""
     chunk = make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size)
@@ -179,7 +180,7 @@ def _train(
 
     init = optimizer.init
     if members is not None:  # stacked members: vmap over the carry, share the data
-        chunk = jax.vmap(chunk, in_axes=(0, 0, 0, 0, 0, None, None, None, 0))
+        chunk = _over_members(chunk, members, member_batch_size)
         evaluate = jax.vmap(evaluate, in_axes=(0, 0, None))
         init = jax.vmap(init)
         keys = jax.random.split(key, members)
@@ -265,6 +266,26 @@ def _train(
             ]
         ).reshape(out.diverged_at.shape)
     return out
+
+
+def _over_members(chunk, members: int, member_batch_size: int | None):
+    """``chunk`` over stacked members: all vmapped at once (``member_batch_size`` None or >=
+    ``members``), or ``lax.map`` over groups of ``member_batch_size`` vmapped members."""
+    vmapped = jax.vmap(chunk, in_axes=(0, 0, 0, 0, 0, None, None, None, 0))
+    if member_batch_size is None or member_batch_size >= members:
+        return vmapped
+
+    def mapped(params, rest, opt_state, prev_params, stopped, steps, n_active, batch, keys):
+        def one(xs):
+            p, r, o, pp, st, k = xs
+            return chunk(p, r, o, pp, st, steps, n_active, batch, k)
+
+        xs = (params, rest, opt_state, prev_params, stopped, keys)
+        return jax.lax.map(
+            one, xs, batch_size=None if member_batch_size == 1 else member_batch_size
+        )
+
+    return mapped
 
 
 def _prepare(loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, where):
@@ -407,14 +428,33 @@ def fit_ensemble(
     progress: bool | None = None,
     mesh=None,
     mesh_axis: str = "data",
+    member_batch_size: int | None = None,
 ) -> EnsembleHistory:
     """Train every member of a :class:`~physnet.models.Ensemble` in one compiled call.
 
     The training step of :func:`fit` is ``jax.vmap``-ed over the members' stacked parameters
     and optimizer states; the data are shared. Each member draws its own minibatches
     (``key`` is split per member). The ensemble is updated in place. Arguments as in
-    :func:`fit`.
+    :func:`fit`, and:
+
+    Args:
+        member_batch_size: how many members are vmapped together; the groups run one after
+            another (``lax.map``) inside the same compiled call. Default (None): all members
+            at once, best on a GPU, where 8 members cost about 2x one model. On a CPU with few
+            cores, 1 is faster: the vmapped step's working set is N times larger and falls
+            out of the cache, while one member at a time runs at the single model's speed
+            (measured on 2 cores: about 8x one model for 8 members instead of about 11x;
+            ``benchmarks/README.md``). The result is the same up to round-off.
     """
+    if member_batch_size is not None and (
+        not isinstance(member_batch_size, int)
+        or isinstance(member_batch_size, bool)
+        or member_batch_size < 1
+    ):
+        raise ConfigError(
+            "fit_ensemble: member_batch_size must be a positive integer or None, got "
+            f"{member_batch_size!r}"
+        )
     loss, optimizer, batch, test_batch, key = _prepare(
         loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, "fit_ensemble"
     )
@@ -437,6 +477,7 @@ def fit_ensemble(
         mesh=mesh,
         mesh_axis=mesh_axis,
         stop_on_divergence=False,
+        member_batch_size=member_batch_size,
     )
     _, ensemble.state = nnx.split(nnx.merge(graphdef, jax.device_get(out.params), rest))
     return EnsembleHistory(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +26,19 @@ class MSELoss:
     def __call__(self, approximator, batch) -> Array:
         pred = jax.vmap(approximator)(batch["x"])
         return jnp.mean((pred - batch["y"]) ** 2)
+
+
+class RegularizedLoss:
+    """``loss(f, batch) + regularization(f, batch)``: a data loss plus a penalty term."""
+
+    name = "regularized"
+
+    def __init__(self, loss, regularization):
+        self.loss = loss
+        self.regularization = regularization
+
+    def __call__(self, approximator, batch) -> Array:
+        return self.loss(approximator, batch) + self.regularization(approximator, batch)
 
 
 def _check_xy(approximator, x, y, name: str) -> tuple[Array, Array]:
@@ -55,6 +70,7 @@ def fit_function(
     update_grid_until: int = 0,
     opt_state=None,
     return_opt_state: bool = False,
+    regularization: Callable[[Any, dict], Array] | None = None,
 ):
     """Train ``approximator`` in place to map ``x`` to ``y`` by mean squared error.
 
@@ -83,9 +99,15 @@ def fit_function(
         opt_state: an optimizer state to continue from (e.g. a previous call's, or one mapped
             by :func:`physnet.approximators.remap_optimizer_state`); default: fresh.
         return_opt_state: also return the final optimizer state.
+        regularization: optional penalty ``(approximator, batch) -> scalar``, already
+            weighted, added to the MSE in every step (``batch`` is ``{"x": ..., "y": ...}``,
+            the minibatch when ``batch_size`` is set); it must be traceable by ``jax.jit``.
+            For KAN sparsity, e.g. ``lambda f, b: 1e-3 * kan_regularization(f, b["x"])``
+            (:func:`physnet.interpret.kan_regularization`).
 
     Returns:
-        :class:`~physnet.training.History` of the MSE (``test_loss`` is the test MSE), or
+        :class:`~physnet.training.History` of the training loss (MSE plus ``regularization``
+        when given; ``test_loss`` is always the plain test MSE), or
         ``(history, opt_state)`` with ``return_opt_state=True``.
 
     Raises:
@@ -126,12 +148,18 @@ def fit_function(
         tx, ty = _check_xy(approximator, *test, "test")
         test_batch = {"x": tx, "y": ty}
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
-    loss = MSELoss()
+    if regularization is not None and not callable(regularization):
+        raise ConfigError(
+            f"fit_function: regularization must be a callable (approximator, batch) -> scalar, "
+            f"got {regularization!r}"
+        )
+    mse = MSELoss()
+    loss = mse if regularization is None else RegularizedLoss(mse, regularization)
 
     graphdef, params, rest = nnx.split(approximator, nnx.Param, ...)
     opt_state = optimizer.init(params) if opt_state is None else opt_state
     step_fn = make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size)
-    eval_fn = jax.jit(lambda params, rest, b: loss(nnx.merge(graphdef, params, rest), b))
+    eval_fn = jax.jit(lambda params, rest, b: mse(nnx.merge(graphdef, params, rest), b))
 
     # (start, steps to run): grid-update periods first, then even chunks
     plan = []

@@ -1,0 +1,16 @@
+"""E2: HNN on the conservative Duffing oscillator, noise σ = 0.05.
+
+Usage: python experiments/e2/main.py [--workdir DIR] [--seeds 0,1,2,3,4] [--quick] [--best]
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from config import get_best_config, get_config  # noqa: E402
+
+from physnet.reproduce import experiment_main  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(experiment_main("E2", get_config(), get_best_config()))
