@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run physnet's recommended settings (the 'physnet best' column)",
     )
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="also write the results page DIR/README.md with the table and the figures",
+    )
 
     p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
     p.add_argument("--system", default="duffing", choices=["duffing", "harmonic", "pendulum"])
@@ -160,6 +166,11 @@ def _cmd_reproduce(args) -> int:
     names = parse_experiments(args.experiments)
     echo = lambda s: print(s, flush=True)  # noqa: E731
     reproduce(names, args.out, quick=args.quick, best=args.best, echo=echo)
+    if args.report is not None:
+        from .reproduce import write_report
+
+        command = "physnet reproduce " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
+        echo(f"results page: {write_report(args.out, args.report, command=command)}")
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from physnet.reproduce import EXPERIMENTS, format_table, reproduce
+from physnet.reproduce import EXPERIMENTS, format_table, reproduce, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4"}
@@ -54,6 +54,17 @@ def test_best_column_in_quick_run(tmp_path):
     assert "physnet best" in header
     gamma_row = next(r for r in rows if " gamma_hat " in r)
     assert f"{best['gamma_hat']:.3g}" in gamma_row
+    page = write_report(tmp_path, tmp_path / "page", command="physnet reproduce --quick")
+    text = page.read_text()
+    assert "| E3 | gamma_hat |" in text and "quick settings" in text
+    for fig in EXPERIMENTS["E3"].figures:
+        assert f"](figures/{fig})" in text and (tmp_path / "page" / "figures" / fig).is_file()
+
+
+def test_report_needs_a_run(tmp_path):
+    with pytest.raises(ValueError, match="summary.json"):
+        write_report(tmp_path, tmp_path / "page")
+    assert not (tmp_path / "page").exists()
 
 
 def test_experiment_main_runs_a_folder(tmp_path):

@@ -37,7 +37,7 @@ import optax
 from flax import nnx
 
 from ..approximators import KAN
-from ..interpret import edge_activations, kan_regularization, prune
+from ..interpret import edge_activations, kan_regularization, prune, symbolic_formula
 from ..plotting import kan_diagram, save_figure
 from ..training import fit_function
 from ._common import Experiment
@@ -66,6 +66,8 @@ class E6Config:
     finetune_steps: int = 1000
     node_threshold: float = 1e-2
     edge_threshold: float = 3e-2
+    formula_drop: float = 1e-3
+    refit_threshold: float = 1e-6
 
 
 FIGURES = {
@@ -182,6 +184,43 @@ def xy_structure(kan: KAN, xs, *, rank_tol: float = 0.05, mirror_tol: float = 0.
     }
 
 
+def xy_coefficient_error(coefficients: dict) -> float:
+    """max(|c_xy - 1|, |c| of every other term, constant included): 0 for exactly x·y."""
+    others = [abs(c) for k, c in coefficients.items() if k != "x*y"]
+    return max([abs(coefficients.get("x*y", 0.0) - 1.0), *others])
+
+
+def structure_formula(structure: dict, x, y, *, threshold: float = 1e-3) -> str:
+    r"""The (x+y)² - (x-y)² reading of :func:`xy_structure` as a formula.
+
+    Every surviving hidden node j that is rank-one reads λ_j·(v_x x + v_y y)² + linear
+    = A_j·(x + r_j y)² + linear with r_j = v_y/v_x; the directions r_j are kept from the
+    network and the A_j (with a linear part and a constant) are refitted to the data by
+    least squares, terms below ``threshold`` (relative, STLSQ) dropped, and the result printed
+    without expanding the squares. With a node that is not rank-one the node readings are
+    returned as they are.
+    """
+    import sympy
+
+    from ..interpret import stlsq
+
+    nodes = structure["nodes"]
+    if not nodes or not all(n["rank_one"] and abs(n["direction"][0]) > 1e-3 for n in nodes):
+        return structure["structure"]
+    xs, ys = np.asarray(x), np.asarray(y).reshape(-1)
+    sx, sy = sympy.symbols("x y")
+    ratios = [n["direction"][1] / n["direction"][0] for n in nodes]
+    terms = [(sx + sympy.Float(r, 4) * sy) ** 2 for r in ratios] + [sx, sy, sympy.Integer(1)]
+    columns = [(xs[:, 0] + float(sympy.Float(r, 4)) * xs[:, 1]) ** 2 for r in ratios]
+    columns += [xs[:, 0], xs[:, 1], np.ones(xs.shape[0])]
+    coef = stlsq(np.stack(columns, axis=1), ys, threshold=threshold)
+    expr = sympy.Add(
+        *(sympy.Float(c, 4) * t for c, t in zip(coef, terms, strict=True) if c != 0.0),
+        evaluate=False,
+    )
+    return str(expr)
+
+
 def _widths(widths) -> list:
     return [list(w) if isinstance(w, tuple | list) else w for w in widths]
 
@@ -262,9 +301,30 @@ def e6(cfg: E6Config, workdir: Path, make_figures: bool = True) -> dict:
     )
     metrics["sparse"] = sparse_metrics
 
+    sparse_metrics["formula_structure"] = structure_formula(structure, x, y)
+    plain_formula = symbolic_formula(plain, x, names=("x", "y"), drop=cfg.formula_drop)
+    metrics["formula_plain"] = plain_formula.formula
+    metrics["formula_plain_refit"] = plain_formula.refit(x, y, threshold=cfg.refit_threshold).formula
+
     mult, mult_pruned, mult_metrics = _sparse_and_prune(cfg.mult_widths, cfg, x, y, xt, yt)
     mult_metrics["single_product"] = int(mult_pruned.config()["widths"] == [2, [0, 1], 1])
+    snapped = symbolic_formula(mult_pruned, x, names=("x", "y"), method="library")
+    refit = snapped.refit(x, y, threshold=cfg.refit_threshold)
+    mult_metrics.update(
+        {
+            "edge_functions": [e.fit.name for e in snapped.edges if not e.pruned],
+            "edge_r2_min": snapped.r2_min,
+            "formula_snapped": snapped.formula,
+            "coefficients_snapped": snapped.coefficients,
+            "coefficient_error_snapped": xy_coefficient_error(snapped.coefficients),
+            "formula_test_rmse": refit.errors(xt, yt)["formula_rmse"],
+        }
+    )
     metrics["mult"] = mult_metrics
+    # the exported formula: the pruned multiplication KAN, edges snapped, coefficients refitted
+    metrics["formula"] = refit.formula
+    metrics["coefficients"] = refit.coefficients
+    metrics["coefficient_error"] = xy_coefficient_error(refit.coefficients)
     metrics["config"] = dataclasses.asdict(cfg)
 
     if make_figures:

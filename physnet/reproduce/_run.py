@@ -57,13 +57,8 @@ def _range(spread, key) -> str:
     return f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]" if isinstance(lo_hi, list) else ""
 
 
-def format_table(results: dict[str, dict]) -> str:
-    """A plain-text table: physnet's median over seeds with its [min, max], the "physnet best"
-    median (where ``--best`` was run) and the source's number."""
-    lines = [
-        f"{'exp':<7} {'metric':<24} {'physnet median':>14} {'[min, max] over seeds':>24} "
-        f"{'physnet best':>12} {'source':>9}"
-    ]
+def table_rows(results: dict[str, dict]):
+    """Rows ``(experiment, metric, median, "[min, max]", best median, source)`` as strings."""
     for name, metrics in results.items():
         source = EXPERIMENTS[name].source if name in EXPERIMENTS else metrics.get("source", {})
         spread = metrics.get("spread", {})
@@ -81,9 +76,29 @@ def format_table(results: dict[str, dict]) -> str:
             ]
         for key, value, rng, best_value in rows:
             src = _fmt(source.get(key)) if key in source else "-"
-            lines.append(
-                f"{name:<7} {key:<24} {_fmt(value):>14} {rng:>24} {_fmt(best_value):>12} {src:>9}"
-            )
+            yield name, key, _fmt(value), rng, _fmt(best_value), src
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """A plain-text table: physnet's median over seeds with its [min, max], the "physnet best"
+    median (where ``--best`` was run) and the source's number."""
+    lines = [
+        f"{'exp':<7} {'metric':<30} {'physnet median':>14} {'[min, max] over seeds':>24} "
+        f"{'physnet best':>12} {'source':>9}"
+    ]
+    for name, key, value, rng, best, src in table_rows(results):
+        lines.append(f"{name:<7} {key:<30} {value:>14} {rng:>24} {best:>12} {src:>9}")
+    return "\n".join(lines)
+
+
+def format_markdown_table(results: dict[str, dict]) -> str:
+    """The same table in Markdown."""
+    lines = [
+        "| experiment | metric | physnet median | [min, max] over seeds | physnet best | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table_rows(results):
+        lines.append("| " + " | ".join(cell or " " for cell in row) + " |")
     return "\n".join(lines)
 
 
