@@ -119,11 +119,14 @@ kan_edge_functions(
 # %% [markdown]
 # ## Reading L as a formula
 #
-# `read_lagrangian` samples the model's whole L (the fixed q̇²/2 included) and fits it by a
-# sparse polynomial in (q, q̇) up to degree 4 (STLSQ on monomials), drops the constant and
-# rescales so that the q̇² coefficient is 1/2, the gauge of the true L. We sample on a grid
-# over the box where the data are dense, |q| and |q̇| up to their 95 % quantile: the few
-# high-energy trajectories reach further but hold too few states to pin L down there.
+# `read_lagrangian` (default `method="dynamics"`) finds the sparse polynomial L in (q, q̇) up
+# to degree 4 whose Euler-Lagrange equations reproduce the model's accelerations at the
+# sample points (a linear least-squares problem), with the q̇² coefficient fixed at 1/2, the
+# gauge of the true L. This reads what the dynamics determine: the values of a learned L are
+# only fixed up to a constant, a scale and total time derivatives such as f(q)·q̇, so a fit to
+# L's values (`method="direct"`) is less reliable. We sample on a grid over the box where the
+# data are dense, |q| and |q̇| up to their 95 % quantile: the few high-energy trajectories
+# reach further but hold too few states to pin L down there.
 
 # %%
 half = np.quantile(np.abs(np.asarray(states)), 0.95, axis=0)

@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("reproduce", help="run the source's experiments (E1, E2, ...)")
-    p.add_argument("--experiments", default="all", help="comma-separated list (E1,E2,...) or 'all'")
+    p.add_argument(
+        "--experiments",
+        default="all",
+        help="comma-separated list (E1,...,E6, E5-MLP) or 'all' (E1-E6)",
+    )
     p.add_argument("--out", default="physnet-results", help="output directory")
     p.add_argument("--quick", action="store_true", help="small settings (a smoke test)")
     p.add_argument(
@@ -169,7 +173,7 @@ def _cmd_reproduce(args) -> int:
     if args.report is not None:
         from .reproduce import write_report
 
-        command = "physnet reproduce " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
+        command = "physnet " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
         echo(f"results page: {write_report(args.out, args.report, command=command)}")
     return 0
 

@@ -12,7 +12,7 @@ import pytest
 from physnet.reproduce import EXPERIMENTS, format_table, reproduce, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4"}
+FOLDERS = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4", "E5": "e5", "E6": "e6"}
 
 
 def _load_config(folder: str):

@@ -8,7 +8,8 @@ from physnet.reproduce._common import aggregate_seeds
 
 
 def test_parse_experiments():
-    assert parse_experiments("all") == list(EXPERIMENTS)
+    assert parse_experiments("all") == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    assert parse_experiments("E5-MLP") == ["E5-MLP"] and set(EXPERIMENTS) > {"E5-MLP"}
     assert parse_experiments("e1, E2") == ["E1", "E2"]
     with pytest.raises(ValueError, match="E7"):
         parse_experiments("E7")

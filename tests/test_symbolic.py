@@ -164,6 +164,49 @@ def test_symbolic_formula_multiplication_node():
     assert abs(result.coefficients["x*y"] - 1.0) < 1e-9
 
 
+def test_symbolic_refit_makes_an_exact_product_exact():
+    """A multiplication KAN trained by Adam to ~1e-3 on x·y: its edges snap to linear
+    functions, the composed formula is x·y plus small x, y, 1 terms with coefficients off by
+    the training error; refitting the formula's coefficients gives exactly x·y (E6)."""
+    from physnet.reproduce._e6 import xy_coefficient_error
+
+    rng = np.random.default_rng(7)
+    xs = rng.uniform(-1.0, 1.0, size=(300, 2))
+    ys = xs[:, 0] * xs[:, 1]
+    kan = pn.KAN([2, [0, 1], 1], grid=3, rngs=nnx.Rngs(0))
+    fit_function(kan, xs, ys[:, None], steps=400, optimizer=optax.adam(1e-2))
+    snapped = symbolic_formula(kan, xs, names=("x", "y"), method="library")
+    # x -> sum 1 and y -> sum 2 linear, the cross edges ≈ 0 (not pruned here)
+    assert {e.fit.name for e in snapped.edges} <= {"x", "0"}
+    assert 1e-9 < xy_coefficient_error(snapped.coefficients) < 0.1
+    refit = snapped.refit(xs, ys)
+    assert refit.coefficients.keys() == {"x*y"}, refit.formula
+    assert xy_coefficient_error(refit.coefficients) < 1e-6
+    assert refit.formula == "1.0*x*y" and refit.errors(xs, ys)["formula_rmse"] < 1e-12
+    assert refit.edges == snapped.edges  # the structure is the network's
+    with pytest.raises(ValueError, match="ys"):
+        snapped.refit(xs, ys[:10])
+
+
+def test_e6_structure_formula_and_plain_formula():
+    """The rank-one node readings of a sparse [2, 2, 1] KAN print as A(x + y)² + B(x - y)²,
+    A, B refitted; the sum of node quadratic forms gives ≈ x·y."""
+    from physnet.reproduce._e6 import structure_formula
+
+    rng = np.random.default_rng(8)
+    xs = rng.uniform(-1.0, 1.0, size=(200, 2))
+    ys = xs[:, 0] * xs[:, 1]
+    r = 2**-0.5
+    nodes = [
+        {"rank_one": True, "direction": [r, r], "eigenvalues": [0.5, 0.0]},
+        {"rank_one": True, "direction": [r, -r], "eigenvalues": [-0.5, 0.0]},
+    ]
+    formula = structure_formula({"nodes": nodes, "structure": "..."}, xs, ys)
+    assert formula == "0.25*(x + 1.0*y)**2 - 0.25*(x - 1.0*y)**2"
+    nodes[0]["rank_one"] = False  # not every node is a square: the readings as they are
+    assert structure_formula({"nodes": nodes, "structure": "..."}, xs, ys) == "..."
+
+
 def test_symbolic_formula_errors(fitted_kan):
     kan, xs, _ = fitted_kan
     with pytest.raises(ValueError, match="method"):
@@ -224,15 +267,101 @@ def test_read_lagrangian_normalises_scale():
     kan.update_grid(jnp.asarray(xs), margin=0.05)
     fit_function(kan, xs, ls[:, None], steps=1500, optimizer=optax.adam(2e-2))
     model = pn.LNN(kan)
-    readout = read_lagrangian(model, xs)
+    # the KAN was fitted to L's values, not to its dynamics: read the values ("dynamics"
+    # would read the equations of motion of this spline, which are only as good as its
+    # second derivatives)
+    readout = read_lagrangian(model, xs, method="direct")
     truth = duffing_coefficients(alpha, beta, kind="lagrangian")
     errors = coefficient_errors(readout.coefficients, truth)
     assert max(errors.values()) < 1e-2, readout.formula
     assert abs(readout.scale - 1 / 3) < 1e-2
     # the kinetic reference term is part of the model's L
     model = pn.LNN(kan, kinetic=1.0)
-    raw = read_lagrangian(model, xs, normalize=False)
+    raw = read_lagrangian(model, xs, method="direct", normalize=False)
     assert abs(raw.coefficients["qdot**2"] - 2.0) < 2e-2
+
+
+class _PolynomialLagrangian(pn.approximators.AbstractApproximator):
+    """L(q, q̇) = Σ_k c_k q^a_k q̇^b_k with fixed terms (a test approximator)."""
+
+    def __init__(self, terms):
+        self.exponents = tuple((a, b) for a, b, _ in terms)
+        self.c = nnx.Param(jnp.asarray([c for _, _, c in terms], dtype=jnp.float64))
+        self.in_features, self.out_features = 2, 1
+
+    def __call__(self, x):
+        q, v = x[0], x[1]
+        c = self.c[...]
+        return jnp.stack([sum(c[k] * q**a * v**b for k, (a, b) in enumerate(self.exponents))])
+
+    def config(self):
+        return {}
+
+
+def test_read_lagrangian_removes_total_derivatives_and_reads_the_dynamics():
+    """L_θ = 3·(Duffing L) + 0.3 q²q̇ + 0.2 q̇ + 0.7: the f(q)·q̇ terms are d/dt F(q) and change
+    no equation of motion. "direct" reports them as gauge terms; "dynamics" cannot see them;
+    both read the Duffing L (α, β not the source's) exactly up to the scale 3."""
+    alpha, beta = 0.8, 0.3
+    terms = [
+        (0, 2, 1.5),
+        (2, 0, -1.5 * alpha),
+        (4, 0, -0.75 * beta),
+        (2, 1, 0.3),
+        (0, 1, 0.2),
+        (0, 0, 0.7),
+    ]
+    model = pn.LNN(_PolynomialLagrangian(terms))
+    xs = np.random.default_rng(5).normal(size=(500, 2))
+    truth = duffing_coefficients(alpha, beta, kind="lagrangian")
+    direct = read_lagrangian(model, xs, method="direct")
+    assert direct.coefficients == pytest.approx(truth, rel=1e-8)
+    assert direct.gauge_terms == pytest.approx({"q**2*qdot": 0.1, "qdot": 0.2 / 3}, rel=1e-8)
+    assert abs(direct.scale - 1 / 3) < 1e-10 and "qdot**2" in direct.formula
+    dynamics = read_lagrangian(model, xs)  # the default
+    assert dynamics.method == "dynamics" and dynamics.gauge_terms == {}
+    assert dynamics.coefficients == pytest.approx(truth, rel=1e-8)
+    assert abs(dynamics.scale - 1 / 3) < 1e-10 and dynamics.r2 > 1 - 1e-12
+    raw = read_lagrangian(model, xs, normalize=False)  # the model's own scale
+    assert raw.coefficients["qdot**2"] == pytest.approx(1.5, rel=1e-10)
+    with pytest.raises(ValueError, match="method"):
+        read_lagrangian(model, xs, method="values")
+
+
+def test_read_lagrangian_dynamics_ignores_what_the_data_cannot_see():
+    """L_θ = -2·(Duffing L) + 5 q²q̇ - 2 q³q̇: a negative scale (mass matrix -2) and large
+    total-derivative terms; the dynamics read-out gives the Duffing coefficients exactly,
+    with the scale -1/2."""
+    alpha, beta = 1.3, 0.6
+    terms = [(0, 2, -1.0), (2, 0, alpha), (4, 0, beta / 2), (2, 1, 5.0), (3, 1, -2.0)]
+    model = pn.LNN(_PolynomialLagrangian(terms))
+    xs = np.random.default_rng(6).uniform(-1.5, 1.5, size=(400, 2))
+    readout = read_lagrangian(model, xs)
+    truth = duffing_coefficients(alpha, beta, kind="lagrangian")
+    assert readout.coefficients == pytest.approx(truth, rel=1e-8)
+    assert abs(readout.scale + 0.5) < 1e-10
+
+
+def test_e5_quick_smoke(tmp_path):
+    """E5 end to end on tiny settings, grid refinement included: finite metrics, the formula
+    and its coefficients, the direct read-out with its gauge terms, Figure 14."""
+    import dataclasses
+
+    from physnet.reproduce._e5 import E5_QUICK, e5
+
+    cfg = dataclasses.replace(
+        E5_QUICK, iterations=10, chunk=10, refine_grid=10, refine_iterations=10, stop_loss=0.0
+    )
+    metrics = e5(cfg, tmp_path)
+    assert metrics["grid_final"] == 10 and metrics["steps"] == 20
+    assert metrics["steps_refined"] == 10
+    assert np.isfinite(metrics["train_mse"]) and np.isfinite(metrics["test_mse"])
+    assert metrics["formula"].startswith("L = ") and metrics["coefficients"]["qdot**2"] == 0.5
+    assert set(metrics["coefficient_errors"]) >= {"q**2", "q**4", "qdot**2"}
+    assert metrics["coefficients_direct"]["qdot**2"] == pytest.approx(0.5)
+    assert isinstance(metrics["gauge_terms"], dict)
+    assert all(k == "qdot" or k.endswith("*qdot") for k in metrics["gauge_terms"])
+    assert (tmp_path / "fig14_kan_lagrangian.png").is_file()
 
 
 def test_read_damping_and_model_errors():
