@@ -24,8 +24,15 @@ def test_aggregate_seeds_median_and_spread():
     assert m["neural_ode"]["test_mse"] == 20.0 and m["model"] == "hnn" and m["n_seeds"] == 3
 
 
-def test_reproduce_quick_e1_writes_metrics_and_figures(tmp_path):
-    results = reproduce(["E1"], tmp_path, quick=True, echo=lambda s: None)
+def test_reproduce_quick_writes_all_experiments_and_figures(tmp_path):
+    """`physnet reproduce --quick` (the CI smoke run): six folders, metrics, Figures 1-14."""
+    results = reproduce("all", tmp_path, quick=True, echo=lambda s: None)
+    assert sorted(results) == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    for name in results:
+        assert (tmp_path / name / "metrics.json").is_file()
+    pngs = {p.name for p in tmp_path.glob("E*/fig*.png")}
+    assert {name[:5] for name in pngs} >= {f"fig{i:02d}" for i in range(1, 15)}
+    assert json.loads((tmp_path / "E6" / "metrics.json").read_text())["coefficient_error"] < 1e-6
     folder = tmp_path / "E1"
     metrics = json.loads((folder / "metrics.json").read_text())
     for key in (
