@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=_positive_int, default=None, help="MLP hidden layers (default 2)"
     )
     p.add_argument("--activation", default=None, help="MLP activation (default tanh)")
-    p.add_argument("--grid", type=_positive_int, default=None, help="KAN grid intervals (default 5)")
+    p.add_argument(
+        "--grid", type=_positive_int, default=None, help="KAN grid intervals (default 5)"
+    )
     p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
     p.add_argument("--train-fraction", type=_finite_float, default=0.8)
     p.add_argument("--seed", type=int, default=0)
@@ -402,7 +404,7 @@ def _cmd_evaluate(args) -> int:
     from ._errors import DataError
     from ._io import atomic_directory, write_json
     from .data import Trajectories
-    from .evaluation import energy_drift, rollout, trajectory_rmse
+    from .evaluation import rollout
     from .models import Ensemble
     from .systems import SYSTEMS
     from .training import load_model
@@ -415,7 +417,7 @@ def _cmd_evaluate(args) -> int:
     model = load_model(run / "checkpoint")
     ensemble = model if isinstance(model, Ensemble) else None
     if ensemble is not None:
-        if getattr(args, "symbolic", False):
+        if args.symbolic:
             from ._errors import ConfigError
 
             raise ConfigError(
@@ -448,35 +450,37 @@ def _cmd_evaluate(args) -> int:
     true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
     if ensemble is not None:
         metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, args.solver, substeps)
-        metrics |= {"t1": args.t1, "dt": float(ts[1] - ts[0]) / substeps}
-        out = Path(args.out) if args.out else run / "evaluation"
-        with atomic_directory(out) as tmp:
-            write_json(tmp / "metrics.json", metrics)
-        print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))
-        return 0
-    learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
-    drift = energy_drift(system.energy, learned)
-    metrics = {
-        "energy_drift": float(jnp.median(drift)),
-        "rollout_rmse": float(trajectory_rmse(learned, true)),
-        "t1": args.t1,
-        "dt": float(ts[1] - ts[0]) / substeps,
-        "solver": args.solver,
-        "n_initial_conditions": int(y0.shape[0]),
-    }
-    if hasattr(model, "energy"):
-        # H_θ's additive constant is arbitrary: measure the learned energy from the equilibrium
-        origin = jnp.zeros(model.state_size)
-        metrics["learned_energy_drift"] = float(
-            jnp.median(energy_drift(model.energy, learned, reference=origin))
-        )
-    if args.symbolic:
-        metrics |= _symbolic_metrics(model, test)
+    else:
+        learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
+        metrics = _rollout_metrics(model, system, learned, true)
+        metrics |= {"solver": args.solver, "n_initial_conditions": int(y0.shape[0])}
+        if args.symbolic:
+            metrics |= _symbolic_metrics(model, test)
+    metrics |= {"t1": args.t1, "dt": float(ts[1] - ts[0]) / substeps}
     out = Path(args.out) if args.out else run / "evaluation"
     with atomic_directory(out) as tmp:
         write_json(tmp / "metrics.json", metrics)
-    print(json.dumps(metrics))
+    print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))
     return 0
+
+
+def _rollout_metrics(model, system, learned, true) -> dict:
+    """``energy_drift`` (true energy) and ``rollout_rmse`` of one model's rollout ``learned``
+    (B, T, d) against ``true``, and ``learned_energy_drift`` for energy models, measured from
+    the equilibrium: H_θ's additive constant is arbitrary."""
+    import jax.numpy as jnp
+
+    from .evaluation import energy_drift, trajectory_rmse
+
+    metrics = {
+        "energy_drift": float(jnp.median(energy_drift(system.energy, learned))),
+        "rollout_rmse": float(trajectory_rmse(learned, true)),
+    }
+    if hasattr(model, "energy"):
+        origin = jnp.zeros(model.state_size)
+        drift = energy_drift(model.energy, learned, reference=origin)
+        metrics["learned_energy_drift"] = float(jnp.median(drift))
+    return metrics
 
 
 def _check_symbolic(model) -> None:
@@ -538,28 +542,13 @@ def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, substeps) -> dict
     """
     import jax.numpy as jnp
 
-    from .evaluation import (
-        energy_drift,
-        ensemble_readout,
-        ensemble_spread,
-        rollout,
-        trajectory_rmse,
-    )
+    from .evaluation import ensemble_readout, ensemble_spread, rollout, trajectory_rmse
 
     learned = rollout(ensemble, y0, ts, solver=solver, substeps=substeps)  # (N, B, T, d)
     spread = ensemble_spread(learned)
-    origin = jnp.zeros(y0.shape[-1])
 
     def readout(i):
-        member = ensemble.member(i)
-        row = {
-            "energy_drift": float(jnp.median(energy_drift(system.energy, learned[i]))),
-            "rollout_rmse": float(trajectory_rmse(learned[i], true)),
-        }
-        if hasattr(member, "energy"):  # measured from the equilibrium, as for one model
-            drift = energy_drift(member.energy, learned[i], reference=origin)
-            row["learned_energy_drift"] = float(jnp.median(drift))
-        return row
+        return _rollout_metrics(ensemble.member(i), system, learned[i], true)
 
     metrics = {}
     _summarise_members(metrics, ensemble_readout(range(len(ensemble)), readout))
