@@ -78,6 +78,12 @@ class Experiment:
         return self.quick_config if self.shrink is None else self.shrink(cfg)
 
 
+def with_seed(cfg, seed: int):
+    """The same experiment with data seed and initialisation seed ``seed`` (for configs with a
+    ``data: DataConfig`` and a ``model_seed``)."""
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
+
+
 SCHEDULES = ("constant", "warmup-cosine")
 
 

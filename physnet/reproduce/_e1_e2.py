@@ -20,6 +20,7 @@ from ._common import (
     make_optimizer,
     rollout_metrics,
     trajectory_figures,
+    with_seed,
 )
 
 
@@ -109,11 +110,6 @@ def e1(cfg: HNNConfig, workdir: Path, make_figures: bool = True) -> dict:
 def e2(cfg: HNNConfig, workdir: Path, make_figures: bool = True) -> dict:
     figures = E2_FIGURES if make_figures else {}
     return run_hnn_experiment(cfg, workdir, figures, "E2 (HNN, noise σ = 0.05)")
-
-
-def with_seed(cfg: HNNConfig, seed: int) -> HNNConfig:
-    """The same experiment with data seed and initialisation seed ``seed``."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
 
 
 def _quick(cfg: HNNConfig) -> HNNConfig:

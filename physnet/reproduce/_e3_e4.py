@@ -35,6 +35,7 @@ from ._common import (
     make_optimizer,
     rollout_metrics,
     trajectory_figures,
+    with_seed,
 )
 
 
@@ -132,11 +133,6 @@ def e3(cfg: DHNNConfig, workdir: Path, make_figures: bool = True) -> dict:
 def e4(cfg: DHNNConfig, workdir: Path, make_figures: bool = True) -> dict:
     figures = E4_FIGURES if make_figures else {}
     return run_dhnn_experiment(cfg, workdir, figures, "E4 (dissipative HNN, noise σ = 0.05)")
-
-
-def with_seed(cfg, seed: int):
-    """The same experiment with data seed and initialisation seed ``seed``."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
 
 
 @dataclasses.dataclass(frozen=True)

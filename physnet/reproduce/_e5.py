@@ -69,7 +69,14 @@ from ..models import LNN
 from ..plotting import kan_edge_functions, save_figure
 from ..systems import Duffing
 from ..training import AccelerationLoss
-from ._common import DataConfig, Experiment, clean_initial_states, make_data, rollout_metrics
+from ._common import (
+    DataConfig,
+    Experiment,
+    clean_initial_states,
+    make_data,
+    rollout_metrics,
+    with_seed,
+)
 from ._e3_e4 import acceleration_mse
 
 
@@ -236,11 +243,6 @@ def e5(cfg: E5Config, workdir: Path, make_figures: bool = True) -> dict:
 
 
 E5_FIGURES = ("fig14_kan_lagrangian.png",)
-
-
-def with_seed(cfg: E5Config, seed: int) -> E5Config:
-    """The same experiment with data seed and initialisation seed ``seed``."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
 
 
 E5_CONFIG = E5Config()
