@@ -14,8 +14,11 @@ from . import evaluation as evaluation  # noqa: E402
 from . import integrators as integrators  # noqa: E402
 from . import models as models  # noqa: E402
 from . import plotting as plotting  # noqa: E402
+from . import runs as runs  # noqa: E402
 from . import systems as systems  # noqa: E402
 from . import training as training  # noqa: E402
+from ._build import build_approximator as build_approximator  # noqa: E402
+from ._build import build_model as build_model  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
 from ._errors import PhysnetError as PhysnetError  # noqa: E402

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 EXIT_USER_ERROR = 2
 
@@ -52,8 +51,20 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+def _system_parameters() -> dict[str, list[tuple[str, float]]]:
+    """Every registered system's constructor parameters: ``{param: [(system, default)]}``."""
+    from .systems import SYSTEMS
+
+    params: dict[str, list[tuple[str, float]]] = {}
+    for name, cls in SYSTEMS.items():
+        for param, default in cls.parameter_defaults().items():
+            params.setdefault(param, []).append((name, default))
+    return params
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation import SOLVERS
+    from .systems import SYSTEMS
 
     parser = _Parser(prog="physnet", description="Physics-informed dynamics identification.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -79,12 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
-    p.add_argument("--system", default="duffing", choices=["duffing", "harmonic", "pendulum"])
-    p.add_argument("--alpha", type=_finite_float, default=None, help="Duffing α (default 1)")
-    p.add_argument("--beta", type=_finite_float, default=None, help="Duffing β (default 2)")
-    p.add_argument("--gamma", type=_nonnegative_float, default=None, help="Duffing γ (default 0)")
-    p.add_argument("--omega", type=_finite_float, default=None, help="harmonic oscillator ω")
-    p.add_argument("--g-over-l", type=_finite_float, default=None, help="pendulum g/l")
+    p.add_argument("--system", default="duffing", choices=list(SYSTEMS))
+    for param, owners in _system_parameters().items():
+        p.add_argument(
+            "--" + param.replace("_", "-"),
+            type=_finite_float,
+            default=None,
+            help="; ".join(f"{name} {param} (default {default:g})" for name, default in owners),
+        )
     p.add_argument("--n-trajectories", type=_positive_int, default=100)
     p.add_argument("--t1", type=_finite_float, default=5.0)
     p.add_argument("--n-points", type=_positive_int, default=50)
@@ -92,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
 
-    from ._build import APPROXIMATORS, MODELS
+    from .approximators import APPROXIMATORS
+    from .models import MODELS
+    from .runs import SPLITS
     from .training import LOSSES
 
     p = sub.add_parser("train", help="train a model on a data file")
@@ -113,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
     p.add_argument("--train-fraction", type=_finite_float, default=0.8)
+    p.add_argument(
+        "--split",
+        default="auto",
+        choices=list(SPLITS),
+        help="trajectory: whole trajectories train or test; time: the first --train-fraction "
+        "of every record trains; auto (default): by trajectory when the data hold several, "
+        "by time for one record",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--ensemble",
@@ -182,23 +205,15 @@ def _cmd_reproduce(args) -> int:
 
 def _make_system(args):
     from ._errors import ConfigError
-    from .systems import Duffing, HarmonicOscillator, Pendulum
+    from .systems import system_class
 
-    given = {
-        k: getattr(args, k)
-        for k in ("alpha", "beta", "gamma", "omega", "g_over_l")
-        if getattr(args, k) is not None
-    }
-    allowed = {
-        "duffing": {"alpha", "beta", "gamma"},
-        "harmonic": {"omega"},
-        "pendulum": {"g_over_l"},
-    }[args.system]
+    cls = system_class(args.system)
+    allowed = set(cls.parameter_defaults())
+    given = {k: getattr(args, k) for k in _system_parameters() if getattr(args, k) is not None}
     extra = sorted(set(given) - allowed)
     if extra:
         flags = ", ".join("--" + e.replace("_", "-") for e in extra)
         raise ConfigError(f"{flags} do(es) not apply to --system {args.system}")
-    cls = {"duffing": Duffing, "harmonic": HarmonicOscillator, "pendulum": Pendulum}[args.system]
     return cls(**given)
 
 
@@ -217,350 +232,63 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-_TRAJECTORY_OPTIONS = ("window", "stride", "solver", "substeps", "adjoint")
-
-
-def _train_loss(args, get_loss):
-    """The training loss; the trajectory loss's options only go with ``--loss trajectory``."""
-    from ._errors import ConfigError
-    from .training import TrajectoryLoss
-
-    given = {k: getattr(args, k) for k in _TRAJECTORY_OPTIONS if getattr(args, k) is not None}
-    if args.loss == TrajectoryLoss.name:
-        return TrajectoryLoss(**given)
-    if given:
-        flags = ", ".join("--" + k for k in given)
-        raise ConfigError(f"{flags} appl(ies) to --loss trajectory only, not --loss {args.loss}")
-    return get_loss(args.loss)
+#: the ``--loss trajectory`` flags (constructor options of :class:`~physnet.TrajectoryLoss`)
+_LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint")
+_MODEL_FLAGS = ("width", "depth", "activation", "grid", "order")
 
 
 def _cmd_train(args) -> int:
-    import jax
-    import optax
-
-    from ._build import build_model
     from ._errors import ConfigError
-    from ._io import atomic_directory, write_json
-    from .data import Trajectories
-    from .reproduce._common import derivative_mse
-    from .training import fit, get_loss, save_model
+    from .runs import train_run
 
-    out = Path(args.out)
-    data = Trajectories.load(args.data)
-    loss = _train_loss(args, get_loss)
-    k_split, k_batch = jax.random.split(jax.random.key(args.seed))
-    train, test = data.split(args.train_fraction, key=k_split)
-    options = {"width": args.width, "depth": args.depth, "activation": args.activation}
-    if args.approximator == "kan":
-        options.update(grid=args.grid, order=args.order)
-    elif args.grid is not None or args.order is not None:
+    if args.approximator != "kan" and (args.grid is not None or args.order is not None):
         raise ConfigError("--grid and --order apply to --approximator kan only")
-
-    def make_model(seed):
-        model = build_model(args.model, data.state_size, args.approximator, seed=seed, **options)
-        if args.approximator == "kan":  # put the spline grids where the training states are
-            from .approximators import update_grids
-
-            update_grids(model, train.states.reshape(-1, train.state_size))
-        return model
-
-    if args.ensemble is not None:
-        return _train_ensemble(args, data, train, test, loss, make_model, k_batch)
-    if args.ensemble_batch is not None:
-        raise ConfigError("--ensemble-batch applies to --ensemble N only")
-    model = make_model(args.seed)
-    history = fit(
-        model,
-        train,
+    out, metrics = train_run(
+        args.data,
+        args.out,
+        model=args.model,
+        approximator=args.approximator,
+        options={k: getattr(args, k) for k in _MODEL_FLAGS},
+        loss=args.loss,
+        loss_options={k: getattr(args, k) for k in _LOSS_FLAGS},
         steps=args.steps,
-        optimizer=optax.adam(args.lr),
-        loss=loss,
-        test_data=test,
+        lr=args.lr,
         batch_size=args.batch_size,
-        key=k_batch,
+        seed=args.seed,
+        train_fraction=args.train_fraction,
+        split=args.split,
+        ensemble=args.ensemble,
+        ensemble_batch=args.ensemble_batch,
         progress=False if args.quiet else None,
     )
-    config = {k: v for k, v in vars(args).items() if k not in ("quiet",)}
-    config["data"] = str(Path(args.data).resolve())
-    metrics = {
-        "model": args.model,
-        "approximator": args.approximator,
-        "loss": args.loss,
-        "steps": args.steps,
-        "train_loss": history.final_train_loss(),
-        "test_loss": history.final_test_loss(),
-        "train_seconds": history.train_seconds,
-        "compile_seconds": history.compile_seconds,
-    }
-    if data.has_derivatives:
-        metrics["train_mse"] = derivative_mse(model, train)
-        metrics["test_mse"] = derivative_mse(model, test)
-        if test.clean_derivatives is not None:
-            metrics["test_mse_clean"] = derivative_mse(model, test, clean=True)
-    with atomic_directory(out) as tmp:
-        save_model(model, tmp / "checkpoint", extra={"system": data.metadata})
-        write_json(tmp / "config.json", config)
-        write_json(tmp / "metrics.json", metrics)
-    print(json.dumps({k: metrics[k] for k in metrics if k.endswith("mse")} | {"out": str(out)}))
-    return 0
-
-
-def _summarise_members(metrics: dict, summary: dict) -> None:
-    """``key`` (median over members), ``key_std`` and ``key_members`` from ensemble_readout."""
-    for key, s in summary.items():
-        metrics[key] = s["median"]
-        metrics[f"{key}_std"] = s["std"]
-        metrics[f"{key}_members"] = s["members"]
-
-
-def _train_ensemble(args, data, train, test, loss, make_model, k_batch) -> int:
-    """``physnet train --ensemble N``: N members trained in one compiled call."""
-    import numpy as np
-    import optax
-
-    from ._io import atomic_directory, write_json
-    from .evaluation import ensemble_readout
-    from .models import DissipativeHNN, Ensemble
-    from .reproduce._common import derivative_mse
-    from .training import fit_ensemble, save_model
-
-    out = Path(args.out)
-    n = args.ensemble
-    seeds = [args.seed + i for i in range(n)]
-    ensemble = Ensemble([make_model(seed) for seed in seeds])
-    history = fit_ensemble(
-        ensemble,
-        train,
-        steps=args.steps,
-        optimizer=optax.adam(args.lr),
-        loss=loss,
-        test_data=test,
-        batch_size=args.batch_size,
-        key=k_batch,
-        progress=False if args.quiet else None,
-        member_batch_size=args.ensemble_batch,
-    )
-    diverged = [i for i, step in enumerate(history.diverged_at) if step >= 0]
-    if len(diverged) == n:
-        from ._errors import TrainingDivergedError
-
-        err = TrainingDivergedError(int(np.min(history.diverged_at)), float("nan"), history)
-        err.args = (
-            f"training diverged: the loss of every one of the {n} ensemble members became "
-            f"non-finite (first at step {err.step}). Lower the learning rate or check the data.",
-        )
-        raise err
-    config = {k: v for k, v in vars(args).items() if k not in ("quiet",)}
-    config["data"] = str(Path(args.data).resolve())
-    config["seeds"] = seeds
-    final_test = history.test_loss[-1] if history.test_loss.size else np.full(n, np.nan)
-    metrics = {
-        "model": args.model,
-        "approximator": args.approximator,
-        "loss": args.loss,
-        "steps": args.steps,
-        "ensemble": n,
-        "seeds": seeds,
-        "diverged_members": diverged,
-        "train_seconds": history.train_seconds,
-        "compile_seconds": history.compile_seconds,
-    }
-
-    def readout(member):
-        row = {}
-        if data.has_derivatives:
-            row["train_mse"] = derivative_mse(member, train)
-            row["test_mse"] = derivative_mse(member, test)
-            if test.clean_derivatives is not None:
-                row["test_mse_clean"] = derivative_mse(member, test, clean=True)
-        if isinstance(member, DissipativeHNN) and member.form == "friction":
-            row["gamma_hat"] = float(member.gamma)
-        return row
-
-    last = [r[np.isfinite(r)][-1] if np.isfinite(r).any() else np.nan for r in history.train_loss]
-    summary = ensemble_readout(
-        range(n), lambda i: {"train_loss": float(last[i]), "test_loss": float(final_test[i])}
-    )
-    _summarise_members(metrics, summary | ensemble_readout(ensemble, readout))
-    with atomic_directory(out) as tmp:
-        save_model(ensemble, tmp / "checkpoint", extra={"system": data.metadata})
-        write_json(tmp / "config.json", config)
-        write_json(tmp / "metrics.json", metrics)
+    diverged = metrics.get("diverged_members")
     if diverged:
         print(
             f"physnet train: warning: ensemble members {diverged} diverged and keep the "
             "parameters of their last finite step",
             file=sys.stderr,
         )
-    shown = {k: metrics[k] for k in metrics if k.endswith("mse") or k.endswith("mse_std")}
-    print(json.dumps(shown | {"ensemble": n, "out": str(out)}))
+    shown = {k: v for k, v in metrics.items() if k.endswith("mse") or k.endswith("mse_std")}
+    if args.ensemble is not None:
+        shown["ensemble"] = args.ensemble
+    print(json.dumps(shown | {"out": str(out)}))
     return 0
 
 
 def _cmd_evaluate(args) -> int:
-    import jax
-    import jax.numpy as jnp
+    from .runs import evaluate_run
 
-    from ._errors import DataError
-    from ._io import atomic_directory, write_json
-    from .data import Trajectories
-    from .evaluation import rollout
-    from .models import Ensemble
-    from .systems import SYSTEMS
-    from .training import load_model
-
-    run = Path(args.run)
-    config_file = run / "config.json"
-    if not config_file.is_file():
-        raise DataError(f"not a physnet run directory (no config.json): {run}")
-    config = json.loads(config_file.read_text())
-    model = load_model(run / "checkpoint")
-    ensemble = model if isinstance(model, Ensemble) else None
-    if ensemble is not None:
-        if args.symbolic:
-            from ._errors import ConfigError
-
-            raise ConfigError(
-                f"--symbolic reads the formula of one model, and {run} holds an ensemble of "
-                f"{len(ensemble)}; use physnet.ensemble_readout in Python for per-member formulas"
-            )
-        model = ensemble.member(0)  # the structure; all members are rolled out below
-    elif args.symbolic:
-        _check_symbolic(model)
-    if args.data is not None:
-        test = Trajectories.load(args.data)
-    else:
-        data = Trajectories.load(config["data"])
-        k_split, _ = jax.random.split(jax.random.key(config["seed"]))
-        _, test = data.split(config["train_fraction"], key=k_split)
-    meta = test.metadata
-    if meta.get("system") not in SYSTEMS:
-        raise DataError("the data do not name a known system; cannot compute the true energy")
-    system = SYSTEMS[meta["system"]](**meta["parameters"])
-    if test.state_size != model.state_size:
-        raise DataError(
-            f"data state size {test.state_size} does not match the model's {model.state_size}"
-        )
-    if not (args.t1 > 0 and args.dt > 0 and args.dt <= args.t1):
-        raise DataError(f"need 0 < --dt <= --t1, got --dt {args.dt} --t1 {args.t1}")
-    substeps = 10
-    n_out = max(1, int(round(args.t1 / (args.dt * substeps))))
-    ts = jnp.linspace(0.0, args.t1, n_out + 1)
-    y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
-    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
-    if ensemble is not None:
-        metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, args.solver, substeps)
-    else:
-        learned = rollout(model, y0, ts, solver=args.solver, substeps=substeps)
-        metrics = _rollout_metrics(model, system, learned, true)
-        metrics |= {"solver": args.solver, "n_initial_conditions": int(y0.shape[0])}
-        if args.symbolic:
-            metrics |= _symbolic_metrics(model, test)
-    metrics |= {"t1": args.t1, "dt": float(ts[1] - ts[0]) / substeps}
-    out = Path(args.out) if args.out else run / "evaluation"
-    with atomic_directory(out) as tmp:
-        write_json(tmp / "metrics.json", metrics)
+    _, metrics = evaluate_run(
+        args.run,
+        data=args.data,
+        t1=args.t1,
+        dt=args.dt,
+        solver=args.solver,
+        symbolic=args.symbolic,
+        out=args.out,
+    )
     print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))
     return 0
-
-
-def _rollout_metrics(model, system, learned, true) -> dict:
-    """``energy_drift`` (true energy) and ``rollout_rmse`` of one model's rollout ``learned``
-    (B, T, d) against ``true``, and ``learned_energy_drift`` for energy models, measured from
-    the equilibrium: H_θ's additive constant is arbitrary."""
-    import jax.numpy as jnp
-
-    from .evaluation import energy_drift, trajectory_rmse
-
-    metrics = {
-        "energy_drift": float(jnp.median(energy_drift(system.energy, learned))),
-        "rollout_rmse": float(trajectory_rmse(learned, true)),
-    }
-    if hasattr(model, "energy"):
-        origin = jnp.zeros(model.state_size)
-        drift = energy_drift(model.energy, learned, reference=origin)
-        metrics["learned_energy_drift"] = float(jnp.median(drift))
-    return metrics
-
-
-def _check_symbolic(model) -> None:
-    """``--symbolic`` needs a model whose learned functions are KANs."""
-    from ._errors import ConfigError
-    from .approximators import KAN
-
-    parts = model.submodules().values()
-    if not all(isinstance(a, KAN) for a in parts):
-        kinds = ", ".join(sorted({type(a).__name__ for a in parts}))
-        raise ConfigError(
-            f"--symbolic needs a KAN-based model (train with --approximator kan), got "
-            f"{type(model).__name__} with {kinds}"
-        )
-
-
-def _symbolic_metrics(model, data) -> dict:
-    """``formula``, ``coefficients`` and ``symbolic_r2`` (plus ``gamma_hat``) read on the
-    evaluation data's states: H for HNN/DissipativeHNN, L (normalised to a q̇² coefficient of
-    1/2) for LNN (both by sparse polynomial regression of the learned scalar, degree 4), the
-    composed edge formula of the KAN for a neural ODE."""
-    from .interpret import read_damping, read_hamiltonian, read_lagrangian, symbolic_formula
-    from .models import HNN, LNN, DissipativeHNN
-
-    d = model.state_size
-    n = d // 2
-    q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
-    states = data.states.reshape(-1, d)
-    out = {}
-    if isinstance(model, HNN | DissipativeHNN):
-        readout = read_hamiltonian(model, states, names=(*q, *(v.replace("q", "p") for v in q)))
-        if isinstance(model, DissipativeHNN) and model.form == "friction":
-            out["gamma_hat"] = read_damping(model)
-    elif isinstance(model, LNN):
-        readout = read_lagrangian(model, states, names=(*q, *(v + "dot" for v in q)))
-    else:
-        names = [f"y{j + 1}" for j in range(d)]
-        result = symbolic_formula(
-            model.vector_field, states, names=names, output_names=[f"d{v}_dt" for v in names]
-        )
-        return out | {
-            "formula": result.formula,
-            "coefficients": result.coefficients,
-            "symbolic_r2": result.r2_min,
-        }
-    return out | {
-        "formula": readout.formula,
-        "coefficients": readout.coefficients,
-        "symbolic_r2": readout.r2,
-    }
-
-
-def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, substeps) -> dict:
-    """Rollout metrics of every member, their medians, and the spread of the predictions.
-
-    ``rollout_spread`` is the mean over initial conditions, times and state components of the
-    standard deviation over members of the predicted state; ``rollout_spread_t1`` the same at
-    the final time only.
-    """
-    import jax.numpy as jnp
-
-    from .evaluation import ensemble_readout, ensemble_spread, rollout, trajectory_rmse
-
-    learned = rollout(ensemble, y0, ts, solver=solver, substeps=substeps)  # (N, B, T, d)
-    spread = ensemble_spread(learned)
-
-    def readout(i):
-        return _rollout_metrics(ensemble.member(i), system, learned[i], true)
-
-    metrics = {}
-    _summarise_members(metrics, ensemble_readout(range(len(ensemble)), readout))
-    metrics |= {
-        "rollout_rmse_ensemble_mean": float(trajectory_rmse(spread.mean, true)),
-        "rollout_spread": float(jnp.mean(spread.std)),
-        "rollout_spread_t1": float(jnp.mean(spread.std[:, -1])),
-        "ensemble": len(ensemble),
-        "solver": solver,
-        "n_initial_conditions": int(y0.shape[0]),
-    }
-    return metrics
 
 
 COMMANDS = {

@@ -18,3 +18,5 @@ from ._kan import KANLayer as KANLayer
 from ._kan import remap_optimizer_state as remap_optimizer_state
 from ._kan import update_grids as update_grids
 from ._mlp import MLP as MLP
+from ._registry import APPROXIMATORS as APPROXIMATORS
+from ._registry import build_approximator as build_approximator

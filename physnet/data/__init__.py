@@ -6,6 +6,10 @@ from ._finite_differences import estimate_derivatives as estimate_derivatives
 from ._finite_differences import finite_difference as finite_difference
 from ._finite_differences import from_positions as from_positions
 from ._generate import generate as generate
+from ._split import AbstractSplit as AbstractSplit
+from ._split import TimeSplit as TimeSplit
+from ._split import TrajectorySplit as TrajectorySplit
+from ._split import split_from_json as split_from_json
 from ._trajectories import Trajectories as Trajectories
 
 load = Trajectories.load

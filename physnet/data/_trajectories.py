@@ -136,12 +136,31 @@ class Trajectories:
         return jnp.reshape(y, (-1, d)), jnp.reshape(dy, (-1, d))
 
     # ------------------------------------------------------------ transforms
-    def _take(self, idx) -> Trajectories:
+    def take(self, idx) -> Trajectories:
+        """The trajectories with indices ``idx`` (an integer array), in that order."""
+
         def pick(a):
             return None if a is None else a[idx]
 
         return dataclasses.replace(
             self,
+            states=pick(self.states),
+            derivatives=pick(self.derivatives),
+            clean_states=pick(self.clean_states),
+            clean_derivatives=pick(self.clean_derivatives),
+        )
+
+    _take = take
+
+    def take_times(self, idx) -> Trajectories:
+        """Every trajectory at the observations ``idx`` only (increasing integer indices)."""
+
+        def pick(a):
+            return None if a is None else a[:, idx]
+
+        return dataclasses.replace(
+            self,
+            ts=self.ts[idx],
             states=pick(self.states),
             derivatives=pick(self.derivatives),
             clean_states=pick(self.clean_states),
@@ -156,18 +175,13 @@ class Trajectories:
         Args:
             train_fraction: fraction of trajectories for training, in (0, 1).
             key: PRNG key for the random permutation.
+
+        The split itself (which trajectories) is :meth:`physnet.data.TrajectorySplit.random`,
+        which run directories store.
         """
-        if not 0.0 < train_fraction < 1.0:
-            raise DataError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
-        n = self.n_trajectories
-        n_train = int(round(train_fraction * n))
-        if n_train < 1 or n_train >= n:
-            raise DataError(
-                f"cannot split {n} trajectories with train_fraction={train_fraction}: "
-                "both parts need at least one trajectory"
-            )
-        perm = jax.random.permutation(key, n)
-        return self._take(perm[:n_train]), self._take(perm[n_train:])
+        from ._split import TrajectorySplit
+
+        return TrajectorySplit.random(self.n_trajectories, train_fraction, key=key).apply(self)
 
     def with_noise(self, sigma: float, *, key: Array, derivatives: bool = True) -> Trajectories:
         """Add independent N(0, σ²) noise to the states (and derivatives).

@@ -12,3 +12,5 @@ from ._mechanics import euler_lagrange_acceleration as euler_lagrange_accelerati
 from ._mechanics import mass_matrix as mass_matrix
 from ._mechanics import symplectic_gradient as symplectic_gradient
 from ._neural_ode import NeuralODE as NeuralODE
+from ._registry import MODELS as MODELS
+from ._registry import model_class as model_class

@@ -68,6 +68,8 @@ class DissipativeHNN(AbstractEnergyModel):
     Networks", 2022 (which leaves the sign of the dissipation free, unlike this model).
     """
 
+    name = "dhnn"
+
     def __init__(
         self,
         hamiltonian: AbstractApproximator,
@@ -176,3 +178,30 @@ class DissipativeHNN(AbstractEnergyModel):
         if self.form == "general":
             return {"hamiltonian": self.hamiltonian, "dissipation": self.dissipation}
         return {"hamiltonian": self.hamiltonian}
+
+    @classmethod
+    def build(
+        cls,
+        state_size: int,
+        approximator,
+        *,
+        dissipation: str = "friction",
+        dissipation_rank: int | None = None,
+        gamma_init: float = 0.01,
+    ) -> DissipativeHNN:
+        """A dissipative HNN from options (see :func:`physnet.build_model`): H is
+        ``approximator(state_size, 1)``; ``dissipation`` is ``"friction"`` (learned γ),
+        ``"none"``, or ``"general"``, where A is a second ``approximator(state_size,
+        dissipation_rank * state_size)`` with ``dissipation_rank`` rows (default the state
+        size)."""
+        hamiltonian = approximator(state_size, 1)
+        if dissipation == "general":
+            rank = state_size if dissipation_rank is None else dissipation_rank
+            if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+                raise ConfigError(f"dissipation_rank must be a positive integer, got {rank!r}")
+            return cls(hamiltonian, approximator(state_size, rank * state_size), gamma_init=gamma_init)
+        if dissipation_rank is not None:
+            raise ConfigError(
+                f"dissipation_rank applies to dissipation='general' only, not {dissipation!r}"
+            )
+        return cls(hamiltonian, dissipation, gamma_init=gamma_init)

@@ -44,6 +44,8 @@ class HNN(AbstractEnergyModel):
         hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
     """
 
+    name = "hnn"
+
     def __init__(self, hamiltonian: AbstractApproximator):
         check_scalar_energy("HNN", "hamiltonian", hamiltonian)
         self.hamiltonian = hamiltonian
@@ -60,3 +62,8 @@ class HNN(AbstractEnergyModel):
 
     def submodules(self):
         return {"hamiltonian": self.hamiltonian}
+
+    @classmethod
+    def build(cls, state_size: int, approximator) -> HNN:
+        """``HNN(approximator(state_size, 1))`` (see :func:`physnet.build_model`)."""
+        return cls(approximator(state_size, 1))

@@ -71,6 +71,8 @@ class LNN(AbstractEnergyModel):
     Networks", 2020.
     """
 
+    name = "lnn"
+
     def __init__(self, lagrangian: AbstractApproximator, *, kinetic: float = 0.0):
         check_scalar_energy("LNN", "lagrangian", lagrangian)
         if not (isinstance(kinetic, int | float) and math.isfinite(kinetic) and kinetic >= 0):
@@ -174,3 +176,9 @@ class LNN(AbstractEnergyModel):
 
     def submodules(self):
         return {"lagrangian": self.lagrangian}
+
+    @classmethod
+    def build(cls, state_size: int, approximator, *, kinetic: float = 0.0) -> LNN:
+        """``LNN(approximator(state_size, 1), kinetic=kinetic)`` (see
+        :func:`physnet.build_model`)."""
+        return cls(approximator(state_size, 1), kinetic=kinetic)

@@ -21,6 +21,8 @@ class NeuralODE(AbstractVectorField):
         vector_field: approximator with ``in_features == out_features`` (the state size).
     """
 
+    name = "node"
+
     def __init__(self, vector_field: AbstractApproximator):
         if not isinstance(vector_field, AbstractApproximator):
             raise ConfigError(
@@ -43,3 +45,8 @@ class NeuralODE(AbstractVectorField):
 
     def submodules(self):
         return {"vector_field": self.vector_field}
+
+    @classmethod
+    def build(cls, state_size: int, approximator) -> NeuralODE:
+        """``NeuralODE(approximator(state_size, state_size))`` (see :func:`physnet.build_model`)."""
+        return cls(approximator(state_size, state_size))

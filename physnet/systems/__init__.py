@@ -4,5 +4,6 @@ from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem
 from ._duffing import Duffing as Duffing
-
-SYSTEMS = {"duffing": Duffing, "harmonic": HarmonicOscillator, "pendulum": Pendulum}
+from ._registry import SYSTEMS as SYSTEMS
+from ._registry import system_class as system_class
+from ._registry import system_from_metadata as system_from_metadata

@@ -12,6 +12,7 @@ from ._base import AbstractSystem
 class HarmonicOscillator(AbstractSystem):
     r"""q̈ = -ω² q, H = p²/2 + ω² q²/2, with the exact solution :meth:`solution`."""
 
+    name = "harmonic"
     dof = 1
 
     def __init__(self, omega: float = 1.0):
@@ -40,6 +41,7 @@ class HarmonicOscillator(AbstractSystem):
 class Pendulum(AbstractSystem):
     r"""The simple pendulum: q̈ = -(g/l) sin q, H = p²/2 + (g/l)(1 - cos q)."""
 
+    name = "pendulum"
     dof = 1
 
     def __init__(self, g_over_l: float = 1.0):

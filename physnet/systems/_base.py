@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import inspect
+from typing import ClassVar
 
 import jax.numpy as jnp
 from jax import Array
@@ -17,6 +19,8 @@ class AbstractSystem(abc.ABC):
     :meth:`parameters`.
     """
 
+    #: the system's registry name (``physnet simulate --system NAME``, data files' metadata)
+    name: ClassVar[str]
     #: number of degrees of freedom N (the state has 2N components)
     dof: int = 1
 
@@ -45,9 +49,14 @@ class AbstractSystem(abc.ABC):
         y = jnp.concatenate([jnp.atleast_1d(q), jnp.atleast_1d(qdot)])
         return self.vector_field(0.0, y)[self.dof :]
 
-    @property
-    def name(self) -> str:
-        return type(self).__name__.lower()
+    @classmethod
+    def parameter_defaults(cls) -> dict[str, float]:
+        """The constructor's parameters and their defaults (what the CLI offers as flags)."""
+        return {
+            k: p.default
+            for k, p in inspect.signature(cls.__init__).parameters.items()
+            if k != "self" and p.default is not inspect.Parameter.empty
+        }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.parameters().items())

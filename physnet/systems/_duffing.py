@@ -26,6 +26,7 @@ class Duffing(AbstractSystem):
         gamma: linear damping γ (must be >= 0).
     """
 
+    name = "duffing"
     dof = 1
 
     def __init__(self, alpha: float = 1.0, beta: float = 2.0, gamma: float = 0.0):

@@ -1,0 +1,86 @@
+"""The registry of approximators by name: how ``--approximator NAME`` and
+:func:`physnet.build_approximator` build one from options.
+
+Each entry is a builder ``(in_features, out_features, *, rngs, **options) -> approximator``.
+Adding an approximator is one new module plus one line in ``APPROXIMATORS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flax import nnx
+
+from .._errors import ConfigError
+from ._kan import KAN
+from ._mlp import MLP
+
+
+def _mlp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any) -> MLP:
+    """:class:`MLP` with the given options (``width``, ``depth``, ``activation``, ``init``)."""
+    return MLP(in_features, out_features, rngs=rngs, **options)
+
+
+def _softexp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any) -> MLP:
+    """:class:`MLP` with the learnable soft-exponential activation (Godfrey & Gashler 2016)."""
+    activation = options.pop("activation", "soft_exponential")
+    if activation != "soft_exponential":
+        raise ConfigError(
+            f"softexp: the activation is soft_exponential by definition, got "
+            f"activation={activation!r}; use --approximator mlp for other activations"
+        )
+    return MLP(in_features, out_features, rngs=rngs, activation="soft_exponential", **options)
+
+
+_KAN_OPTIONS = ("grid", "order", "grid_range", "grid_eps", "mult_arity")
+
+
+def _kan(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any) -> KAN:
+    """:class:`KAN` ``[in, width × depth, out]``: ``width`` (hidden nodes, default 5) and
+    ``depth`` (hidden layers, default 1), or ``widths`` (the hidden widths as a list);
+    ``grid``, ``order``, ``grid_range``, ``grid_eps``, ``mult_arity`` as in :class:`KAN`,
+    and ``activation`` (the base function, default silu)."""
+    width = options.pop("width", 5)
+    depth = options.pop("depth", 1)
+    hidden = options.pop("widths", None)
+    if hidden is None:
+        for name, value in (("width", width), ("depth", depth)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"kan: {name} must be a positive integer, got {value!r}")
+        hidden = [width] * depth
+    kwargs = {}
+    if "activation" in options:
+        kwargs["base_activation"] = options.pop("activation")
+    unknown = sorted(set(options) - set(_KAN_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"kan: unknown option(s) {', '.join(unknown)}; choose from width, depth, widths, "
+            f"activation, {', '.join(_KAN_OPTIONS)}"
+        )
+    return KAN([in_features, *hidden, out_features], rngs=rngs, **kwargs, **options)
+
+
+#: approximator builders by name
+APPROXIMATORS = {"mlp": _mlp, "softexp": _softexp, "kan": _kan}
+
+
+def build_approximator(
+    kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
+):
+    """An approximator ``(in_features,) -> (out_features,)`` by registered name (``"mlp"``,
+    ``"softexp"``, ``"kan"``) and options; options that are ``None`` take the defaults.
+
+    Raises:
+        ConfigError: for an unknown name or option (the message names it and the choices).
+    """
+    if kind not in APPROXIMATORS:
+        raise ConfigError(
+            f"unknown approximator {kind!r}; choose one of {', '.join(APPROXIMATORS)}"
+        )
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        return APPROXIMATORS[kind](in_features, out_features, rngs=rngs, **options)
+    except TypeError as err:  # an option the constructor does not take
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ConfigError(f"{kind}: {err}") from None

@@ -1,0 +1,84 @@
+"""Run directories: the split is stored and read back, never re-derived from random keys."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import physnet as pn
+from physnet.cli import main
+from physnet.data import TimeSplit, TrajectorySplit, split_from_json
+from physnet.runs import RunDirectory, evaluate_run, train_run
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("runs") / "duffing.npz"
+    data = pn.data.generate(pn.systems.Duffing(), 10, 2.0, 12, key=jax.random.key(4))
+    return data.save(path)
+
+
+def test_trajectory_split_equals_trajectories_split_and_round_trips():
+    data = pn.data.generate(pn.systems.Duffing(), 10, 1.0, 5, key=jax.random.key(0))
+    key = jax.random.key(7)
+    split = TrajectorySplit.random(10, 0.7, key=key)
+    train, test = data.split(0.7, key=key)
+    a, b = split.apply(data)
+    np.testing.assert_array_equal(a.states, train.states)
+    np.testing.assert_array_equal(b.states, test.states)
+    assert split_from_json(json.loads(json.dumps(split.to_json()))) == split
+    assert sorted(split.train + split.test) == list(range(10))
+    with pytest.raises(pn.DataError, match="overlap"):
+        TrajectorySplit((0, 1), (1, 2), 3)
+    with pytest.raises(pn.DataError, match="made for 10 trajectories"):
+        split.apply(data.take(np.arange(5)))
+
+
+def test_time_split_keeps_the_first_fraction_of_each_record():
+    data = pn.data.generate(pn.systems.Duffing(), 1, 4.0, 41, key=jax.random.key(0))
+    split = TimeSplit.by_fraction(data.n_times, 0.8)
+    train, test = split.apply(data)
+    assert train.n_times == 33 and test.n_times == 8
+    np.testing.assert_array_equal(np.concatenate([train.ts, test.ts]), data.ts)
+    np.testing.assert_array_equal(test.states[0, 0], data.states[0, 33])
+    assert split_from_json(split.to_json()) == split
+    with pytest.raises(pn.DataError, match="at least 2"):
+        TimeSplit(1, 10)
+    with pytest.raises(pn.DataError, match="known: trajectory, time"):
+        split_from_json({"kind": "bogus"})
+
+
+def test_evaluate_reads_the_stored_split_not_the_seed(tmp_path, data_file):
+    run, metrics = train_run(
+        data_file, tmp_path / "run", options={"width": 4, "depth": 1}, steps=10, seed=5
+    )
+    stored = RunDirectory.open(run)
+    assert isinstance(stored.split, TrajectorySplit) and len(stored.split.test) == 2
+    assert stored.config["data_sha256"] == pn.runs.file_sha256(data_file)
+    _, first = evaluate_run(run, t1=1.0)
+    # a changed seed in config.json must not change what is evaluated: the split is read
+    config = json.loads((run / "config.json").read_text())
+    config["seed"] = 12345
+    (run / "config.json").write_text(json.dumps(config))
+    _, second = evaluate_run(run, t1=1.0)
+    assert first == second
+    train, test = stored.train_test()
+    assert test.n_trajectories == 2 and train.n_trajectories == 8
+
+
+def test_single_record_splits_by_time_and_changed_data_are_refused(tmp_path):
+    data = pn.data.generate(pn.systems.HarmonicOscillator(), 1, 10.0, 101, key=jax.random.key(1))
+    path = data.save(tmp_path / "one.npz")
+    run, metrics = train_run(path, tmp_path / "run", options={"width": 4}, steps=5)
+    assert metrics["split"] == "time"
+    assert RunDirectory.open(run).split == TimeSplit(81, 101)
+    assert main(["evaluate", "--run", str(run), "--t1", "1"]) == 0
+    pn.data.generate(pn.systems.HarmonicOscillator(), 1, 10.0, 101, key=jax.random.key(2)).save(
+        path
+    )
+    with pytest.raises(pn.DataError, match="has changed since training"):
+        evaluate_run(run, t1=1.0)
+    (run / "split.json").unlink()  # a run directory of physnet 0.1
+    with pytest.raises(pn.DataError, match="stores no train/test split"):
+        RunDirectory.open(run).train_test()
