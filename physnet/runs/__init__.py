@@ -1,0 +1,13 @@
+"""Run directories: what ``physnet train`` writes (config, split, checkpoint, metrics) and
+``physnet evaluate`` reads; training and evaluating a run from options."""
+
+from ._evaluate import evaluate_run as evaluate_run
+from ._evaluate import symbolic_metrics as symbolic_metrics
+from ._rundir import RUN_FORMAT as RUN_FORMAT
+from ._rundir import RunDirectory as RunDirectory
+from ._rundir import file_sha256 as file_sha256
+from ._rundir import write_run as write_run
+from ._train import SPLITS as SPLITS
+from ._train import make_loss as make_loss
+from ._train import make_split as make_split
+from ._train import train_run as train_run
