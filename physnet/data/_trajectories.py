@@ -21,6 +21,12 @@ _ARRAY_FIELDS = ("states", "derivatives", "clean_states", "clean_derivatives")
 FORMAT_VERSION = 2
 
 
+def _along_last(scales, ndim: int) -> Array:
+    """``scales`` (d,) shaped to broadcast on the last axis of an ``ndim`` array."""
+    scales = jnp.asarray(scales, dtype=jnp.float64)
+    return jnp.reshape(scales, (1,) * max(ndim - 1, 0) + scales.shape)
+
+
 @dataclasses.dataclass(frozen=True)
 class Trajectories:
     """Observed trajectories of a dynamical system.
@@ -498,11 +504,13 @@ class Trajectories:
     def to_units(self, values) -> Array:
         """Scaled states or derivatives (last axis the state) in the file's units:
         ``values * scales``. Time is never rescaled, so derivatives scale as states do."""
-        return jnp.asarray(values) * jnp.asarray(self.scales)
+        values = jnp.asarray(values)
+        return values * _along_last(self.scales, values.ndim)
 
     def from_units(self, values) -> Array:
         """States or derivatives in the file's units scaled as these data: ``values / scales``."""
-        return jnp.asarray(values) / jnp.asarray(self.scales)
+        values = jnp.asarray(values)
+        return values / _along_last(self.scales, values.ndim)
 
     def rescaled(self, scale="std") -> Trajectories:
         """The data with every state component divided by a scale, the scales kept.
@@ -540,7 +548,7 @@ class Trajectories:
                 raise DataError(
                     f"scales must be {self.state_size} positive finite numbers, got {scale!r}"
                 )
-        inv = jnp.asarray(1.0 / s)
+        inv = _along_last(1.0 / s, 3)
 
         def div(a):
             return None if a is None else jnp.asarray(a) * inv
@@ -560,7 +568,7 @@ class Trajectories:
         """The data in the file's units (``metadata["scales"]`` removed)."""
         if "scales" not in self.metadata:
             return self
-        s = jnp.asarray(self.scales)
+        s = _along_last(self.scales, 3)
 
         def mul(a):
             return None if a is None else jnp.asarray(a) * s
