@@ -10,6 +10,7 @@ _jax.config.update("jax_enable_x64", True)
 
 from . import approximators as approximators  # noqa: E402
 from . import data as data  # noqa: E402
+from . import datasets as datasets  # noqa: E402
 from . import evaluation as evaluation  # noqa: E402
 from . import integrators as integrators  # noqa: E402
 from . import models as models  # noqa: E402

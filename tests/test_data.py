@@ -1,3 +1,5 @@
+import dataclasses
+
 import diffrax
 import jax
 import jax.numpy as jnp
@@ -136,3 +138,102 @@ def test_load_rejects_missing_non_npz_and_pickled(tmp_path):
     np.savez(tmp_path / "pickled.npz", ts=np.linspace(0, 1, 3), states=obj)
     with pytest.raises(pn.DataError):
         pn.data.load(tmp_path / "pickled.npz")
+
+
+# ----------------------------------------------------- per-trajectory and ragged times
+def _ragged(key=0):
+    data = pn.data.generate(pn.systems.Duffing(1.0, 1.0, 0.1), 3, 3.0, 31, key=jax.random.key(key))
+    rng = np.random.default_rng(key)
+    keep = rng.random((3, 31)) > 0.25
+    keep[:, :3] = True
+    keep[2, 20:] = False  # trajectory 2 ends early
+    rows = [(b, i) for b in range(3) for i in np.flatnonzero(keep[b])]
+    b, i = np.array(rows).T
+    ragged = pn.Trajectories.from_arrays(
+        np.asarray(data.ts)[i], np.asarray(data.states)[b, i], np.asarray(data.derivatives)[b, i],
+        trajectory_ids=b,
+    )
+    return data, keep, ragged
+
+
+@pytest.mark.parametrize("method, order", [("central", 2), ("forward", 1), ("savgol", 3)])
+def test_derivatives_converge_at_their_order_on_a_perturbed_grid(method, order):
+    rng = np.random.default_rng(1)
+    errors, steps = [], []
+    for n in (40, 80, 160, 320):
+        h = 2.0 / n
+        ts = np.arange(n + 1) * h + rng.uniform(-0.3, 0.3, n + 1) * h
+        dy = pn.data.finite_difference(ts, np.sin(3 * ts)[:, None], method=method, polyorder=3,
+                                       window_length=5)
+        inner = slice(3, -3)  # the one-sided ends converge at their own (lower) order
+        errors.append(np.abs(np.asarray(dy)[inner, 0] - 3 * np.cos(3 * ts[inner])).max())
+        steps.append(h)
+    slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
+    assert slope == pytest.approx(order, abs=0.35), (errors, slope)
+    # the weights are exact for polynomials of the stencil's degree on the actual grid
+    ts = np.cumsum(rng.uniform(0.05, 0.2, 30))
+    poly = 1 + 2 * ts - 0.5 * ts**2 if order >= 2 else 3 - 2 * ts
+    exact = 2 - ts if order >= 2 else np.full_like(ts, -2.0)
+    got = pn.data.finite_difference(ts, poly[:, None], method=method, polyorder=3,
+                                    window_length=5)[:, 0]
+    np.testing.assert_allclose(got, exact, atol=1e-10)
+
+
+def test_per_trajectory_times_give_the_shared_result_on_a_uniform_grid(duffing_data):
+    _, data = duffing_data
+    small = data.take(np.arange(4))
+    per = dataclasses.replace(small, ts=jnp.broadcast_to(small.ts, (4, small.n_times)))
+    assert not per.shared_times and per.is_uniform() and small.is_uniform()
+    for method in pn.data.FD_METHODS:
+        a = small.with_estimated_derivatives(method).derivatives
+        b = per.with_estimated_derivatives(method).derivatives
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)
+
+
+def test_ragged_flat_take_noise_and_save_load(tmp_path):
+    data, keep, ragged = _ragged()
+    assert ragged.is_ragged and not ragged.shared_times
+    np.testing.assert_array_equal(ragged.trajectory_lengths, keep.sum(axis=1))
+    assert np.all(np.isfinite(np.asarray(ragged.states)))  # padding is finite
+    y, dy = ragged.flat()
+    np.testing.assert_array_equal(y, np.asarray(data.states)[keep])
+    np.testing.assert_array_equal(dy, np.asarray(data.derivatives)[keep])
+    np.testing.assert_array_equal(ragged.y0, data.y0)
+    # take: trajectory 2 (shortest) alone trims the padding
+    two = ragged.take(np.array([2]))
+    assert two.n_times == keep[2].sum() and not two.is_ragged
+    np.testing.assert_array_equal(two.times_of(0), np.asarray(data.ts)[keep[2]])
+    np.testing.assert_array_equal(ragged.take(np.array([2, 0])).flat()[0],
+                                  np.concatenate([y[-keep[2].sum():], y[: keep[0].sum()]]))
+    first = ragged.take_times(np.arange(3))
+    assert first.n_times == 3 and not first.is_ragged
+    with pytest.raises(pn.DataError, match="past the end"):
+        ragged.take_times(np.arange(ragged.n_times))
+    # noise leaves padding untouched and is reported on the valid part only
+    noisy = ragged.with_noise(0.1, key=jax.random.key(0))
+    pad = ~ragged.mask
+    np.testing.assert_array_equal(np.asarray(noisy.states)[pad], np.asarray(ragged.states)[pad])
+    np.testing.assert_array_equal(noisy.flat(clean=True)[0], y)
+    # save/load keeps lengths and per-trajectory times
+    loaded = pn.data.load(noisy.save(tmp_path / "ragged.npz"))
+    np.testing.assert_array_equal(loaded.lengths, ragged.lengths)
+    np.testing.assert_array_equal(loaded.ts, ragged.ts)
+    np.testing.assert_array_equal(loaded.flat()[0], noisy.flat()[0])
+    # derivatives estimated on each trajectory's own grid match trajectory-by-trajectory ones
+    est = ragged.with_estimated_derivatives()
+    for b in range(3):
+        alone = ragged.trajectory(b).with_estimated_derivatives()
+        np.testing.assert_allclose(est.trajectory(b).derivatives, alone.derivatives, atol=1e-12)
+    with pytest.raises(pn.DataError, match="common|same times"):
+        ragged.common_times("the windowed trajectory loss")
+
+
+def test_files_of_the_first_version_still_load(tmp_path):
+    path = tmp_path / "v1.npz"
+    np.savez(path, ts=np.linspace(0, 1, 5), states=np.zeros((2, 5, 2)),
+             metadata=np.array('{"format_version": 1, "system": "duffing"}'))
+    data = pn.data.load(path)
+    assert data.shared_times and data.lengths is None and data.metadata == {"system": "duffing"}
+    with pytest.raises(pn.DataError, match="lengths"):
+        np.savez(path, ts=np.linspace(0, 1, 5), states=np.zeros((2, 5, 2)), lengths=[1, 5])
+        pn.data.load(path)

@@ -82,3 +82,33 @@ def test_single_record_splits_by_time_and_changed_data_are_refused(tmp_path):
     (run / "split.json").unlink()  # a run directory of physnet 0.1
     with pytest.raises(pn.DataError, match="stores no train/test split"):
         RunDirectory.open(run).train_test()
+
+
+def test_time_split_of_ragged_records_uses_each_records_own_length():
+    data = pn.datasets.load("real-double-pendulum")
+    split = pn.runs.make_split(data, "auto", 0.5, key=jax.random.key(0))
+    assert isinstance(split, TrajectorySplit)  # two records: by trajectory
+    split = pn.runs.make_split(data, "time", 0.8, key=jax.random.key(0))
+    assert split == TimeSplit((655, 561), (819, 701))
+    stored = json.loads(json.dumps(split.to_json()))
+    assert stored == {"kind": "time", "n_times": [819, 701], "n_train_times": [655, 561]}
+    assert split_from_json(stored) == split
+    train, test = split.apply(data)
+    np.testing.assert_array_equal(train.trajectory_lengths, [655, 561])
+    np.testing.assert_array_equal(test.trajectory_lengths, [164, 140])
+    for b in range(2):
+        times = np.concatenate([train.times_of(b), test.times_of(b)])
+        np.testing.assert_array_equal(times, data.times_of(b))
+        first_test = data.trajectory(b).states[0, len(train.times_of(b))]
+        np.testing.assert_array_equal(test.y0[b], first_test)
+    assert train.n_samples + test.n_samples == data.n_samples
+    # a single record's split keeps the integer form of the current version
+    one = data.trajectory(1)
+    assert pn.runs.make_split(one, "auto", 0.8, key=jax.random.key(0)) == TimeSplit(561, 701)
+    assert split_from_json({"kind": "time", "n_times": 101, "n_train_times": 81}) == TimeSplit(
+        81, 101
+    )
+    with pytest.raises(pn.DataError, match="made for"):
+        split.apply(data.take(np.array([1, 0])))
+    with pytest.raises(pn.DataError, match="same length"):
+        TimeSplit((5, 6), 10)

@@ -1,4 +1,5 @@
-"""Trajectory data: generation from a system, the container, splitting, noise and I/O."""
+"""Trajectory data: generation from a system, import of measured tables, the container,
+splitting, noise and I/O."""
 
 from ._finite_differences import FD_METHODS as FD_METHODS
 from ._finite_differences import derivative_weights as derivative_weights
@@ -6,6 +7,7 @@ from ._finite_differences import estimate_derivatives as estimate_derivatives
 from ._finite_differences import finite_difference as finite_difference
 from ._finite_differences import from_positions as from_positions
 from ._generate import generate as generate
+from ._import import from_table as from_table
 from ._split import AbstractSplit as AbstractSplit
 from ._split import TimeSplit as TimeSplit
 from ._split import TrajectorySplit as TrajectorySplit

@@ -107,45 +107,105 @@ class TrajectorySplit(AbstractSplit):
         }
 
 
+def _counts(value, name: str) -> int | tuple[int, ...]:
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise DataError(
+            f"time split: {name} must be an integer or a non-empty list of integers (one per "
+            f"trajectory), got {value!r}"
+        )
+    return tuple(int(i) for i in arr)
+
+
 @dataclasses.dataclass(frozen=True)
 class TimeSplit(AbstractSplit):
     """The first observations of every trajectory train, the rest test (for single long
     records, as in Greydanus et al. 2019: the first 80 % in time).
 
+    For trajectories of different lengths (measured trials), both counts are per trajectory:
+    the first ``n_train_times[b]`` of trajectory b's ``n_times[b]`` observations train. The
+    test part then starts at a different time in every trajectory (per-trajectory times).
+
     Attributes:
-        n_train_times: observations ``0 .. n_train_times - 1`` train, the rest test.
-        n_times: how many observations each trajectory of the split data held.
+        n_train_times: observations ``0 .. n_train_times - 1`` train, the rest test; an
+            integer (every trajectory) or one integer per trajectory.
+        n_times: how many observations each trajectory of the split data held; an integer
+            or one per trajectory (the same form as ``n_train_times``).
     """
 
-    n_train_times: int
-    n_times: int
+    n_train_times: int | tuple[int, ...]
+    n_times: int | tuple[int, ...]
     kind: ClassVar[str] = "time"
 
     def __post_init__(self):
-        if not (2 <= self.n_train_times <= self.n_times - 2):
+        train = _counts(self.n_train_times, "n_train_times")
+        total = _counts(self.n_times, "n_times")
+        if isinstance(train, int) != isinstance(total, int) or (
+            not isinstance(train, int) and len(train) != len(total)
+        ):
             raise DataError(
-                f"a time split of {self.n_times} observations needs at least 2 for training and "
-                f"2 for testing, got {self.n_train_times} for training"
+                "time split: n_train_times and n_times must both be integers or lists of the "
+                f"same length, got {self.n_train_times!r} and {self.n_times!r}"
             )
+        object.__setattr__(self, "n_train_times", train)
+        object.__setattr__(self, "n_times", total)
+        pairs = [(train, total)] if isinstance(train, int) else list(zip(train, total, strict=True))
+        for k, n in pairs:
+            if not (2 <= k <= n - 2):
+                raise DataError(
+                    f"a time split of {n} observations needs at least 2 for training and "
+                    f"2 for testing, got {k} for training"
+                )
 
     @classmethod
-    def by_fraction(cls, n_times: int, train_fraction: float) -> TimeSplit:
-        """The first ``round(train_fraction * n_times)`` observations train."""
+    def by_fraction(cls, n_times, train_fraction: float) -> TimeSplit:
+        """The first ``round(train_fraction * n)`` observations train, for ``n_times`` an
+        integer or one length per trajectory (equal lengths give the integer form)."""
         if not 0.0 < train_fraction < 1.0:
             raise DataError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
-        return cls(int(round(train_fraction * n_times)), n_times)
+        total = _counts(n_times, "n_times")
+        if not isinstance(total, int) and len(set(total)) == 1:
+            total = total[0]
+        if isinstance(total, int):
+            return cls(int(round(train_fraction * total)), total)
+        return cls(tuple(int(round(train_fraction * n)) for n in total), total)
+
+    @classmethod
+    def for_data(cls, data: Trajectories, train_fraction: float) -> TimeSplit:
+        """:meth:`by_fraction` of each trajectory's own length (``data.trajectory_lengths``)."""
+        return cls.by_fraction(data.trajectory_lengths, train_fraction)
 
     def apply(self, data: Trajectories) -> tuple[Trajectories, Trajectories]:
-        if data.n_times != self.n_times:
+        lengths = data.trajectory_lengths
+        if isinstance(self.n_times, int):
+            fits = bool(np.all(lengths == self.n_times))
+        else:
+            fits = lengths.shape == (len(self.n_times),) and bool(
+                np.all(lengths == np.asarray(self.n_times))
+            )
+        if not fits:
+            held = lengths[0] if np.all(lengths == lengths[0]) else lengths.tolist()
             raise DataError(
                 f"the split was made for {self.n_times} observations per trajectory, the data "
-                f"hold {data.n_times}"
+                f"hold {held}"
             )
-        k = self.n_train_times
-        return data.take_times(np.arange(k)), data.take_times(np.arange(k, self.n_times))
+        if isinstance(self.n_times, int) and data.lengths is None:
+            k = self.n_train_times
+            return data.take_times(np.arange(k)), data.take_times(np.arange(k, self.n_times))
+        k = np.broadcast_to(np.asarray(self.n_train_times), lengths.shape)
+        return data.segments(0, k), data.segments(k, lengths)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "n_times": self.n_times, "n_train_times": self.n_train_times}
+        def plain(v):
+            return v if isinstance(v, int) else list(v)
+
+        return {
+            "kind": self.kind,
+            "n_times": plain(self.n_times),
+            "n_train_times": plain(self.n_train_times),
+        }
 
 
 _SPLITS: dict[str, type[AbstractSplit]] = {cls.kind: cls for cls in (TrajectorySplit, TimeSplit)}
@@ -159,9 +219,7 @@ def split_from_json(obj: Any) -> AbstractSplit:
     """
     if not isinstance(obj, dict) or obj.get("kind") not in _SPLITS:
         kind = obj.get("kind") if isinstance(obj, dict) else None
-        raise DataError(
-            f"not a split description (kind {kind!r}; known: {', '.join(_SPLITS)})"
-        )
+        raise DataError(f"not a split description (kind {kind!r}; known: {', '.join(_SPLITS)})")
     fields = {k: v for k, v in obj.items() if k != "kind"}
     cls = _SPLITS[obj["kind"]]
     try:

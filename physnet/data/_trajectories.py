@@ -17,25 +17,45 @@ from .._errors import DataError
 from .._io import atomic_path
 
 _ARRAY_FIELDS = ("states", "derivatives", "clean_states", "clean_derivatives")
-FORMAT_VERSION = 1
+#: 2: per-trajectory ts ``(B, T)`` and ``lengths`` (files of version 1 still load)
+FORMAT_VERSION = 2
+
+
+def _along_last(scales, ndim: int) -> Array:
+    """``scales`` (d,) shaped to broadcast on the last axis of an ``ndim`` array."""
+    scales = jnp.asarray(scales, dtype=jnp.float64)
+    return jnp.reshape(scales, (1,) * max(ndim - 1, 0) + scales.shape)
 
 
 @dataclasses.dataclass(frozen=True)
 class Trajectories:
-    """Observed trajectories of a dynamical system, all recorded at the same times.
+    """Observed trajectories of a dynamical system.
+
+    Trajectories are recorded either at the same times (``ts`` of shape ``(T,)``, as every
+    simulated data set) or each at its own times (``ts`` of shape ``(B, T)``: measured trials,
+    dropped frames, test segments of a time split). Trials of different lengths are stored
+    padded to a common ``T`` with ``lengths`` giving each trajectory's number of valid
+    observations; entries past a trajectory's length are padding (times continued with the last
+    step, values repeating the last observation, so every array stays finite) and are masked
+    out by every method (:meth:`flat`, :meth:`take`, :meth:`with_noise`, derivative estimates,
+    :meth:`save`). Use :meth:`trajectory` or :attr:`mask` to read the valid part.
 
     Attributes:
-        ts: recording times, shape ``(T,)``, strictly increasing.
+        ts: recording times, shape ``(T,)`` shared by all trajectories or ``(B, T)`` per
+            trajectory; the valid part of every row strictly increasing.
         states: observed states, shape ``(B, T, d)`` (``d = 2N`` for ``(q, p)`` or
-            ``(q, q̇)``).
+            ``(q, q̇)``; ``d = N`` for positions only, ``metadata["positions_only"]``).
         derivatives: observed time derivatives dy/dt, shape ``(B, T, d)``, or ``None`` when
             only states were observed.
         clean_states, clean_derivatives: the noise-free values when noise was added by
             :meth:`with_noise` (``None`` otherwise); used to report ``test_mse_clean``.
-        metadata: JSON-serialisable description (system name and parameters, noise level).
+        metadata: JSON-serialisable description (system name and parameters, noise level,
+            ``"scales"`` of rescaled data, provenance of imported data).
+        lengths: valid observations per trajectory, shape ``(B,)`` with ``2 <= lengths <= T``,
+            or ``None`` when every trajectory has all ``T`` (normalised to ``None`` then).
 
     Raises:
-        DataError: on inconsistent shapes or non-finite values.
+        DataError: on inconsistent shapes, non-finite values or times that do not increase.
     """
 
     ts: Array
@@ -44,21 +64,53 @@ class Trajectories:
     clean_states: Array | None = None
     clean_derivatives: Array | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lengths: np.ndarray | None = None
 
     def __post_init__(self):
+        states = np.asarray(self.states)
+        if states.ndim != 3:
+            raise DataError(
+                f"states must have shape (n_trajectories, n_times, state_size), got {states.shape}"
+            )
         ts = np.asarray(self.ts)
-        if ts.ndim != 1 or ts.shape[0] < 2:
-            raise DataError(f"ts must be a 1-D array of at least 2 times, got shape {ts.shape}")
+        if ts.ndim not in (1, 2) or ts.shape[-1] < 2:
+            raise DataError(
+                "ts must be a 1-D array of at least 2 times (or (n_trajectories, n_times) for "
+                f"per-trajectory times), got shape {ts.shape}"
+            )
         if not np.all(np.isfinite(ts)):
             raise DataError("ts contains NaN or inf")
-        if np.any(np.diff(ts) <= 0):
-            raise DataError("ts must be strictly increasing")
-        states = np.asarray(self.states)
-        if states.ndim != 3 or states.shape[1] != ts.shape[0]:
+        if states.shape[1] != ts.shape[-1] or (ts.ndim == 2 and ts.shape[0] != states.shape[0]):
             raise DataError(
                 "states must have shape (n_trajectories, n_times, state_size) with n_times = "
-                f"len(ts) = {ts.shape[0]}, got {states.shape}"
+                f"len(ts) = {ts.shape[-1]}, got {states.shape}"
+                + (f" for per-trajectory ts of shape {ts.shape}" if ts.ndim == 2 else "")
             )
+        lengths = None
+        if self.lengths is not None:
+            lengths = np.asarray(self.lengths)
+            n, t = states.shape[:2]
+            if (
+                lengths.shape != (n,)
+                or not np.issubdtype(lengths.dtype, np.integer)
+                or np.any(lengths < 2)
+                or np.any(lengths > t)
+            ):
+                raise DataError(
+                    f"lengths must be {n} integers in [2, {t}] (valid observations per "
+                    f"trajectory), got {self.lengths!r}"
+                )
+            lengths = lengths.astype(np.int64)
+            lengths = None if np.all(lengths == t) else lengths
+            if lengths is not None:
+                lengths.setflags(write=False)
+        object.__setattr__(self, "lengths", lengths)
+        steps = np.diff(ts, axis=-1)
+        if lengths is not None:
+            valid = np.arange(ts.shape[-1] - 1)[None, :] < (lengths[:, None] - 1)
+            steps = np.where(valid, steps, 1.0) if ts.ndim == 2 else steps
+        if np.any(steps <= 0):
+            raise DataError("ts must be strictly increasing")
         for name in _ARRAY_FIELDS:
             value = getattr(self, name)
             if value is None:
@@ -91,8 +143,100 @@ class Trajectories:
 
     @property
     def y0(self) -> Array:
-        """Initial states, shape ``(B, d)``."""
+        """Initial states, shape ``(B, d)`` (each at its trajectory's first time,
+        ``ts[0]`` or ``ts[b, 0]``)."""
         return self.states[:, 0]
+
+    @property
+    def is_ragged(self) -> bool:
+        """Whether some trajectories have fewer valid observations than ``n_times``."""
+        return self.lengths is not None
+
+    @property
+    def shared_times(self) -> bool:
+        """Whether every trajectory is recorded at the same times: ``ts`` of shape ``(T,)``
+        and no padding (what rollouts from ``ts`` and the windowed trajectory loss need)."""
+        return np.ndim(self.ts) == 1 and self.lengths is None
+
+    @property
+    def trajectory_lengths(self) -> np.ndarray:
+        """Valid observations per trajectory, shape ``(B,)`` (all ``n_times`` unless
+        ragged)."""
+        if self.lengths is not None:
+            return np.array(self.lengths)
+        return np.full(self.n_trajectories, self.n_times, dtype=np.int64)
+
+    @property
+    def n_samples(self) -> int:
+        """Valid observations in total (the rows of :meth:`flat`)."""
+        return int(np.sum(self.trajectory_lengths))
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean ``(B, T)``: True at valid observations, False at padding."""
+        return np.arange(self.n_times)[None, :] < self.trajectory_lengths[:, None]
+
+    @property
+    def times(self) -> Array:
+        """Recording times per trajectory, shape ``(B, T)`` (``ts`` broadcast when shared;
+        padding included)."""
+        ts = jnp.asarray(self.ts)
+        return jnp.broadcast_to(ts, (self.n_trajectories, self.n_times)) if ts.ndim == 1 else ts
+
+    def times_of(self, b: int) -> Array:
+        """The valid recording times of trajectory ``b``, shape ``(lengths[b],)``."""
+        b = self._index(b)
+        return self.times[b, : int(self.trajectory_lengths[b])]
+
+    def trajectory(self, b: int) -> Trajectories:
+        """Trajectory ``b`` alone, its valid part only, with its own times ``(lengths[b],)``
+        (a single trajectory on shared times: every consumer accepts it)."""
+        b = self._index(b)
+        n = int(self.trajectory_lengths[b])
+
+        def pick(a):
+            return None if a is None else a[b : b + 1, :n]
+
+        return dataclasses.replace(
+            self,
+            ts=self.times_of(b),
+            states=pick(self.states),
+            derivatives=pick(self.derivatives),
+            clean_states=pick(self.clean_states),
+            clean_derivatives=pick(self.clean_derivatives),
+            lengths=None,
+        )
+
+    def _index(self, b) -> int:
+        if (
+            not isinstance(b, int | np.integer)
+            or not -self.n_trajectories <= b < self.n_trajectories
+        ):
+            raise DataError(
+                f"trajectory index must be an integer in [0, {self.n_trajectories}), got {b!r}"
+            )
+        return int(b) % self.n_trajectories
+
+    def is_uniform(self, rtol: float = 1e-6) -> bool:
+        """Whether every valid step of every trajectory equals one step h (relative
+        tolerance ``rtol``): uniform sampling, possibly with different start times."""
+        steps = np.diff(np.asarray(self.times), axis=1)[self.mask[:, 1:]]
+        return bool(np.all(np.abs(steps - steps[0]) <= rtol * abs(steps[0])))
+
+    def common_times(self, purpose: str = "this operation") -> Array:
+        """The shared recording times ``(T,)``.
+
+        Raises:
+            DataError: if the trajectories have per-trajectory times or different lengths,
+                naming ``purpose`` and the way out (one trajectory at a time).
+        """
+        if not self.shared_times:
+            what = "different lengths" if self.is_ragged else "per-trajectory times"
+            raise DataError(
+                f"{purpose} needs trajectories recorded at the same times, but these have "
+                f"{what}; use data.trajectory(b) for one trajectory at a time"
+            )
+        return jnp.asarray(self.ts)
 
     @property
     def accelerations(self) -> Array:
@@ -114,7 +258,8 @@ class Trajectories:
         return self.derivatives[..., self.state_size // 2 :]
 
     def flat(self, clean: bool = False) -> tuple[Array, Array]:
-        """States and derivatives as sample arrays of shape ``(B * T, d)``.
+        """States and derivatives as sample arrays of shape ``(n_samples, d)``: the valid
+        observations only (``B * T`` rows unless ragged; padding is left out).
 
         Args:
             clean: use the noise-free arrays when the data carry them.
@@ -133,38 +278,127 @@ class Trajectories:
         if clean and self.clean_derivatives is not None:
             dy = self.clean_derivatives
         d = self.state_size
+        if self.lengths is not None:
+            mask = self.mask
+            return jnp.asarray(y)[mask], jnp.asarray(dy)[mask]
         return jnp.reshape(y, (-1, d)), jnp.reshape(dy, (-1, d))
 
     # ------------------------------------------------------------ transforms
     def take(self, idx) -> Trajectories:
-        """The trajectories with indices ``idx`` (an integer array), in that order."""
+        """The trajectories with indices ``idx`` (an integer array), in that order (padding
+        beyond the longest one kept is dropped)."""
+        idx = np.asarray(idx)
 
         def pick(a):
             return None if a is None else a[idx]
 
-        return dataclasses.replace(
+        lengths = None if self.lengths is None else self.lengths[idx]
+        out = dataclasses.replace(
             self,
+            ts=self.ts[idx] if np.ndim(self.ts) == 2 else self.ts,
             states=pick(self.states),
             derivatives=pick(self.derivatives),
             clean_states=pick(self.clean_states),
             clean_derivatives=pick(self.clean_derivatives),
+            lengths=lengths,
         )
+        if lengths is not None and lengths.size and int(lengths.max()) < self.n_times:
+            return out._trimmed(int(lengths.max()))
+        return out
 
     _take = take
 
+    def _trimmed(self, n: int) -> Trajectories:
+        def cut(a):
+            return None if a is None else a[:, :n]
+
+        return dataclasses.replace(
+            self,
+            ts=self.ts[..., :n],
+            states=cut(self.states),
+            derivatives=cut(self.derivatives),
+            clean_states=cut(self.clean_states),
+            clean_derivatives=cut(self.clean_derivatives),
+        )
+
     def take_times(self, idx) -> Trajectories:
-        """Every trajectory at the observations ``idx`` only (increasing integer indices)."""
+        """Every trajectory at the observations ``idx`` only (increasing integer indices,
+        valid for every trajectory; use :meth:`segments` for per-trajectory ranges).
+
+        Raises:
+            DataError: if an index lies past some trajectory's length.
+        """
+        idx = np.asarray(idx)
+        if self.lengths is not None and idx.size and int(idx.max()) >= int(self.lengths.min()):
+            raise DataError(
+                f"take_times: observation {int(idx.max())} lies past the end of a trajectory "
+                f"of {int(self.lengths.min())} observations; use segments() for ragged data"
+            )
 
         def pick(a):
             return None if a is None else a[:, idx]
 
         return dataclasses.replace(
             self,
-            ts=self.ts[idx],
+            ts=self.ts[..., idx],
             states=pick(self.states),
             derivatives=pick(self.derivatives),
             clean_states=pick(self.clean_states),
             clean_derivatives=pick(self.clean_derivatives),
+            lengths=None,
+        )
+
+    def segments(self, starts, stops) -> Trajectories:
+        """Observations ``starts[b] .. stops[b] - 1`` of every trajectory b.
+
+        The result has per-trajectory times ``(B, T')`` (shared ``(T,)`` when every range is
+        the same and the times are shared) and lengths ``stops - starts``, padded to
+        ``T' = max(stops - starts)``.
+
+        Args:
+            starts, stops: integer arrays of shape ``(B,)`` with
+                ``0 <= starts``, ``starts + 2 <= stops <= lengths``.
+
+        Raises:
+            DataError: for ranges outside a trajectory or shorter than 2 observations.
+        """
+        n = self.n_trajectories
+        starts = np.broadcast_to(np.asarray(starts, dtype=np.int64), (n,))
+        stops = np.broadcast_to(np.asarray(stops, dtype=np.int64), (n,))
+        lengths = self.trajectory_lengths
+        if np.any(starts < 0) or np.any(stops > lengths) or np.any(stops - starts < 2):
+            raise DataError(
+                "segments: every range must hold at least 2 valid observations "
+                f"(0 <= start, start + 2 <= stop <= length); got starts {starts.tolist()}, "
+                f"stops {stops.tolist()}, lengths {lengths.tolist()}"
+            )
+        if np.all(starts == starts[0]) and np.all(stops == stops[0]) and self.lengths is None:
+            return self.take_times(np.arange(starts[0], stops[0]))
+        new_lengths = stops - starts
+        width = int(new_lengths.max())
+        # padding repeats the last valid observation; times continue with the last step
+        k = np.arange(width)[None, :]
+        valid = k < new_lengths[:, None]
+        src = starts[:, None] + np.minimum(k, new_lengths[:, None] - 1)
+        rows = np.arange(n)[:, None]
+        times = np.asarray(self.times)
+        last = times[rows[:, 0], stops - 1][:, None]
+        step = last[:, 0] - times[rows[:, 0], stops - 2]
+        ts = np.where(
+            valid, times[rows, src], last + (k - new_lengths[:, None] + 1) * step[:, None]
+        )
+
+        def pick(a):
+            return None if a is None else jnp.asarray(a)[rows, src]
+
+        return dataclasses.replace(
+            self,
+            ts=jnp.asarray(ts),
+            states=pick(self.states),
+            derivatives=pick(self.derivatives),
+            clean_states=pick(self.clean_states),
+            clean_derivatives=pick(self.clean_derivatives),
+            lengths=new_lengths,
         )
 
     def split(
@@ -193,10 +427,13 @@ class Trajectories:
         k1, k2 = jax.random.split(key)
         clean_y = self.states if self.clean_states is None else self.clean_states
         clean_dy = self.derivatives if self.clean_derivatives is None else self.clean_derivatives
-        states = self.states + sigma * jax.random.normal(k1, self.states.shape, self.states.dtype)
+        # padding stays noise-free (a copy of the last valid observation)
+        m = 1.0 if self.lengths is None else jnp.asarray(self.mask)[..., None]
+        noise = sigma * jax.random.normal(k1, self.states.shape, self.states.dtype)
+        states = self.states + m * noise
         dy = self.derivatives
         if dy is not None and derivatives:
-            dy = dy + sigma * jax.random.normal(k2, dy.shape, dy.dtype)
+            dy = dy + m * sigma * jax.random.normal(k2, dy.shape, dy.dtype)
         meta = dict(self.metadata)
         meta["noise"] = float(np.hypot(meta.get("noise", 0.0), sigma))
         return dataclasses.replace(
@@ -216,11 +453,173 @@ class Trajectories:
         self, method: str = "central", *, window_length: int = 7, polyorder: int = 3
     ) -> Trajectories:
         """The same trajectories with derivatives estimated from the states by finite
-        differences (``"central"``, second order) or Savitzky-Golay (``"savgol"``); see
+        differences (``"central"``, second order; ``"forward"``, first order) or
+        Savitzky-Golay (``"savgol"``), on each trajectory's own times; see
         :func:`physnet.data.estimate_derivatives`."""
         from ._finite_differences import estimate_derivatives
 
         return estimate_derivatives(self, method, window_length=window_length, polyorder=polyorder)
+
+    def with_velocities(
+        self, method: str = "central", *, window_length: int = 7, polyorder: int = 3
+    ) -> Trajectories:
+        """Positions-only trajectories (state q) turned into states (q, q̇) with q̇ estimated
+        by :func:`physnet.data.from_positions` (on each trajectory's own times).
+
+        Raises:
+            DataError: if the data are not marked ``metadata["positions_only"]``.
+        """
+        from ._finite_differences import from_positions
+
+        if not self.metadata.get("positions_only"):
+            raise DataError(
+                "with_velocities: these trajectories already hold full states; it applies to "
+                "positions-only data (metadata['positions_only'])"
+            )
+        meta = {k: v for k, v in self.metadata.items() if k != "positions_only"}
+        if "names" in meta:
+            meta["names"] = list(meta["names"]) + [f"d{n}/dt" for n in meta["names"]]
+        if "scales" in meta:
+            meta["scales"] = list(meta["scales"]) * 2
+        return from_positions(
+            self.ts,
+            self.states,
+            method,
+            window_length=window_length,
+            polyorder=polyorder,
+            metadata=meta,
+            lengths=self.lengths,
+        )
+
+    # ---------------------------------------------------------------- units
+    @property
+    def scales(self) -> np.ndarray:
+        """Per-component scales ``(d,)``: a state in the file's units is ``scales * y``
+        (``metadata["scales"]``; ones when the data were not rescaled)."""
+        scales = self.metadata.get("scales")
+        if scales is None:
+            return np.ones(self.state_size)
+        return np.asarray(scales, dtype=np.float64)
+
+    def to_units(self, values) -> Array:
+        """Scaled states or derivatives (last axis the state) in the file's units:
+        ``values * scales``. Time is never rescaled, so derivatives scale as states do."""
+        values = jnp.asarray(values)
+        return values * _along_last(self.scales, values.ndim)
+
+    def from_units(self, values) -> Array:
+        """States or derivatives in the file's units scaled as these data: ``values / scales``."""
+        values = jnp.asarray(values)
+        return values / _along_last(self.scales, values.ndim)
+
+    def rescaled(self, scale="std") -> Trajectories:
+        """The data with every state component divided by a scale, the scales kept.
+
+        States, derivatives and the clean copies are divided by the same ``s_i`` (time is
+        unchanged, so dy_i/dt scales as y_i); ``metadata["scales"]`` holds the product with
+        any earlier scales, so :meth:`to_units` and :meth:`unscaled` return the file's units.
+
+        Args:
+            scale: ``"std"`` (each component's standard deviation over the valid
+                observations), ``"none"``/``None`` (unchanged) or ``d`` positive numbers.
+
+        Raises:
+            ConfigError: for an unknown ``scale``; DataError for a constant component or
+                scales that are not ``d`` positive finite numbers.
+        """
+        from .._errors import ConfigError
+
+        if scale is None or (isinstance(scale, str) and scale == "none"):
+            return self
+        if isinstance(scale, str):
+            if scale != "std":
+                raise ConfigError(f"unknown scale {scale!r}; choose 'none', 'std' or numbers")
+            values = np.asarray(self.states)[self.mask]
+            s = values.std(axis=0)
+            if np.any(s <= 0):
+                bad = int(np.flatnonzero(s <= 0)[0])
+                raise DataError(
+                    f"scale='std': state component {bad} is constant, so it has no scale; "
+                    "give the scales explicitly"
+                )
+        else:
+            s = np.asarray(scale, dtype=np.float64).reshape(-1)
+            if s.shape != (self.state_size,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
+                raise DataError(
+                    f"scales must be {self.state_size} positive finite numbers, got {scale!r}"
+                )
+        inv = _along_last(1.0 / s, 3)
+
+        def div(a):
+            return None if a is None else jnp.asarray(a) * inv
+
+        meta = dict(self.metadata)
+        meta["scales"] = (self.scales * s).tolist()
+        return dataclasses.replace(
+            self,
+            states=div(self.states),
+            derivatives=div(self.derivatives),
+            clean_states=div(self.clean_states),
+            clean_derivatives=div(self.clean_derivatives),
+            metadata=meta,
+        )
+
+    def unscaled(self) -> Trajectories:
+        """The data in the file's units (``metadata["scales"]`` removed)."""
+        if "scales" not in self.metadata:
+            return self
+        s = _along_last(self.scales, 3)
+
+        def mul(a):
+            return None if a is None else jnp.asarray(a) * s
+
+        meta = {k: v for k, v in self.metadata.items() if k != "scales"}
+        return dataclasses.replace(
+            self,
+            states=mul(self.states),
+            derivatives=mul(self.derivatives),
+            clean_states=mul(self.clean_states),
+            clean_derivatives=mul(self.clean_derivatives),
+            metadata=meta,
+        )
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        times,
+        states,
+        derivatives=None,
+        trajectory_ids=None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Trajectories:
+        """Trajectories from flat rows, as in a table: one observation per row.
+
+        Rows are grouped into trajectories by ``trajectory_ids`` in order of first
+        appearance, keeping the rows' order within each; each trajectory keeps its recorded
+        times (non-uniform allowed). The result has shared times ``(T,)`` when every
+        trajectory has the same times, else per-trajectory times ``(B, T)`` and ``lengths``.
+
+        Args:
+            times: recording times, shape ``(n,)``.
+            states: observed states, shape ``(n, d)`` (or ``(n,)`` for d = 1).
+            derivatives: observed dy/dt, the shape of ``states``, or ``None``.
+            trajectory_ids: the trajectory (trial) of each row, shape ``(n,)``; ``None``: one
+                trajectory.
+            metadata: stored on the result (``"trajectory_ids"`` is added).
+
+        Returns:
+            :class:`Trajectories` with ``B`` = the number of distinct ids.
+
+        Raises:
+            DataError: for mismatched shapes, NaN/inf, a trial whose times repeat or go
+                backwards (naming the trial and the row), or a trial with fewer than 3 rows.
+        """
+        from ._import import from_arrays
+
+        return from_arrays(
+            times, states, derivatives, trajectory_ids, metadata=metadata, trajectories=cls
+        )
 
     # -------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike) -> Path:
@@ -229,6 +628,8 @@ class Trajectories:
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
         arrays = {"ts": np.asarray(self.ts)}
+        if self.lengths is not None:
+            arrays["lengths"] = np.asarray(self.lengths)
         for name in _ARRAY_FIELDS:
             value = getattr(self, name)
             if value is not None:
@@ -244,7 +645,8 @@ class Trajectories:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trajectories:
         """Read a ``.npz`` file written by :meth:`save` (or by hand: ``ts`` and ``states``
-        are required; ``derivatives`` is optional).
+        are required; ``derivatives`` and ``lengths`` are optional). Files of every earlier
+        version load.
 
         Raises:
             DataError: if the file is missing, not a valid ``.npz``, lacks required arrays,
@@ -270,7 +672,7 @@ class Trajectories:
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}: metadata is not valid JSON ({err})") from None
             metadata.pop("format_version", None)
-        unknown = sorted(set(contents) - {"ts", *_ARRAY_FIELDS})
+        unknown = sorted(set(contents) - {"ts", "lengths", *_ARRAY_FIELDS})
         if unknown:
             raise DataError(f"{path}: unexpected array(s) {', '.join(unknown)}")
         for name, arr in contents.items():
@@ -285,6 +687,7 @@ class Trajectories:
                     if k in contents
                 },
                 metadata=metadata,
+                lengths=contents.get("lengths"),
             )
         except DataError as err:
             raise DataError(f"{path}: {err}") from None

@@ -1,0 +1,397 @@
+"""Measured trajectories in: flat rows (times, states, trial ids) and text/CSV tables.
+
+A table holds one observation per row: a time column, state columns, optionally a trial column
+(rows of several trials in one file) and derivative columns. Comment lines starting with ``%``
+or ``#`` are skipped; a leading comment line (or a first row of non-numeric cells) whose names
+match the column count names the columns. Every malformed input raises one
+:class:`~physnet.DataError` line naming the line, the column and the fix; nothing is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import DataError
+
+#: trials need at least this many observations (a derivative stencil and a test point)
+MIN_TRIAL_POINTS = 3
+_COMMENT = ("%", "#")
+
+
+def _id_text(value) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _json_id(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def from_arrays(
+    times,
+    states,
+    derivatives=None,
+    trajectory_ids=None,
+    *,
+    metadata: dict[str, Any] | None = None,
+    trajectories=None,
+    row_labels: Sequence[str] | None = None,
+):
+    """See :meth:`physnet.data.Trajectories.from_arrays` (``row_labels`` name the rows in
+    messages, e.g. ``"line 12"``; default ``"row i"``)."""
+    if trajectories is None:
+        from ._trajectories import Trajectories as trajectories
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(states, dtype=np.float64)
+    if t.ndim != 1:
+        raise DataError(f"from_arrays: times must have shape (n,), got {t.shape}")
+    n = t.shape[0]
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != n:
+        raise DataError(f"from_arrays: states must have shape ({n}, d), got {y.shape}")
+    dy = None
+    if derivatives is not None:
+        dy = np.asarray(derivatives, dtype=np.float64)
+        if dy.ndim == 1:
+            dy = dy[:, None]
+        if dy.shape != y.shape:
+            raise DataError(
+                f"from_arrays: derivatives must have the shape of states {y.shape}, got {dy.shape}"
+            )
+    label = (lambda i: row_labels[i]) if row_labels is not None else (lambda i: f"row {i}")
+    for name, arr in (("times", t), ("states", y), ("derivatives", dy)):
+        if arr is None:
+            continue
+        bad = ~np.isfinite(arr.reshape(n, -1)).all(axis=1)
+        if bad.any():
+            raise DataError(f"from_arrays: {name} at {label(int(np.argmax(bad)))} is NaN or inf")
+    if trajectory_ids is None:
+        ids = np.zeros(n)
+    else:
+        ids = np.asarray(trajectory_ids)
+        if ids.shape != (n,):
+            raise DataError(f"from_arrays: trajectory_ids must have shape ({n},), got {ids.shape}")
+    if n == 0:
+        raise DataError("from_arrays: no rows")
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    groups = [np.flatnonzero(inverse == g) for g in np.argsort(first, kind="stable")]
+    order_ids = [uniq[g] for g in np.argsort(first, kind="stable")]
+    for tid, rows in zip(order_ids, groups, strict=True):
+        if rows.size < MIN_TRIAL_POINTS:
+            raise DataError(
+                f"trial {_id_text(tid)} has {rows.size} observation(s); a trial needs at least "
+                f"{MIN_TRIAL_POINTS} (drop it from the file)"
+            )
+        steps = np.diff(t[rows])
+        if np.any(steps <= 0):
+            k = int(np.argmax(steps <= 0))
+            what = "repeats" if steps[k] == 0 else "goes backwards from"
+            raise DataError(
+                f"trial {_id_text(tid)}: time {t[rows[k + 1]]:g} at {label(int(rows[k + 1]))} "
+                f"{what} {t[rows[k]]:g} at {label(int(rows[k]))}; times must strictly increase "
+                "within a trial"
+            )
+    lengths = np.array([rows.size for rows in groups], dtype=np.int64)
+    width = int(lengths.max())
+    shared = np.all(lengths == width) and all(
+        np.array_equal(t[rows], t[groups[0]]) for rows in groups
+    )
+    # padding: values repeat the last observation, times continue with the last step
+    k = np.arange(width)
+    src = np.stack([rows[np.minimum(k, rows.size - 1)] for rows in groups])
+    extra = np.maximum(k[None, :] - (lengths[:, None] - 1), 0)
+    last_step = np.array([t[rows[-1]] - t[rows[-2]] for rows in groups])
+    ts = t[src] + extra * last_step[:, None]
+    meta = dict(metadata or {})
+    meta["trajectory_ids"] = [_json_id(i) for i in order_ids]
+    return trajectories(
+        ts=jnp.asarray(ts[0] if shared else ts),
+        states=jnp.asarray(y[src]),
+        derivatives=None if dy is None else jnp.asarray(dy[src]),
+        metadata=meta,
+        lengths=lengths,
+    )
+
+
+# ----------------------------------------------------------------------------- tables
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _split(line: str, csv: bool) -> list[str]:
+    if csv:
+        return [c.strip() for c in line.split(",")]
+    return line.split()
+
+
+def _as_list(value, what: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, int | np.integer):
+        return [int(value)]
+    try:
+        return list(value)
+    except TypeError:
+        raise DataError(f"{what} must be a column or a list of columns, got {value!r}") from None
+
+
+class _Table:
+    """The numeric cells of a text table with line numbers and the column names if any."""
+
+    def __init__(self, path: Path):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataError(f"data file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: not a readable text file ({err})") from None
+        self.path = path
+        comments: list[tuple[int, str]] = []
+        rows: list[list[float]] = []
+        lines: list[int] = []
+        self.csv = None
+        self.header: list[str] | None = None
+        self.header_line: tuple[int, str] | None = None
+        ncols = None
+        first_line = None
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith(_COMMENT):
+                if not rows and self.header is None:
+                    comments.append((number, line))
+                continue
+            if self.csv is None:
+                self.csv = "," in line
+            cells = _split(line, self.csv)
+            if ncols is None:
+                if not rows and self.header is None and not any(_is_number(c) for c in cells):
+                    self.header = cells
+                    self.header_line = (number, line)
+                    ncols = len(cells)
+                    first_line = number
+                    continue
+                ncols, first_line = len(cells), number
+            if len(cells) != ncols:
+                raise DataError(
+                    f"{path}: line {number} has {len(cells)} column(s), expected {ncols} "
+                    f"(as line {first_line}); every row needs the same columns"
+                )
+            values = []
+            for j, cell in enumerate(cells):
+                try:
+                    values.append(float(cell))
+                except ValueError:
+                    raise DataError(
+                        f"{path}: line {number}, column {j}: {cell!r} is not a number"
+                    ) from None
+            rows.append(values)
+            lines.append(number)
+        if not rows:
+            raise DataError(f"{path}: no data rows (only comments or blank lines)")
+        self.ncols = int(ncols)
+        self.values = np.asarray(rows, dtype=np.float64)
+        self.lines = lines
+        if self.header is None:
+            for number, line in reversed(comments):
+                names = _split(line.lstrip("%#").strip(), bool(self.csv))
+                if len(names) == self.ncols:
+                    self.header, self.header_line = names, (number, line)
+                    break
+            else:
+                if comments:
+                    self.header_line = comments[-1]
+
+    def column(self, spec, role: str) -> int:
+        """The 0-based index of column ``spec`` (an index or a header name)."""
+        if isinstance(spec, int | np.integer) and not isinstance(spec, bool):
+            index = int(spec)
+        elif isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
+            index = int(spec)
+        elif isinstance(spec, str):
+            name = spec.strip()
+            if self.header is None:
+                if self.header_line is not None:
+                    number, line = self.header_line
+                    count = len(_split(line.lstrip("%#").strip(), bool(self.csv)))
+                    raise DataError(
+                        f"{self.path}: {role} column {name!r} is given by name, but the header "
+                        f"on line {number} ({line!r}) names {count} column(s) and the data have "
+                        f"{self.ncols}; give columns by 0-based index"
+                    )
+                raise DataError(
+                    f"{self.path}: {role} column {name!r} is given by name, but the file has no "
+                    "header line; give columns by 0-based index"
+                )
+            if name not in self.header:
+                raise DataError(
+                    f"{self.path}: unknown {role} column {name!r}; the header names "
+                    f"{', '.join(self.header)}"
+                )
+            if self.header.count(name) > 1:
+                raise DataError(
+                    f"{self.path}: the header names column {name!r} twice; give it by index"
+                )
+            index = self.header.index(name)
+        else:
+            raise DataError(f"{role} column must be an index or a name, got {spec!r}")
+        if not 0 <= index < self.ncols:
+            raise DataError(
+                f"{self.path}: {role} column {index} does not exist; the file has {self.ncols} "
+                f"columns (0 to {self.ncols - 1})"
+            )
+        return index
+
+    def name(self, index: int) -> str | None:
+        return None if self.header is None else self.header[index]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def from_table(
+    path: str | os.PathLike,
+    *,
+    time,
+    states,
+    trial=None,
+    derivatives=None,
+    names=None,
+    scale=None,
+    positions_only: bool = False,
+    metadata: dict[str, Any] | None = None,
+):
+    """Trajectories read from a CSV or whitespace-separated text file, one observation a row.
+
+    Columns (``COL``) are 0-based indices or header names. Comment lines starting with ``%``
+    or ``#`` are skipped; a leading comment line names the columns when its name count matches
+    the column count (else names cannot be used: give indices). A CSV file (a comma on the
+    first data row) may also start with a row of names. Times are kept as recorded
+    (non-uniform, dropped frames); rows are grouped into trials by the ``trial`` column in
+    order of first appearance (:meth:`Trajectories.from_arrays`).
+
+    Args:
+        path: the text file.
+        time: the time column.
+        states: the state columns (a list, or a comma-separated string): positions and
+            velocities ``(q, q̇)``, or positions ``q`` only with ``positions_only=True``.
+        trial: the trial column, or ``None`` for one trial.
+        derivatives: the columns of dy/dt, one per state column, or ``None``.
+        names: a name per state column (default: the header's names, else ``y0, y1, ...``).
+        scale: ``None``/``"none"`` (file units, default), ``"std"`` (each component divided
+            by its standard deviation) or numbers; see :meth:`Trajectories.rescaled`.
+            Derivatives are divided by the same scales (time is not rescaled);
+            ``metadata["scales"]`` keeps them so :meth:`Trajectories.to_units` gives results
+            in the file's units.
+        positions_only: the state columns are positions q only; ``metadata["positions_only"]``
+            records it (:meth:`Trajectories.with_velocities` estimates q̇).
+        metadata: extra metadata stored on the result.
+
+    Returns:
+        :class:`Trajectories` with ``metadata`` holding ``source``, ``sha256``, ``columns``
+        and ``names``.
+
+    Raises:
+        DataError: one line for a missing file, ragged rows (line number), non-numeric cells
+            (line and column), NaN/inf in a used column, times that repeat or go backwards
+            within a trial, a trial of fewer than 3 rows, unknown column names, names given
+            while the header does not match the column count, a column used twice, or
+            ``names`` of the wrong length.
+    """
+    path = Path(path)
+    table = _Table(path)
+    roles: list[tuple[str, int]] = [("time", table.column(time, "time"))]
+    state_specs = _as_list(states, "states")
+    if not state_specs:
+        raise DataError("states: give at least one state column")
+    state_cols = [table.column(c, "state") for c in state_specs]
+    roles += [("state", c) for c in state_cols]
+    trial_col = None if trial is None else table.column(trial, "trial")
+    if trial_col is not None:
+        roles.append(("trial", trial_col))
+    deriv_cols = [table.column(c, "derivative") for c in _as_list(derivatives, "derivatives")]
+    if deriv_cols and len(deriv_cols) != len(state_cols):
+        raise DataError(
+            f"derivatives: give one column per state column ({len(state_cols)}), got "
+            f"{len(deriv_cols)}"
+        )
+    roles += [("derivative", c) for c in deriv_cols]
+    seen: dict[int, str] = {}
+    for role, col in roles:
+        if col in seen:
+            raise DataError(
+                f"{path}: column {col} is used twice ({seen[col]} and {role}); each column "
+                "can have one role"
+            )
+        seen[col] = role
+    for role, col in roles:
+        bad = ~np.isfinite(table.values[:, col])
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(
+                f"{path}: line {table.lines[i]}, column {col} ({role}): "
+                f"{table.values[i, col]} (NaN or inf); remove or fill the row"
+            )
+    name_list = _as_list(names, "names")
+    if not name_list:
+        default = "q" if positions_only else "y"
+        name_list = [table.name(c) or f"{default}{i}" for i, c in enumerate(state_cols)]
+    if len(name_list) != len(state_cols) or len(set(name_list)) != len(name_list):
+        raise DataError(
+            f"names: give {len(state_cols)} distinct names (one per state column), got "
+            f"{name_list!r}"
+        )
+    meta: dict[str, Any] = {
+        "source": path.name,
+        "sha256": file_sha256(path),
+        "columns": {
+            "time": roles[0][1],
+            "states": state_cols,
+            "trial": trial_col,
+            "derivatives": deriv_cols or None,
+        },
+        "names": [str(n) for n in name_list],
+    }
+    if positions_only:
+        meta["positions_only"] = True
+    meta.update(metadata or {})
+    v = table.values
+    labels = [f"line {n}" for n in table.lines]
+    try:
+        data = from_arrays(
+            v[:, roles[0][1]],
+            v[:, state_cols],
+            v[:, deriv_cols] if deriv_cols else None,
+            None if trial_col is None else v[:, trial_col],
+            metadata=meta,
+            row_labels=labels,
+        )
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
+    return data.rescaled(scale)
