@@ -28,15 +28,16 @@ def make_split(
 ) -> AbstractSplit:
     """The train/test split of ``data``: ``"trajectory"`` (a random subset of whole
     trajectories, drawn with ``key``), ``"time"`` (the first ``train_fraction`` of every
-    trajectory's observations) or ``"auto"`` (by trajectory when there are several, by time
-    for a single record)."""
+    trajectory's observations) or ``"auto"`` (by trajectory when both parts get at least one
+    trajectory, otherwise by time: a single record, or two records with 80/20)."""
     if kind not in SPLITS:
         raise ConfigError(f"unknown split {kind!r}; choose one of {', '.join(SPLITS)}")
     if kind == "auto":
-        kind = "trajectory" if data.n_trajectories > 1 else "time"
+        n_train = int(round(train_fraction * data.n_trajectories))
+        kind = "trajectory" if 1 <= n_train < data.n_trajectories else "time"
     if kind == "trajectory":
         return TrajectorySplit.random(data.n_trajectories, train_fraction, key=key)
-    return TimeSplit.by_fraction(data.n_times, train_fraction)
+    return TimeSplit.for_data(data, train_fraction)
 
 
 def make_loss(name: str, options: dict[str, Any] | None = None):
@@ -133,7 +134,7 @@ def train_run(
         if approximator == "kan":  # put the spline grids where the training states are
             from ..approximators import update_grids
 
-            update_grids(m, train.states.reshape(-1, train.state_size))
+            update_grids(m, train.states[train.mask])
         return m
 
     fit_options = dict(
