@@ -10,7 +10,7 @@ from .._errors import ConfigError
 from ._integrate import integrate
 from ._steppers import STEPPERS, AbstractStepper
 
-#: diffrax solvers by name; the adaptive ones (tsit5, dopri5, dopri8, bosh3) use ``rtol``/``atol``
+#: diffrax solvers by name (all adaptive, with an embedded error estimate: ``rtol``/``atol``)
 DIFFRAX_SOLVERS = {
     "tsit5": diffrax.Tsit5,
     "dopri5": diffrax.Dopri5,
@@ -126,10 +126,10 @@ def solve(
       equal steps inside each recording interval [t_i, t_{i+1}] under ``lax.scan``
       (:func:`integrate`); differentiable in reverse mode through the scan (except the
       implicit midpoint rule, whose Newton iteration is a while loop).
-    - fixed-step diffrax solvers (``"heun"``, ``diffrax.Euler()``, ...): the same step grid
-      (:func:`substep_times`, ``diffrax.StepTo``), so non-uniform ``ts`` are exact too.
-    - adaptive diffrax solvers (``"tsit5"``, ``"dopri5"``, ``"dopri8"``, ``"bosh3"``): a PID
-      controller with ``rtol``/``atol``, dense output at ``ts``.
+    - adaptive diffrax solvers (every named one: ``"tsit5"``, ``"dopri5"``, ``"dopri8"``,
+      ``"heun"``, ``"bosh3"``): a PID controller with ``rtol``/``atol``, output at ``ts``.
+    - fixed-step diffrax solvers (``diffrax.Euler()``, ...): the same step grid as the
+      steppers (:func:`substep_times`, ``diffrax.StepTo``), so uneven ``ts`` are exact too.
 
     For diffrax, ``adjoint`` chooses how reverse mode differentiates the solve; pass the
     parameters to differentiate through ``args`` (a backsolve adjoint sees only ``args``).
