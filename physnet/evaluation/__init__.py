@@ -1,10 +1,14 @@
-"""Rollouts and the metrics that judge them."""
+"""Rollouts and the metrics that judge them (on data and on rollouts)."""
 
 from ._ensemble import Spread as Spread
 from ._ensemble import ensemble_readout as ensemble_readout
 from ._ensemble import ensemble_spread as ensemble_spread
+from ._metrics import acceleration_mse as acceleration_mse
+from ._metrics import derivative_mse as derivative_mse
 from ._metrics import energy_drift as energy_drift
 from ._metrics import energy_error as energy_error
+from ._metrics import rollout_metrics as rollout_metrics
+from ._metrics import trajectory_metrics as trajectory_metrics
 from ._metrics import trajectory_rmse as trajectory_rmse
 from ._rollout import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS
 from ._rollout import SOLVERS as SOLVERS

@@ -1,10 +1,20 @@
-"""Metrics of rollouts: energy error and drift, trajectory error."""
+"""Metrics of learned models: derivative and acceleration errors on data, energy error and
+drift and trajectory error of rollouts."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 from jax import Array
+
+from .._errors import ConfigError
+from ..data import Trajectories
+from ..models import AbstractEnergyModel
+from ..systems import AbstractSystem
+from ..training import AccelerationLoss, DerivativeLoss
+from ._rollout import rollout
 
 
 def energy_error(energy, ys: Array, reference: Array | None = None) -> Array:
@@ -46,3 +56,136 @@ def trajectory_rmse(predicted: Array, target: Array) -> Array:
     if predicted.shape != target.shape:
         raise ValueError(f"trajectory_rmse: shapes differ, {predicted.shape} vs {target.shape}")
     return jnp.sqrt(jnp.mean((predicted - target) ** 2))
+
+
+def derivative_mse(model, data: Trajectories, *, clean: bool = False) -> float:
+    r"""Mean squared error of the model's vector field against the data's derivatives.
+
+    .. math:: \frac{1}{N d} \sum_{n} |f_\theta(y_n) - \dot y_n|^2
+
+    over every state of every trajectory (the :class:`~physnet.training.DerivativeLoss`).
+
+    Args:
+        model: a vector field ``model(t, y)`` on one state ``(d,)``.
+        data: trajectories with derivatives ``(B, T, d)``.
+        clean: use the noise-free states and derivatives when the data hold them.
+
+    Returns:
+        The mean squared error, a Python float.
+    """
+    loss = DerivativeLoss()
+    return float(jax.jit(loss.__call__)(model, loss.prepare(data, clean=clean)))
+
+
+def acceleration_mse(model, data: Trajectories, *, clean: bool = False) -> float:
+    r"""Mean squared error of the model's acceleration against the data's q̈.
+
+    .. math:: \frac{1}{N n} \sum_{k} |\ddot q_\theta(q_k, \dot q_k) - \ddot q_k|^2
+
+    with q̈_θ the second half of ``model(t, y)`` on y = (q, q̇) (the
+    :class:`~physnet.training.AccelerationLoss`, the loss of Lagrangian models).
+
+    Args:
+        model: a vector field on states (q, q̇) of even size ``d = 2n``.
+        data: trajectories whose derivatives hold (q̇, q̈).
+        clean: use the noise-free states and derivatives when the data hold them.
+
+    Returns:
+        The mean squared error, a Python float.
+
+    Raises:
+        DataError: if the state size is odd.
+    """
+    loss = AccelerationLoss()
+    return float(jax.jit(loss.__call__)(model, loss.prepare(data, clean=clean)))
+
+
+def trajectory_metrics(
+    learned: Array,
+    true: Array,
+    *,
+    energy: Callable[[Array], Array] | None = None,
+    learned_energy: Callable[[Array], Array] | None = None,
+) -> dict[str, float]:
+    """Summary metrics of a batch of learned rollouts against the true ones.
+
+    - ``rollout_rmse``: :func:`trajectory_rmse` of ``learned`` against ``true``.
+    - ``energy_drift`` (with ``energy``): median over initial conditions of
+      max_t |E(y(t)) - E(y(0))| / |E(y(0))| of the true energy along the learned rollout.
+    - ``learned_energy_drift`` (with ``learned_energy``): the same for the model's own energy
+      H_θ, measured from the equilibrium y = 0 (H_θ's additive constant is arbitrary:
+      ``reference=0`` in :func:`energy_error`).
+
+    Args:
+        learned: learned rollouts ``(B, T, d)``.
+        true: true rollouts ``(B, T, d)`` at the same times.
+        energy: the true energy of one state (for example ``system.energy``).
+        learned_energy: the model's energy of one state (for example ``model.energy``).
+
+    Returns:
+        ``{"energy_drift"?, "rollout_rmse", "learned_energy_drift"?}`` as Python floats.
+    """
+    learned, true = jnp.asarray(learned), jnp.asarray(true)
+    metrics = {}
+    if energy is not None:
+        metrics["energy_drift"] = float(jnp.median(energy_drift(energy, learned)))
+    metrics["rollout_rmse"] = float(trajectory_rmse(learned, true))
+    if learned_energy is not None:
+        origin = jnp.zeros(learned.shape[-1], dtype=learned.dtype)
+        drift = energy_drift(learned_energy, learned, reference=origin)
+        metrics["learned_energy_drift"] = float(jnp.median(drift))
+    return metrics
+
+
+def rollout_metrics(
+    model,
+    system: AbstractSystem,
+    y0: Array,
+    *,
+    t1: float,
+    dt: float,
+    solver="rk4",
+    substeps: int = 10,
+    learned_energy: bool = False,
+) -> dict[str, float]:
+    """Roll the model and the true system out from ``y0`` and compare them.
+
+    Both are recorded at ``ts = linspace(0, t1, n + 1)`` with n = round(t1 / (dt ·
+    substeps)) (at least 1), so a fixed-step solver takes steps of about ``dt``; the true
+    system is always integrated with RK4 on the same grid.
+
+    Args:
+        model: the learned vector field (any model :func:`rollout` accepts, not an ensemble).
+        system: the true system (its ``vector_field`` and ``energy``).
+        y0: initial states ``(B, d)``.
+        t1: final time.
+        dt: step size of fixed-step solvers.
+        solver: the model's solver (see :func:`physnet.integrators.solve`).
+        substeps: steps per recording interval.
+        learned_energy: also report ``learned_energy_drift`` (energy models only).
+
+    Returns:
+        :func:`trajectory_metrics` with the true energy: ``energy_drift``, ``rollout_rmse``
+        (and ``learned_energy_drift``).
+
+    Raises:
+        ConfigError: if ``learned_energy`` is set for a model without an energy, or
+            ``t1``/``dt`` are not positive.
+    """
+    if learned_energy and not isinstance(model, AbstractEnergyModel):
+        raise ConfigError(
+            f"rollout_metrics: learned_energy=True needs an energy model (HNN, DissipativeHNN, "
+            f"LNN), got {type(model).__name__}; drop learned_energy"
+        )
+    if not (t1 > 0 and dt > 0):
+        raise ConfigError(f"rollout_metrics: need t1 > 0 and dt > 0, got t1={t1!r}, dt={dt!r}")
+    n_out = max(1, int(round(t1 / (dt * substeps))))
+    ts = jnp.linspace(0.0, t1, n_out + 1)
+    learned = rollout(model, y0, ts, solver=solver, substeps=substeps)
+    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    return trajectory_metrics(
+        learned,
+        true,
+        energy=system.energy,
+        learned_energy=model.energy if learned_energy else None,
+    )

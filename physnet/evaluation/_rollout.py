@@ -11,54 +11,10 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
-from ..integrators import STEPPERS, AbstractStepper, get_stepper, integrate
+from ..integrators import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS
+from ..integrators import SOLVERS as SOLVERS
+from ..integrators import AbstractStepper, get_solver, solve
 from ..models import Ensemble
-
-DIFFRAX_SOLVERS = {
-    "tsit5": diffrax.Tsit5,
-    "dopri5": diffrax.Dopri5,
-    "dopri8": diffrax.Dopri8,
-    "heun": diffrax.Heun,
-    "bosh3": diffrax.Bosh3,
-}
-
-SOLVERS = (*STEPPERS, *DIFFRAX_SOLVERS)
-
-
-def _resolve_solver(solver):
-    if isinstance(solver, AbstractStepper | diffrax.AbstractSolver):
-        return solver
-    if isinstance(solver, str):
-        if solver in STEPPERS:
-            return get_stepper(solver)
-        if solver in DIFFRAX_SOLVERS:
-            return DIFFRAX_SOLVERS[solver]()
-    raise ConfigError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-
-
-def _solve_one(f, y0, ts, solver, substeps, rtol, atol, max_steps, args):
-    if isinstance(solver, AbstractStepper):
-        return integrate(f, y0, ts, stepper=solver, substeps=substeps, args=args)
-    adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver)
-    if adaptive:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
-        dt0 = None
-    else:
-        controller = diffrax.ConstantStepSize()
-        dt0 = (ts[1] - ts[0]) / substeps
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(f),
-        solver,
-        t0=ts[0],
-        t1=ts[-1],
-        dt0=dt0,
-        y0=y0,
-        args=args,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=controller,
-        max_steps=max_steps,
-    )
-    return sol.ys
 
 
 @functools.partial(
@@ -66,11 +22,8 @@ def _solve_one(f, y0, ts, solver, substeps, rtol, atol, max_steps, args):
 )
 def _rollout_module(graphdef, state, y0, ts, args, *, solver, substeps, rtol, atol, max_steps):
     model = nnx.merge(graphdef, state)
-
-    def one(y):
-        return _solve_one(model, y, ts, solver, substeps, rtol, atol, max_steps, args)
-
-    return jax.vmap(one)(y0)
+    options = dict(solver=solver, substeps=substeps, rtol=rtol, atol=atol, max_steps=max_steps)
+    return jax.vmap(lambda y: solve(model, y, ts, args=args, **options))(y0)
 
 
 def rollout(
@@ -95,8 +48,10 @@ def rollout(
         ts: recording times ``(T,)``; ``ts[0]`` is the initial time.
         solver: physnet stepper name or object (``"rk4"`` default, ``"leapfrog"``,
             ``"implicit-midpoint"``, ...), or a diffrax solver object or name (``"tsit5"``,
-            ``"dopri5"``, ``"dopri8"``: adaptive with ``rtol``/``atol``).
-        substeps: fixed steps per recording interval for fixed-step methods.
+            ``"dopri5"``, ``"dopri8"``: adaptive with ``rtol``/``atol``); integrated by
+            :func:`physnet.integrators.solve`.
+        substeps: fixed steps per recording interval for fixed-step methods (``ts`` may be
+            non-uniform).
         rtol, atol: tolerances of adaptive diffrax solvers.
         max_steps: step budget of diffrax solvers.
 
@@ -104,7 +59,7 @@ def rollout(
         States ``(T, d)`` or ``(B, T, d)`` (with a leading ``(members,)`` axis for an
         ensemble).
     """
-    solver = _resolve_solver(solver)
+    solver = get_solver(solver)
     if int(substeps) != substeps or substeps < 1:
         raise ConfigError(f"rollout: substeps must be a positive integer, got {substeps!r}")
     y0 = jnp.asarray(y0)
@@ -123,12 +78,5 @@ def rollout(
         graphdef, state = nnx.split(model)
         ys = _rollout_module(graphdef, state, batch, ts, args, **options)
     else:
-        run = jax.jit(
-            jax.vmap(
-                lambda y: _solve_one(
-                    model, y, ts, solver, int(substeps), rtol, atol, max_steps, args
-                )
-            )
-        )
-        ys = run(batch)
+        ys = jax.jit(jax.vmap(lambda y: solve(model, y, ts, args=args, **options)))(batch)
     return ys[0] if single else ys

@@ -1,6 +1,14 @@
-"""Butcher tableaux, explicit Runge-Kutta and symplectic steppers, and ``integrate``."""
+"""Butcher tableaux, explicit Runge-Kutta and symplectic steppers, `integrate`, and `solve`
+(the one solver entry: physnet steppers and diffrax solvers)."""
 
 from ._integrate import integrate as integrate
+from ._solve import ADJOINTS as ADJOINTS
+from ._solve import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS
+from ._solve import SOLVERS as SOLVERS
+from ._solve import get_adjoint as get_adjoint
+from ._solve import get_solver as get_solver
+from ._solve import solve as solve
+from ._solve import substep_times as substep_times
 from ._steppers import RK4 as RK4
 from ._steppers import STEPPERS as STEPPERS
 from ._steppers import AbstractStepper as AbstractStepper

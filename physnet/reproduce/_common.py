@@ -14,10 +14,10 @@ import numpy as np
 import optax
 
 from ..data import Trajectories, generate
-from ..evaluation import energy_drift, rollout, trajectory_rmse
+from ..evaluation import derivative_mse as derivative_mse  # cli.py imports it from here
+from ..evaluation import rollout
 from ..plotting import phase_portrait, save_figure, time_series
 from ..systems import AbstractSystem
-from ..training import DerivativeLoss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,30 +111,8 @@ def make_data(system: AbstractSystem, cfg: DataConfig) -> tuple[Trajectories, Tr
     return data.split(cfg.train_fraction, key=k_split)
 
 
-def derivative_mse(model, data: Trajectories, *, clean: bool = False) -> float:
-    """Mean squared error of the model's vector field against the data's derivatives."""
-    loss = DerivativeLoss()
-    return float(jax.jit(loss.__call__)(model, loss.prepare(data, clean=clean)))
-
-
 def clean_initial_states(data: Trajectories):
     return data.y0 if data.clean_states is None else data.clean_states[:, 0]
-
-
-def rollout_metrics(
-    model, system: AbstractSystem, y0, *, t1: float, dt: float, solver: str = "rk4"
-) -> dict[str, float]:
-    """``energy_drift`` (median over initial conditions of the max relative true-energy error
-    along the learned rollout) and ``rollout_rmse`` (against the true system, same solver)."""
-    n_out = int(round(t1 / (dt * 10)))
-    ts = jnp.linspace(0.0, t1, n_out + 1)
-    learned = rollout(model, y0, ts, solver=solver, substeps=10)
-    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=10)
-    drift = energy_drift(system.energy, learned)
-    return {
-        "energy_drift": float(jnp.median(drift)),
-        "rollout_rmse": float(trajectory_rmse(learned, true)),
-    }
 
 
 def timed(fn, *args, **kwargs):

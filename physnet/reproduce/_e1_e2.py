@@ -8,6 +8,7 @@ from pathlib import Path
 from flax import nnx
 
 from ..approximators import MLP
+from ..evaluation import derivative_mse, rollout_metrics
 from ..models import HNN, NeuralODE
 from ..systems import Duffing
 from ..training import fit
@@ -15,10 +16,8 @@ from ._common import (
     DataConfig,
     Experiment,
     clean_initial_states,
-    derivative_mse,
     make_data,
     make_optimizer,
-    rollout_metrics,
     trajectory_figures,
     with_seed,
 )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -20,20 +19,17 @@ from flax import nnx
 
 from .._errors import ConfigError
 from ..approximators import MLP
-from ..data import Trajectories
-from ..evaluation import energy_error, rollout
+from ..evaluation import acceleration_mse, derivative_mse, energy_error, rollout, rollout_metrics
 from ..models import LNN, DissipativeHNN
 from ..plotting import energy_curve, phase_portrait, save_figure
 from ..systems import Duffing
-from ..training import AccelerationLoss, fit
+from ..training import fit
 from ._common import (
     DataConfig,
     Experiment,
     clean_initial_states,
-    derivative_mse,
     make_data,
     make_optimizer,
-    rollout_metrics,
     trajectory_figures,
     with_seed,
 )
@@ -157,12 +153,6 @@ class LNNConfig:
     long_rollout_t1: float = 1000.0
     long_rollout_dt: float = 0.05
     figure_y0: tuple[float, float] = (1.0, 0.0)
-
-
-def acceleration_mse(model, data: Trajectories, *, clean: bool = False) -> float:
-    """Mean squared error of the model's acceleration against the data's q̈."""
-    loss = AccelerationLoss()
-    return float(jax.jit(loss.__call__)(model, loss.prepare(data, clean=clean)))
 
 
 def lnn_mlp(cfg: LNNConfig, workdir: Path, make_figures: bool = True) -> dict:

@@ -64,6 +64,7 @@ from flax import nnx
 
 from .._errors import TrainingDivergedError
 from ..approximators import KAN, update_grids
+from ..evaluation import acceleration_mse, rollout_metrics
 from ..interpret import coefficient_errors, duffing_coefficients, read_lagrangian
 from ..models import LNN
 from ..plotting import kan_edge_functions, save_figure
@@ -74,10 +75,8 @@ from ._common import (
     Experiment,
     clean_initial_states,
     make_data,
-    rollout_metrics,
     with_seed,
 )
-from ._e3_e4 import acceleration_mse
 
 
 @dataclasses.dataclass(frozen=True)

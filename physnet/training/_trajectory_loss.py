@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,12 +10,10 @@ from jax import Array
 
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
-from ..evaluation import DIFFRAX_SOLVERS
-from ..integrators import STEPPERS, AbstractStepper, ImplicitMidpoint, get_stepper, integrate
+from ..integrators import ADJOINTS as ADJOINTS
+from ..integrators import SOLVERS, ImplicitMidpoint, get_adjoint, get_solver, solve
 from ._losses import LOSSES, AbstractLoss
 
-#: the accepted string values of ``TrajectoryLoss(adjoint=...)``
-ADJOINTS = ("recursive", "backsolve")
 #: the accepted values of ``TrajectoryLoss(observe=...)``
 OBSERVED = ("state", "positions")
 
@@ -41,14 +38,13 @@ def _positive_int(owner: str, name: str, value, low: int) -> int:
 
 
 def _resolve_solver(solver):
-    if isinstance(solver, str):
-        if solver in STEPPERS:
-            solver = get_stepper(solver)
-        elif solver in DIFFRAX_SOLVERS:
-            solver = DIFFRAX_SOLVERS[solver]()
-    if not isinstance(solver, AbstractStepper | diffrax.AbstractSolver):
-        names = ", ".join(n for n in (*STEPPERS, *DIFFRAX_SOLVERS) if n != "implicit-midpoint")
-        raise ConfigError(f"TrajectoryLoss: unknown solver {solver!r}; choose one of {names}")
+    try:
+        solver = get_solver(solver)
+    except ConfigError:
+        names = ", ".join(n for n in SOLVERS if n != "implicit-midpoint")
+        raise ConfigError(
+            f"TrajectoryLoss: unknown solver {solver!r}; choose one of {names}"
+        ) from None
     if isinstance(solver, ImplicitMidpoint):
         raise ConfigError(
             "TrajectoryLoss: solver 'implicit-midpoint' cannot be trained through (its Newton "
@@ -59,23 +55,10 @@ def _resolve_solver(solver):
 
 
 def _resolve_adjoint(adjoint, solver):
-    if adjoint is None:
-        return None if isinstance(solver, AbstractStepper) else diffrax.RecursiveCheckpointAdjoint()
-    if isinstance(solver, AbstractStepper):
-        raise ConfigError(
-            f"TrajectoryLoss: adjoint={adjoint!r} applies to diffrax solvers only; physnet's "
-            f"steppers ({type(solver).__name__}) are differentiated through their lax.scan"
-        )
-    if isinstance(adjoint, diffrax.AbstractAdjoint):
-        return adjoint
-    if adjoint == "recursive":
-        return diffrax.RecursiveCheckpointAdjoint()
-    if adjoint == "backsolve":
-        return diffrax.BacksolveAdjoint()
-    raise ConfigError(
-        f"TrajectoryLoss: unknown adjoint {adjoint!r}; choose one of {', '.join(ADJOINTS)} "
-        "or pass a diffrax.AbstractAdjoint"
-    )
+    try:
+        return get_adjoint(adjoint, solver)
+    except ConfigError as err:
+        raise ConfigError(f"TrajectoryLoss: {err}") from None
 
 
 class TrajectoryLoss(AbstractLoss):
@@ -105,17 +88,17 @@ class TrajectoryLoss(AbstractLoss):
     (see ``experiments/trajectory_study``). The sample index of the prepared batch runs over
     the windows of all trajectories, so :func:`physnet.fit` minibatches windows.
 
-    Integration: physnet's steppers (``"rk4"``, ``"leapfrog"``, ...) with ``substeps`` fixed
-    steps per observation interval under ``lax.scan`` (reverse-mode through the scan), or a
-    diffrax solver (``"tsit5"``, ``"dopri5"``, ``"heun"``, ... adaptive with ``rtol``/``atol``;
-    non-adaptive ones such as ``diffrax.Euler()`` take ``substeps`` equal steps per interval of
-    a uniform window) through
-    ``diffrax.diffeqsolve`` with ``adjoint``: ``"recursive"`` (the default,
+    Integration: :func:`physnet.integrators.solve` (``throw=False``), with physnet's
+    steppers (``"rk4"``, ``"leapfrog"``, ...) taking ``substeps`` fixed steps per observation
+    interval under ``lax.scan`` (reverse-mode through the scan), or a diffrax solver
+    (``"tsit5"``, ``"dopri5"``, ``"heun"``, ... adaptive with ``rtol``/``atol``; non-adaptive
+    ones such as ``diffrax.Euler()`` take ``substeps`` equal steps per observation interval)
+    through ``diffrax.diffeqsolve`` with ``adjoint``: ``"recursive"`` (the default,
     ``diffrax.RecursiveCheckpointAdjoint``: backpropagation through the solver with
     checkpointing) or ``"backsolve"`` (``diffrax.BacksolveAdjoint``: the continuous adjoint
     solved backwards in time, memory independent of the number of steps, gradients accurate
-    to the solver tolerance), or any ``diffrax.AbstractAdjoint``. For diffrax the model's
-    variables are passed as the ODE's ``args``, so every adjoint sees the parameters. A
+    to the solver tolerance), or any ``diffrax.AbstractAdjoint``. The model's variables are
+    passed as the ODE's ``args``, so every adjoint sees the parameters. A
     failed diffrax solve (step budget ``max_steps`` exhausted) gives an infinite loss, which
     :func:`physnet.fit` reports as divergence.
 
@@ -222,13 +205,8 @@ class TrajectoryLoss(AbstractLoss):
         """The model's solutions over the windows, started from each window's first observed
         state: shape ``(S, W, d)`` like ``batch["ys"]`` (row 0 of every window is its start)."""
         ts, ys = batch["ts"], batch["ys"]
-        if isinstance(self.solver, AbstractStepper):
-
-            def one(t, y):
-                return integrate(model, y[0], t, stepper=self.solver, substeps=self.substeps)
-
-            return jax.vmap(one)(ts, ys)
         if isinstance(model, nnx.Module):
+            # the variables travel as the ODE's args, so that every adjoint sees them
             graphdef, variables = nnx.split(model)
 
             def field(t, y, variables):
@@ -240,34 +218,16 @@ class TrajectoryLoss(AbstractLoss):
             def field(t, y, args):
                 return model(t, y, None)
 
-        term = diffrax.ODETerm(field)
-        adaptive = isinstance(self.solver, diffrax.AbstractAdaptiveSolver)
-        controller = (
-            diffrax.PIDController(rtol=self.rtol, atol=self.atol)
-            if adaptive
-            else diffrax.ConstantStepSize()
+        options = dict(
+            solver=self.solver,
+            substeps=self.substeps,
+            rtol=self.rtol,
+            atol=self.atol,
+            max_steps=self.max_steps,
+            adjoint=self.adjoint,
+            throw=False,
         )
-
-        def one(t, y):
-            dt0 = None if adaptive else (t[-1] - t[0]) / ((self.window - 1) * self.substeps)
-            sol = diffrax.diffeqsolve(
-                term,
-                self.solver,
-                t0=t[0],
-                t1=t[-1],
-                dt0=dt0,
-                y0=y[0],
-                args=variables,
-                saveat=diffrax.SaveAt(ts=t),
-                stepsize_controller=controller,
-                adjoint=self.adjoint,
-                max_steps=self.max_steps,
-                throw=False,
-            )
-            failed = sol.result != diffrax.RESULTS.successful
-            return jnp.where(failed, jnp.inf, sol.ys)
-
-        return jax.vmap(one)(ts, ys)
+        return jax.vmap(lambda t, y: solve(field, y[0], t, args=variables, **options))(ts, ys)
 
     def __call__(self, model, batch) -> Array:
         pred = self.predict(model, batch)
