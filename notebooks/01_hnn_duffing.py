@@ -29,6 +29,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from flax import nnx
@@ -71,9 +72,11 @@ y0 = jnp.array([1.0, 0.0])
 true = np.asarray(pn.rollout(system.vector_field, y0, ts, substeps=10))
 learned = np.asarray(pn.rollout(hnn, y0, ts, substeps=10))
 phase_portrait({"true": true, "learned HNN": learned}, title="E1: true vs learned HNN, (1, 0)")
+plt.show()
 
 # %%
 time_series(np.asarray(ts), {"true": true, "learned HNN": learned}, title="E1: q(t) and p(t)")
+plt.show()
 
 # %% [markdown]
 # ## Energy over a long rollout: the HNN keeps it, the neural ODE does not
@@ -100,3 +103,4 @@ energy_curve(
     },
     title="Relative error of the true energy along learned rollouts from (1, 0)",
 )
+plt.show()

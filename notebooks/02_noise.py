@@ -28,6 +28,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from flax import nnx
@@ -60,9 +61,12 @@ y0 = jnp.array([1.0, 0.0])
 true = np.asarray(pn.rollout(system.vector_field, y0, ts, substeps=10))
 learned = np.asarray(pn.rollout(hnn, y0, ts, substeps=10))
 phase_portrait({"learned HNN": learned}, title="E2: learned HNN from noisy data, (1, 0)")
+plt.show()
 
 # %%
 time_series(np.asarray(ts), {"true": true, "learned HNN": learned}, title="E2: q(t), p(t)")
+plt.show()
 
 # %%
 phase_portrait({"true": true, "learned HNN": learned}, title="E2: true vs learned, (1, 0)")
+plt.show()

@@ -27,6 +27,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
@@ -64,6 +65,7 @@ curves |= {
     f"learned, {k}": np.asarray(pn.rollout(m, y0, ts, substeps=10)) for k, m in models.items()
 }
 phase_portrait(curves, title="Damped Duffing (γ = 0.1): true vs learned dissipative HNNs, (1, 0)")
+plt.show()
 
 # %% [markdown]
 # ## The learned energy never increases along the learned flow
@@ -79,3 +81,4 @@ energy_curve(
     title="True energy H(t)/H(0) along the learned damped rollout",
     log=False,
 )
+plt.show()

@@ -43,6 +43,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from flax import nnx
@@ -128,6 +129,7 @@ print(np.round(edge_scores(sparse, x)[0], 3))
 # %%
 names = {"in_names": ["x", "y"], "out_names": ["x·y"]}
 kan_diagram(sparse, x, **names, title=f"[2, 5, 1] KAN for x·y, sparsity λ = {LAMBDA:g}")
+plt.show()
 
 # %% [markdown]
 # ## Figure 13: pruning
@@ -155,6 +157,7 @@ if FINETUNE_STEPS:
     )
 print(f"pruned + fine-tuned: test RMSE {rmse(pruned, x_test, y_test):.2e}")
 kan_diagram(pruned, x, **names, title=f"The same KAN pruned to {report.widths_after}")
+plt.show()
 
 # %% [markdown]
 # ## Reading (x + y)² − (x − y)² off the hidden nodes
@@ -225,6 +228,7 @@ print(f"{mult_report.widths_before} -> {mult_report.widths_after}")
 kan_diagram(
     mult_pruned, x, **names, title=f"KAN [2, [1, 1], 1] pruned to {mult_report.widths_after}"
 )
+plt.show()
 
 # %% [markdown]
 # With `method="auto"` each edge is fitted by a sparse polynomial, or by a library function

@@ -40,6 +40,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
 
@@ -115,6 +116,7 @@ kan_edge_functions(
     names=("q", "q̇"),
     title="Learned edge functions φ(q), φ(q̇) of the [2, 10, 1] KAN Lagrangian",
 )
+plt.show()
 
 # %% [markdown]
 # ## Reading L as a formula
@@ -171,6 +173,7 @@ time_series(
     names=("q", "q̇"),
     title="Duffing α = 1/2, β = 1/4 from (q, q̇) = (1, 0): true vs learned",
 )
+plt.show()
 
 # %%
 energy_curve(
@@ -178,3 +181,4 @@ energy_curve(
     {"KAN-LNN": np.asarray(pn.energy_error(system.energy, learned))},
     title="Relative error of the true energy along the learned rollout from (1, 0)",
 )
+plt.show()

@@ -45,6 +45,7 @@
 import os
 
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from flax import nnx
@@ -137,6 +138,7 @@ model, train = hnns[1.0, 2.0]
 kan = model.hamiltonian
 states = np.asarray(train.states.reshape(-1, 2))
 kan_edge_functions(kan, states, names=("q", "p"), title="Edges of the [2, 1] KAN Hamiltonian")
+plt.show()
 
 # %% [markdown]
 # **Library snap.** `fit_library` fits c·f(a x + b) + d for every f in a library

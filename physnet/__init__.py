@@ -1,8 +1,12 @@
 """physnet: physics-informed dynamics identification in JAX.
 
 Importing physnet enables float64 in JAX (``jax_enable_x64``): physics needs it, and
-physnet's parameters, data and integrators are float64 throughout.
+physnet's parameters, data and integrators are float64 throughout. It has no other import-time
+side effect (in particular it selects no matplotlib backend).
 """
+
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 import jax as _jax
 
@@ -46,4 +50,7 @@ from .training import fit_ensemble as fit_ensemble  # noqa: E402
 from .training import load_model as load_model  # noqa: E402
 from .training import save_model as save_model  # noqa: E402
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("physnet")  # single source: pyproject.toml's [project] version
+except _PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"

@@ -223,8 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- commands
 def _cmd_reproduce(args) -> int:
+    import matplotlib
+
     from .reproduce import parse_experiments, reproduce
 
+    matplotlib.use("Agg")  # a batch job writing PNG files: no window (never selected on import)
     names = parse_experiments(args.experiments)
     echo = lambda s: print(s, flush=True)  # noqa: E731
     reproduce(names, args.out, quick=args.quick, best=args.best, echo=echo)

@@ -1,7 +1,8 @@
 """The forkable experiment folders (experiments/<e#>/) and the "physnet best" settings."""
 
-import importlib.util
+import dataclasses
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -9,29 +10,87 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from physnet.reproduce import EXPERIMENTS, format_table, reproduce, write_report
+from physnet import ConfigError
+from physnet.reproduce import (
+    EXPERIMENTS,
+    _run,
+    experiment_main,
+    format_table,
+    get_experiment,
+    reproduce,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4", "E5": "e5", "E6": "e6"}
 
 
-def _load_config(folder: str):
-    spec = importlib.util.spec_from_file_location(
-        f"config_{folder}", ROOT / "experiments" / folder / "config.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _run_folder_main(folder: str, argv: list[str], monkeypatch) -> dict:
+    """Run ``experiments/<folder>/main.py`` as a script with ``argv``, the training replaced by
+    a recorder of what ``run_experiment`` was asked to run."""
+    calls = []
+
+    def record(name, workdir, **kwargs):
+        calls.append({"name": name, "workdir": workdir, **kwargs})
+        return {}
+
+    monkeypatch.setattr(_run, "run_experiment", record)
+    main = ROOT / "experiments" / folder / "main.py"
+    monkeypatch.setattr(sys, "argv", [str(main), *argv])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(main), run_name="__main__")
+    assert exit_.value.code == 0
+    assert len(calls) == 1
+    return calls[0]
 
 
 @pytest.mark.parametrize("name", sorted(FOLDERS))
-def test_folder_configs_are_the_registered_ones(name):
-    """The config as code in experiments/<e#>/ states the same settings that
-    ``physnet reproduce`` runs, for the source and for physnet best."""
-    module = _load_config(FOLDERS[name])
-    assert module.get_config() == EXPERIMENTS[name].config
-    assert module.get_best_config() == EXPERIMENTS[name].best_config
+def test_folder_runs_the_registered_settings(name, tmp_path, monkeypatch):
+    """experiments/<e#>/main.py runs the registry's settings (the single source), for the
+    source, for physnet best and on the quick setting."""
+    exp = EXPERIMENTS[name]
+    call = _run_folder_main(FOLDERS[name], ["--workdir", str(tmp_path), "--best"], monkeypatch)
+    assert call["name"] == name and call["workdir"] == str(tmp_path)
+    assert call["config"] == exp.config and call["best_config"] == exp.best_config
+    assert call["best"] and not call["quick"] and call["seeds"] is None
+    call = _run_folder_main(FOLDERS[name], ["--quick", "--seeds", "3"], monkeypatch)
+    assert call["config"] == exp.quick_config and call["quick"] and call["seeds"] == (3,)
     assert (ROOT / "experiments" / FOLDERS[name] / "README.md").is_file()
+
+
+def test_experiment_scripts_do_not_touch_sys_path():
+    """The folders import physnet as installed; no ``sys.path`` manipulation, no local config
+    module shadowing the registry."""
+    scripts = sorted((ROOT / "experiments").rglob("*.py"))
+    assert scripts
+    for script in scripts:
+        assert "sys.path" not in script.read_text(), script
+    assert not list((ROOT / "experiments").glob("e*/config.py"))
+
+
+def test_forked_settings_reach_the_run(tmp_path, monkeypatch):
+    """A fork passes ``dataclasses.replace`` of the registered config; it is run as given, and
+    ``--quick`` shrinks the fork (not the registered settings)."""
+    calls = []
+    monkeypatch.setattr(_run, "run_experiment", lambda *a, **k: calls.append(k) or {})
+    exp = get_experiment("e3")
+    fork = dataclasses.replace(exp.config, gamma_init=0.05, steps=123)
+    assert experiment_main("E3", fork, argv=["--workdir", str(tmp_path)]) == 0
+    assert calls[-1]["config"] == fork and calls[-1]["best_config"] == exp.best_config
+    assert experiment_main("E3", fork, argv=["--quick"]) == 0
+    quick = calls[-1]["config"]
+    assert quick == exp.quick_version(fork) and quick.gamma_init == 0.05
+    assert quick.steps == exp.quick_config.steps
+
+
+def test_print_config_and_unknown_name(capsys):
+    assert experiment_main("E6", argv=["--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = json.loads(json.dumps(dataclasses.asdict(EXPERIMENTS["E6"].config)))
+    assert printed == {"config": expected, "best_config": None}
+    assert get_experiment("e1") is EXPERIMENTS["E1"]
+    with pytest.raises(ConfigError, match="E7.*E1"):
+        get_experiment("E7")
 
 
 def test_source_settings_match_the_spec():

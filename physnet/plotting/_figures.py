@@ -3,19 +3,20 @@
 Functions of arrays that return matplotlib Figures; nothing here knows about models. Curves are
 passed as a mapping ``label -> array``; the first curve is drawn solid and the others dashed,
 so true and learned trajectories stay distinguishable in print.
+
+Figures are made with pyplot, so they display in notebooks and with ``plt.show()``; physnet
+never selects a matplotlib backend on import (the user's choice, ``MPLBACKEND`` or
+``matplotlib.use``, applies; without a display matplotlib falls back to Agg by itself). Batch
+entry points (``physnet reproduce``, ``experiments/<e#>/main.py``) select Agg themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 _STYLES = [
     {"color": "black", "linestyle": "-", "linewidth": 1.6},

@@ -13,6 +13,7 @@ from ._report import write_report as write_report
 from ._run import EXPERIMENTS as EXPERIMENTS
 from ._run import experiment_main as experiment_main
 from ._run import format_table as format_table
+from ._run import get_experiment as get_experiment
 from ._run import parse_experiments as parse_experiments
 from ._run import reproduce as reproduce
 from ._run import run_experiment as run_experiment

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -203,34 +205,80 @@ def reproduce(
     return results
 
 
-def experiment_main(name: str, config, best_config=None, argv: list[str] | None = None) -> int:
-    """Command line of one ``experiments/<e#>/main.py``: run ``config`` (a forkable config as
-    code) over seeds, write ``--workdir``, print the table beside the source's numbers.
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment ``name`` (``"E1"`` ... ``"E6"``, ``"E5-MLP"``; case-insensitive).
+
+    Its ``config`` (the source's settings) and ``best_config`` ("physnet best", or ``None``)
+    are the single source of the experiment's settings: ``physnet reproduce`` and the folders
+    ``experiments/<e#>/main.py`` run them. To change an experiment, build on them with
+    ``dataclasses.replace``, e.g.
+    ``dataclasses.replace(get_experiment("E1").config, width=64, steps=6000)``, and pass the
+    result to :func:`experiment_main` or :func:`run_experiment`.
+
+    Raises:
+        ConfigError: ``name`` is not a registered experiment.
+    """
+    key = str(name).strip().upper()
+    if key not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[key]
+
+
+def experiment_main(name: str, config=None, best_config=None, argv: list[str] | None = None) -> int:
+    """Command line of one ``experiments/<e#>/main.py``: run the experiment over seeds, write
+    ``--workdir``, print the table beside the source's numbers.
+
+    Args:
+        name: the registered experiment (see :func:`get_experiment`).
+        config: settings to run instead of the registered ``config`` (a fork builds them with
+            ``dataclasses.replace`` on ``get_experiment(name).config``); ``None``: the
+            registered ones.
+        best_config: "physnet best" settings instead of the registered ``best_config``.
+        argv: command-line arguments (default ``sys.argv[1:]``).
 
     Options: ``--workdir DIR`` (default ``physnet-results/<name>``), ``--seeds 0,1,2``,
-    ``--quick`` (the registered quick settings instead of ``config``), ``--best`` (also run
-    ``best_config``).
+    ``--quick`` (``config`` on the quick sizes, one seed: the registered quick settings for
+    the registered config), ``--best`` (also run the best settings),
+    ``--print-config`` (print the settings as JSON and exit). Figures are written with
+    matplotlib's Agg backend (selected here, at the entry point, never on import).
+
+    Returns:
+        The exit status (0).
     """
     import argparse
 
-    parser = argparse.ArgumentParser(description=f"{name}: {EXPERIMENTS[name].title}")
-    parser.add_argument("--workdir", default=f"physnet-results/{name}")
+    exp = get_experiment(name)
+    config = exp.config if config is None else config
+    best_config = exp.best_config if best_config is None else best_config
+    parser = argparse.ArgumentParser(description=f"{exp.name}: {exp.title}")
+    parser.add_argument("--workdir", default=f"physnet-results/{exp.name}")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0-4)")
     parser.add_argument("--quick", action="store_true", help="small settings, one seed")
     parser.add_argument("--best", action="store_true", help="also run physnet's best settings")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the settings as JSON and exit"
+    )
     args = parser.parse_args(argv)
+    if args.print_config:
+        settings = {"config": config, "best_config": best_config}
+        as_dicts = {k: None if v is None else dataclasses.asdict(v) for k, v in settings.items()}
+        print(json.dumps(as_dicts, indent=2))
+        return 0
     try:
         seeds = None if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
     except ValueError:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    import matplotlib
+
+    matplotlib.use("Agg")  # a batch job writing PNG files; no window
     metrics = run_experiment(
-        name,
+        exp.name,
         args.workdir,
-        config=None if args.quick else config,
+        config=exp.quick_version(config) if args.quick else config,
         best_config=best_config,
         seeds=seeds,
         quick=args.quick,
         best=args.best,
     )
-    print(format_table({name: metrics}))
+    print(format_table({exp.name: metrics}))
     return 0
