@@ -34,8 +34,8 @@ import optax
 from flax import nnx
 
 import physnet as pn
+from physnet.evaluation import derivative_mse
 from physnet.plotting import phase_portrait, time_series
-from physnet.reproduce import derivative_mse
 
 SMALL = os.environ.get("PHYSNET_NOTEBOOK_SMALL") == "1"
 N_TRAJECTORIES, STEPS = (20, 200) if SMALL else (100, 3000)

@@ -32,7 +32,7 @@ from flax import nnx
 import physnet as pn
 from physnet.approximators import update_grids
 from physnet.interpret import read_damping, read_hamiltonian
-from physnet.reproduce._common import DataConfig, make_data
+from physnet.reproduce import DataConfig, make_data
 
 TRUE = {"alpha": 1.0, "beta": 2.0, "gamma": 0.1}
 

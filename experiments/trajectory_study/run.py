@@ -57,7 +57,7 @@ import numpy as np
 import optax
 
 import physnet as pn
-from physnet._build import build_model
+from physnet import build_model
 from physnet.training import TrajectoryLoss
 
 MODELS = ("node", "hnn", "dhnn")

@@ -1,8 +1,8 @@
 """The experiments of the source (SPEC.md section 3), as code: configs and train_and_evaluate."""
 
-from ..evaluation import derivative_mse as derivative_mse  # moved there; kept importable
 from ._common import DataConfig as DataConfig
 from ._common import Experiment as Experiment
+from ._common import make_data as make_data
 from ._common import make_optimizer as make_optimizer
 from ._e1_e2 import HNNConfig as HNNConfig
 from ._e3_e4 import DHNNConfig as DHNNConfig

@@ -14,10 +14,10 @@ from .._io import atomic_directory, write_json
 from ..approximators import KAN
 from ..data import Trajectories
 from ..evaluation import (
-    energy_drift,
     ensemble_readout,
     ensemble_spread,
     rollout,
+    trajectory_metrics,
     trajectory_rmse,
 )
 from ..models import HNN, LNN, AbstractEnergyModel, DissipativeHNN, Ensemble
@@ -74,19 +74,12 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     }
 
 
-def trajectory_metrics(model, system, learned, true) -> dict[str, float]:
-    """``energy_drift`` (true energy) and ``rollout_rmse`` of one model's rollout ``learned``
-    (B, T, d) against ``true``, and ``learned_energy_drift`` for energy models, measured from
-    the equilibrium: H_θ's additive constant is arbitrary."""
-    metrics = {
-        "energy_drift": float(jnp.median(energy_drift(system.energy, learned))),
-        "rollout_rmse": float(trajectory_rmse(learned, true)),
-    }
-    if isinstance(model, AbstractEnergyModel):
-        origin = jnp.zeros(model.state_size)
-        drift = energy_drift(model.energy, learned, reference=origin)
-        metrics["learned_energy_drift"] = float(jnp.median(drift))
-    return metrics
+def _model_metrics(model, system, learned, true) -> dict[str, float]:
+    """:func:`~physnet.evaluation.trajectory_metrics` of one model's rollout ``learned``
+    (B, T, d) against ``true``, with the system's energy and, for energy models, the model's
+    own (measured from the equilibrium)."""
+    energy = model.energy if isinstance(model, AbstractEnergyModel) else None
+    return trajectory_metrics(learned, true, energy=system.energy, learned_energy=energy)
 
 
 def _summarise_members(metrics: dict, summary: dict) -> None:
@@ -107,7 +100,7 @@ def _evaluate_ensemble(ensemble, system, y0, ts, true, solver) -> dict[str, Any]
     spread = ensemble_spread(learned)
 
     def readout(i):
-        return trajectory_metrics(ensemble.member(i), system, learned[i], true)
+        return _model_metrics(ensemble.member(i), system, learned[i], true)
 
     metrics: dict[str, Any] = {}
     _summarise_members(metrics, ensemble_readout(range(len(ensemble)), readout))
@@ -173,7 +166,7 @@ def evaluate_run(
         metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver)
     else:
         learned = rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS)
-        metrics = trajectory_metrics(model, system, learned, true)
+        metrics = _model_metrics(model, system, learned, true)
         metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}
         if symbolic:
             metrics |= symbolic_metrics(model, test)

@@ -13,9 +13,8 @@ import optax
 from .._build import build_model
 from .._errors import ConfigError, TrainingDivergedError
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
-from ..evaluation import ensemble_readout
+from ..evaluation import derivative_mse, ensemble_readout
 from ..models import DissipativeHNN, Ensemble
-from ..reproduce._common import derivative_mse  # TODO(merge): physnet.evaluation
 from ..training import LOSSES, fit, fit_ensemble, get_loss
 from ._rundir import write_run
 
