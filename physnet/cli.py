@@ -211,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t1", type=_finite_float, default=100.0, help="rollout horizon")
     p.add_argument("--dt", type=_finite_float, default=0.01, help="integrator step")
     p.add_argument("--solver", default="rk4", choices=list(SOLVERS))
+    p.add_argument(
+        "--energy",
+        default=None,
+        metavar="EXPR",
+        help="an energy formula in the state's names (e.g. \"2.4*(1-cos(theta))+omega**2\"); "
+        "adds energy_mse, its mean squared error along the rollout",
+    )
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
     p.add_argument(
         "--symbolic",
@@ -321,6 +328,7 @@ def _cmd_evaluate(args) -> int:
         dt=args.dt,
         solver=args.solver,
         symbolic=args.symbolic,
+        energy=args.energy,
         out=args.out,
     )
     print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))

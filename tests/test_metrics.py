@@ -110,3 +110,20 @@ def test_rollout_metrics_rolls_out_model_and_system(model):
     assert exact["rollout_rmse"] == 0.0 and exact["energy_drift"] < 1e-9
     with pytest.raises(pn.ConfigError, match="learned_energy"):
         rollout_metrics(SYSTEM.vector_field, SYSTEM, y0, t1=2.0, dt=0.01, learned_energy=True)
+
+
+def test_energy_function_and_energy_mse_by_hand():
+    from physnet.evaluation import energy_function, energy_mse
+
+    energy = energy_function("2.4*(1 - cos(theta)) + omega**2", ["theta", "omega"])
+    y = jnp.array([0.3, -0.7])
+    assert float(energy(y)) == pytest.approx(2.4 * (1 - np.cos(0.3)) + 0.49, rel=1e-15)
+    a = jnp.array([[[0.1, 0.2], [0.3, 0.4]]])
+    b = jnp.array([[[0.1, 0.0], [0.0, 0.4]]])
+    e = lambda s: s[0] ** 2 + s[1] ** 2  # noqa: E731
+    expected = np.mean([(0.05 - 0.01) ** 2, (0.25 - 0.16) ** 2])
+    assert float(energy_mse(e, a, b)) == pytest.approx(expected, rel=1e-14)
+    mask = jnp.array([[True, False]])
+    assert float(energy_mse(e, a, b, mask)) == pytest.approx((0.05 - 0.01) ** 2, rel=1e-14)
+    with pytest.raises(pn.ConfigError, match="cannot read"):
+        energy_function("2 *", ["q", "p"])

@@ -112,3 +112,31 @@ def test_time_split_of_ragged_records_uses_each_records_own_length():
         split.apply(data.take(np.array([1, 0])))
     with pytest.raises(pn.DataError, match="same length"):
         TimeSplit((5, 6), 10)
+
+
+def test_measured_data_without_a_system_are_evaluated_on_the_held_out_segment(tmp_path):
+    """Imported data (no system): rollout error against the measured test segment in the
+    file's units, and the energy MSE of a given formula (the HNN paper's metric)."""
+    system = pn.systems.Duffing(alpha=1.0, beta=0.5, gamma=0.05)
+    sim = pn.data.generate(system, 1, 20.0, 121, key=jax.random.key(3))
+    rows = np.asarray(sim.states[0])
+    keep = np.sort(np.random.default_rng(0).choice(121, 100, replace=False))  # dropped frames
+    measured = pn.Trajectories.from_arrays(np.asarray(sim.ts)[keep], rows[keep] * [2.0, 3.0])
+    measured = measured.with_estimated_derivatives("central").rescaled("std")
+    assert "system" not in measured.metadata
+    path = measured.save(tmp_path / "measured.npz")
+    run, _ = train_run(path, tmp_path / "run", model="dhnn", options={"width": 8}, steps=30)
+    assert RunDirectory.open(run).split.kind == "time"
+    names = measured.metadata.get("names") or ["q", "p"]
+    expr = f"{names[0]}**2/8 + {names[1]}**2/18"  # 0.5 q² + 0.5 p² in the file's units
+    _, metrics = evaluate_run(run, energy=expr, dt=0.05)
+    assert metrics["n_test_trajectories"] == 1 and metrics["n_test_points"] == 20
+    assert np.isfinite(metrics["rollout_rmse"]) and metrics["energy_mse"] >= 0
+    assert "gamma_hat" in metrics and metrics["energy"] == expr
+    # the measured energy change is the file's own: compute it by hand on the test segment
+    test = RunDirectory.open(run).train_test()[1]
+    y = np.asarray(test.to_units(test.states[0]))
+    e = y[:, 0] ** 2 / 8 + y[:, 1] ** 2 / 18
+    assert metrics["energy_change_measured"] == pytest.approx((e[-1] - e[0]) / e[0], rel=1e-12)
+    with pytest.raises(pn.ConfigError, match="not state components"):
+        evaluate_run(run, energy="x**2 + " + names[1])

@@ -7,6 +7,8 @@ from ._metrics import acceleration_mse as acceleration_mse
 from ._metrics import derivative_mse as derivative_mse
 from ._metrics import energy_drift as energy_drift
 from ._metrics import energy_error as energy_error
+from ._metrics import energy_function as energy_function
+from ._metrics import energy_mse as energy_mse
 from ._metrics import rollout_metrics as rollout_metrics
 from ._metrics import trajectory_metrics as trajectory_metrics
 from ._metrics import trajectory_rmse as trajectory_rmse

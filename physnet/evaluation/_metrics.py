@@ -189,3 +189,61 @@ def rollout_metrics(
         energy=system.energy,
         learned_energy=model.energy if learned_energy else None,
     )
+
+
+def energy_mse(energy, learned: Array, target: Array, mask: Array | None = None) -> Array:
+    """Mean squared energy error along trajectories (the metric of Greydanus et al. 2019):
+    mean over times (and trajectories) of (E(ŷ(t)) - E(y(t)))².
+
+    Args:
+        energy: scalar function of one state.
+        learned, target: states ``(T, d)`` or ``(B, T, d)`` of equal shape.
+        mask: optional boolean ``(T,)`` or ``(B, T)``: only these points count (ragged data).
+    """
+    learned, target = jnp.asarray(learned), jnp.asarray(target)
+    if learned.shape != target.shape:
+        raise ValueError(f"energy_mse: shapes differ, {learned.shape} vs {target.shape}")
+    d = learned.shape[-1]
+    e_hat = jax.vmap(energy)(learned.reshape(-1, d))
+    e = jax.vmap(energy)(target.reshape(-1, d))
+    err = (e_hat - e) ** 2
+    if mask is None:
+        return jnp.mean(err)
+    m = jnp.asarray(mask).reshape(-1)
+    return jnp.sum(jnp.where(m, err, 0.0)) / jnp.sum(m)
+
+
+def energy_function(expression: str, names) -> Callable[[Array], Array]:
+    """A scalar energy ``E(y)`` of one state from a formula in the state's names.
+
+    Example: ``energy_function("2.4*(1 - cos(theta)) + omega**2", ["theta", "omega"])``.
+
+    Args:
+        expression: a sympy expression (``+ - * / **``, ``sin``, ``cos``, ``exp``, ...).
+        names: the state components' names, in order.
+
+    Raises:
+        ConfigError: if the expression does not parse or uses names that are not state
+            components (the message lists the state's names).
+    """
+    import sympy
+
+    names = [str(n) for n in names]
+    symbols = [sympy.Symbol(n) for n in names]
+    local = dict(zip(names, symbols, strict=True))
+    try:
+        expr = sympy.sympify(expression, locals=local)
+    except (sympy.SympifyError, SyntaxError, TypeError) as err:
+        raise ConfigError(f"cannot read the energy {expression!r}: {err}") from None
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in local)
+    if unknown:
+        raise ConfigError(
+            f"the energy {expression!r} uses {', '.join(unknown)}, which are not state "
+            f"components; the state's names are {', '.join(names)}"
+        )
+    fn = sympy.lambdify(symbols, expr, modules="jax")
+
+    def energy(y: Array) -> Array:
+        return jnp.asarray(fn(*(y[i] for i in range(len(names)))), dtype=y.dtype)
+
+    return energy

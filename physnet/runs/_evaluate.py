@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError, DataError
@@ -14,6 +16,8 @@ from .._io import atomic_directory, write_json
 from ..approximators import KAN
 from ..data import Trajectories
 from ..evaluation import (
+    energy_function,
+    energy_mse,
     ensemble_readout,
     ensemble_spread,
     rollout,
@@ -49,14 +53,17 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     d = model.state_size
     n = d // 2
     q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
-    states = data.states.reshape(-1, d)
+    given = data.metadata.get("names")
+    states = data.states[data.mask]
     out: dict[str, Any] = {}
     if isinstance(model, HNN | DissipativeHNN):
-        readout = read_hamiltonian(model, states, names=(*q, *(v.replace("q", "p") for v in q)))
+        names = given or (*q, *(v.replace("q", "p") for v in q))
+        readout = read_hamiltonian(model, states, names=tuple(names))
         if isinstance(model, DissipativeHNN) and model.form == "friction":
             out["gamma_hat"] = read_damping(model)
     elif isinstance(model, LNN):
-        readout = read_lagrangian(model, states, names=(*q, *(v + "dot" for v in q)))
+        names = given or (*q, *(v + "dot" for v in q))
+        readout = read_lagrangian(model, states, names=tuple(names))
     else:
         names = [f"y{j + 1}" for j in range(d)]
         result = symbolic_formula(
@@ -115,6 +122,59 @@ def _evaluate_ensemble(ensemble, system, y0, ts, true, solver) -> dict[str, Any]
     return metrics
 
 
+def state_names(data: Trajectories) -> list[str]:
+    """The names of the state components: the data's ``metadata["names"]`` (imported data), or
+    q, p (q1..qN, p1..pN) for simulated canonical states."""
+    names = data.metadata.get("names")
+    if isinstance(names, list | tuple) and len(names) == data.state_size:
+        return [str(n) for n in names]
+    n = data.state_size // 2
+    if 2 * n != data.state_size:
+        return [f"y{j + 1}" for j in range(data.state_size)]
+    q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
+    return [*q, *(v.replace("q", "p") for v in q)]
+
+
+def _measured_rollouts(model, test: Trajectories, solver: str, dt: float):
+    """Roll ``model`` out from the first state of every test trajectory over its own recorded
+    times, with at least ``ceil(interval / dt)`` steps per recording interval. Returns the
+    learned and measured states of every valid point in the file's units, ``(n, d)`` each."""
+    learned, measured = [], []
+    for b in range(test.n_trajectories):
+        part = test.trajectory(b)
+        ts = jnp.asarray(part.ts)
+        substeps = max(1, int(math.ceil(float(jnp.max(jnp.diff(ts))) / dt - 1e-9)))
+        ys = rollout(model, part.states[0, 0], ts, solver=solver, substeps=substeps)
+        learned.append(test.to_units(ys))
+        measured.append(test.to_units(part.states[0]))
+    return jnp.concatenate(learned), jnp.concatenate(measured)
+
+
+def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy) -> dict:
+    """Metrics of one model on measured data with no known system: ``rollout_rmse`` against the
+    held-out measured segments (file units), and with an ``energy`` (a function of a state in
+    the file's units) ``energy_mse`` along them and the relative energy change from the first
+    to the last point, measured and learned (how much damping the model reproduces)."""
+    learned, measured = _measured_rollouts(model, test, solver, dt)
+    metrics: dict[str, Any] = {
+        "rollout_rmse": float(trajectory_rmse(learned, measured)),
+    }
+    if energy is not None:
+        metrics["energy_mse"] = float(energy_mse(energy, learned, measured))
+        e_true = jax.vmap(energy)(measured)
+        e_hat = jax.vmap(energy)(learned)
+        metrics["energy_change_measured"] = float((e_true[-1] - e_true[0]) / e_true[0])
+        metrics["energy_change_learned"] = float((e_hat[-1] - e_hat[0]) / e_true[0])
+    if isinstance(model, AbstractEnergyModel):
+        origin = jnp.zeros(model.state_size)
+        scaled = test.from_units(learned)
+        h = jax.vmap(model.energy)(scaled) - model.energy(origin)
+        metrics["learned_energy_change"] = float((h[-1] - h[0]) / h[0])
+    if isinstance(model, DissipativeHNN) and model.form == "friction":
+        metrics["gamma_hat"] = float(model.gamma)
+    return metrics
+
+
 def evaluate_run(
     run: str | os.PathLike | RunDirectory,
     *,
@@ -123,13 +183,23 @@ def evaluate_run(
     dt: float = 0.01,
     solver: str = "rk4",
     symbolic: bool = False,
+    energy: str | None = None,
     out: str | os.PathLike | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Roll a trained run's model out from the test initial states and write its metrics.
 
-    The learned model and the true system (named by the data's metadata) are integrated to
-    ``t1`` with ``SUBSTEPS`` steps of size ``dt`` per output interval; the test data are the
-    run's stored test split (or the file ``data``).
+    Data that name a known system (simulated): the learned model and the true system are
+    integrated to ``t1`` with ``SUBSTEPS`` steps of size ``dt`` per output interval from the
+    test initial states (``energy_drift`` with the true energy, ``rollout_rmse``,
+    ``learned_energy_drift``). Measured data (no system): the model is rolled out from the
+    first state of every held-out segment over its recorded times (steps of at most ``dt``)
+    and compared with the measurements in the file's units (``rollout_rmse``, and with
+    ``energy`` ``energy_mse``, the metric of Greydanus et al. 2019). The test data are the
+    run's stored test split, or the file ``data``.
+
+    Args:
+        energy: optional energy formula in the state's names (``metadata["names"]``, else
+            q, p), e.g. ``"2.4*(1 - cos(theta)) + omega**2"``; adds ``energy_mse``.
 
     Returns:
         ``(directory written, metrics)``; the directory defaults to ``RUN/evaluation``.
@@ -151,27 +221,56 @@ def evaluate_run(
     elif symbolic:
         check_symbolic(model)
     test = Trajectories.load(data) if data is not None else run.train_test()[1]
-    system = system_from_metadata(test.metadata)
     if test.state_size != model.state_size:
         raise DataError(
             f"data state size {test.state_size} does not match the model's {model.state_size}"
         )
     if not (t1 > 0 and dt > 0 and dt <= t1):
         raise DataError(f"need 0 < --dt <= --t1, got --dt {dt} --t1 {t1}")
-    n_out = max(1, int(round(t1 / (dt * SUBSTEPS))))
-    ts = jnp.linspace(0.0, t1, n_out + 1)
-    y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
-    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=SUBSTEPS)
-    if ensemble is not None:
-        metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver)
-    else:
-        learned = rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS)
-        metrics = _model_metrics(model, system, learned, true)
-        metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}
+    energy_fn = None if energy is None else energy_function(energy, state_names(test))
+    if "system" not in test.metadata:
+        metrics = _evaluate_measured(model, ensemble, test, solver, dt, energy_fn)
         if symbolic:
             metrics |= symbolic_metrics(model, test)
-    metrics |= {"t1": t1, "dt": float(ts[1] - ts[0]) / SUBSTEPS}
+        metrics |= {"dt": dt}
+    else:
+        system = system_from_metadata(test.metadata)
+        n_out = max(1, int(round(t1 / (dt * SUBSTEPS))))
+        ts = jnp.linspace(0.0, t1, n_out + 1)
+        y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
+        true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=SUBSTEPS)
+        if ensemble is not None:
+            metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver)
+        else:
+            learned = rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS)
+            metrics = _model_metrics(model, system, learned, true)
+            if energy_fn is not None:
+                metrics["energy_mse"] = float(energy_mse(energy_fn, learned, true))
+            metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}
+            if symbolic:
+                metrics |= symbolic_metrics(model, test)
+        metrics |= {"t1": t1, "dt": float(ts[1] - ts[0]) / SUBSTEPS}
+    if energy is not None:
+        metrics["energy"] = energy
     out = Path(out) if out else run.path / "evaluation"
     with atomic_directory(out) as tmp:
         write_json(tmp / "metrics.json", metrics)
     return out, metrics
+
+
+def _evaluate_measured(model, ensemble, test, solver, dt, energy_fn) -> dict[str, Any]:
+    """Measured-data metrics of one model, or the members' medians (``_std``, ``_members``)."""
+    info = {
+        "solver": solver,
+        "n_test_trajectories": test.n_trajectories,
+        "n_test_points": test.n_samples,
+    }
+    if ensemble is None:
+        return _measured_metrics(model, test, solver, dt, energy_fn) | info
+    metrics: dict[str, Any] = {}
+    summary = ensemble_readout(
+        range(len(ensemble)),
+        lambda i: _measured_metrics(ensemble.member(i), test, solver, dt, energy_fn),
+    )
+    _summarise_members(metrics, summary)
+    return metrics | info | {"ensemble": len(ensemble)}
