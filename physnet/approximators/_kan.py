@@ -523,6 +523,9 @@ class KAN(AbstractApproximator):
         layer.coef = nnx.Param(jnp.asarray(new_coef, dtype=layer.coef.dtype))
         return float(np.max(edge_change)), condition, jnp.asarray(maps)
 
+    def activations(self) -> tuple[str, ...]:
+        return (self.base_activation,)
+
     def config(self) -> dict[str, Any]:
         return {
             "widths": [a if not m else [a, m] for a, m in self.nodes],
