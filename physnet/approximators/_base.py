@@ -23,7 +23,7 @@ class AbstractApproximator(nnx.Module, abc.ABC):
     #: name of the parameter dtype (subclasses set it from their ``param_dtype`` argument)
     param_dtype: str = "float64"
 
-    def activations(self) -> tuple[str, ...]:
+    def activation_names(self) -> tuple[str, ...]:
         """Names of the activation functions the approximator applies (``()`` if none), so
         models can refuse non-smooth ones where derivatives define the dynamics."""
         return ()

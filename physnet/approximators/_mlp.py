@@ -114,7 +114,7 @@ class MLP(AbstractApproximator):
                 x = self._activation_fn(x)
         return self.layers[-1](x)
 
-    def activations(self) -> tuple[str, ...]:
+    def activation_names(self) -> tuple[str, ...]:
         return (self.activation,)
 
     def config(self) -> dict[str, Any]:

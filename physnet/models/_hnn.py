@@ -26,7 +26,7 @@ def check_scalar_energy(owner: str, name: str, approx) -> None:
             f"{owner}: {name} must take an even-sized state (q, p), got "
             f"in_features={approx.in_features}"
         )
-    nonsmooth = [a for a in approx.activations() if a in NONSMOOTH_ACTIVATIONS]
+    nonsmooth = [a for a in approx.activation_names() if a in NONSMOOTH_ACTIVATIONS]
     if nonsmooth:
         activation = nonsmooth[0]
         raise ConfigError(
