@@ -178,19 +178,7 @@ class SymbolicResult:
                     *(sympy.Float(c) * m for c, m in zip(coef, terms, strict=True) if c != 0.0)
                 )
             )
-        if n_out == 1:
-            coefficients = _coefficients(expressions[0])
-            formula = str(_round(expressions[0], digits))
-        else:
-            coefficients = {
-                f"{name}: {k}": v
-                for name, e in zip(self.output_names, expressions, strict=True)
-                for k, v in _coefficients(e).items()
-            }
-            formula = "; ".join(
-                f"{name} = {_round(e, digits)}"
-                for name, e in zip(self.output_names, expressions, strict=True)
-            )
+        coefficients, formula = _summary(expressions, self.output_names, digits)
         return dataclasses.replace(
             self, expressions=tuple(expressions), formula=formula, coefficients=coefficients
         )
@@ -214,6 +202,21 @@ class SymbolicResult:
             out["formula_rmse"] = float(np.sqrt(np.mean((formula - ys) ** 2)))
             out["network_rmse"] = float(np.sqrt(np.mean((network - ys) ** 2)))
         return out
+
+
+def _summary(expressions, output_names, digits: int) -> tuple[dict[str, float], str]:
+    """The coefficients and the printed formula of one or several output expressions."""
+    if len(expressions) == 1:
+        return _coefficients(expressions[0]), str(_round(expressions[0], digits))
+    coefficients = {
+        f"{name}: {k}": v
+        for name, e in zip(output_names, expressions, strict=True)
+        for k, v in _coefficients(e).items()
+    }
+    formula = "; ".join(
+        f"{name} = {_round(e, digits)}" for name, e in zip(output_names, expressions, strict=True)
+    )
+    return coefficients, formula
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -347,19 +350,7 @@ def symbolic_formula(
         ]
         nodes = [sympy.expand(e) for e in sums[:n_add] + products]
     expressions = tuple(_drop_small(sympy.expand(e), symbols, xs, drop) for e in nodes)
-    if n_out == 1:
-        coefficients = _coefficients(expressions[0])
-        formula = str(_round(expressions[0], digits))
-    else:
-        coefficients = {
-            f"{name}: {k}": v
-            for name, e in zip(output_names, expressions, strict=True)
-            for k, v in _coefficients(e).items()
-        }
-        formula = "; ".join(
-            f"{name} = {_round(e, digits)}"
-            for name, e in zip(output_names, expressions, strict=True)
-        )
+    coefficients, formula = _summary(expressions, output_names, digits)
     r2 = [e.r2 for e in edges if not e.pruned]
     return SymbolicResult(
         expressions=expressions,
