@@ -200,7 +200,7 @@ def test_build_model_dhnn():
     model = build_model("dhnn", 2, "mlp", seed=1, width=8, depth=1, activation=None)
     assert model.form == "friction" and model.hamiltonian.width == 8
     general = build_model("dhnn", 2, "mlp", dissipation="general", dissipation_rank=1)
-    assert general.form == "general" and general.dissipation.out_features == 2
+    assert general.form == "general" and general.dissipation.approximator.out_features == 2
     none = build_model("dhnn", 2, "mlp", dissipation="none")
     assert float(none.gamma) == 0.0
     assert float(build_model("dhnn", 2, "mlp", gamma_init=0.2).gamma) == pytest.approx(0.2)

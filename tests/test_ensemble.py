@@ -148,7 +148,7 @@ def test_ensemble_readout_summarises_any_callable():
     )
     # give each member its own damping, then read it out
     raw = jnp.log(jnp.expm1(jnp.array([0.1, 0.2, 0.6])))
-    ens.state["raw_gamma"].set_value(raw)
+    ens.state["dissipation"]["raw_gamma"].set_value(raw)
     out = pn.ensemble_readout(ens, lambda m: {"gamma_hat": float(m.gamma), "form": m.form})
     g = out["gamma_hat"]
     np.testing.assert_allclose(g["members"], [0.1, 0.2, 0.6], rtol=1e-12)

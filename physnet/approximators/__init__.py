@@ -13,10 +13,10 @@ from ._bspline import uniform_knots as uniform_knots
 from ._kan import KAN as KAN
 from ._kan import EdgeMask as EdgeMask
 from ._kan import Grid as Grid
-from ._kan import GridChange as GridChange
 from ._kan import KANLayer as KANLayer
-from ._kan import remap_optimizer_state as remap_optimizer_state
-from ._kan import update_grids as update_grids
+from ._kan_grid import GridChange as GridChange
+from ._kan_grid import remap_optimizer_state as remap_optimizer_state
+from ._kan_grid import update_grids as update_grids
 from ._mlp import MLP as MLP
 from ._registry import APPROXIMATORS as APPROXIMATORS
 from ._registry import build_approximator as build_approximator

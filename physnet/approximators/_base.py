@@ -20,6 +20,13 @@ class AbstractApproximator(nnx.Module, abc.ABC):
 
     in_features: int
     out_features: int
+    #: name of the parameter dtype (subclasses set it from their ``param_dtype`` argument)
+    param_dtype: str = "float64"
+
+    def activation_names(self) -> tuple[str, ...]:
+        """Names of the activation functions the approximator applies (``()`` if none), so
+        models can refuse non-smooth ones where derivatives define the dynamics."""
+        return ()
 
     @abc.abstractmethod
     def __call__(self, x: Array) -> Array: ...

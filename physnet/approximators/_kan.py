@@ -1,12 +1,12 @@
-"""Kolmogorov-Arnold network with B-spline edges, grid update and grid extension."""
+"""Kolmogorov-Arnold network with B-spline edges (the network; its grid update and
+refinement algorithms live in :mod:`._kan_grid`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -18,14 +18,13 @@ from .._errors import ConfigError
 from ._activations import get_activation
 from ._base import AbstractApproximator
 from ._bspline import (
-    bspline_basis,
     bspline_eval,
     grid_bounds,
     grid_size,
 )
 
-#: Gauss-Legendre nodes per grid interval used to refit splines after a grid change
-_FIT_NODES = 8
+if TYPE_CHECKING:
+    from ._kan_grid import GridChange
 
 
 class Grid(nnx.Variable):
@@ -35,42 +34,6 @@ class Grid(nnx.Variable):
 class EdgeMask(nnx.Variable):
     """Which edges of a KAN layer are active (1) or pruned (0): saved and restored, never
     trained (see :func:`physnet.interpret.prune`)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GridChange:
-    """What a grid update or extension did to a :class:`KAN`.
-
-    Attributes:
-        grid: the number of grid intervals G after the change.
-        previous_grid: G before the change.
-        edge_residual: per layer, the largest change of any edge function over the new grid
-            ranges (max over edges of ``|w_s| · max_x |s_new(x) - s_old(x)|``, measured on
-            ``8`` Gauss-Legendre points per interval); ~1e-15 when the change is exact.
-        output_change: largest ``|KAN_new(x) - KAN_old(x)|`` over the samples passed to the
-            method (``nan`` if none were passed).
-        condition: per layer, the largest condition number of the least-squares collocation
-            matrices (small means a well-posed refit).
-        exact: the new spline space contains the old one on every grid (:meth:`KAN.refine`
-            by an integer factor keeps the old breakpoints), so only rounding changes the
-            function; ``False`` for :meth:`KAN.update_grid`.
-        coefficient_maps: per layer, the linear maps ``(in, G' + k, G + k)`` taking each
-            input's old spline coefficients to its new ones (used by
-            :func:`remap_optimizer_state`).
-    """
-
-    grid: int
-    previous_grid: int
-    edge_residual: tuple[float, ...]
-    output_change: float
-    condition: tuple[float, ...]
-    exact: bool
-    coefficient_maps: tuple[Array, ...] = dataclasses.field(repr=False)
-
-    @property
-    def residual(self) -> float:
-        """The largest edge residual over all layers."""
-        return max(self.edge_residual)
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -394,29 +357,9 @@ class KAN(AbstractApproximator):
         Returns:
             :class:`GridChange`; ``output_change`` is measured on ``xs``.
         """
-        xs = self._check_samples(xs, "update_grid")
-        if not (isinstance(margin, int | float) and margin >= 0):
-            raise ConfigError(f"KAN.update_grid: margin must be >= 0, got {margin!r}")
-        inputs, before = _trace(*nnx.split(self), xs)
-        residuals, conditions, maps = [], [], []
-        for i, layer in enumerate(self.layers):
-            if i:  # the inputs as produced by the layers updated so far
-                inputs, _ = _trace(*nnx.split(self), xs)
-            new_knots = self._knots_from_samples(inputs[i], layer.knots[...], margin)
-            res, cond, m = self._refit(layer, new_knots)
-            residuals.append(res)
-            conditions.append(cond)
-            maps.append(m)
-        _, after = _trace(*nnx.split(self), xs)
-        return GridChange(
-            grid=self.grid,
-            previous_grid=self.grid,
-            edge_residual=tuple(residuals),
-            output_change=float(jnp.max(jnp.abs(after - before))),
-            condition=tuple(conditions),
-            exact=False,
-            coefficient_maps=tuple(maps),
-        )
+        from ._kan_grid import update_grid
+
+        return update_grid(self, xs, margin=margin)
 
     def refine(self, grid: int, xs: Array | None = None) -> GridChange:
         """Extend every grid to ``grid`` intervals on the same range, in place.
@@ -436,92 +379,12 @@ class KAN(AbstractApproximator):
         Returns:
             :class:`GridChange`.
         """
-        grid = _check_int("grid", grid, 1)
-        before = None
-        if xs is not None:
-            xs = self._check_samples(xs, "refine")
-            _, before = _trace(*nnx.split(self), xs)
-        old_grid = self.grid
-        residuals, conditions, maps = [], [], []
-        position = np.linspace(0.0, old_grid, grid + 1)
-        old_position = np.arange(old_grid + 1.0)
-        for layer in self.layers:
-            knots = np.asarray(layer.knots[...])
-            breakpoints = knots[:, self.order : old_grid + self.order + 1]
-            if layer.uniform:  # exactly equally spaced between the old ends
-                a, b = breakpoints[:, :1], breakpoints[:, -1:]
-                new_bp = a + (b - a) * (position / old_grid)[None, :]
-            else:
-                new_bp = np.stack([np.interp(position, old_position, bp) for bp in breakpoints])
-            res, cond, m = self._refit(layer, _extend(new_bp, self.order))
-            residuals.append(res)
-            conditions.append(cond)
-            maps.append(m)
-        self.grid = grid
-        output_change = float("nan")
-        if xs is not None:
-            output_change = float(jnp.max(jnp.abs(_trace(*nnx.split(self), xs)[1] - before)))
-        return GridChange(
-            grid=grid,
-            previous_grid=old_grid,
-            edge_residual=tuple(residuals),
-            output_change=output_change,
-            condition=tuple(conditions),
-            exact=grid % old_grid == 0,
-            coefficient_maps=tuple(maps),
-        )
+        from ._kan_grid import refine
 
-    def _check_samples(self, xs, method: str) -> Array:
-        xs = jnp.asarray(xs, dtype=self.param_dtype)
-        if xs.ndim != 2 or xs.shape[1] != self.in_features or xs.shape[0] < 1:
-            raise ConfigError(
-                f"KAN.{method}: samples must have shape (n, {self.in_features}) with n >= 1, "
-                f"got {xs.shape}"
-            )
-        if not np.isfinite(np.asarray(xs)).all():
-            raise ConfigError(f"KAN.{method}: samples contain NaN or infinity")
-        return xs
+        return refine(self, grid, xs)
 
-    def _knots_from_samples(self, h: Array, knots: Array, margin: float) -> Array:
-        """New knots ``(in, G + 2k + 1)`` spanning each column of ``h`` (shape ``(n, in)``)."""
-        h = np.asarray(h)
-        lo, hi = h.min(axis=0), h.max(axis=0)
-        width = hi - lo
-        lo, hi = lo - margin * width, hi + margin * width
-        degenerate = width <= 1e-12 * np.maximum(1.0, np.abs(lo))
-        positions = np.linspace(0.0, 1.0, self.grid + 1)
-        bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
-        if self.grid_eps < 1.0:
-            quantiles = np.quantile(h, positions, axis=0).T
-            quantiles[:, 0], quantiles[:, -1] = lo, hi
-            bp = self.grid_eps * bp + (1.0 - self.grid_eps) * quantiles
-        return np.where(degenerate[:, None], np.asarray(knots), _extend(bp, self.order))
-
-    def _refit(self, layer: KANLayer, new_knots: Array) -> tuple[float, float, Array]:
-        """Refit ``layer``'s coefficients for ``new_knots`` by least squares; install both."""
-        old_knots = layer.knots[...]
-        new_knots = jnp.asarray(new_knots, dtype=old_knots.dtype)
-        pairs = [
-            _collocation(old_knots[i], new_knots[i], self.order, layer.uniform)
-            for i in range(layer.in_features)
-        ]
-        old_basis = np.stack([np.asarray(a) for a, _ in pairs])  # (in, P, G + k)
-        new_basis = np.stack([np.asarray(b) for _, b in pairs])  # (in, P, G' + k)
-        # M = argmin ||A M - B_old|| per input, by QR (A has full column rank: >= k + 1 points
-        # in every interval)
-        q, r = np.linalg.qr(new_basis)
-        maps = np.linalg.solve(r, np.swapaxes(q, -1, -2) @ old_basis)
-        sv = np.linalg.svd(new_basis, compute_uv=False)
-        condition = float(np.max(sv[:, 0] / sv[:, -1]))
-        coef = np.asarray(layer.coef[...])
-        new_coef = maps @ coef
-        change = new_basis @ new_coef - old_basis @ coef
-        edge_change = np.max(np.abs(change), axis=1) * np.abs(
-            np.asarray(layer.scale_spline[...] * layer.mask[...])
-        )
-        layer.knots = Grid(new_knots)
-        layer.coef = nnx.Param(jnp.asarray(new_coef, dtype=layer.coef.dtype))
-        return float(np.max(edge_change)), condition, jnp.asarray(maps)
+    def activation_names(self) -> tuple[str, ...]:
+        return (self.base_activation,)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -536,36 +399,6 @@ class KAN(AbstractApproximator):
         }
 
 
-def _extend(breakpoints: np.ndarray, order: int) -> np.ndarray:
-    """NumPy twin of :func:`extend_knots` (no compilation on the grid-update path)."""
-    grid = breakpoints.shape[-1] - 1
-    a, b = breakpoints[:, :1], breakpoints[:, -1:]
-    steps = np.arange(1, order + 1)[None, :] * (b - a) / grid
-    return np.concatenate([a - steps[:, ::-1], breakpoints, b + steps], axis=-1)
-
-
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _collocation(old_knots: Array, new_knots: Array, order: int, uniform: bool):
-    """One input's old and new dense bases ``(P, G + k)``, ``(P, G' + k)`` at refit points.
-
-    The points are :data:`_FIT_NODES` Gauss-Legendre nodes in every interval of the new grid.
-    """
-    new_grid = grid_size(new_knots, order)
-    nodes, _ = np.polynomial.legendre.leggauss(_FIT_NODES)
-    nodes = jnp.asarray((nodes + 1.0) / 2.0, dtype=new_knots.dtype)[None, :]
-    bp = new_knots[order : new_grid + order + 1]
-    points = (bp[:-1, None] + (bp[1:] - bp[:-1])[:, None] * nodes).reshape(-1)
-    old = bspline_basis(points, old_knots, order, uniform=uniform)
-    return old, bspline_basis(points, new_knots, order, uniform=uniform)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _trace(graphdef, state, xs: Array) -> tuple[list[Array], Array]:
-    """Every layer's inputs ``[(n, n_l), ...]`` and the outputs ``(n, out)`` on a batch."""
-    kan = nnx.merge(graphdef, state)
-    return jax.vmap(kan.layer_inputs)(xs), jax.vmap(kan)(xs)
-
-
 @functools.partial(jax.jit, static_argnums=(0,))
 def _out_of_grid(graphdef, state, xs: Array) -> Array:
     kan = nnx.merge(graphdef, state)
@@ -577,77 +410,3 @@ def _out_of_grid(graphdef, state, xs: Array) -> Array:
         )
 
     return jnp.mean(jax.vmap(flags)(xs), axis=0)
-
-
-def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[str, GridChange]:
-    """Call :meth:`KAN.update_grid` on every KAN inside ``module`` whose input is ``xs``.
-
-    Every physnet model feeds its approximators the state, so for a model trained on
-    trajectories pass the training states (``data.flat()[0]``) before :func:`physnet.fit`, to
-    put the grids where the data are. KANs with another input size are left alone.
-
-    Args:
-        module: a model or approximator.
-        xs: samples, shape ``(n, d)``.
-        margin: see :meth:`KAN.update_grid`.
-
-    Returns:
-        The changes, keyed by each KAN's path in ``module`` (``""`` for ``module`` itself).
-    """
-    xs = jnp.asarray(xs)
-    changes = {}
-    for path, node in nnx.iter_graph(module):
-        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
-            changes["/".join(map(str, path))] = node.update_grid(xs, margin=margin)
-    return changes
-
-
-def _key_name(entry) -> Any:
-    for attr in ("key", "name", "idx"):
-        if hasattr(entry, attr):
-            return getattr(entry, attr)
-    return entry
-
-
-def remap_optimizer_state(opt_state, change: GridChange, *, prefix: Sequence = ()):
-    """Carry an optax state (e.g. Adam's moments) across :meth:`KAN.refine`.
-
-    Every leaf of ``opt_state`` that belongs to the spline coefficients of layer l of the
-    refined KAN (its path contains ``(*prefix, "layers", l, "coef")``) is mapped to the new
-    shape; every other leaf is kept. First moments (and any other coefficient-shaped leaf)
-    go through the coefficient map M of the change scaled by G/G' (a gradient with respect
-    to a coefficient scales with its basis function's support); second moments (optax's
-    ``nu``) go through |M| with rows normalised to one, scaled by (G/G')², so they stay
-    non-negative. This is a heuristic that keeps Adam's step sizes continuous; a fresh
-    ``optimizer.init(params)`` is always correct too.
-
-    Args:
-        opt_state: the optimizer state made for the parameters before the refine.
-        change: what :meth:`KAN.refine` returned.
-        prefix: the path of the KAN inside the trained model, e.g. ``("hamiltonian",)``
-            for an :class:`~physnet.HNN`; ``()`` when the KAN itself is trained.
-
-    Returns:
-        An optimizer state for the refined parameters.
-    """
-    prefix = tuple(prefix)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(opt_state)
-    new_leaves = []
-    for path, leaf in leaves:
-        names = tuple(_key_name(p) for p in path)
-        new_leaves.append(_remap_leaf(names, leaf, change, prefix))
-    return jax.tree_util.tree_unflatten(treedef, new_leaves)
-
-
-def _remap_leaf(names: tuple, leaf, change: GridChange, prefix: tuple):
-    for layer, m in enumerate(change.coefficient_maps):
-        target = (*prefix, "layers", layer, "coef")
-        hit = any(names[s : s + len(target)] == target for s in range(len(names)))
-        if not hit or getattr(leaf, "ndim", 0) != 3 or leaf.shape[1] != m.shape[2]:
-            continue
-        ratio = change.previous_grid / change.grid
-        if "nu" in names:
-            weights = jnp.abs(m) / jnp.sum(jnp.abs(m), axis=-1, keepdims=True)
-            return ratio**2 * jnp.einsum("inm,imo->ino", weights, leaf)
-        return ratio * jnp.einsum("inm,imo->ino", m, leaf)
-    return leaf

@@ -114,6 +114,9 @@ class MLP(AbstractApproximator):
                 x = self._activation_fn(x)
         return self.layers[-1](x)
 
+    def activation_names(self) -> tuple[str, ...]:
+        return (self.activation,)
+
     def config(self) -> dict[str, Any]:
         return {
             "in_features": self.in_features,

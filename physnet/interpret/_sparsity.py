@@ -7,10 +7,11 @@ import jax.numpy as jnp
 from jax import Array
 
 from .._errors import ConfigError, DataError
+from ..approximators import KAN
 
 
 def _check_kan(kan, function: str) -> None:
-    if not (hasattr(kan, "layers") and hasattr(kan, "layer_inputs") and hasattr(kan, "nodes")):
+    if not isinstance(kan, KAN):
         raise ConfigError(f"{function}: kan must be a physnet KAN, got {type(kan).__name__}")
 
 

@@ -2,6 +2,10 @@
 
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
+from ._dissipation import AbstractDissipation as AbstractDissipation
+from ._dissipation import Friction as Friction
+from ._dissipation import LearnedDissipation as LearnedDissipation
+from ._dissipation import NoDissipation as NoDissipation
 from ._dissipative import DISSIPATION_FORMS as DISSIPATION_FORMS
 from ._dissipative import DissipativeHNN as DissipativeHNN
 from ._ensemble import Ensemble as Ensemble

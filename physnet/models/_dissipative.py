@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -13,16 +12,18 @@ from jax import Array
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from ._base import AbstractEnergyModel
+from ._dissipation import (
+    AbstractDissipation,
+    Friction,
+    LearnedDissipation,
+    NoDissipation,
+    check_gamma_init,
+)
 from ._hnn import check_scalar_energy
 from ._mechanics import symplectic_gradient
 
 #: the accepted string values of ``DissipativeHNN(dissipation=...)``
 DISSIPATION_FORMS = ("friction", "none")
-
-
-def _inverse_softplus(x: float) -> float:
-    """raw with softplus(raw) = x, for x > 0."""
-    return x + math.log(-math.expm1(-x))
 
 
 class DissipativeHNN(AbstractEnergyModel):
@@ -36,28 +37,35 @@ class DissipativeHNN(AbstractEnergyModel):
         = \nabla H^\top D \nabla H \le 0
 
     for every parameter value: dissipation comes from the parameterisation, never from a
-    penalty. Two forms (SPEC.md section 1):
+    penalty. D is a component (:mod:`physnet.models._dissipation`), one of (SPEC.md section 1):
 
-    - **small-friction form** (``dissipation="friction"``, the default; eq. 11):
+    - :class:`Friction` (the default, also ``dissipation="friction"``; eq. 11):
       D = [[0, 0], [0, -γ I]], i.e. dq/dt = ∂H/∂p, dp/dt = -∂H/∂q - γ ∂H/∂p, with one learned
       damping γ = softplus(raw) >= 0, readable as :attr:`gamma`. For the Duffing oscillator
       (H = p²/2 + V(q)) this is exactly q̈ = -V'(q) - γ q̇, so γ is the physical damping.
-    - **general form** (``dissipation=`` an approximator; eqs. 8-10): D(u) = -A(u)ᵀA(u) with
-      A(u) the approximator's output reshaped row-major to ``(k, 2N)``; then
-      dH/dt = -|A(u)∇H|² <= 0.
+    - :class:`LearnedDissipation` (the general form; also ``dissipation=`` an approximator;
+      eqs. 8-10): D(u) = -A(u)ᵀA(u) with A(u) the approximator's output reshaped row-major to
+      ``(k, 2N)``; then dH/dt = -|A(u)∇H|² <= 0.
+    - :class:`NoDissipation` (also ``dissipation="none"``): the model is an :class:`HNN`,
+      dH/dt = 0.
 
-    ``dissipation="none"`` switches dissipation off (the model is an :class:`HNN`, dH/dt = 0).
+    The model computes (J + D)∇H and leaves D to the component; :attr:`form` is the legacy
+    label of the component (``"friction"``, ``"general"``, ``"none"``).
 
     Args:
         hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
-        dissipation: ``"friction"``, ``"none"``, or an approximator ``(2N,) -> (k·2N,)``
+        dissipation: a component (:class:`Friction`, :class:`LearnedDissipation`,
+            :class:`NoDissipation` or another :class:`AbstractDissipation`), or as in earlier
+            versions ``"friction"``, ``"none"``, or an approximator ``(2N,) -> (k·2N,)``
             (k >= 1 rows of A) for the general form.
-        gamma_init: initial damping γ > 0 of the friction form (ignored otherwise). The default
-            0.01 starts nearly conservative, so the early fit of H is not distorted by a large
-            spurious damping (a start at γ = 0.5 ran away to γ ≈ 1 on the Duffing data).
-            While γ is small, softplus(raw) ≈ e^raw and Adam moves raw by about its learning
-            rate η per step, so γ changes by at most a factor e every 1/η steps: start near
-            the expected magnitude if it is known and far from 0.01.
+        gamma_init: initial damping γ > 0 of the ``"friction"`` string form (default 0.01;
+            validated but ignored for an approximator; refused with a component, which takes
+            ``Friction(gamma_init=...)``). The default 0.01 starts nearly conservative, so the
+            early fit of H is not distorted by a large spurious damping (a start at γ = 0.5 ran
+            away to γ ≈ 1 on the Duffing data). While γ is small, softplus(raw) ≈ e^raw and
+            Adam moves raw by about its learning rate η per step, so γ changes by at most a
+            factor e every 1/η steps: start near the expected magnitude if it is known and far
+            from 0.01.
 
     Raises:
         ConfigError: if an approximator has the wrong sizes or a non-smooth activation, if
@@ -73,56 +81,49 @@ class DissipativeHNN(AbstractEnergyModel):
     def __init__(
         self,
         hamiltonian: AbstractApproximator,
-        dissipation: AbstractApproximator | str = "friction",
+        dissipation: AbstractDissipation | AbstractApproximator | str = "friction",
         *,
-        gamma_init: float = 0.01,
+        gamma_init: float | None = None,
     ):
         check_scalar_energy("DissipativeHNN", "hamiltonian", hamiltonian)
         self.hamiltonian = hamiltonian
         self.state_size = hamiltonian.in_features
-        d = self.state_size
-        if isinstance(dissipation, AbstractApproximator):
-            if dissipation.in_features != d or dissipation.out_features % d:
-                raise ConfigError(
-                    "DissipativeHNN: the dissipation approximator must map the state to the "
-                    f"k·{d} entries of A (in_features={d}, out_features a multiple of {d}), "
-                    f"got {dissipation.in_features} -> {dissipation.out_features}"
-                )
-            self.form = "general"
-            self.dissipation = dissipation
-        elif isinstance(dissipation, str) and dissipation in DISSIPATION_FORMS:
-            self.form = dissipation
-            self.dissipation = None
-        else:
-            raise ConfigError(
-                "DissipativeHNN: dissipation must be an approximator (general form) or one of "
-                f"{', '.join(map(repr, DISSIPATION_FORMS))}, got {dissipation!r}"
-            )
-        if not (isinstance(gamma_init, int | float) and math.isfinite(gamma_init)):
-            raise ConfigError(
-                f"DissipativeHNN: gamma_init must be a finite number, got {gamma_init!r}"
-            )
-        if not gamma_init > 0:
-            raise ConfigError(
-                f"DissipativeHNN: gamma_init must be > 0 (γ = softplus(raw)), got {gamma_init!r}"
-            )
-        self.gamma_init = float(gamma_init)
-        if self.form == "friction":
-            dtype = getattr(hamiltonian, "param_dtype", "float64")
-            self.raw_gamma = nnx.Param(jnp.asarray(_inverse_softplus(self.gamma_init), dtype=dtype))
+        self.dissipation = as_dissipation(
+            dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
+        )
+        self.dissipation.check_state_size(self.state_size)
+
+    @property
+    def form(self) -> str:
+        """The dissipation's label: ``"friction"``, ``"general"``, ``"none"`` (read-only,
+        derived from :attr:`dissipation`; prefer ``isinstance(model.dissipation, Friction)``)."""
+        return self.dissipation.form
+
+    @property
+    def gamma_init(self) -> float | None:
+        """The initial damping of a :class:`Friction` component (``None`` otherwise)."""
+        d = self.dissipation
+        return d.gamma_init if isinstance(d, Friction) else None
+
+    @property
+    def raw_gamma(self) -> nnx.Param:
+        """The friction's raw parameter (γ = softplus(raw)); a :class:`Friction` only."""
+        if not isinstance(self.dissipation, Friction):
+            raise AttributeError(f"raw_gamma: the dissipation is {type(self.dissipation).__name__}")
+        return self.dissipation.raw_gamma
 
     @property
     def gamma(self) -> Array:
-        """The learned damping γ = softplus(raw) >= 0 (a scalar array); 0 when
-        ``dissipation="none"``.
+        """The learned damping γ = softplus(raw) >= 0 (a scalar array) of a :class:`Friction`;
+        0 for :class:`NoDissipation`.
 
         Raises:
-            ConfigError: for the general form, whose dissipation -AᵀA depends on the state
+            ConfigError: for a state-dependent dissipation such as the general form -AᵀA
                 (use :meth:`dissipation_matrix`).
         """
-        if self.form == "friction":
-            return jax.nn.softplus(self.raw_gamma[...])
-        if self.form == "none":
+        if isinstance(self.dissipation, Friction):
+            return self.dissipation.gamma
+        if isinstance(self.dissipation, NoDissipation):
             return jnp.zeros((), dtype=jnp.float64)
         raise ConfigError(
             "DissipativeHNN: gamma is defined for the friction form only; the general form's "
@@ -134,17 +135,7 @@ class DissipativeHNN(AbstractEnergyModel):
 
     def dissipation_matrix(self, y: Array) -> Array:
         """The negative semi-definite matrix D(y), shape ``(2N, 2N)``, of du/dt = (J + D)∇H."""
-        d, n = self.state_size, self.state_size // 2
-        if self.form == "general":
-            a = self._a_matrix(y)
-            return -a.T @ a
-        if self.form == "friction":
-            damping = jnp.concatenate([jnp.zeros((n,)), jnp.full((n,), self.gamma)])
-            return -jnp.diag(damping)
-        return jnp.zeros((d, d), dtype=y.dtype)
-
-    def _a_matrix(self, y: Array) -> Array:
-        return jnp.reshape(self.dissipation(y), (-1, self.state_size))
+        return self.dissipation.matrix(y)
 
     def conservative_field(self, y: Array) -> Array:
         """The Hamiltonian part J∇H(y), shape ``(2N,)`` (conserves H exactly)."""
@@ -152,32 +143,19 @@ class DissipativeHNN(AbstractEnergyModel):
 
     def dissipative_field(self, y: Array) -> Array:
         """The dissipative part D(y)∇H(y), shape ``(2N,)`` (never increases H)."""
-        return self._dissipate(y, jax.grad(self.energy)(y))
-
-    def _dissipate(self, y: Array, grad_h: Array) -> Array:
-        if self.form == "general":
-            a = self._a_matrix(y)
-            return -a.T @ (a @ grad_h)
-        n = self.state_size // 2
-        if self.form == "friction":
-            return jnp.concatenate([jnp.zeros_like(grad_h[:n]), -self.gamma * grad_h[n:]])
-        return jnp.zeros_like(grad_h)
+        return self.dissipation(y, jax.grad(self.energy)(y))
 
     def __call__(self, t, y: Array, args=None) -> Array:
         grad_h = jax.grad(self.energy)(y)
         n = self.state_size // 2
         conservative = jnp.concatenate([grad_h[n:], -grad_h[:n]])
-        return conservative + self._dissipate(y, grad_h)
+        return conservative + self.dissipation(y, grad_h)
 
     def config(self) -> dict[str, Any]:
-        if self.form == "general":
-            return {}
-        return {"dissipation": self.form, "gamma_init": self.gamma_init}
+        return {}
 
     def submodules(self):
-        if self.form == "general":
-            return {"hamiltonian": self.hamiltonian, "dissipation": self.dissipation}
-        return {"hamiltonian": self.hamiltonian}
+        return {"hamiltonian": self.hamiltonian, "dissipation": self.dissipation}
 
     @classmethod
     def build(
@@ -187,21 +165,57 @@ class DissipativeHNN(AbstractEnergyModel):
         *,
         dissipation: str = "friction",
         dissipation_rank: int | None = None,
-        gamma_init: float = 0.01,
+        gamma_init: float | None = None,
     ) -> DissipativeHNN:
         """A dissipative HNN from options (see :func:`physnet.build_model`): H is
-        ``approximator(state_size, 1)``; ``dissipation`` is ``"friction"`` (learned γ),
-        ``"none"``, or ``"general"``, where A is a second ``approximator(state_size,
-        dissipation_rank * state_size)`` with ``dissipation_rank`` rows (default the state
-        size)."""
+        ``approximator(state_size, 1)``; ``dissipation`` is ``"friction"`` (:class:`Friction`
+        starting at ``gamma_init``, default 0.01), ``"none"``, or ``"general"``
+        (:class:`LearnedDissipation` with A from a second ``approximator(state_size,
+        dissipation_rank * state_size)``, ``dissipation_rank`` rows, default the state size)."""
         hamiltonian = approximator(state_size, 1)
         if dissipation == "general":
             rank = state_size if dissipation_rank is None else dissipation_rank
             if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
                 raise ConfigError(f"dissipation_rank must be a positive integer, got {rank!r}")
-            return cls(hamiltonian, approximator(state_size, rank * state_size), gamma_init=gamma_init)
+            a = approximator(state_size, rank * state_size)
+            return cls(hamiltonian, a, gamma_init=gamma_init)
         if dissipation_rank is not None:
             raise ConfigError(
                 f"dissipation_rank applies to dissipation='general' only, not {dissipation!r}"
             )
         return cls(hamiltonian, dissipation, gamma_init=gamma_init)
+
+
+def as_dissipation(
+    dissipation, gamma_init: float | None = None, *, param_dtype="float64"
+) -> AbstractDissipation:
+    """The component for ``DissipativeHNN(dissipation=..., gamma_init=...)``: the one place
+    where the string modes and a bare approximator of earlier versions become components.
+
+    ``"friction"`` -> :class:`Friction` (``gamma_init``, default 0.01), ``"none"`` ->
+    :class:`NoDissipation`, an approximator -> :class:`LearnedDissipation`; a component is
+    returned as it is.
+
+    Raises:
+        ConfigError: for any other value; if ``gamma_init`` is not a finite number > 0; or if
+            ``gamma_init`` is given with a component (set it on the component instead).
+    """
+    if isinstance(dissipation, AbstractDissipation):
+        if gamma_init is not None:
+            raise ConfigError(
+                f"DissipativeHNN: gamma_init={gamma_init!r} does not apply to a "
+                f"{type(dissipation).__name__} component; pass Friction(gamma_init=...) instead"
+            )
+        return dissipation
+    gamma = 0.01 if gamma_init is None else check_gamma_init(gamma_init, "DissipativeHNN")
+    if isinstance(dissipation, AbstractApproximator):
+        return LearnedDissipation(dissipation)
+    if isinstance(dissipation, str) and dissipation == "friction":
+        return Friction(gamma, param_dtype=param_dtype)
+    if isinstance(dissipation, str) and dissipation == "none":
+        return NoDissipation()
+    raise ConfigError(
+        "DissipativeHNN: dissipation must be a dissipation component (Friction(), "
+        "LearnedDissipation(approximator), NoDissipation()), an approximator (general form) "
+        f"or one of {', '.join(map(repr, DISSIPATION_FORMS))}, got {dissipation!r}"
+    )

@@ -26,8 +26,9 @@ def check_scalar_energy(owner: str, name: str, approx) -> None:
             f"{owner}: {name} must take an even-sized state (q, p), got "
             f"in_features={approx.in_features}"
         )
-    activation = getattr(approx, "activation", None) or getattr(approx, "base_activation", None)
-    if activation in NONSMOOTH_ACTIVATIONS:
+    nonsmooth = [a for a in approx.activation_names() if a in NONSMOOTH_ACTIVATIONS]
+    if nonsmooth:
+        activation = nonsmooth[0]
         raise ConfigError(
             f"{owner}: {name} uses the non-smooth activation {activation!r}; its derivatives "
             "define the dynamics, so use a smooth one (tanh, softplus, silu)"

@@ -24,7 +24,7 @@ from ..evaluation import (
     trajectory_metrics,
     trajectory_rmse,
 )
-from ..models import HNN, LNN, AbstractEnergyModel, DissipativeHNN, Ensemble
+from ..models import HNN, LNN, AbstractEnergyModel, DissipativeHNN, Ensemble, Friction
 from ..systems import system_from_metadata
 from ._rundir import RunDirectory
 
@@ -59,7 +59,7 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     if isinstance(model, HNN | DissipativeHNN):
         names = given or (*q, *(v.replace("q", "p") for v in q))
         readout = read_hamiltonian(model, states, names=tuple(names))
-        if isinstance(model, DissipativeHNN) and model.form == "friction":
+        if isinstance(model, DissipativeHNN) and isinstance(model.dissipation, Friction):
             out["gamma_hat"] = read_damping(model)
     elif isinstance(model, LNN):
         names = given or (*q, *(v + "dot" for v in q))
@@ -170,7 +170,7 @@ def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy)
         scaled = test.from_units(learned)
         h = jax.vmap(model.energy)(scaled) - model.energy(origin)
         metrics["learned_energy_change"] = float((h[-1] - h[0]) / h[0])
-    if isinstance(model, DissipativeHNN) and model.form == "friction":
+    if isinstance(model, DissipativeHNN) and isinstance(model.dissipation, Friction):
         metrics["gamma_hat"] = float(model.gamma)
     return metrics
 

@@ -14,7 +14,7 @@ from .._build import build_model
 from .._errors import ConfigError, TrainingDivergedError
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
-from ..models import DissipativeHNN, Ensemble
+from ..models import DissipativeHNN, Ensemble, Friction
 from ..training import LOSSES, fit, fit_ensemble, get_loss
 from ._rundir import write_run
 
@@ -231,7 +231,7 @@ def _train_ensemble(make_model, train, test, n, seed, member_batch_size, fit_opt
 
     def readout(member):
         row = _member_metrics(member, train, test)
-        if isinstance(member, DissipativeHNN) and member.form == "friction":
+        if isinstance(member, DissipativeHNN) and isinstance(member.dissipation, Friction):
             row["gamma_hat"] = float(member.gamma)
         return row
 

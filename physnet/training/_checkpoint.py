@@ -8,10 +8,18 @@ the JSON and fills in the arrays, checking names and shapes.
 An :class:`~physnet.models.Ensemble` is saved the same way: ``model.json`` describes one member
 and records ``"ensemble": {"size": N}``, and every array in ``state.npz`` carries a leading
 member axis of size N. :func:`load_model` then returns an ``Ensemble``.
+
+Format versions: 2 (current) saves the dissipation of a
+:class:`~physnet.models.DissipativeHNN` as a component sub-module (``Friction``,
+``LearnedDissipation``, ``NoDissipation``). Version 1 files (physnet 0.1) still load: their
+``{"dissipation": "friction", "gamma_init": ...}`` configs and bare dissipation approximators
+go through the model's constructor, which turns them into components, and their state paths
+(``raw_gamma``, ``dissipation/...``) are mapped to the component's (see :func:`_legacy_renames`).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -23,21 +31,21 @@ from flax import nnx
 from .._errors import DataError
 from .._io import atomic_path
 from ..approximators import AbstractApproximator
-from ..models import AbstractVectorField, Ensemble
+from ..models import AbstractDissipation, AbstractVectorField, DissipativeHNN, Ensemble
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
 STATE_FILE = "state.npz"
 
 
 def _registry() -> dict[str, type]:
     classes: dict[str, type] = {}
-    stack = [AbstractApproximator, AbstractVectorField]
+    stack = [AbstractApproximator, AbstractVectorField, AbstractDissipation]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
             stack.append(sub)
-            if not getattr(sub, "__abstractmethods__", None):
+            if not inspect.isabstract(sub):
                 classes[sub.__name__] = sub
     return classes
 
@@ -45,7 +53,7 @@ def _registry() -> dict[str, type]:
 def model_spec(module) -> dict:
     """The JSON description of a model or approximator (class, config, sub-modules)."""
     spec = {"class": type(module).__name__, "config": module.config()}
-    if isinstance(module, AbstractVectorField):
+    if isinstance(module, AbstractVectorField | AbstractDissipation):
         spec["submodules"] = {k: model_spec(v) for k, v in module.submodules().items()}
     return spec
 
@@ -64,6 +72,39 @@ def build_from_spec(spec: dict):
         return cls(**config, rngs=nnx.Rngs(0))
     subs = {k: build_from_spec(v) for k, v in spec.get("submodules", {}).items()}
     return cls(**subs, **config)
+
+
+def _legacy_renames(spec: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """``(old, new)`` state-path prefixes of a version-1 model description.
+
+    physnet 0.1 kept a :class:`~physnet.models.DissipativeHNN`'s friction parameter at
+    ``raw_gamma`` and the general form's approximator at ``dissipation/...``; the components
+    hold them at ``dissipation/raw_gamma`` and ``dissipation/approximator/...``.
+    """
+    registry = _registry()
+    cls = registry.get(spec.get("class"))
+    subs = spec.get("submodules", {})
+    renames = []
+    if cls is not None and issubclass(cls, DissipativeHNN):
+        dissipation = subs.get("dissipation")
+        if dissipation is None and spec.get("config", {}).get("dissipation", "friction") == (
+            "friction"
+        ):
+            renames.append((f"{prefix}raw_gamma", f"{prefix}dissipation/raw_gamma"))
+        elif dissipation is not None and issubclass(
+            registry.get(dissipation.get("class"), object), AbstractApproximator
+        ):
+            renames.append((f"{prefix}dissipation", f"{prefix}dissipation/approximator"))
+    for name, sub in subs.items():
+        renames += _legacy_renames(sub, f"{prefix}{name}/")
+    return renames
+
+
+def _rename(key: str, renames: list[tuple[str, str]]) -> str:
+    for old, new in renames:
+        if key == old or key.startswith(old + "/"):
+            return new + key[len(old) :]
+    return key
 
 
 def _flat_state(model) -> dict[str, np.ndarray]:
@@ -112,8 +153,14 @@ def load_model(directory: str | os.PathLike):
         meta = json.loads(model_file.read_text())
         spec = meta["model"]
         members = meta["ensemble"]["size"] if "ensemble" in meta else None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        version = meta.get("format_version", 1)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{model_file}: not a physnet model description ({err})") from None
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise DataError(
+            f"{model_file}: format_version {version!r} is newer than this physnet reads "
+            f"({FORMAT_VERSION}); load it with the physnet version that wrote it"
+        )
     if members is not None and (
         not isinstance(members, int) or isinstance(members, bool) or members < 1
     ):
@@ -124,6 +171,9 @@ def load_model(directory: str | os.PathLike):
             arrays = {k: npz[k] for k in npz.files}
     except Exception as err:
         raise DataError(f"{state_file}: not a readable .npz file ({err})") from None
+    if version < 2:
+        renames = _legacy_renames(spec)
+        arrays = {_rename(k, renames): v for k, v in arrays.items()}
     state = nnx.state(model)
     flat = nnx.to_flat_state(state)
     expected = {"/".join(map(str, path)) for path, _ in flat}

@@ -1,0 +1,304 @@
+"""Grid algorithms of the KAN: grid update and refinement by least-squares refits, and
+carrying an optimizer state across a refinement.
+
+:meth:`KAN.update_grid <physnet.approximators.KAN.update_grid>` and
+:meth:`KAN.refine <physnet.approximators.KAN.refine>` call :func:`update_grid` and
+:func:`refine` here; :func:`update_grids` updates every KAN inside a model, and
+:func:`remap_optimizer_state` maps an optax state's coefficient-shaped leaves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import Array
+
+from .._errors import ConfigError
+from ._bspline import bspline_basis, grid_size
+from ._kan import KAN, Grid, KANLayer, _check_int
+
+#: Gauss-Legendre nodes per grid interval used to refit splines after a grid change
+_FIT_NODES = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class GridChange:
+    """What a grid update or extension did to a :class:`KAN`.
+
+    Attributes:
+        grid: the number of grid intervals G after the change.
+        previous_grid: G before the change.
+        edge_residual: per layer, the largest change of any edge function over the new grid
+            ranges (max over edges of ``|w_s| · max_x |s_new(x) - s_old(x)|``, measured on
+            ``8`` Gauss-Legendre points per interval); ~1e-15 when the change is exact.
+        output_change: largest ``|KAN_new(x) - KAN_old(x)|`` over the samples passed to the
+            method (``nan`` if none were passed).
+        condition: per layer, the largest condition number of the least-squares collocation
+            matrices (small means a well-posed refit).
+        exact: the new spline space contains the old one on every grid (:meth:`KAN.refine`
+            by an integer factor keeps the old breakpoints), so only rounding changes the
+            function; ``False`` for :meth:`KAN.update_grid`.
+        coefficient_maps: per layer, the linear maps ``(in, G' + k, G + k)`` taking each
+            input's old spline coefficients to its new ones (used by
+            :func:`remap_optimizer_state`).
+    """
+
+    grid: int
+    previous_grid: int
+    edge_residual: tuple[float, ...]
+    output_change: float
+    condition: tuple[float, ...]
+    exact: bool
+    coefficient_maps: tuple[Array, ...] = dataclasses.field(repr=False)
+
+    @property
+    def residual(self) -> float:
+        """The largest edge residual over all layers."""
+        return max(self.edge_residual)
+
+
+def update_grid(kan: KAN, xs: Array, *, margin: float = 0.0) -> GridChange:
+    """Move every layer's grids of ``kan`` to the range of its inputs on ``xs``, in place
+    (see :meth:`KAN.update_grid`)."""
+    xs = check_samples(kan, xs, "update_grid")
+    if not (isinstance(margin, int | float) and margin >= 0):
+        raise ConfigError(f"KAN.update_grid: margin must be >= 0, got {margin!r}")
+    inputs, before = _trace(*nnx.split(kan), xs)
+    residuals, conditions, maps = [], [], []
+    for i, layer in enumerate(kan.layers):
+        if i:  # the inputs as produced by the layers updated so far
+            inputs, _ = _trace(*nnx.split(kan), xs)
+        new_knots = _knots_from_samples(kan, inputs[i], layer.knots[...], margin)
+        res, cond, m = _refit(kan, layer, new_knots)
+        residuals.append(res)
+        conditions.append(cond)
+        maps.append(m)
+    _, after = _trace(*nnx.split(kan), xs)
+    return GridChange(
+        grid=kan.grid,
+        previous_grid=kan.grid,
+        edge_residual=tuple(residuals),
+        output_change=float(jnp.max(jnp.abs(after - before))),
+        condition=tuple(conditions),
+        exact=False,
+        coefficient_maps=tuple(maps),
+    )
+
+
+def refine(kan: KAN, grid: int, xs: Array | None = None) -> GridChange:
+    """Extend every grid of ``kan`` to ``grid`` intervals on the same range, in place (see
+    :meth:`KAN.refine`)."""
+    grid = _check_int("grid", grid, 1)
+    before = None
+    if xs is not None:
+        xs = check_samples(kan, xs, "refine")
+        _, before = _trace(*nnx.split(kan), xs)
+    old_grid = kan.grid
+    residuals, conditions, maps = [], [], []
+    position = np.linspace(0.0, old_grid, grid + 1)
+    old_position = np.arange(old_grid + 1.0)
+    for layer in kan.layers:
+        knots = np.asarray(layer.knots[...])
+        breakpoints = knots[:, kan.order : old_grid + kan.order + 1]
+        if layer.uniform:  # exactly equally spaced between the old ends
+            a, b = breakpoints[:, :1], breakpoints[:, -1:]
+            new_bp = a + (b - a) * (position / old_grid)[None, :]
+        else:
+            new_bp = np.stack([np.interp(position, old_position, bp) for bp in breakpoints])
+        res, cond, m = _refit(kan, layer, _extend(new_bp, kan.order))
+        residuals.append(res)
+        conditions.append(cond)
+        maps.append(m)
+    kan.grid = grid
+    output_change = float("nan")
+    if xs is not None:
+        output_change = float(jnp.max(jnp.abs(_trace(*nnx.split(kan), xs)[1] - before)))
+    return GridChange(
+        grid=grid,
+        previous_grid=old_grid,
+        edge_residual=tuple(residuals),
+        output_change=output_change,
+        condition=tuple(conditions),
+        exact=grid % old_grid == 0,
+        coefficient_maps=tuple(maps),
+    )
+
+
+def check_samples(kan: KAN, xs, method: str) -> Array:
+    """``xs`` as an ``(n, in_features)`` array in the KAN's dtype, or ConfigError."""
+    xs = jnp.asarray(xs, dtype=kan.param_dtype)
+    if xs.ndim != 2 or xs.shape[1] != kan.in_features or xs.shape[0] < 1:
+        raise ConfigError(
+            f"KAN.{method}: samples must have shape (n, {kan.in_features}) with n >= 1, "
+            f"got {xs.shape}"
+        )
+    if not np.isfinite(np.asarray(xs)).all():
+        raise ConfigError(f"KAN.{method}: samples contain NaN or infinity")
+    return xs
+
+
+def _knots_from_samples(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
+    """New knots ``(in, G + 2k + 1)`` spanning each column of ``h`` (shape ``(n, in)``)."""
+    h = np.asarray(h)
+    lo, hi = h.min(axis=0), h.max(axis=0)
+    width = hi - lo
+    lo, hi = lo - margin * width, hi + margin * width
+    degenerate = width <= 1e-12 * np.maximum(1.0, np.abs(lo))
+    positions = np.linspace(0.0, 1.0, kan.grid + 1)
+    bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
+    if kan.grid_eps < 1.0:
+        quantiles = np.quantile(h, positions, axis=0).T
+        quantiles[:, 0], quantiles[:, -1] = lo, hi
+        bp = kan.grid_eps * bp + (1.0 - kan.grid_eps) * quantiles
+    return np.where(degenerate[:, None], np.asarray(knots), _extend(bp, kan.order))
+
+
+def _refit(kan: KAN, layer: KANLayer, new_knots: Array) -> tuple[float, float, Array]:
+    """Refit ``layer``'s coefficients for ``new_knots`` by least squares; install both."""
+    old_knots = layer.knots[...]
+    new_knots = jnp.asarray(new_knots, dtype=old_knots.dtype)
+    pairs = [
+        _collocation(old_knots[i], new_knots[i], kan.order, layer.uniform)
+        for i in range(layer.in_features)
+    ]
+    old_basis = np.stack([np.asarray(a) for a, _ in pairs])  # (in, P, G + k)
+    new_basis = np.stack([np.asarray(b) for _, b in pairs])  # (in, P, G' + k)
+    # M = argmin ||A M - B_old|| per input, by QR (A has full column rank: >= k + 1 points
+    # in every interval)
+    q, r = np.linalg.qr(new_basis)
+    maps = np.linalg.solve(r, np.swapaxes(q, -1, -2) @ old_basis)
+    sv = np.linalg.svd(new_basis, compute_uv=False)
+    condition = float(np.max(sv[:, 0] / sv[:, -1]))
+    coef = np.asarray(layer.coef[...])
+    new_coef = maps @ coef
+    change = new_basis @ new_coef - old_basis @ coef
+    edge_change = np.max(np.abs(change), axis=1) * np.abs(
+        np.asarray(layer.scale_spline[...] * layer.mask[...])
+    )
+    layer.knots = Grid(new_knots)
+    layer.coef = nnx.Param(jnp.asarray(new_coef, dtype=layer.coef.dtype))
+    return float(np.max(edge_change)), condition, jnp.asarray(maps)
+
+
+def _extend(breakpoints: np.ndarray, order: int) -> np.ndarray:
+    """NumPy twin of :func:`extend_knots` (no compilation on the grid-update path)."""
+    grid = breakpoints.shape[-1] - 1
+    a, b = breakpoints[:, :1], breakpoints[:, -1:]
+    steps = np.arange(1, order + 1)[None, :] * (b - a) / grid
+    return np.concatenate([a - steps[:, ::-1], breakpoints, b + steps], axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _collocation(old_knots: Array, new_knots: Array, order: int, uniform: bool):
+    """One input's old and new dense bases ``(P, G + k)``, ``(P, G' + k)`` at refit points.
+
+    The points are :data:`_FIT_NODES` Gauss-Legendre nodes in every interval of the new grid.
+    """
+    new_grid = grid_size(new_knots, order)
+    nodes, _ = np.polynomial.legendre.leggauss(_FIT_NODES)
+    nodes = jnp.asarray((nodes + 1.0) / 2.0, dtype=new_knots.dtype)[None, :]
+    bp = new_knots[order : new_grid + order + 1]
+    points = (bp[:-1, None] + (bp[1:] - bp[:-1])[:, None] * nodes).reshape(-1)
+    old = bspline_basis(points, old_knots, order, uniform=uniform)
+    return old, bspline_basis(points, new_knots, order, uniform=uniform)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _trace(graphdef, state, xs: Array) -> tuple[list[Array], Array]:
+    """Every layer's inputs ``[(n, n_l), ...]`` and the outputs ``(n, out)`` on a batch."""
+    kan = nnx.merge(graphdef, state)
+    return jax.vmap(kan.layer_inputs)(xs), jax.vmap(kan)(xs)
+
+
+def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[str, GridChange]:
+    """Call :meth:`KAN.update_grid` on every KAN inside ``module`` whose input is ``xs``.
+
+    Every physnet model feeds its approximators the state, so for a model trained on
+    trajectories pass the training states (``data.flat()[0]``) before :func:`physnet.fit`, to
+    put the grids where the data are. KANs with another input size are left alone.
+
+    Args:
+        module: a model or approximator.
+        xs: samples, shape ``(n, d)``.
+        margin: see :meth:`KAN.update_grid`.
+
+    Returns:
+        The changes, keyed by each KAN's path in ``module`` (``""`` for ``module`` itself).
+    """
+    xs = jnp.asarray(xs)
+    changes = {}
+    for path, node in nnx.iter_graph(module):
+        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
+            changes["/".join(map(str, path))] = node.update_grid(xs, margin=margin)
+    return changes
+
+
+def _key_name(entry):
+    """The name or index of one step of a pytree path (dict key, attribute, sequence index)."""
+    if isinstance(entry, jax.tree_util.DictKey):
+        return entry.key
+    if isinstance(entry, jax.tree_util.GetAttrKey):
+        return entry.name
+    if isinstance(entry, jax.tree_util.SequenceKey | jax.tree_util.FlattenedIndexKey):
+        return entry.idx
+    return entry
+
+
+def _under(names: tuple, target: tuple) -> bool:
+    """``target`` occurs as a contiguous run of ``names``."""
+    return any(names[s : s + len(target)] == target for s in range(len(names) - len(target) + 1))
+
+
+def remap_optimizer_state(opt_state, change: GridChange, *, prefix: Sequence = ()):
+    r"""Carry an optax state (Adam's moments, SGD's momentum trace, ...) across
+    :meth:`KAN.refine`.
+
+    The leaves to map are found by structure, for any optax state: a leaf is a moment of the
+    spline coefficients of layer l of the refined KAN when its path contains that parameter's
+    path ``(*prefix, "layers", l, "coef")`` and its shape is the coefficients' old shape
+    ``(in, G + k, out)``; every other leaf (step counts, other parameters' moments) is kept.
+    A moment m goes through the layer's coefficient map M, scaled by r = G/G' (a gradient with
+    respect to a coefficient scales with its basis function's support): m' = r·M m. A leaf
+    that is non-negative everywhere (a second moment such as Adam's ν, or an accumulated
+    square) must stay so: it goes through |M| with rows normalised to one, scaled by r².
+    This is a heuristic that keeps step sizes continuous; a fresh ``optimizer.init(params)``
+    is always correct too.
+
+    Args:
+        opt_state: the optimizer state made for the parameters before the refine.
+        change: what :meth:`KAN.refine` returned.
+        prefix: the path of the KAN inside the trained model, e.g. ``("hamiltonian",)``
+            for an :class:`~physnet.HNN`; ``()`` when the KAN itself is trained.
+
+    Returns:
+        An optimizer state for the refined parameters (same tree structure).
+    """
+    prefix = tuple(prefix)
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(opt_state)
+    new_leaves = []
+    for path, leaf in leaves:
+        names = tuple(_key_name(p) for p in path)
+        new_leaves.append(_remap_leaf(names, leaf, change, prefix))
+    return jax.tree_util.tree_unflatten(treedef, new_leaves)
+
+
+def _remap_leaf(names: tuple, leaf, change: GridChange, prefix: tuple):
+    shape = jnp.shape(leaf)
+    for layer, m in enumerate(change.coefficient_maps):
+        if len(shape) != 3 or shape[:2] != (m.shape[0], m.shape[2]):
+            continue
+        if not _under(names, (*prefix, "layers", layer, "coef")):
+            continue
+        ratio = change.previous_grid / change.grid
+        leaf = jnp.asarray(leaf)
+        weights = jnp.abs(m) / jnp.sum(jnp.abs(m), axis=-1, keepdims=True)
+        second = ratio**2 * jnp.einsum("inm,imo->ino", weights, leaf)
+        first = ratio * jnp.einsum("inm,imo->ino", m, leaf)
+        return jnp.where(jnp.all(leaf >= 0), second, first)
+    return leaf
