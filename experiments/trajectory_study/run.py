@@ -172,7 +172,7 @@ def evaluate(cfg: StudyConfig, model, system, test, reference) -> dict:
     for solver, tag in (("rk4", "rk4"), ("implicit-midpoint", "imr")):
         ys = pn.rollout(model, y0, ts_long, solver=solver, substeps=substeps)
         metrics[f"drift_{tag}"] = _median_drift(system.energy, ys)
-        if hasattr(model, "energy"):
+        if isinstance(model, pn.models.AbstractEnergyModel):
             metrics[f"learned_drift_{tag}"] = _median_drift(learned_energy, ys)
         if tag == "rk4":
             learned_err = pn.rollout(model, y0, ts_err, solver="rk4", substeps=10)
