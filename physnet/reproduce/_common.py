@@ -11,13 +11,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from ..data import Trajectories, generate
 from ..evaluation import energy_drift, rollout, trajectory_rmse
 from ..plotting import phase_portrait, save_figure, time_series
 from ..systems import AbstractSystem
+from ..training import SCHEDULES as SCHEDULES
 from ..training import DerivativeLoss
+from ..training import make_optimizer as make_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,24 +83,6 @@ def with_seed(cfg, seed: int):
     """The same experiment with data seed and initialisation seed ``seed`` (for configs with a
     ``data: DataConfig`` and a ``model_seed``)."""
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
-
-
-SCHEDULES = ("constant", "warmup-cosine")
-
-
-def make_optimizer(learning_rate: float, steps: int, schedule: str = "constant"):
-    """Adam at ``learning_rate``: constant (the source's setting) or ``"warmup-cosine"``
-    (physnet's recommendation: linear warm-up from lr/10 over the first 5 % of the steps, then
-    cosine decay to lr/300; a larger peak rate than a constant schedule tolerates, and a small
-    final rate that lets the fit settle)."""
-    if schedule == "constant":
-        return optax.adam(learning_rate)
-    if schedule == "warmup-cosine":
-        lr = optax.warmup_cosine_decay_schedule(
-            learning_rate / 10, learning_rate, max(1, steps // 20), steps, learning_rate / 300
-        )
-        return optax.adam(lr)
-    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def make_data(system: AbstractSystem, cfg: DataConfig) -> tuple[Trajectories, Trajectories]:
