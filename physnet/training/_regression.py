@@ -1,4 +1,4 @@
-"""Plain regression of an approximator on (x, y) samples: a compiled optax loop."""
+"""Plain regression of an approximator on (x, y) samples, with the training loop of fit."""
 
 from __future__ import annotations
 
@@ -68,14 +68,17 @@ def fit_function(
     """Train ``approximator`` in place to map ``x`` to ``y`` by mean squared error.
 
     The regression counterpart of :func:`physnet.fit`: optimizer steps run in compiled chunks
-    (one ``lax.scan`` each), only ``nnx.Param`` variables are trained, and a non-finite loss
-    stops training with the parameters of the last finite step.
+    (the loop of :func:`physnet.fit`, on a :class:`~physnet.training.TrainState`), only
+    ``nnx.Param`` variables are trained, and a non-finite loss stops training with the
+    parameters of the last finite step. Any optax optimizer works, ``optax.lbfgs`` included.
 
     For a :class:`~physnet.KAN`, ``update_grid_every=n`` moves the grids to the range of the
     training inputs (:meth:`~physnet.KAN.update_grid`) before every n-th step while the step
     is below ``update_grid_until``, as pykan does early in training (its defaults correspond
-    to ``update_grid_every=5, update_grid_until=50``). Grid updates keep parameter shapes, so
-    the optimizer state carries on.
+    to ``update_grid_every=5, update_grid_until=50``): the
+    :class:`~physnet.training.GridUpdate` hook, which :func:`physnet.fit` takes too. Each
+    update refits the splines as trained so far onto the new grid; grid updates keep
+    parameter shapes, so the optimizer state carries on.
 
     Args:
         approximator: an approximator ``(in,) -> (out,)``, updated in place.
@@ -86,14 +89,16 @@ def fit_function(
         test: optional ``(x_test, y_test)`` evaluated after every chunk.
         batch_size: minibatch size (default: full batch); requires ``key``.
         key: PRNG key for minibatches.
-        chunk_size: optimizer steps per compiled call.
+        chunk_size: the most optimizer steps per compiled call (chunks also end at grid
+            updates).
         update_grid_every: grid update period in steps (KANs only), or ``None``.
         update_grid_until: no grid updates from this step on.
         opt_state: an optimizer state to continue from (e.g. a previous call's, or one mapped
             by :func:`physnet.approximators.remap_optimizer_state`); default: fresh.
         return_opt_state: also return the final optimizer state.
         regularization: optional penalty ``(approximator, batch) -> scalar``, already
-            weighted, added to the MSE in every step (``batch`` is ``{"x": ..., "y": ...}``,
+            weighted, added to the MSE in every step (the loss is
+            ``Regularized(MSELoss(), regularization)``; ``batch`` is ``{"x": ..., "y": ...}``,
             the minibatch when ``batch_size`` is set); it must be traceable by ``jax.jit``.
             For KAN sparsity, e.g. ``lambda f, b: 1e-3 * kan_regularization(f, b["x"])``
             (:func:`physnet.interpret.kan_regularization`).
