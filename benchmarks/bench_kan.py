@@ -38,7 +38,7 @@ import optax
 from flax import nnx
 
 import physnet as pn
-from physnet.training import fit_function, get_loss, make_train_chunk
+from physnet.training import TrainState, fit_function, get_loss, make_train_chunk
 
 WIDTHS, GRID, ORDER, LR = [2, 5, 1], 5, 3, 1e-2
 PYKAN_GRID_EPS = 0.02  # pykan's default
@@ -101,18 +101,9 @@ def compiled_hnn_chunk(model, batch, n_steps):
     loss = get_loss("derivative")
     opt = optax.adam(1e-3)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    chunk = jax.jit(make_train_chunk(loss, graphdef, opt, batch_size=None))
-    args = (
-        params,
-        rest,
-        opt.init(params),
-        params,
-        jnp.asarray(False),
-        jnp.arange(n_steps),
-        n_steps,
-        batch,
-        jax.random.key(0),
-    )
+    chunk = jax.jit(make_train_chunk(loss, graphdef, opt, batch_size=None, max_length=n_steps))
+    state = TrainState.create(params, opt)
+    args = (state, rest, batch, jax.random.key(0), jnp.asarray(0), jnp.asarray(n_steps))
     compiled = chunk.lower(*args).compile()
     jax.block_until_ready(compiled(*args))  # warm-up
     return compiled, args

@@ -33,7 +33,7 @@ from flax import nnx
 
 import physnet as pn
 from physnet.plotting import energy_curve, phase_portrait
-from physnet.reproduce import make_optimizer
+from physnet.training import make_optimizer
 
 SMALL = os.environ.get("PHYSNET_NOTEBOOK_SMALL") == "1"
 N_TRAJECTORIES, STEPS = (20, 300) if SMALL else (100, 6000)

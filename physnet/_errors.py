@@ -24,14 +24,20 @@ class TrainingDivergedError(PhysnetError, FloatingPointError):
         step: the 0-based optimizer step whose loss (or gradient) was first non-finite.
         last_loss: the last finite training loss, or ``nan`` if there was none.
         history: the :class:`~physnet.training.History` up to the failure.
+
+    Args:
+        step, last_loss, history: the attributes above.
+        message: the error text, when the default (which names ``step`` and ``last_loss``)
+            does not fit, e.g. for an ensemble whose members all diverged.
     """
 
-    def __init__(self, step: int, last_loss: float, history=None):
+    def __init__(self, step: int, last_loss: float, history=None, *, message: str | None = None):
         self.step = int(step)
         self.last_loss = float(last_loss)
         self.history = history
         super().__init__(
-            f"training diverged: the loss became non-finite at step {self.step} "
+            message
+            or f"training diverged: the loss became non-finite at step {self.step} "
             f"(last finite loss {self.last_loss:.6g}); the model keeps the parameters of "
             f"the last finite step. Lower the learning rate or check the data."
         )

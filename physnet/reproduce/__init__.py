@@ -1,9 +1,9 @@
 """The experiments of the source (SPEC.md section 3), as code: configs and train_and_evaluate."""
 
+from ..training import make_optimizer as make_optimizer  # kept importable from here
 from ._common import DataConfig as DataConfig
 from ._common import Experiment as Experiment
 from ._common import make_data as make_data
-from ._common import make_optimizer as make_optimizer
 from ._e1_e2 import HNNConfig as HNNConfig
 from ._e3_e4 import DHNNConfig as DHNNConfig
 from ._e3_e4 import LNNConfig as LNNConfig

@@ -11,7 +11,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from ..data import Trajectories, generate
 from ..evaluation import derivative_mse as derivative_mse  # cli.py imports it from here
@@ -82,24 +81,6 @@ def with_seed(cfg, seed: int):
     """The same experiment with data seed and initialisation seed ``seed`` (for configs with a
     ``data: DataConfig`` and a ``model_seed``)."""
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, seed=seed), model_seed=seed)
-
-
-SCHEDULES = ("constant", "warmup-cosine")
-
-
-def make_optimizer(learning_rate: float, steps: int, schedule: str = "constant"):
-    """Adam at ``learning_rate``: constant (the source's setting) or ``"warmup-cosine"``
-    (physnet's recommendation: linear warm-up from lr/10 over the first 5 % of the steps, then
-    cosine decay to lr/300; a larger peak rate than a constant schedule tolerates, and a small
-    final rate that lets the fit settle)."""
-    if schedule == "constant":
-        return optax.adam(learning_rate)
-    if schedule == "warmup-cosine":
-        lr = optax.warmup_cosine_decay_schedule(
-            learning_rate / 10, learning_rate, max(1, steps // 20), steps, learning_rate / 300
-        )
-        return optax.adam(lr)
-    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def make_data(system: AbstractSystem, cfg: DataConfig) -> tuple[Trajectories, Trajectories]:

@@ -11,13 +11,12 @@ from ..approximators import MLP
 from ..evaluation import derivative_mse, rollout_metrics
 from ..models import HNN, NeuralODE
 from ..systems import Duffing
-from ..training import fit
+from ..training import fit, make_optimizer
 from ._common import (
     DataConfig,
     Experiment,
     clean_initial_states,
     make_data,
-    make_optimizer,
     trajectory_figures,
     with_seed,
 )

@@ -23,13 +23,12 @@ from ..evaluation import acceleration_mse, derivative_mse, energy_error, rollout
 from ..models import LNN, DissipativeHNN
 from ..plotting import energy_curve, phase_portrait, save_figure
 from ..systems import Duffing
-from ..training import fit
+from ..training import fit, make_optimizer
 from ._common import (
     DataConfig,
     Experiment,
     clean_initial_states,
     make_data,
-    make_optimizer,
     trajectory_figures,
     with_seed,
 )

@@ -54,22 +54,19 @@ KAN added to the fixed q̇²/2), ``grid_final`` and ``steps_refined``.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
-import jax
 import numpy as np
 import optax
 from flax import nnx
 
-from .._errors import TrainingDivergedError
 from ..approximators import KAN, update_grids
 from ..evaluation import acceleration_mse, rollout_metrics
 from ..interpret import coefficient_errors, duffing_coefficients, read_lagrangian
 from ..models import LNN
 from ..plotting import kan_edge_functions, save_figure
 from ..systems import Duffing
-from ..training import AccelerationLoss
+from ..training import AccelerationLoss, StopBelow, fit
 from ._common import (
     DataConfig,
     Experiment,
@@ -108,52 +105,21 @@ class E5Config:
     readout_quantile: float = 0.95
 
 
-def lbfgs_fit(model, batch, loss, *, iterations: int, chunk: int, memory_size: int, stop_loss):
-    """Train ``model`` in place by full-batch L-BFGS (``optax.lbfgs``) on ``loss(model, batch)``.
-
-    ``chunk`` iterations run in one compiled ``lax.scan``; between chunks the loss of the
-    chunk's last step is checked (stop when below ``stop_loss``; raise on a non-finite loss,
-    keeping the last finite parameters). Returns ``(losses, train_seconds, compile_seconds)``.
-    """
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-
-    def value(p):
-        return loss(nnx.merge(graphdef, p, rest), batch)
-
-    opt = optax.lbfgs(memory_size=memory_size)
-    value_and_grad = optax.value_and_grad_from_state(value)
-
-    def run(params, state):
-        def body(carry, _):
-            params, state = carry
-            v, g = value_and_grad(params, state=state)
-            updates, state = opt.update(g, state, params, value=v, grad=g, value_fn=value)
-            return (optax.apply_updates(params, updates), state), v
-
-        return jax.lax.scan(body, (params, state), None, length=chunk)
-
-    state = opt.init(params)
-    t0 = time.perf_counter()
-    compiled = jax.jit(run).lower(params, state).compile()
-    compile_seconds = time.perf_counter() - t0
-    losses: list[np.ndarray] = []
-    t0 = time.perf_counter()
-    for _ in range(max(1, -(-iterations // chunk))):
-        (new_params, new_state), values = compiled(params, state)
-        values = np.asarray(values)
-        if not np.isfinite(values).all():
-            nnx.update(model, params)
-            step = sum(len(v) for v in losses) + int(np.argmin(np.isfinite(values)))
-            last = float(losses[-1][-1]) if losses else float("nan")
-            raise TrainingDivergedError(step, last)
-        params, state = new_params, new_state
-        losses.append(values)
-        # the loss of the chunk's last step (L-BFGS's line search only ever lowers it): no
-        # extra evaluation, which outside jit costs as much as several compiled steps
-        if stop_loss is not None and float(values[-1]) < stop_loss:
-            break
-    nnx.update(model, params)
-    return np.concatenate(losses), time.perf_counter() - t0, compile_seconds
+def _lbfgs(model, train, loss, cfg: E5Config, iterations: int):
+    """Full-batch L-BFGS (``optax.lbfgs``, memory ``cfg.memory_size``) through
+    :func:`physnet.fit`: ``iterations`` steps in chunks of ``cfg.chunk``, stopping at the end
+    of the first chunk whose last loss is below ``cfg.stop_loss`` (L-BFGS's line search only
+    ever lowers it, so no extra evaluation is needed)."""
+    return fit(
+        model,
+        train,
+        steps=iterations,
+        optimizer=optax.lbfgs(memory_size=cfg.memory_size),
+        loss=loss,
+        chunk_size=cfg.chunk,
+        progress=False,
+        hooks=[StopBelow(cfg.stop_loss)] if cfg.stop_loss is not None else [],
+    )
 
 
 def e5(cfg: E5Config, workdir: Path, make_figures: bool = True) -> dict:
@@ -165,22 +131,18 @@ def e5(cfg: E5Config, workdir: Path, make_figures: bool = True) -> dict:
     states = train.states.reshape(-1, 2)
     update_grids(model, states, margin=0.05)
     loss = AccelerationLoss()
-    batch = loss.prepare(train)
-    fit = dict(chunk=cfg.chunk, memory_size=cfg.memory_size, stop_loss=cfg.stop_loss)
-    losses, train_seconds, compile_seconds = lbfgs_fit(
-        model, batch, loss, iterations=cfg.iterations, **fit
-    )
+    history = _lbfgs(model, train, loss, cfg, cfg.iterations)
+    losses = history.train_loss
+    train_seconds, compile_seconds = history.train_seconds, history.compile_seconds
     steps_refined = 0
     refine = bool(cfg.refine_grid and cfg.refine_iterations)
     if refine and acceleration_mse(model, train) >= cfg.stop_loss:
         kan.refine(cfg.refine_grid)  # exact for G -> 2G; L-BFGS restarts (new shapes)
-        more, seconds, compile_more = lbfgs_fit(
-            model, batch, loss, iterations=cfg.refine_iterations, **fit
-        )
-        steps_refined = int(more.shape[0])
-        losses = np.concatenate([losses, more])
-        train_seconds += seconds
-        compile_seconds += compile_more
+        more = _lbfgs(model, train, loss, cfg, cfg.refine_iterations)
+        steps_refined = more.steps
+        losses = np.concatenate([losses, more.train_loss])
+        train_seconds += more.train_seconds
+        compile_seconds += more.compile_seconds
     truth = duffing_coefficients(cfg.data.alpha, cfg.data.beta, kind="lagrangian")
     # what the dynamics determine: the L whose Euler-Lagrange equations give the learned
     # accelerations, on the training states (where the accelerations were fitted)

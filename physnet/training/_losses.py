@@ -46,6 +46,38 @@ class DerivativeLoss(AbstractLoss):
         return jnp.mean((pred - batch["dy"]) ** 2)
 
 
+class Regularized(AbstractLoss):
+    r"""A loss plus a penalty: ``loss(model, batch) + penalty(model, batch)``.
+
+    Works with any :class:`AbstractLoss`; :meth:`prepare` is the inner loss's, so the penalty
+    sees the same (mini)batch as the loss. Use it with :func:`physnet.fit` (``loss=``) or as
+    :func:`~physnet.training.fit_function`'s ``regularization=``.
+
+    Args:
+        loss: the data loss (an :class:`AbstractLoss` or a loss name).
+        penalty: ``(model, batch) -> scalar``, already weighted; traceable by ``jax.jit``
+            (e.g. ``lambda f, b: 1e-3 * kan_regularization(f, b["x"])``).
+
+    Raises:
+        ConfigError: if ``penalty`` is not callable.
+    """
+
+    def __init__(self, loss, penalty):
+        if not callable(penalty):
+            raise ConfigError(
+                f"Regularized: penalty must be a callable (model, batch) -> scalar, got {penalty!r}"
+            )
+        self.loss = get_loss(loss)
+        self.penalty = penalty
+        self.name = f"{self.loss.name}+penalty"
+
+    def prepare(self, data, *, clean: bool = False):
+        return self.loss.prepare(data, clean=clean)
+
+    def __call__(self, model, batch) -> Array:
+        return self.loss(model, batch) + self.penalty(model, batch)
+
+
 LOSSES: dict[str, type[AbstractLoss]] = {"derivative": DerivativeLoss}
 
 

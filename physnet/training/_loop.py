@@ -1,0 +1,324 @@
+"""The one training loop: a :class:`TrainState`, a compiled chunk of steps, hooks between chunks.
+
+:func:`physnet.fit`, :func:`physnet.fit_ensemble` and :func:`~physnet.training.fit_function`
+all run :func:`drive`: optimizer steps in compiled chunks (one ``lax.fori_loop`` of up to
+``chunk_size`` steps per call), and between chunks Python calls the hooks (progress, test
+loss, KAN grid updates, early stopping, user hooks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax import Array
+
+from .._errors import ConfigError
+from ._hooks import Hook
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class TrainState:
+    """Everything a training step carries, as one pytree.
+
+    For an ensemble every leaf has a leading member axis (``jax.vmap`` over the state).
+
+    Attributes:
+        params: the trained parameters (the ``nnx.Param`` state of the model).
+        opt_state: the optax optimizer state.
+        last_good: the parameters of the last step whose loss and gradient were finite; a
+            non-finite step restores them.
+        stopped: ``True`` once a step's loss or gradient was non-finite; later steps leave the
+            state unchanged.
+        step: the number of optimizer updates applied; after a divergence, the 0-based index
+            of the step that diverged.
+    """
+
+    params: Any
+    opt_state: Any
+    last_good: Any
+    stopped: Array
+    step: Array
+
+    @classmethod
+    def create(cls, params, optimizer: optax.GradientTransformation, opt_state=None) -> TrainState:
+        """A fresh state at ``params`` (``opt_state`` default: ``optimizer.init(params)``)."""
+        opt_state = optimizer.init(params) if opt_state is None else opt_state
+        return cls(params, opt_state, params, jnp.asarray(False), jnp.asarray(0))
+
+    @property
+    def diverged_at(self) -> Array:
+        """The step whose loss was first non-finite, or -1."""
+        return jnp.where(self.stopped, self.step, -1)
+
+
+def _all_finite(tree) -> Array:
+    leaves = jax.tree.leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _select(pred, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def n_samples(batch) -> int:
+    """The common length of axis 0 of the arrays in ``batch``."""
+    sizes = {int(x.shape[0]) for x in jax.tree.leaves(batch)}
+    if len(sizes) != 1:
+        raise ConfigError(f"loss batch arrays disagree on the number of samples: {sorted(sizes)}")
+    return sizes.pop()
+
+
+def _stores_value_and_grad(opt_state) -> bool:
+    """Whether the optimizer state holds the loss and gradient at the current parameters
+    (optax's line searches, e.g. in ``optax.lbfgs``), so a step need not recompute them."""
+    try:
+        return (
+            optax.tree.get(opt_state, "value") is not None
+            and optax.tree.get(opt_state, "grad") is not None
+        )
+    except (KeyError, ValueError):  # several candidates: recompute
+        return False
+
+
+def make_train_chunk(
+    loss: Callable,
+    graphdef,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int | None,
+    max_length: int,
+):
+    """The compiled unit of training: up to ``max_length`` optimizer steps in one loop.
+
+    The returned ``chunk(state, rest, batch, key, start, length) -> (state, losses)`` runs
+    steps ``start, ..., start + length - 1`` (``length <= max_length`` may change between
+    calls without recompiling) on the :class:`TrainState` ``state``; ``rest`` is the
+    model's non-trained state. Each step evaluates the loss ``loss(model, sub)`` on the full
+    ``batch`` or on a minibatch ``sub`` of ``batch_size`` samples drawn without replacement with
+    ``fold_in(key, step)``, and calls ``optimizer.update(grad, opt_state, params, value=...,
+    grad=..., value_fn=...)`` (optax's extra arguments, so line-search optimizers such as
+    ``optax.lbfgs`` work; ``value_fn`` is the loss on the same (mini)batch). Full batch, with
+    an optimizer whose state stores the value and gradient at the new parameters (a line
+    search), these are reused instead of recomputed (``optax.value_and_grad_from_state``). A
+    step whose loss or gradient is non-finite restores ``state.last_good`` and sets
+    ``state.stopped``; steps after that change nothing. ``losses`` has shape
+    ``(max_length,)``: the loss before each step, NaN where no step ran.
+    """
+    optimizer = optax.with_extra_args_support(optimizer)
+
+    def loss_fn(params, rest, batch):
+        return loss(nnx.merge(graphdef, params, rest), batch)
+
+    grad_fn = jax.value_and_grad(loss_fn)
+
+    def chunk(state: TrainState, rest, batch, key, start, length):
+        n = n_samples(batch)
+        reuse = batch_size is None and _stores_value_and_grad(state.opt_state)
+
+        def body(i, carry):
+            state, losses = carry
+            step = start + i
+            if batch_size is None:
+                sub = batch
+            else:
+                idx = jax.random.choice(
+                    jax.random.fold_in(key, step), n, (batch_size,), replace=False
+                )
+                sub = jax.tree.map(lambda x: x[idx], batch)
+
+            def value_fn(params):
+                return loss_fn(params, rest, sub)
+
+            if reuse:
+                value, grads = optax.value_and_grad_from_state(value_fn)(
+                    state.params, state=state.opt_state
+                )
+            else:
+                value, grads = grad_fn(state.params, rest, sub)
+            active = ~state.stopped
+            finite = jnp.isfinite(value) & _all_finite(grads)
+            updates, new_opt_state = optimizer.update(
+                grads, state.opt_state, state.params, value=value, grad=grads, value_fn=value_fn
+            )
+            new_params = optax.apply_updates(state.params, updates)
+            ok = active & finite
+            diverged = active & ~finite
+            state = TrainState(
+                params=_select(ok, new_params, _select(diverged, state.last_good, state.params)),
+                opt_state=_select(ok, new_opt_state, state.opt_state),
+                last_good=_select(ok, state.params, state.last_good),
+                stopped=state.stopped | diverged,
+                step=state.step + ok.astype(state.step.dtype),
+            )
+            return state, losses.at[i].set(jnp.where(active, value, jnp.nan))
+
+        dtype = jnp.result_type(*jax.tree.leaves(state.params))
+        losses = jnp.full((max_length,), jnp.nan, dtype=dtype)
+        return jax.lax.fori_loop(0, length, body, (state, losses))
+
+    return chunk
+
+
+def over_members(chunk, members: int, member_batch_size: int | None):
+    """``chunk`` over a :class:`TrainState` stacked over ``members`` (with ``rest`` and ``key``
+    per member, the data shared): all members vmapped at once (``member_batch_size`` None or
+    >= ``members``), or ``lax.map`` over groups of ``member_batch_size`` vmapped members."""
+    vmapped = jax.vmap(chunk, in_axes=(0, 0, None, 0, None, None))
+    if member_batch_size is None or member_batch_size >= members:
+        return vmapped
+
+    def mapped(state, rest, batch, keys, start, length):
+        def one(xs):
+            s, r, k = xs
+            return chunk(s, r, batch, k, start, length)
+
+        return jax.lax.map(
+            one,
+            (state, rest, keys),
+            batch_size=None if member_batch_size == 1 else member_batch_size,
+        )
+
+    return mapped
+
+
+def plan_chunks(
+    steps: int, chunk_size: int, boundaries: Sequence[int] = ()
+) -> list[tuple[int, int]]:
+    """``(start, length)`` of each chunk: the steps are cut at every boundary in (0, steps),
+    and each piece into near-equal chunks of at most ``chunk_size`` steps."""
+    cuts = sorted({0, steps, *(int(b) for b in boundaries if 0 < b < steps)})
+    plan = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=False):
+        pieces = math.ceil((b - a) / chunk_size)
+        size = math.ceil((b - a) / pieces)
+        plan.extend((s, min(size, b - s)) for s in range(a, b, size))
+    return plan
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What :func:`drive` returns.
+
+    Attributes:
+        state: the final :class:`TrainState` (``params`` are the last finite ones).
+        rest: the model's non-trained state (changed only by hooks).
+        train_loss: ``(steps,)`` or ``(members, steps)``; NaN after a member diverged.
+        diverged_at: ``()`` or ``(members,)``: the step that diverged, or -1.
+        last_finite: the last finite loss before ``diverged_at`` (NaN if none).
+        train_seconds, compile_seconds: wall times of the chunks and of their compilation.
+    """
+
+    state: TrainState
+    rest: Any
+    train_loss: np.ndarray
+    diverged_at: np.ndarray
+    last_finite: np.ndarray
+    train_seconds: float = 0.0
+    compile_seconds: float = 0.0
+
+
+def drive(
+    make_chunk: Callable[[int], Callable],
+    state: TrainState,
+    rest,
+    batch,
+    key,
+    *,
+    steps: int,
+    chunk_size: int,
+    hooks: Sequence[Hook | Callable] = (),
+    history=None,
+    sync: Callable[[Any, Any], Any] | None = None,
+    read: Callable[[], tuple[Any, Any]] | None = None,
+    stop_on_divergence: bool = True,
+) -> Outcome:
+    """Run ``steps`` optimizer steps on ``state``, calling ``hooks`` between chunks.
+
+    ``make_chunk(max_length)`` builds the chunk (:func:`make_train_chunk`, possibly through
+    :func:`over_members`); it is compiled once, for the longest chunk of the plan
+    (:func:`plan_chunks`), and serves every chunk.
+
+    Hooks run before the first chunk (step 0) and after every chunk, with ``(step, model,
+    history)``: ``model = sync(params, rest)`` (the user's model holding the current
+    parameters), ``history`` the caller's history object with ``train_loss`` so far. A hook
+    returning ``True`` stops training. A :class:`Hook` may demand chunk boundaries
+    (:meth:`Hook.boundaries`). If ``read`` is given, the model is read back after the hooks;
+    parameters a hook replaced (e.g. a KAN grid update) become the new ``last_good``.
+    """
+    boundaries = [b for h in hooks if isinstance(h, Hook) for b in h.boundaries(steps)]
+    plan = plan_chunks(steps, chunk_size, boundaries)
+    out = Outcome(state, rest, np.zeros(0), np.asarray(-1), np.asarray(np.nan))
+    if plan:
+        max_length = max(n for _, n in plan)
+        t0 = time.perf_counter()
+        compiled = (
+            jax.jit(make_chunk(max_length))
+            .lower(state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length))
+            .compile()
+        )
+        out.compile_seconds = time.perf_counter() - t0
+    seen: list[np.ndarray] = []
+
+    def call_hooks(step: int) -> bool:
+        nonlocal state, rest
+        if not hooks:
+            return False
+        if history is not None:
+            history.train_loss = np.concatenate(seen, axis=-1) if seen else history.train_loss
+        model = sync(state.params, rest) if sync is not None else None
+        stop = False
+        for hook in hooks:
+            stop = bool(hook(step, model, history)) or stop
+        if read is not None:
+            params, new_rest = read()
+            old = jax.tree.leaves(state.params)
+            new = jax.tree.leaves(params)
+            if len(old) != len(new) or any(a is not b for a, b in zip(old, new, strict=True)):
+                if jax.tree.structure(params) != jax.tree.structure(state.params) or any(
+                    a.shape != b.shape for a, b in zip(old, new, strict=True)
+                ):
+                    raise ConfigError(
+                        "a training hook changed the shapes of the trained parameters (e.g. "
+                        "KAN.refine); the optimizer state cannot carry on. Refine between "
+                        "calls of fit instead (with physnet.approximators.remap_optimizer_state "
+                        "or a fresh optimizer state)"
+                    )
+                state = dataclasses.replace(state, params=params, last_good=params)
+            rest = new_rest
+        return stop
+
+    stop = call_hooks(0) if plan else False
+    for start, length in plan:
+        if stop:
+            break
+        t0 = time.perf_counter()
+        state, losses = compiled(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length))
+        losses = np.asarray(losses)[..., :length]
+        out.train_seconds += time.perf_counter() - t0
+        seen.append(losses)
+        if stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
+            break
+        stop = call_hooks(start + length)
+    out.state, out.rest = state, rest
+    if seen:
+        out.train_loss = np.concatenate(seen, axis=-1)
+        out.diverged_at = np.asarray(state.diverged_at)
+        idx = np.where(out.diverged_at >= 0, out.diverged_at, out.train_loss.shape[-1])
+        rows = np.atleast_2d(out.train_loss)
+        out.last_finite = np.asarray(
+            [
+                row[:i][np.isfinite(row[:i])][-1] if np.isfinite(row[:i]).any() else np.nan
+                for row, i in zip(rows, np.atleast_1d(idx), strict=True)
+            ]
+        ).reshape(out.diverged_at.shape)
+    return out
