@@ -274,7 +274,11 @@ def _cmd_simulate(args) -> int:
     system = _make_system(args)
     k_data, k_noise = jax.random.split(jax.random.key(args.seed))
     data = generate(
-        system, args.n_trajectories, args.t1, args.n_points, key=k_data,
+        system,
+        args.n_trajectories,
+        args.t1,
+        args.n_points,
+        key=k_data,
         coordinates=args.coordinates,
     )
     if args.noise > 0:

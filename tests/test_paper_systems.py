@@ -139,7 +139,8 @@ def test_accelerations_are_not_dp_dt_without_unit_mass():
     # and the system of the velocity data evaluates energies on (q, q̇)
     wrapped = system_from_metadata(data.metadata)
     np.testing.assert_allclose(
-        jax.vmap(wrapped.energy)(data.states[0]), jax.vmap(s.energy)(canonical.states[0]),
+        jax.vmap(wrapped.energy)(data.states[0]),
+        jax.vmap(s.energy)(canonical.states[0]),
         rtol=1e-12,
     )
 
@@ -171,11 +172,48 @@ def test_models_train_on_the_new_systems_through_the_cli(tmp_path, system, model
 
     data = tmp_path / "data.npz"
     coords = "velocity" if model == "lnn" else "canonical"
-    assert main(["simulate", "--system", system, "--n-trajectories", "5", "--n-points", "8",
-                 "--t1", "1", "--coordinates", coords, "--out", str(data)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--system",
+                system,
+                "--n-trajectories",
+                "5",
+                "--n-points",
+                "8",
+                "--t1",
+                "1",
+                "--coordinates",
+                coords,
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "run"
-    assert main(["train", "--data", str(data), "--model", model, "--width", "4", "--depth",
-                 "1", "--steps", "10", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--model",
+                model,
+                "--width",
+                "4",
+                "--depth",
+                "1",
+                "--steps",
+                "10",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "--run", str(run), "--t1", "1"]) == 0
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert np.isfinite(metrics["energy_drift"]) and np.isfinite(metrics["rollout_rmse"])

@@ -257,7 +257,10 @@ class Trajectories:
             raise DataError(
                 f"accelerations need a state (q, q̇) of even size, got state_size={self.state_size}"
             )
-        if self.metadata.get("coordinates") == "canonical" and self.metadata.get("unit_mass") is False:
+        if (
+            self.metadata.get("coordinates") == "canonical"
+            and self.metadata.get("unit_mass") is False
+        ):
             raise DataError(
                 f"these states are canonical (q, p) of system {self.metadata.get('system')!r}, "
                 "whose mass is not unit (p != q̇), so dp/dt is not q̈; generate the data with "

@@ -56,8 +56,7 @@ def system_from_metadata(metadata: dict) -> AbstractSystem:
     name = metadata.get("system")
     if not isinstance(name, str) or _LEGACY_NAMES.get(name, name) not in SYSTEMS:
         raise DataError(
-            f"the data name no known system (metadata system={name!r}; known: "
-            f"{', '.join(SYSTEMS)})"
+            f"the data name no known system (metadata system={name!r}; known: {', '.join(SYSTEMS)})"
         )
     cls = system_class(name)
     params = metadata.get("parameters") or {}

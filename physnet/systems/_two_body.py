@@ -100,9 +100,11 @@ class TwoBody(AbstractSystem):
             k_pos, (n, 2), dtype=jnp.float64, minval=min_radius, maxval=max_radius
         )
         r = jnp.sqrt(jnp.sum(pos**2, axis=-1, keepdims=True))
-        vel = jnp.stack([-pos[:, 1], pos[:, 0]], axis=-1) * jnp.sqrt(
-            self.gravity * self.mass / 4.0
-        ) / r**1.5
+        vel = (
+            jnp.stack([-pos[:, 1], pos[:, 0]], axis=-1)
+            * jnp.sqrt(self.gravity * self.mass / 4.0)
+            / r**1.5
+        )
         vel = vel * (1.0 + orbit_noise * jax.random.normal(k_noise, (n, 1), dtype=jnp.float64))
         x = jnp.stack([pos[:, 0], -pos[:, 0], pos[:, 1], -pos[:, 1]], axis=-1)
         v = jnp.stack([vel[:, 0], -vel[:, 0], vel[:, 1], -vel[:, 1]], axis=-1)
