@@ -217,3 +217,44 @@ def test_models_train_on_the_new_systems_through_the_cli(tmp_path, system, model
     assert main(["evaluate", "--run", str(run), "--t1", "1"]) == 0
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert np.isfinite(metrics["energy_drift"]) and np.isfinite(metrics["rollout_rmse"])
+
+
+def test_hnn_paper_recipe_data():
+    """Radius-distributed initial states, noise on the states only, split by trajectory."""
+    from physnet.reproduce import _papers_hnn as P
+
+    system, train, test, _ = P.task_data(P.MASS_SPRING, seed=0)
+    assert (train.n_trajectories, test.n_trajectories, train.n_times) == (25, 25, 30)
+    r = np.linalg.norm(np.asarray(train.clean_states[:, 0]), axis=-1)
+    assert r.min() >= 0.1 and r.max() <= 1.0
+    np.testing.assert_allclose(train.derivatives, train.clean_derivatives)  # exact targets
+    noise = np.asarray(train.states - train.clean_states)
+    assert 0.07 < noise.std() < 0.13
+    # the derivative targets are the paper's field: dq/dt = 2p, dp/dt = -2q
+    y, dy = train.flat(clean=True)
+    np.testing.assert_allclose(dy, np.stack([2 * y[:, 1], -2 * y[:, 0]], -1), atol=1e-12)
+
+
+@pytest.mark.parametrize("folder,name", [("hnn_paper", "HNN-PAPER"), ("lnn_paper", "LNN-PAPER")])
+def test_paper_experiments_are_registered_opt_in(folder, name, monkeypatch):
+    from pathlib import Path
+
+    from physnet.reproduce import EXPERIMENTS, parse_experiments
+
+    assert name not in parse_experiments("all")
+    assert parse_experiments(folder.replace("_", "-")) == [name]
+    assert EXPERIMENTS[name].source  # the published numbers set beside physnet's
+    root = Path(__file__).resolve().parents[1] / "experiments" / folder
+    assert (root / "main.py").is_file() and (root / "README.md").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["HNN-PAPER", "LNN-PAPER"])
+def test_paper_experiments_quick_run(tmp_path, name):
+    from physnet.reproduce import EXPERIMENTS, run_experiment
+
+    metrics = run_experiment(name, tmp_path / name, quick=True, echo=lambda *a: None)
+    for key in EXPERIMENTS[name].source:
+        assert key in metrics
+    for fig in EXPERIMENTS[name].figures:
+        assert (tmp_path / name / fig).is_file()
