@@ -37,8 +37,8 @@ def _y0(system, key=0):
 @pytest.mark.parametrize("system", NEW_SYSTEMS, ids=IDS)
 def test_energy_is_conserved_by_the_exact_flow(system):
     ts = jnp.linspace(0.0, 5.0, 11)
-    for y0 in _y0(system):
-        ys = solve(system.vector_field, y0, ts, solver="dopri8", rtol=1e-11, atol=1e-11)
+    paths = jax.jit(jax.vmap(lambda y: solve(system.vector_field, y, ts, substeps=200)))
+    for ys in paths(_y0(system)):
         e = jax.vmap(system.energy)(ys)
         assert float(jnp.max(jnp.abs(e - e[0]))) < 1e-8 * max(1.0, float(jnp.abs(e[0])))
 
@@ -97,8 +97,9 @@ def test_double_pendulum_accelerations_match_an_independent_lagrangian_by_autodi
 def test_two_body_conserves_angular_and_linear_momentum_on_near_circular_orbits():
     s = TwoBody()
     ts = jnp.linspace(0.0, 20.0, 50)
-    for y0 in s.sample_initial_states(jax.random.key(0), 4):
-        ys = solve(s.vector_field, y0, ts, solver="dopri8", rtol=1e-11, atol=1e-11)
+    y0s = s.sample_initial_states(jax.random.key(0), 4)
+    paths = jax.jit(jax.vmap(lambda y: solve(s.vector_field, y, ts, substeps=100)))
+    for y0, ys in zip(y0s, paths(y0s), strict=True):
         ang = jax.vmap(s.angular_momentum)(ys)
         assert float(jnp.max(jnp.abs(ang - ang[0]))) < 1e-8
         np.testing.assert_allclose(ys[:, 4] + ys[:, 5], 0.0, atol=1e-12)  # total p_x
