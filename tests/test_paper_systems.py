@@ -259,3 +259,19 @@ def test_paper_experiments_quick_run(tmp_path, name):
         assert key in metrics
     for fig in EXPERIMENTS[name].figures:
         assert (tmp_path / name / fig).is_file()
+
+
+def test_l1_acceleration_loss_is_the_mean_absolute_error():
+    from physnet.training import AccelerationLoss
+
+    s = MassSpring()
+    data = pn.data.generate(s, 2, 1.0, 4, key=jax.random.key(0), coordinates="velocity")
+    model = lambda t, y, args=None: jnp.zeros_like(y)  # noqa: E731
+    batch = AccelerationLoss("l1").prepare(data)
+    expected = float(jnp.mean(jnp.abs(data.accelerations)))
+    assert float(AccelerationLoss("l1")(model, batch)) == pytest.approx(expected)
+    assert float(AccelerationLoss()(model, batch)) == pytest.approx(
+        float(jnp.mean(data.accelerations**2))
+    )
+    with pytest.raises(pn.ConfigError, match="norm must be"):
+        AccelerationLoss("l3")
