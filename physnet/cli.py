@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t1", type=_finite_float, default=5.0)
     p.add_argument("--n-points", type=_positive_int, default=50)
     p.add_argument("--noise", type=_nonnegative_float, default=0.0)
+    p.add_argument(
+        "--coordinates",
+        choices=("canonical", "velocity"),
+        default="canonical",
+        help="states (q, p) or (q, q̇) (for Lagrangian models); default canonical",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
 
@@ -274,7 +280,14 @@ def _cmd_simulate(args) -> int:
 
     system = _make_system(args)
     k_data, k_noise = jax.random.split(jax.random.key(args.seed))
-    data = generate(system, args.n_trajectories, args.t1, args.n_points, key=k_data)
+    data = generate(
+        system,
+        args.n_trajectories,
+        args.t1,
+        args.n_points,
+        key=k_data,
+        coordinates=args.coordinates,
+    )
     if args.noise > 0:
         data = data.with_noise(args.noise, key=k_noise)
     path = data.save(args.out)

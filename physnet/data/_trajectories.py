@@ -243,17 +243,28 @@ class Trajectories:
         """Observed accelerations q̈ = d(q̇)/dt, shape ``(B, T, N)``: the second half of
         ``derivatives``.
 
-        Valid for states (q, q̇), and for canonical states (q, p) of unit-mass systems where
-        p = q̇ (every system in :mod:`physnet.systems`, e.g. Duffing), where dp/dt = q̈.
+        Valid for states (q, q̇) (``generate(..., coordinates="velocity")``, measured data), and
+        for canonical states (q, p) of unit-mass systems where p = q̇, so dp/dt = q̈.
 
         Raises:
-            DataError: if the data have no derivatives or an odd state size.
+            DataError: if the data have no derivatives or an odd state size, or are canonical
+                states of a system without unit mass (metadata ``"unit_mass": false``), whose
+                dp/dt is not q̈.
         """
         if self.derivatives is None:
             raise DataError("these trajectories have no derivatives, so no accelerations")
         if self.state_size % 2:
             raise DataError(
                 f"accelerations need a state (q, q̇) of even size, got state_size={self.state_size}"
+            )
+        if (
+            self.metadata.get("coordinates") == "canonical"
+            and self.metadata.get("unit_mass") is False
+        ):
+            raise DataError(
+                f"these states are canonical (q, p) of system {self.metadata.get('system')!r}, "
+                "whose mass is not unit (p != q̇), so dp/dt is not q̈; generate the data with "
+                "coordinates='velocity' for accelerations"
             )
         return self.derivatives[..., self.state_size // 2 :]
 

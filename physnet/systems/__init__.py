@@ -1,9 +1,15 @@
-"""Known dynamical systems: the Duffing oscillator and analytic systems for tests."""
+"""Known dynamical systems: Duffing, the HNN and LNN papers' systems (mass-spring, pendulum,
+two-body, double pendulum), a spring chain and analytic systems for tests."""
 
 from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem
+from ._coordinates import VelocityCoordinates as VelocityCoordinates
+from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._duffing import Duffing as Duffing
+from ._mass_spring import MassSpring as MassSpring
 from ._registry import SYSTEMS as SYSTEMS
 from ._registry import system_class as system_class
 from ._registry import system_from_metadata as system_from_metadata
+from ._spring_chain import SpringChain as SpringChain
+from ._two_body import TwoBody as TwoBody

@@ -39,21 +39,53 @@ class HarmonicOscillator(AbstractSystem):
 
 
 class Pendulum(AbstractSystem):
-    r"""The simple pendulum: q̈ = -(g/l) sin q, H = p²/2 + (g/l)(1 - cos q)."""
+    r"""The simple pendulum of mass m on a massless rod of length l.
+
+    .. math::
+        H(q, p) = \frac{p^2}{2 m l^2} + m l^2 \frac{g}{l} (1 - \cos q), \qquad
+        \ddot q = -\frac{g}{l} \sin q, \qquad p = m l^2 \dot q .
+
+    The defaults (m = l = 1) give H = p²/2 + (g/l)(1 - cos q). The HNN paper's pendulum
+    H = 3(1 - cos q) + p² (Greydanus et al. 2019) is ``Pendulum(g_over_l=6.0, mass=0.5)``.
+
+    Args:
+        g_over_l: g/l (> 0).
+        mass: bob mass m (> 0).
+        length: rod length l (> 0).
+    """
 
     name = "pendulum"
     dof = 1
 
-    def __init__(self, g_over_l: float = 1.0):
-        if not g_over_l > 0:
-            raise ConfigError(f"Pendulum: g_over_l must be > 0, got {g_over_l!r}")
+    def __init__(self, g_over_l: float = 1.0, mass: float = 1.0, length: float = 1.0):
+        for arg, value in (("g_over_l", g_over_l), ("mass", mass), ("length", length)):
+            if not value > 0:
+                raise ConfigError(f"Pendulum: {arg} must be > 0, got {value!r}")
         self.g_over_l = float(g_over_l)
+        self.mass = float(mass)
+        self.length = float(length)
+
+    @property
+    def inertia(self) -> float:
+        """m l²."""
+        return self.mass * self.length**2
+
+    @property
+    def unit_mass(self) -> bool:
+        return self.inertia == 1.0
 
     def parameters(self) -> dict[str, float]:
-        return {"g_over_l": self.g_over_l}
+        return {"g_over_l": self.g_over_l, "mass": self.mass, "length": self.length}
+
+    def mass_matrix(self, q: Array) -> Array:
+        return jnp.full((1, 1), self.inertia, dtype=jnp.result_type(q, jnp.float64))
+
+    def acceleration(self, q: Array, qdot: Array) -> Array:
+        return -self.g_over_l * jnp.sin(q)
 
     def vector_field(self, t, y: Array, args=None) -> Array:
-        return jnp.stack([y[1], -self.g_over_l * jnp.sin(y[0])])
+        return jnp.stack([y[1] / self.inertia, -self.inertia * self.g_over_l * jnp.sin(y[0])])
 
     def energy(self, y: Array) -> Array:
-        return 0.5 * y[1] ** 2 + self.g_over_l * (1.0 - jnp.cos(y[0]))
+        i = self.inertia
+        return 0.5 * y[1] ** 2 / i + i * self.g_over_l * (1.0 - jnp.cos(y[0]))

@@ -6,6 +6,7 @@ import abc
 import inspect
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -40,14 +41,58 @@ class AbstractSystem(abc.ABC):
     def parameters(self) -> dict[str, float]:
         """The system's parameters by name."""
 
-    def acceleration(self, q: Array, qdot: Array) -> Array:
-        """q̈ for a mechanical system with unit mass, where p = q̇.
+    @property
+    def unit_mass(self) -> bool:
+        """Whether the mass matrix is the identity everywhere, so that p = q̇ (then data in
+        canonical coordinates (q, p) also hold accelerations q̈ = dp/dt). Systems that override
+        :meth:`mass_matrix` override this too."""
+        return True
 
-        The default uses dp/dt of the vector field at ``(q, qdot)``, which is exact for every
-        system in physnet (all have p = q̇).
+    def mass_matrix(self, q: Array) -> Array:
+        """The mass matrix M(q) of shape ``(N, N)`` with p = M(q) q̇ (default: the identity)."""
+        return jnp.eye(self.dof, dtype=jnp.result_type(q, jnp.float64))
+
+    def to_canonical(self, q: Array, qdot: Array) -> Array:
+        """The canonical state y = (q, p), p = M(q) q̇, of positions ``q`` and velocities
+        ``qdot`` (each ``(N,)``); returns ``(2N,)``."""
+        q, qdot = jnp.atleast_1d(q), jnp.atleast_1d(qdot)
+        return jnp.concatenate([q, self.mass_matrix(q) @ qdot])
+
+    def to_velocity(self, y: Array) -> Array:
+        """The state (q, q̇), q̇ = M(q)⁻¹ p, of a canonical state ``y = (q, p)`` of shape
+        ``(2N,)``; the inverse of :meth:`to_canonical`."""
+        q, p = y[: self.dof], y[self.dof :]
+        return jnp.concatenate([q, jnp.linalg.solve(self.mass_matrix(q), p)])
+
+    def acceleration(self, q: Array, qdot: Array) -> Array:
+        r"""q̈ at positions ``q`` and velocities ``qdot`` (each ``(N,)``; returns ``(N,)``).
+
+        .. math::
+            \ddot q = \frac{d}{dt} f_q(y) = \left[\partial_y f(y)\, f(y)\right]_q,
+            \qquad y = (q, M(q)\dot q),
+
+        the q-part of the vector field's Jacobian applied to the field itself (one
+        Jacobian-vector product), exact for every time-independent system whatever its mass
+        matrix; for unit mass it is dp/dt. Systems with a closed form override it.
         """
-        y = jnp.concatenate([jnp.atleast_1d(q), jnp.atleast_1d(qdot)])
-        return self.vector_field(0.0, y)[self.dof :]
+        y = self.to_canonical(q, qdot)
+        f = lambda y_: self.vector_field(0.0, y_)  # noqa: E731
+        _, df = jax.jvp(f, (y,), (f(y),))
+        return df[: self.dof]
+
+    def sample_initial_states(self, key: Array, n: int, y0_std: float = 1.0) -> Array:
+        """``n`` random canonical initial states ``(n, 2N)`` (default: N(0, y0_std²) in every
+        component; systems with a natural distribution, e.g. near-circular orbits, override
+        it)."""
+        return y0_std * jax.random.normal(key, (n, self.state_size), dtype=jnp.float64)
+
+    def in_velocity_coordinates(self) -> AbstractSystem:
+        """The same system on the state (q, q̇) instead of (q, p): vector field (q̇, q̈),
+        energy of the corresponding canonical state (what data for Lagrangian models and
+        their evaluation use)."""
+        from ._coordinates import VelocityCoordinates
+
+        return VelocityCoordinates(self)
 
     @classmethod
     def parameter_defaults(cls) -> dict[str, float]:

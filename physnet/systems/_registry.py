@@ -10,9 +10,21 @@ from __future__ import annotations
 from .._errors import ConfigError, DataError
 from ._analytic import HarmonicOscillator, Pendulum
 from ._base import AbstractSystem
+from ._double_pendulum import DoublePendulum
 from ._duffing import Duffing
+from ._mass_spring import MassSpring
+from ._spring_chain import SpringChain
+from ._two_body import TwoBody
 
-_SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (Duffing, HarmonicOscillator, Pendulum)
+_SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
+    Duffing,
+    HarmonicOscillator,
+    Pendulum,
+    MassSpring,
+    TwoBody,
+    DoublePendulum,
+    SpringChain,
+)
 
 #: every known system class by its declared name
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}
@@ -34,7 +46,9 @@ def system_class(name: str) -> type[AbstractSystem]:
 
 
 def system_from_metadata(metadata: dict) -> AbstractSystem:
-    """The system a data file's metadata names (``{"system": NAME, "parameters": {...}}``).
+    """The system a data file's metadata names (``{"system": NAME, "parameters": {...}}``),
+    on the states' coordinates: wrapped in :class:`VelocityCoordinates` where
+    ``metadata["coordinates"] == "velocity"`` (states (q, q̇)).
 
     Raises:
         DataError: if the metadata name no known system or carry parameters it does not take.
@@ -42,8 +56,7 @@ def system_from_metadata(metadata: dict) -> AbstractSystem:
     name = metadata.get("system")
     if not isinstance(name, str) or _LEGACY_NAMES.get(name, name) not in SYSTEMS:
         raise DataError(
-            f"the data name no known system (metadata system={name!r}; known: "
-            f"{', '.join(SYSTEMS)})"
+            f"the data name no known system (metadata system={name!r}; known: {', '.join(SYSTEMS)})"
         )
     cls = system_class(name)
     params = metadata.get("parameters") or {}
@@ -54,6 +67,9 @@ def system_from_metadata(metadata: dict) -> AbstractSystem:
             f"(its parameters: {', '.join(cls.parameter_defaults())})"
         )
     try:
-        return cls(**params)
+        system = cls(**params)
     except ConfigError as err:
         raise DataError(f"the data's system parameters are invalid: {err}") from None
+    if metadata.get("coordinates") == "velocity":
+        return system.in_velocity_coordinates()
+    return system

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from .._errors import DataError
+from .._errors import ConfigError, DataError
 from ..data import Trajectories
 from ._losses import LOSSES, AbstractLoss
 
@@ -22,10 +22,24 @@ class AccelerationLoss(AbstractLoss):
     loss equals (acceleration loss + a constant)/2 and trains the same way; this loss is the
     one that needs only (q, q̇, q̈) and reports the acceleration error on its own scale.
 
+    With ``norm="l1"`` the loss is the mean absolute error, the LNN paper's double-pendulum
+    loss.
+
+    Args:
+        norm: ``"l2"`` (mean squared error, default) or ``"l1"`` (mean absolute error).
+
+    Raises:
+        ConfigError: for another ``norm``.
+
     Reference: Cranmer et al., "Lagrangian Neural Networks", 2020.
     """
 
     name = "acceleration"
+
+    def __init__(self, norm: str = "l2"):
+        if norm not in ("l2", "l1"):
+            raise ConfigError(f"AccelerationLoss: norm must be 'l2' or 'l1', got {norm!r}")
+        self.norm = norm
 
     def prepare(self, data: Trajectories, *, clean: bool = False):
         if data.state_size % 2:
@@ -39,7 +53,8 @@ class AccelerationLoss(AbstractLoss):
     def __call__(self, model, batch) -> Array:
         n = batch["y"].shape[-1] // 2
         pred = jax.vmap(lambda y: model(0.0, y)[n:])(batch["y"])
-        return jnp.mean((pred - batch["qddot"]) ** 2)
+        err = pred - batch["qddot"]
+        return jnp.mean(jnp.abs(err)) if self.norm == "l1" else jnp.mean(err**2)
 
 
 LOSSES[AccelerationLoss.name] = AccelerationLoss

@@ -1,0 +1,169 @@
+"""The LNN paper's double pendulum (Cranmer et al. 2020): a softplus LNN vs a baseline vector
+field, trained on random states with exact accelerations, scored by the final-time energy
+error relative to the maximum potential energy."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from ..approximators import MLP
+from ..data import Trajectories
+from ..evaluation import rollout
+from ..models import LNN, NeuralODE
+from ..plotting import save_figure
+from ..systems import DoublePendulum
+from ..training import AccelerationLoss, fit
+from ._common import Experiment, timed
+
+
+@dataclasses.dataclass(frozen=True)
+class LNNPaperConfig:
+    """The recipe: states q ~ U[0, 2π)², q̇ ~ U[-qdot_max, qdot_max]² with exact q̈ targets,
+    L1 acceleration loss, softplus MLP ``width`` wide, Adam. The paper resamples the states
+    every epoch; physnet draws minibatches of ``batch_size`` from a pool of ``n_pool`` random
+    states (a fixed pool, stated as the difference). Evaluation: ``eval_states`` initial
+    states q ~ U[0, 2π)², q̇ ~ U[-eval_qdot, eval_qdot]² (physnet's choice: the paper's are
+    not published in its text), rollouts to ``eval_t1`` at ``fps`` frames per second by RK4
+    with ``eval_substeps`` steps per frame (dt = 0.01; a fixed step, so a model that blows up
+    yields a non-finite state instead of an adaptive solver's step-budget failure), error
+    |E(x̂(t1)) - E(x0)| / max V (29.4). Non-finite errors (blow-ups) are counted and left out
+    of the mean (the paper's baseline number is a mean dominated by one blow-up)."""
+
+    n_pool: int = 100_000
+    qdot_max: float = 10.0
+    width: int = 600
+    depth: int = 3
+    activation: str = "softplus"
+    init: str = "lnn"
+    steps: int = 3000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "l1"
+    baseline: bool = True
+    eval_states: int = 40
+    eval_qdot: float = 1.0
+    eval_t1: float = 100.0
+    fps: float = 10.0
+    eval_solver: str = "rk4"
+    eval_substeps: int = 10
+    seed: int = 0
+
+
+def random_state_pool(system: DoublePendulum, n: int, qdot_max: float, key) -> Trajectories:
+    """``n`` independent random states (q, q̇) with exact derivatives (q̇, q̈), stored two
+    per row of a :class:`Trajectories` (the times are placeholders: pointwise losses ignore
+    them)."""
+    kq, kv = jax.random.split(key)
+    q = jax.random.uniform(kq, (n, 2), dtype=jnp.float64, minval=0.0, maxval=2 * jnp.pi)
+    qdot = jax.random.uniform(kv, (n, 2), dtype=jnp.float64, minval=-qdot_max, maxval=qdot_max)
+    acc = jax.vmap(system.acceleration)(q, qdot)
+    states = jnp.concatenate([q, qdot], axis=-1).reshape(n // 2, 2, 4)
+    derivs = jnp.concatenate([qdot, acc], axis=-1).reshape(n // 2, 2, 4)
+    meta = {
+        "system": system.name,
+        "parameters": system.parameters(),
+        "coordinates": "velocity",
+        "unit_mass": False,
+        "pool": "independent random states",
+    }
+    return Trajectories(ts=jnp.array([0.0, 1.0]), states=states, derivatives=derivs, metadata=meta)
+
+
+def energy_errors(model, system: DoublePendulum, x0s, cfg: LNNPaperConfig):
+    """|E(x̂(t1)) - E(x0)| / max V per initial state ``(n,)`` and the paths."""
+    vel = system.in_velocity_coordinates()
+    ts = jnp.linspace(0.0, cfg.eval_t1, int(round(cfg.eval_t1 * cfg.fps)) + 1)
+    xs = rollout(model, x0s, ts, solver=cfg.eval_solver, substeps=cfg.eval_substeps)
+    e = jax.vmap(jax.vmap(vel.energy))(xs)
+    err = jnp.abs(e[:, -1] - jax.vmap(vel.energy)(x0s)) / system.max_potential_energy
+    return np.asarray(err), np.asarray(e), np.asarray(ts)
+
+
+def train_and_evaluate(cfg: LNNPaperConfig, workdir: Path, figures: bool = True) -> dict:
+    system = DoublePendulum()
+    k_pool, k_eval, k_fit = jax.random.split(jax.random.key(cfg.seed), 3)
+    pool = random_state_pool(system, cfg.n_pool, cfg.qdot_max, k_pool)
+    kq, kv = jax.random.split(k_eval)
+    x0s = jnp.concatenate(
+        [
+            jax.random.uniform(kq, (cfg.eval_states, 2), dtype=jnp.float64, maxval=2 * jnp.pi),
+            jax.random.uniform(
+                kv,
+                (cfg.eval_states, 2),
+                dtype=jnp.float64,
+                minval=-cfg.eval_qdot,
+                maxval=cfg.eval_qdot,
+            ),
+        ],
+        axis=-1,
+    )
+    mlp = dict(width=cfg.width, depth=cfg.depth, activation=cfg.activation)
+    models = {"lnn": LNN(MLP(4, 1, **mlp, init=cfg.init, rngs=nnx.Rngs(cfg.seed)))}
+    if cfg.baseline:
+        models["baseline"] = NeuralODE(MLP(4, 4, **mlp, rngs=nnx.Rngs(cfg.seed)))
+    parts = [optax.add_decayed_weights(cfg.weight_decay)] if cfg.weight_decay > 0 else []
+    metrics: dict = {"config": dataclasses.asdict(cfg)}
+    energies = {}
+    for label, model in models.items():
+        opt = optax.chain(*parts, optax.adam(cfg.learning_rate))
+        history, seconds = timed(
+            fit,
+            model,
+            pool,
+            steps=cfg.steps,
+            optimizer=opt,
+            loss=AccelerationLoss(cfg.loss),
+            batch_size=cfg.batch_size,
+            key=k_fit,
+            progress=False,
+        )
+        err, e, ts = energy_errors(model, system, x0s, cfg)
+        finite = np.isfinite(err)
+        metrics[f"{label}_energy_error"] = float(np.mean(err[finite])) if finite.any() else None
+        metrics[f"{label}_energy_error_median"] = float(np.median(np.where(finite, err, np.inf)))
+        metrics[f"{label}_blowups"] = int(np.sum(~finite))
+        metrics[f"{label}_final_loss"] = history.final_train_loss()
+        metrics[f"{label}_train_seconds"] = seconds
+        energies[label] = e
+    if figures:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for label, e in energies.items():
+            ax.plot(ts, (e[0] - e[0, 0]) / system.max_potential_energy, label=label)
+        ax.set_xlabel("t")
+        ax.set_ylabel("(E(t) - E(0)) / max V")
+        ax.set_title("double pendulum: true energy along the learned rollout")
+        ax.legend()
+        save_figure(fig, workdir / "double-pendulum-energy.png")
+    return metrics
+
+
+def _shrink(cfg: LNNPaperConfig) -> LNNPaperConfig:
+    return dataclasses.replace(
+        cfg, n_pool=512, width=16, depth=2, steps=20, batch_size=64, eval_states=2, eval_t1=1.0
+    )
+
+
+#: Cranmer et al. (2020): final-time energy error at t = 100 over 40 states
+SOURCE = {"lnn_energy_error": 0.0043, "baseline_energy_error": 0.08}
+
+LNN_PAPER = Experiment(
+    name="LNN-PAPER",
+    title="LNN paper: double pendulum, LNN vs baseline, final-time energy error",
+    config=LNNPaperConfig(),
+    quick_config=_shrink(LNNPaperConfig()),
+    train_and_evaluate=train_and_evaluate,
+    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seed=seed),
+    source=SOURCE,
+    figures=("double-pendulum-energy.png",),
+    shrink=_shrink,
+)
