@@ -24,4 +24,8 @@ from ._regression import MSELoss as MSELoss
 from ._regression import fit_function as fit_function
 from ._trajectory_loss import ADJOINTS as ADJOINTS
 from ._trajectory_loss import TrajectoryLoss as TrajectoryLoss
+from ._trajectory_loss import cut_windows as cut_windows
 from ._trajectory_loss import window_starts as window_starts
+from ._weak_loss import WeakFormLoss as WeakFormLoss
+from ._weak_loss import bump_test_functions as bump_test_functions
+from ._weak_loss import trapezoid_weights as trapezoid_weights
