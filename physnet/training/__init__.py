@@ -29,3 +29,5 @@ from ._trajectory_loss import window_starts as window_starts
 from ._weak_loss import WeakFormLoss as WeakFormLoss
 from ._weak_loss import bump_test_functions as bump_test_functions
 from ._weak_loss import trapezoid_weights as trapezoid_weights
+from ._latent_loss import LatentShootingLoss as LatentShootingLoss
+from ._latent_loss import LatentStarts as LatentStarts
