@@ -173,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("--loss weak options (also --window, --stride)")
     g.add_argument(
-        "--n-test", type=_positive_int, default=None, help="test functions per subdomain (default 2)"
+        "--n-test",
+        type=_positive_int,
+        default=None,
+        help="test functions per subdomain (default 2)",
     )
     g.add_argument("--power", type=_positive_int, default=None, help="bump exponent (default 4)")
 

@@ -50,7 +50,9 @@ def _weak_residual(data, **options):
 
 def test_trapezoid_weights_integrate_linear_exactly_on_a_nonuniform_grid():
     ts = np.sort(np.random.default_rng(0).uniform(0, 2, 9))
-    np.testing.assert_allclose(trapezoid_weights(ts) @ (3 * ts + 1), 1.5 * (ts[-1] ** 2 - ts[0] ** 2) + ts[-1] - ts[0])
+    np.testing.assert_allclose(
+        trapezoid_weights(ts) @ (3 * ts + 1), 1.5 * (ts[-1] ** 2 - ts[0] ** 2) + ts[-1] - ts[0]
+    )
 
 
 def test_test_functions_vanish_at_the_ends_and_their_derivative_is_right():
@@ -72,7 +74,7 @@ def test_weak_residual_of_the_exact_field_vanishes_at_the_quadrature_order():
         jitter = np.random.default_rng(1).uniform(-0.3, 0.3, n) * (ts[1] - ts[0])
         jitter[[0, -1]] = 0
         tj = ts + jitter
-        states = jax.vmap(lambda y: _solution(y, tj))(data.y0)
+        states = jax.vmap(_solution, in_axes=(0, None))(data.y0, tj)
         nonuni = pn.Trajectories(ts=jnp.asarray(tj), states=states)
         jittered.append(_weak_residual(nonuni, window=window, stride=window // 2))
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
@@ -83,10 +85,13 @@ def test_weak_residual_of_the_exact_field_vanishes_at_the_quadrature_order():
 
 
 def test_weak_loss_gradient_matches_finite_differences():
-    data = _data(31).without_derivatives().with_noise(0.02, key=jax.random.key(2), derivatives=False)
+    data = (
+        _data(31).without_derivatives().with_noise(0.02, key=jax.random.key(2), derivatives=False)
+    )
     loss = WeakFormLoss(window=11, n_test=3)
     batch = loss.prepare(data)
 
+    @jax.jit
     def value(c):
         def field(t, y):
             return jnp.stack([y[1], -c[0] * y[0] - c[1] * y[0] ** 3 - c[2] * y[1]])
@@ -103,7 +108,7 @@ def test_weak_loss_gradient_matches_finite_differences():
 def test_weak_loss_trains_through_fit_on_ragged_nonuniform_data():
     data = _data(41, t1=4.0, n=4)
     ts = np.asarray(data.times) * (1 + 0.05 * np.arange(4))[:, None]  # own times per trial
-    states = jnp.stack([_solution(y, t) for y, t in zip(data.y0, ts)])
+    states = jax.vmap(_solution)(data.y0, jnp.asarray(ts))
     ragged = pn.Trajectories(ts=jnp.asarray(ts), states=states, lengths=np.array([41, 30, 25, 41]))
     model = DuffingField(0.5, 1.0, 0.5)
     pn.fit(model, ragged, steps=60, optimizer=optax.lbfgs(), loss="weak", progress=False)
@@ -113,7 +118,7 @@ def test_weak_loss_trains_through_fit_on_ragged_nonuniform_data():
 def test_trajectory_loss_on_ragged_nonuniform_data_equals_the_per_trajectory_loss():
     data = _data(21, n=3)
     ts = np.asarray(data.times) + np.random.default_rng(0).uniform(0, 0.02, (3, 21)).cumsum(1)
-    states = jnp.stack([_solution(y, t) for y, t in zip(data.y0, ts)])
+    states = jax.vmap(_solution)(data.y0, jnp.asarray(ts))
     noisy = pn.Trajectories(ts=jnp.asarray(ts), states=states, lengths=np.array([21, 12, 17]))
     noisy = noisy.with_noise(0.05, key=jax.random.key(0), derivatives=False)
     loss, model = TrajectoryLoss(4), DuffingField(0.7, 1.0, 0.2)
@@ -124,7 +129,9 @@ def test_trajectory_loss_on_ragged_nonuniform_data_equals_the_per_trajectory_los
         assert np.all(np.diff(np.asarray(part["ts"]), axis=1) > 0)
         sq += float(loss(model, part)) * part["ys"][:, 1:].size
         count += part["ys"][:, 1:].size
-    assert batch["ys"].shape[0] == sum(len(pn.training.window_starts(n, 4, 3)) for n in (21, 12, 17))
+    assert batch["ys"].shape[0] == sum(
+        len(pn.training.window_starts(n, 4, 3)) for n in (21, 12, 17)
+    )
     np.testing.assert_allclose(float(loss(model, batch)), sq / count, rtol=1e-12)
 
 

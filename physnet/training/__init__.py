@@ -11,6 +11,8 @@ from ._fit import fit_ensemble as fit_ensemble
 from ._hooks import GridUpdate as GridUpdate
 from ._hooks import Hook as Hook
 from ._hooks import StopBelow as StopBelow
+from ._latent_loss import LatentShootingLoss as LatentShootingLoss
+from ._latent_loss import LatentStarts as LatentStarts
 from ._loop import TrainState as TrainState
 from ._loop import make_train_chunk as make_train_chunk
 from ._losses import LOSSES as LOSSES
@@ -29,5 +31,3 @@ from ._trajectory_loss import window_starts as window_starts
 from ._weak_loss import WeakFormLoss as WeakFormLoss
 from ._weak_loss import bump_test_functions as bump_test_functions
 from ._weak_loss import trapezoid_weights as trapezoid_weights
-from ._latent_loss import LatentShootingLoss as LatentShootingLoss
-from ._latent_loss import LatentStarts as LatentStarts
