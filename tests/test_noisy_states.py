@@ -168,3 +168,31 @@ def test_latent_shooting_refuses_an_unwrapped_model():
 def test_weak_loss_options_are_checked(options, match):
     with pytest.raises(pn.ConfigError, match=match):
         WeakFormLoss(**options)
+
+
+def test_cli_trains_with_the_weak_loss_and_its_options(tmp_path):
+    import json
+
+    from physnet.cli import main
+
+    path = _data(31, n=6).save(tmp_path / "states.npz")
+    run = tmp_path / "run"
+    args = ["train", "--data", path, "--model", "node", "--loss", "weak", "--window", "9",
+            "--n-test", "3", "--power", "3", "--steps", "5", "--width", "8", "--quiet",
+            "--out", run]  # fmt: skip
+    assert main(list(map(str, args))) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["loss"] == "weak"
+    assert config["loss_options"] == {"window": 9, "n_test": 3, "power": 3}
+
+
+@pytest.mark.parametrize("kind", ["node", "hnn", "dhnn", "lnn"])
+def test_weak_loss_and_latent_shooting_work_for_every_model(kind):
+    data = _data(13, n=2)
+    model = pn.build_model(kind, 2, "mlp", width=4, depth=1)
+    weak = WeakFormLoss(window=7)
+    value, grads = nnx.value_and_grad(lambda m: weak(m, weak.prepare(data)))(model)
+    assert np.isfinite(value) and all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+    latent = LatentShootingLoss(window=3)
+    wrapped = latent.wrap(model, data)
+    assert np.isfinite(latent(wrapped, latent.prepare(data)))

@@ -9,7 +9,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..data import Trajectories
-from ._losses import LOSSES, AbstractLoss
+from ._losses import AbstractLoss
 from ._trajectory_loss import TrajectoryLoss, cut_windows
 
 
@@ -51,13 +51,17 @@ class LatentShootingLoss(AbstractLoss):
     estimate uses the W observations of its window. Longer windows average more noise per
     latent state; W·d observations per window against d latent values.
 
-    Use: ``wrapped = loss.wrap(model, data)``; ``pn.fit(wrapped, data, loss=loss, ...)``; the
-    trained model is ``wrapped.model``; :meth:`noise_level` estimates σ from the residuals.
+    Use: ``wrapped = loss.wrap(model, data)``; ``pn.fit(wrapped, data, loss=loss, ...)`` (no
+    ``test_data``: the latent starts belong to the training windows); the trained model is
+    ``wrapped.model``; :meth:`noise_level` estimates σ from the residuals. It is not in
+    ``LOSSES`` (not a drop-in loss: it trains a wrapper), so not behind ``physnet train
+    --loss`` yet.
     Starting from a rough model (e.g. a few hundred steps of :class:`WeakFormLoss`) converges
     faster than from the initialisation. Works for every model (``model(t, y, args)``).
 
     Args:
-        window: observations per window W (>= 2; default 8).
+        window: observations per window W (>= 2; default 4, the value of the
+            ``experiments/noisy_states`` run).
         stride: observations between window starts (default ``window - 1``).
         solver, substeps, adjoint, rtol, atol, max_steps: as :class:`TrajectoryLoss`.
 
@@ -73,7 +77,7 @@ class LatentShootingLoss(AbstractLoss):
 
     def __init__(
         self,
-        window: int = 8,
+        window: int = 4,
         *,
         stride: int | None = None,
         solver="rk4",
@@ -139,6 +143,3 @@ class LatentShootingLoss(AbstractLoss):
         n_windows, width, _ = err.shape
         dof = n_windows * (width - 1)
         return np.sqrt(np.sum(err**2, axis=(0, 1)) / dof)
-
-
-LOSSES[LatentShootingLoss.name] = LatentShootingLoss
