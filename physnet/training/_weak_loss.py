@@ -109,10 +109,11 @@ class WeakFormLoss(AbstractLoss):
     DissipativeHNN on (q, p), LNN on (q, q̇) (its first-order form).
 
     Args:
-        window: observations per subdomain (>= 3; default 15, measured on the Duffing data of
-            ``experiments/noisy_states``, about 1.5 time units at dt = 0.1).
+        window: observations per subdomain (>= 3; default 15: on the source's Duffing data at
+            dt ≈ 0.1 the exact Duffing form trained by this loss is off by 0.11 % in α at 15
+            against 0.28 % at 11 (quadrature error) and worse under noise at 21).
         stride: observations between subdomain starts (>= 1; default ``max(1, window // 4)``).
-        n_test: test functions per subdomain K (>= 1; default 2).
+        n_test: test functions per subdomain K (>= 1; default 2, not tuned).
         power: exponent p of the bump (>= 1; default 4).
         quadrature: ``"trapezoid"``.
 
