@@ -326,7 +326,7 @@ def test_cli_trains_an_hnn_on_states_only(tmp_path, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["loss"] == "trajectory" and "test_mse" not in metrics
     config = json.loads((run / "config.json").read_text())
-    assert config["loss_options"]["window"] == 2
+    assert config["window"] == 2
     model = pn.load_model(run / "checkpoint")
     untrained = pn.HNN(pn.MLP(2, 1, width=16, depth=2, rngs=nnx.Rngs(0)))
     k_split, _ = jax.random.split(jax.random.key(0))
@@ -349,7 +349,7 @@ def test_cli_rejects_misplaced_or_bad_trajectory_options(tmp_path, capsys):
     path = data.save(tmp_path / "d.npz")
     base = ["train", "--data", str(path), "--steps", "2", "--quiet"]
     assert main([*base, "--window", "3", "--out", str(tmp_path / "a")]) == 2
-    assert "--window do(es) not apply to --loss derivative" in capsys.readouterr().err
+    assert "--loss trajectory only" in capsys.readouterr().err
     bad = [*base, "--loss", "trajectory", "--solver", "implicit-midpoint"]
     assert main([*bad, "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
