@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .systems import SYSTEMS
 
     parser = _Parser(prog="physnet", description="Physics-informed dynamics identification.")
+    parser.add_argument(
+        "--no-compilation-cache",
+        action="store_true",
+        help="compile from scratch: do not read or write JAX's persistent compilation cache "
+        "(default: on, in ~/.cache/physnet or $PHYSNET_CACHE_DIR; also off with "
+        "PHYSNET_COMPILATION_CACHE=0)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("reproduce", help="run the source's experiments (E1, E2, ...)")
@@ -415,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     from ._errors import PhysnetError
 
+    if argv is None and not args.no_compilation_cache:  # the console script, not a test call
+        from ._compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache()
     try:
         return COMMANDS[args.command](args)
     except PhysnetError as err:

@@ -9,7 +9,6 @@ match the column count names the columns. Every malformed input raises one
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import DataError
+from .._io import file_sha256
 
 #: trials need at least this many observations (a derivative stencil and a test point)
 MIN_TRIAL_POINTS = 3
@@ -264,15 +264,6 @@ class _Table:
 
     def name(self, index: int) -> str | None:
         return None if self.header is None else self.header[index]
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def from_table(

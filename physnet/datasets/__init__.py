@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, DataError
+from .._io import file_sha256
 from ..data import Trajectories, from_table
-from ..data._import import file_sha256
 
 _PAPER = (
     "M. Schmidt and H. Lipson, Distilling free-form natural laws from experimental data, "

@@ -15,14 +15,13 @@ random keys of the training run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from .._errors import DataError
-from .._io import atomic_directory, write_json
+from .._io import atomic_directory, file_sha256, write_json
 from ..data import AbstractSplit, Trajectories, split_from_json
 
 #: the version of the run-directory layout written by this physnet
@@ -31,15 +30,6 @@ CONFIG_FILE = "config.json"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_DIR = "checkpoint"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path, what: str) -> Any:

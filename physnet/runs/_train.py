@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,18 @@ def make_loss(name: str, options: dict[str, Any] | None = None):
     try:
         return LOSSES[name](**options)
     except TypeError:
-        import inspect
-
-        accepted = [k for k in inspect.signature(LOSSES[name]).parameters]
-        bad = sorted(set(options) - set(accepted))
+        accepted = set(inspect.signature(LOSSES[name]).parameters)
+        bad = sorted(set(options) - accepted)
+        if not bad:
+            raise
         flags = ", ".join("--" + k.replace("_", "-") for k in bad)
-        raise ConfigError(f"{flags} do(es) not apply to --loss {name}") from None
+        owners = [
+            other
+            for other, cls in LOSSES.items()
+            if set(bad) <= set(inspect.signature(cls).parameters)
+        ]
+        where = f"--loss {' or '.join(owners)} only, not" if owners else "no loss, including"
+        raise ConfigError(f"{flags} appl(ies) to {where} --loss {name}") from None
 
 
 def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str, float]:
@@ -145,13 +152,15 @@ def train_run(
         key=k_batch,
         progress=progress,
     )
+    given_loss_options = {k: v for k, v in (loss_options or {}).items() if v is not None}
     config: dict[str, Any] = {
         "model": model,
         "approximator": approximator,
         **options,
         "options": options,
         "loss": loss,
-        "loss_options": {k: v for k, v in (loss_options or {}).items() if v is not None},
+        **given_loss_options,
+        "loss_options": given_loss_options,
         "steps": steps,
         "lr": lr,
         "batch_size": batch_size,
