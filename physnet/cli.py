@@ -184,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--adjoint", default=None, choices=["recursive", "backsolve"], help="diffrax solvers only"
     )
+    g = p.add_argument_group("--loss weak options (also --window, --stride)")
+    g.add_argument(
+        "--n-test",
+        type=_positive_int,
+        default=None,
+        help="test functions per subdomain (default 2)",
+    )
+    g.add_argument("--power", type=_positive_int, default=None, help="bump exponent (default 4)")
 
     p = sub.add_parser(
         "import",
@@ -295,8 +303,9 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-#: the ``--loss trajectory`` flags (constructor options of :class:`~physnet.TrajectoryLoss`)
-_LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint")
+#: the loss flags (constructor options of :class:`~physnet.TrajectoryLoss`,
+#: :class:`~physnet.training.WeakFormLoss`, ...)
+_LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint", "n_test", "power")
 _MODEL_FLAGS = ("width", "depth", "activation", "grid", "order")
 
 

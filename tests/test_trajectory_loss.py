@@ -349,7 +349,7 @@ def test_cli_rejects_misplaced_or_bad_trajectory_options(tmp_path, capsys):
     path = data.save(tmp_path / "d.npz")
     base = ["train", "--data", str(path), "--steps", "2", "--quiet"]
     assert main([*base, "--window", "3", "--out", str(tmp_path / "a")]) == 2
-    assert "--loss trajectory only" in capsys.readouterr().err
+    assert "--window appl(ies) to --loss trajectory or weak only" in capsys.readouterr().err
     bad = [*base, "--loss", "trajectory", "--solver", "implicit-midpoint"]
     assert main([*bad, "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err

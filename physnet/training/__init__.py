@@ -11,6 +11,8 @@ from ._fit import fit_ensemble as fit_ensemble
 from ._hooks import GridUpdate as GridUpdate
 from ._hooks import Hook as Hook
 from ._hooks import StopBelow as StopBelow
+from ._latent_loss import LatentShootingLoss as LatentShootingLoss
+from ._latent_loss import LatentStarts as LatentStarts
 from ._loop import TrainState as TrainState
 from ._loop import make_train_chunk as make_train_chunk
 from ._losses import LOSSES as LOSSES
@@ -24,4 +26,8 @@ from ._regression import MSELoss as MSELoss
 from ._regression import fit_function as fit_function
 from ._trajectory_loss import ADJOINTS as ADJOINTS
 from ._trajectory_loss import TrajectoryLoss as TrajectoryLoss
+from ._trajectory_loss import cut_windows as cut_windows
 from ._trajectory_loss import window_starts as window_starts
+from ._weak_loss import WeakFormLoss as WeakFormLoss
+from ._weak_loss import bump_test_functions as bump_test_functions
+from ._weak_loss import trapezoid_weights as trapezoid_weights

@@ -31,6 +31,49 @@ def window_starts(n_times: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
+def cut_windows(
+    data: Trajectories, window: int, stride: int, *, clean: bool = False, owner: str = "this"
+) -> tuple[Array, Array]:
+    """The windows of ``window`` consecutive valid observations of every trajectory.
+
+    Windows start at :func:`window_starts` of each trajectory's own valid length, so ragged
+    trials and per-trajectory times ``(B, T)`` are cut inside their valid part, each window on
+    its own recorded times; trajectories shorter than ``window`` contribute none.
+
+    Args:
+        data: the trajectories.
+        window: observations per window.
+        stride: observations between window starts.
+        clean: cut the noise-free states when the data keep them.
+        owner: the loss named in the error message.
+
+    Returns:
+        ``(ts, ys)`` of shapes ``(S, window)`` and ``(S, window, d)``, trajectory-major.
+
+    Raises:
+        DataError: if no trajectory has ``window`` valid observations.
+    """
+    states = data.states
+    if clean and data.clean_states is not None:
+        states = data.clean_states
+    lengths = data.trajectory_lengths
+    if np.max(lengths) < window:
+        raise DataError(
+            f"the {owner} loss needs trajectories of at least window={window} observations, "
+            f"got at most {int(np.max(lengths))}; lower the window"
+        )
+    states, times = np.asarray(states), np.asarray(data.times)
+    rows, cols = [], []
+    for b, n in enumerate(lengths):
+        if n >= window:
+            starts = window_starts(int(n), window, stride)
+            rows.append(np.full(starts.shape, b))
+            cols.append(starts)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    idx = cols[:, None] + np.arange(window)[None, :]
+    return jnp.asarray(times[rows[:, None], idx]), jnp.asarray(states[rows[:, None], idx])
+
+
 def _positive_int(owner: str, name: str, value, low: int) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
         raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
@@ -171,34 +214,24 @@ class TrajectoryLoss(AbstractLoss):
     def prepare(self, data: Trajectories, *, clean: bool = False):
         """Cut the trajectories into windows.
 
+        Windows lie inside each trajectory's valid length (ragged trials) and carry their own
+        recorded times (per-trajectory or non-uniform ``ts``); trajectories shorter than the
+        window contribute none.
+
         Returns:
-            ``{"ts": (S, W), "ys": (S, W, d)}`` with S = B·K windows (trajectory-major).
+            ``{"ts": (S, W), "ys": (S, W, d)}`` with S windows (trajectory-major).
 
         Raises:
-            DataError: if the trajectories are shorter than the window, or ``observe=
+            DataError: if no trajectory has ``window`` valid observations, or ``observe=
                 "positions"`` with an odd state size.
         """
-        if data.n_times < self.window:
-            raise DataError(
-                f"the trajectory loss needs trajectories of at least window={self.window} "
-                f"observations, got {data.n_times}; lower the window"
-            )
         if self.observe == "positions" and data.state_size % 2:
             raise DataError(
                 "observe='positions' needs states (q, q̇) of even size, got "
                 f"state_size={data.state_size}"
             )
-        states = data.states
-        if clean and data.clean_states is not None:
-            states = data.clean_states
-        starts = window_starts(data.n_times, self.window, self.stride)
-        idx = starts[:, None] + np.arange(self.window)[None, :]
-        ys = jnp.asarray(states)[:, idx]  # (B, K, W, d)
-        ts = jnp.broadcast_to(jnp.asarray(data.ts)[idx], ys.shape[:-1])
-        return {
-            "ts": jnp.reshape(ts, (-1, self.window)),
-            "ys": jnp.reshape(ys, (-1, self.window, data.state_size)),
-        }
+        ts, ys = cut_windows(data, self.window, self.stride, clean=clean, owner="trajectory")
+        return {"ts": ts, "ys": ys}
 
     # ----------------------------------------------------------- integration
     def predict(self, model, batch) -> Array:
