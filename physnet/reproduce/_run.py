@@ -15,8 +15,11 @@ from ._e1_e2 import E1, E2
 from ._e3_e4 import E3, E4, LNN_MLP
 from ._e5 import E5
 from ._e6 import E6
+from ._real import REAL_EXPERIMENTS
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6)}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6, *REAL_EXPERIMENTS)
+}
 
 _COLUMNS = (
     "train_mse",
@@ -37,13 +40,15 @@ _COLUMNS = (
 # baseline for E5) costs about 70 s per seed on 2 CPU cores, which would push the default run
 # past its 15-minute budget.
 BASELINES = ("E5-MLP",)
+#: measured-data experiments (physnet/reproduce/_real.py), run only when named
+REAL_DATA = tuple(e.name for e in REAL_EXPERIMENTS)
 
 
 def parse_experiments(spec: str | None) -> list[str]:
     """``"all"``/``None`` -> the source's experiments E1-E6; ``"E1,E3"`` -> those,
     validated; baselines (``"E5-MLP"``) run only when named."""
     if spec is None or spec.strip().lower() == "all":
-        return [name for name in EXPERIMENTS if name not in BASELINES]
+        return [name for name in EXPERIMENTS if name not in BASELINES + REAL_DATA]
     names = [s.strip().upper() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown or not names:
@@ -73,9 +78,10 @@ def table_rows(results: dict[str, dict]):
         source = EXPERIMENTS[name].source if name in EXPERIMENTS else metrics.get("source", {})
         spread = metrics.get("spread", {})
         best = metrics.get("physnet_best") or {}
+        columns = EXPERIMENTS[name].columns if name in EXPERIMENTS else ()
         rows = [
             (key, metrics.get(key), _range(spread, key), best.get(key))
-            for key in _COLUMNS
+            for key in (*_COLUMNS, *columns)
             if key in metrics or key in source
         ]
         node = metrics.get("neural_ode")
