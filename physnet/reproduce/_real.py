@@ -57,8 +57,10 @@ class RealConfig:
         width, depth, activation: the MLPs; kan_width, kan_grid: the KANs ``[d, kan_width, 1]``.
         steps, lr, batch_size: Adam steps, learning rate, minibatch size (``None``: full batch).
         dt: largest integration step of the evaluation rollouts (RK4 with substeps).
-        ensemble: members of a dissipative-HNN ensemble (seed 0 only, ``ensemble.json``) for
-            the learned damping with its spread; 0: none.
+        ensemble: members of a dissipative-HNN ensemble (seed 0 only, ``details_*.json``)
+            for the learned damping with its spread; 0: none.
+        ensemble_derivatives: the derivatives the ensemble trains on (physnet's best:
+            ``"central"``); its first member is drawn in the figures as ``dhnn-mlp (central)``.
         model_seed: initialisation (and minibatch) seed.
     """
 
@@ -80,6 +82,7 @@ class RealConfig:
     batch_size: int | None = None
     dt: float = 1.0 / 30.0
     ensemble: int = 8
+    ensemble_derivatives: str = "central"
     model_seed: int = 0
 
 
@@ -107,6 +110,11 @@ def measured_oscillation(ts, y) -> dict[str, float]:
     amps = np.array(
         [0.5 * (np.ptp(x[(ts >= a) & (ts < b)])) for a, b in zip(cross[:-1], cross[1:])]
     )
+    if len(periods) < 2:  # fewer than two whole cycles: no period or decay to read
+        nan = float("nan")
+        return {"period": nan, "omega": nan, "amplitude_first": nan, "amplitude_last": nan,
+                "damping_rate": nan, "n_cycles": len(periods), "center": center,
+                "periods": periods.tolist(), "amplitudes": amps.tolist()}
     mids = 0.5 * (cross[:-1] + cross[1:])
     slope = float(np.polyfit(mids, np.log(amps), 1)[0]) if len(amps) > 1 else float("nan")
     period = float(np.median(periods))
@@ -189,8 +197,12 @@ def _score(model, cfg, raw, train, test, energy) -> dict[str, Any]:
     _, learned, measured = _rollout_units(model, test, cfg.dt)
     mean_state = jnp.mean(train.states[train.mask], axis=0)
     lin = linearisation(model, mean_state)
+    _, whole, _ = _rollout_units(model, raw.rescaled(cfg.scale), cfg.dt)
+    osc = measured_oscillation(raw.times_of(0), whole)
     row = {
         "energy_mse": float(energy_mse(energy, learned, measured)),
+        "record_period": osc["period"],
+        "record_damping_rate": osc["damping_rate"],
         "rollout_rmse": float(trajectory_rmse(learned, measured)),
         "train_mse": derivative_mse(model, train),
         "test_mse": derivative_mse(model, test),
@@ -234,10 +246,11 @@ def train_and_evaluate(cfg: RealConfig, workdir: Path, make_figures: bool) -> di
             metrics[f"{name.replace('-', '_')}_{k}"] = v
         models[name] = model
     if make_figures:
-        _figures(models, cfg, raw, train, test, energy, workdir)
         extra = {"measured": measured, "readout": _readouts(models, train, names)}
-        if cfg.ensemble > 0 and "dhnn-mlp" in cfg.models:
-            extra["ensemble"] = _ensemble(cfg, raw, train, test, energy)
+        if cfg.ensemble > 0:
+            extra["ensemble"], first = _ensemble(cfg, raw, energy)
+            models[f"dhnn-mlp ({cfg.ensemble_derivatives})"] = first
+        _figures(models, cfg, raw, train, test, energy, workdir)
         write_json(workdir / f"details_{cfg.derivatives}.json", extra)
     return metrics
 
@@ -254,11 +267,14 @@ def _readouts(models, train: Trajectories, names) -> dict[str, Any]:
     return out
 
 
-def _ensemble(cfg, raw, train, test, energy) -> dict[str, Any]:
-    """``cfg.ensemble`` dissipative HNNs (seeds 0..N-1) trained in one call: the learned γ,
-    damping rate, ω0 and energy MSE of every member, with median and spread."""
+def _ensemble(cfg, raw, energy):
+    """``cfg.ensemble`` dissipative HNNs (seeds 0..N-1, derivatives
+    ``cfg.ensemble_derivatives``) trained in one call: the learned γ, damping rate, ω0 and
+    energy MSE of every member, with median and spread; and the first member."""
     from ..evaluation import ensemble_readout
 
+    cfg = dataclasses.replace(cfg, derivatives=cfg.ensemble_derivatives)
+    _, train, test = prepare(cfg)
     members = [_build("dhnn-mlp", cfg, s, train) for s in range(cfg.ensemble)]
     ens = Ensemble(members)
     fit_ensemble(ens, train, steps=cfg.steps, optimizer=optax.adam(cfg.lr),
@@ -268,8 +284,9 @@ def _ensemble(cfg, raw, train, test, energy) -> dict[str, Any]:
         [ens.member(i) for i in range(len(ens))],
         lambda m: _score(m, cfg, raw, train, test, energy),
     )
-    return {k: {kk: v[kk] for kk in ("median", "std", "members") if kk in v}
-            for k, v in summary.items()}
+    out = {k: {kk: v[kk] for kk in ("median", "std", "members") if kk in v}
+           for k, v in summary.items()}
+    return {"derivatives": cfg.derivatives, "members": cfg.ensemble, **out}, ens.member(0)
 
 
 def _figures(models, cfg, raw, train, test, energy, workdir: Path) -> None:
@@ -278,7 +295,7 @@ def _figures(models, cfg, raw, train, test, energy, workdir: Path) -> None:
     from ..plotting import phase_portrait, save_figure, time_series
 
     tag = f"{cfg.dataset}_{cfg.derivatives}"
-    mlp = {n: m for n, m in models.items() if n.endswith("mlp")}
+    mlp = {n: m for n, m in models.items() if "mlp" in n}
     paths = {"measured": _rollout_units(next(iter(mlp.values())), test, cfg.dt)[2]}
     for name, model in mlp.items():
         paths[name] = _rollout_units(model, test, cfg.dt)[1]
@@ -310,7 +327,8 @@ def _shrink(cfg: RealConfig) -> RealConfig:
 
 
 def _columns(models, extra=()) -> tuple[str, ...]:
-    keys = ("energy_mse", "rollout_rmse", "test_mse", "omega0", "damping_rate", "gamma_hat")
+    keys = ("energy_mse", "rollout_rmse", "test_mse", "record_period", "record_damping_rate",
+            "omega0", "damping_rate", "gamma_hat")
     return (*extra, *(f"{m.replace('-', '_')}_{k}" for m in models for k in keys))
 
 
