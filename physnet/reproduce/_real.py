@@ -356,8 +356,7 @@ def _figures(models, cfg, raw, train, test, energy, workdir: Path) -> None:
     save_figure(
         phase_portrait(
             paths,
-            title=f"{cfg.dataset}, test segment: measured vs learned "
-            f"({cfg.derivatives} differences)",
+            title=f"{cfg.dataset}, test segment ({cfg.derivatives} differences)",
         ),
         workdir / f"{tag}_phase.png",
     )
