@@ -24,11 +24,12 @@
 # The same steps on the command line:
 #
 #     physnet import my_pendulum.csv --time t --states theta,omega --trial trial --out pend.npz
-#     physnet train --data pend.npz --model dhnn --split time --steps 2000 --out run
+#     python -c "import physnet as pn; pn.data.load('pend.npz').with_estimated_derivatives('central').save('pend_c.npz')"
+#     physnet train --data pend_c.npz --model dhnn --split time --steps 2000 --out run
 #     physnet evaluate --run run --energy "2.4*(1 - cos(theta)) + omega**2" --dt 0.0333
 #
 # (`physnet train` estimates no derivatives: give them with `--derivatives` on import, or save
-# the data with estimated ones, `Trajectories.with_estimated_derivatives`, as below.)
+# the data with estimated ones, as on the second line and below.)
 #
 # Set `PHYSNET_NOTEBOOK_SMALL=1` for a fast smoke run (CI does).
 
