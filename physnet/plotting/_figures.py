@@ -23,6 +23,7 @@ _STYLES = [
     {"color": "tab:red", "linestyle": "--", "linewidth": 1.4},
     {"color": "tab:blue", "linestyle": ":", "linewidth": 1.6},
     {"color": "tab:green", "linestyle": "-.", "linewidth": 1.3},
+    {"color": "tab:purple", "linestyle": (0, (6, 2)), "linewidth": 1.5},
 ]
 
 

@@ -9,6 +9,8 @@ from ._e3_e4 import DHNNConfig as DHNNConfig
 from ._e3_e4 import LNNConfig as LNNConfig
 from ._e5 import E5Config as E5Config
 from ._e6 import E6Config as E6Config
+from ._real import RealConfig as RealConfig
+from ._real import measured_oscillation as measured_oscillation
 from ._report import write_report as write_report
 from ._run import EXPERIMENTS as EXPERIMENTS
 from ._run import experiment_main as experiment_main

@@ -58,6 +58,7 @@ class Experiment:
             are already physnet's own (E5, E6).
         shrink: ``config -> config`` on quick sizes (how ``quick_config`` was made), applied
             to ``best_config`` by ``physnet reproduce --quick --best``.
+        columns: metric keys shown in the results table beside the common ones.
     """
 
     name: str
@@ -71,6 +72,7 @@ class Experiment:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     best_config: Any = None
     shrink: Callable[[Any], Any] | None = None
+    columns: tuple[str, ...] = ()
 
     def quick_version(self, cfg):
         """``cfg`` on the quick settings' sizes (``quick_config`` if no ``shrink`` is set)."""

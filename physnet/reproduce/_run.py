@@ -17,9 +17,10 @@ from ._e5 import E5
 from ._e6 import E6
 from ._papers_hnn import HNN_PAPER
 from ._papers_lnn import LNN_PAPER
+from ._real import REAL_EXPERIMENTS
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6, HNN_PAPER, LNN_PAPER)
+    e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6, HNN_PAPER, LNN_PAPER, *REAL_EXPERIMENTS)
 }
 
 _COLUMNS = (
@@ -43,13 +44,15 @@ _COLUMNS = (
 # The peer papers' protocols (issue 15) run only when named too: their full recipes (5 seeds,
 # two-body 10,000 steps, a 600-wide LNN) take far longer than the source's experiments.
 BASELINES = ("E5-MLP", "HNN-PAPER", "LNN-PAPER")
+#: measured-data experiments (physnet/reproduce/_real.py), run only when named
+REAL_DATA = tuple(e.name for e in REAL_EXPERIMENTS)
 
 
 def parse_experiments(spec: str | None) -> list[str]:
     """``"all"``/``None`` -> the source's experiments E1-E6; ``"E1,E3"`` -> those,
     validated; baselines (``"E5-MLP"``) run only when named."""
     if spec is None or spec.strip().lower() == "all":
-        return [name for name in EXPERIMENTS if name not in BASELINES]
+        return [name for name in EXPERIMENTS if name not in BASELINES + REAL_DATA]
     names = [s.strip().upper() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown or not names:
@@ -79,7 +82,9 @@ def table_rows(results: dict[str, dict]):
         source = EXPERIMENTS[name].source if name in EXPERIMENTS else metrics.get("source", {})
         spread = metrics.get("spread", {})
         best = metrics.get("physnet_best") or {}
-        keys = list(_COLUMNS) + [k for k in source if k not in _COLUMNS]
+        columns = EXPERIMENTS[name].columns if name in EXPERIMENTS else ()
+        keys = [*_COLUMNS, *columns]
+        keys += [k for k in source if k not in keys]
         rows = [
             (key, metrics.get(key), _range(spread, key), best.get(key))
             for key in keys
