@@ -220,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--positions-only", action="store_true", help="the state columns are positions q only"
     )
+    p.add_argument(
+        "--estimate-derivatives",
+        default=None,
+        choices=["central", "forward", "savgol"],
+        help="estimate dy/dt from the states on the recorded times (central: second order, "
+        "exact for quadratics on non-uniform grids; forward: as the HNN paper does)",
+    )
     p.add_argument("--out", required=True, help="output .npz file")
 
     p = sub.add_parser("datasets", help="list the measured data sets shipped with physnet")
@@ -386,6 +393,14 @@ def _cmd_import(args) -> int:
         scale=args.scale,
         positions_only=args.positions_only,
     )
+    if args.estimate_derivatives is not None:
+        if data.has_derivatives:
+            from ._errors import ConfigError
+
+            raise ConfigError(
+                "--estimate-derivatives and --derivatives both give dy/dt; choose one"
+            )
+        data = data.with_estimated_derivatives(args.estimate_derivatives)
     path = data.save(args.out)
     print(f"wrote {path}: {_describe_data(data)}")
     return 0

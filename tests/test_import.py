@@ -164,3 +164,19 @@ def test_cli_import_good_and_bad_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "line 3 has 2 column" in err
     assert not target.exists()
+
+
+def test_cli_import_estimates_derivatives_on_the_recorded_times(tmp_path):
+    """A quadratic x(t) = t² on a non-uniform grid: central differences are exact for it."""
+    ts = np.array([0.0, 0.1, 0.25, 0.3, 0.5, 0.55])
+    path = tmp_path / "q.csv"
+    path.write_text("t,x,v\n" + "".join(f"{t},{t**2},{2 * t}\n" for t in ts))
+    out = tmp_path / "q.npz"
+    args = ["import", str(path), "--time", "t", "--states", "x,v"]
+    assert main([*args, "--estimate-derivatives", "central", "--out", str(out)]) == 0
+    data = pn.data.load(out)
+    np.testing.assert_allclose(data.derivatives[0, :, 0], 2 * ts, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(data.derivatives[0, :, 1], 2.0, rtol=0, atol=1e-12)
+    both = [*args, "--derivatives", "v,v", "--estimate-derivatives", "central"]
+    assert main([*both, "--out", str(tmp_path / "b.npz")]) == 2
+    assert not (tmp_path / "b.npz").exists()
