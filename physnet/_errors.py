@@ -51,7 +51,7 @@ class TrainingInterrupted(PhysnetError):
         checkpoint: the training checkpoint written at that step (resume from it), or None.
     """
 
-    def __init__(self, step: int, checkpoint=None):
+    def __init__(self, step: int, checkpoint=None, *, message: str | None = None):
         self.step = int(step)
         self.checkpoint = checkpoint
         where = (
@@ -59,4 +59,4 @@ class TrainingInterrupted(PhysnetError):
             if checkpoint is not None
             else "; the model holds the parameters after that step"
         )
-        super().__init__(f"training interrupted after step {self.step}{where}")
+        super().__init__(message or f"training interrupted after step {self.step}{where}")

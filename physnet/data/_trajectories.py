@@ -633,9 +633,7 @@ class Trajectories:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
-        check_output(
-            path, "data", overwrite=overwrite, directory=False, recognise=is_data_file
-        )
+        check_output(path, "data", overwrite=overwrite, directory=False, recognise=is_data_file)
         arrays = {"ts": np.asarray(self.ts)}
         if self.lengths is not None:
             arrays["lengths"] = np.asarray(self.lengths)

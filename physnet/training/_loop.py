@@ -155,7 +155,7 @@ def make_train_chunk(
             new_params = optax.apply_updates(state.params, updates)
             finite = finite & _all_finite(new_params)
             if max_param_norm is not None:
-                finite = finite & (optax.global_norm(new_params) <= max_param_norm)
+                finite = finite & (optax.tree.norm(new_params) <= max_param_norm)
             ok = active & finite
             diverged = active & ~finite
             state = TrainState(
