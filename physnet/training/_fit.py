@@ -363,6 +363,7 @@ def fit_ensemble(
     mesh=None,
     mesh_axis: str = "data",
     member_batch_size: int | None = None,
+    hooks: Sequence[Hook | Callable] = (),
     max_param_norm: float | None = DEFAULT_MAX_PARAM_NORM,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
@@ -383,6 +384,7 @@ def fit_ensemble(
             out of the cache, while one member at a time runs at the single model's speed
             (measured on 2 cores: about 8x one model for 8 members instead of about 11x;
             ``benchmarks/README.md``). The result is the same up to round-off.
+        hooks: as in :func:`fit`, called with the :class:`~physnet.models.Ensemble`.
         max_param_norm, checkpoint, checkpoint_every, resume: as in :func:`fit` (a member
             exceeding the norm bound counts as diverged; the checkpoint holds every member).
 
@@ -405,6 +407,7 @@ def fit_ensemble(
     stacked = nnx.merge(ensemble.graphdef, ensemble.state)
     graphdef, params, rest = nnx.split(stacked, nnx.Param, ...)
     _check_norm(max_param_norm, "fit_ensemble")
+    hooks = _check_hooks(hooks, "fit_ensemble")
     state = jax.vmap(lambda p: TrainState.create(p, optimizer))(params)
     keys = jax.random.split(key, members)
     ck = _checkpointing(
@@ -463,7 +466,7 @@ def fit_ensemble(
         keys,
         history=history,
         test=None if test_batch is None else test,
-        hooks=(),
+        hooks=hooks,
         sync=sync,
         steps=steps,
         chunk_size=chunk_size,

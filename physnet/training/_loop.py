@@ -111,9 +111,9 @@ def make_train_chunk(
     ``optax.lbfgs`` work; ``value_fn`` is the loss on the same (mini)batch). Full batch, with
     an optimizer whose state stores the value and gradient at the new parameters (a line
     search), these are reused instead of recomputed (``optax.value_and_grad_from_state``). A
-    step whose loss, gradient or update is non-finite, or whose new parameters have a global
-    L2 norm above ``max_param_norm`` (a blow-up a saturated activation can hide from the loss),
-    restores ``state.last_good`` and sets ``state.stopped``; steps after that change nothing. ``losses`` has shape
+    step whose loss or gradient is non-finite, or whose parameters have a global L2 norm above
+    ``max_param_norm`` (a blow-up a saturated activation can hide from the loss), restores
+    ``state.last_good`` and sets ``state.stopped``; steps after that change nothing. ``losses`` has shape
     ``(max_length,)``: the loss before each step, NaN where no step ran.
     """
     optimizer = optax.with_extra_args_support(optimizer)
@@ -153,9 +153,8 @@ def make_train_chunk(
                 grads, state.opt_state, state.params, value=value, grad=grads, value_fn=value_fn
             )
             new_params = optax.apply_updates(state.params, updates)
-            finite = finite & _all_finite(new_params)
-            if max_param_norm is not None:
-                finite = finite & (optax.tree.norm(new_params) <= max_param_norm)
+            if max_param_norm is not None:  # a blow-up a saturated activation hides from the loss
+                finite = finite & (optax.tree.norm(state.params) <= max_param_norm)
             ok = active & finite
             diverged = active & ~finite
             state = TrainState(
