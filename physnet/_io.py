@@ -49,7 +49,8 @@ def output_kind(path: str | os.PathLike) -> str | None:
     """The kind of physnet output directory at ``path`` (its marker), or ``None``.
 
     Run directories and checkpoints written before markers existed are recognised by their
-    ``config.json`` (with ``run_format``) and ``model.json`` (with ``format_version``).
+    ``config.json`` (with ``run_format``) and ``model.json`` (with ``format_version``); a
+    folder holding only experiment folders (and ``summary.json``) is a results folder.
     """
     path = Path(path)
     if not path.is_dir():
@@ -61,6 +62,12 @@ def output_kind(path: str | os.PathLike) -> str | None:
         except (OSError, UnicodeDecodeError, ValueError, AttributeError):
             return None
         return kind if isinstance(kind, str) else None
+    entries = list(path.iterdir())
+    if entries and all(
+        (e.name == "summary.json" and e.is_file()) or output_kind(e) == "experiment"
+        for e in entries
+    ):  # experiments written one by one (experiments/<e#>/main.py --workdir DIR/E#)
+        return "results"
     legacy = {"run": ("config.json", "run_format"), "checkpoint": ("model.json", "format_version")}
     for kind, (name, key) in legacy.items():
         try:

@@ -33,6 +33,7 @@ class History:
         test_loss: test loss at ``test_steps``.
         train_seconds: wall time of the optimizer steps, compilation excluded.
         compile_seconds: time to compile the training chunk.
+        checkpoint_seconds: wall time spent writing training checkpoints.
     """
 
     train_loss: np.ndarray
@@ -40,6 +41,7 @@ class History:
     test_loss: np.ndarray
     train_seconds: float
     compile_seconds: float
+    checkpoint_seconds: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -324,6 +326,7 @@ def _run(make_chunk, state, rest, batch, key, *, history, test, hooks, progress,
             bar.close()
     history.train_seconds = out.train_seconds
     history.compile_seconds = out.compile_seconds
+    history.checkpoint_seconds = out.checkpoint_seconds
     return out
 
 
@@ -346,6 +349,7 @@ class EnsembleHistory:
     diverged_at: np.ndarray
     train_seconds: float
     compile_seconds: float
+    checkpoint_seconds: float = 0.0
 
 
 def fit_ensemble(
