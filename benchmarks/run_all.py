@@ -25,6 +25,7 @@ BENCHMARKS = {
     "ensemble": ["bench_ensemble.py", "--repeats", "3"],
     "rollout": ["bench_rollout.py", "--repeats", "1"],
     "kan": ["bench_kan.py"],
+    "checkpoint": ["bench_checkpoint.py", "--repeats", "3"],
 }
 
 
@@ -79,7 +80,11 @@ def report() -> str:
     ]
     for path, d in _rows("e1_training"):
         t = d.get("torch", {})
-        tdesc = f"{_f(t.get('run_s_median'))} s ({t.get('device', '')}, torch {t.get('version', '')})" if t else "not installed"
+        tdesc = (
+            f"{_f(t.get('run_s_median'))} s ({t.get('device', '')}, torch {t.get('version', '')})"
+            if t
+            else "not installed"
+        )
         lines.append(
             f"| {path.name} | {d['machine']} | {_f(d['physnet']['run_s_median'])} s | "
             f"{_f(d['handwritten']['run_s_median'])} s | **{_f(d['ratio_run_physnet_over_handwritten'])}** | "
@@ -141,6 +146,24 @@ def report() -> str:
                     f"{_f(r.get('train_seconds', r.get('wall_seconds')))} | {_f(r.get('compile_seconds'))} | "
                     f"{_f(r.get('test_rmse'))} | {_f(r.get('speedup_vs_pykan'))} |"
                 )
+    checkpoint = list(_rows("checkpoint"))
+    if checkpoint:
+        lines += ["", "## Training checkpoints: overhead of periodic saves on E1 training", ""]
+        lines += [
+            "E1 training (HNN 2-32-32-1, float64, Adam 1e-3, 3000 full-batch steps) without and",
+            "with the training state saved every N steps (`physnet train`'s default N = 1000),",
+            "interleaved in one run; *write share*: time inside the saves / training time.",
+            "Command: `python benchmarks/bench_checkpoint.py --repeats 3 --json results/checkpoint_TAG.json`.",
+            "",
+            "| result file | machine | every | no checkpoints | checkpoints | **overhead** | write share | date |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for path, d in checkpoint:
+            lines.append(
+                f"| {path.name} | {d['machine']} | {d['every']} | "
+                f"{_f(d['median_no_checkpoints_s'])} s | {_f(d['median_checkpoints_s'])} s | "
+                f"**{d['overhead']:+.2%}** | {d['write_share']:.3%} | {d['date']} |"
+            )
     extra = HERE / "NOTES.md"
     if extra.exists():
         lines += ["", extra.read_text().strip()]

@@ -41,3 +41,22 @@ class TrainingDivergedError(PhysnetError, FloatingPointError):
             f"(last finite loss {self.last_loss:.6g}); the model keeps the parameters of "
             f"the last finite step. Lower the learning rate or check the data."
         )
+
+
+class TrainingInterrupted(PhysnetError):
+    """Training was stopped by Ctrl-C (SIGINT) between two compiled chunks.
+
+    Attributes:
+        step: the optimizer steps completed; the model holds the parameters after them.
+        checkpoint: the training checkpoint written at that step (resume from it), or None.
+    """
+
+    def __init__(self, step: int, checkpoint=None, *, message: str | None = None):
+        self.step = int(step)
+        self.checkpoint = checkpoint
+        where = (
+            f"; the state at that step is saved in {checkpoint}: resume from it"
+            if checkpoint is not None
+            else "; the model holds the parameters after that step"
+        )
+        super().__init__(message or f"training interrupted after step {self.step}{where}")

@@ -1,23 +1,188 @@
-"""Small helpers for writing files atomically (nothing half-written on failure)."""
+"""Safe outputs: atomic writes that never delete or move anything physnet did not create.
+
+Every directory physnet writes (a run, an evaluation, a results page, an experiment's folder)
+carries a marker file :data:`MARKER` naming its kind. :func:`check_output` decides, before any
+work starts, whether a target may be written:
+
+- a target that does not exist, or an empty directory, is fine;
+- an existing physnet output of the same kind is replaced only with ``overwrite=True`` (the
+  command line's ``--overwrite``);
+- anything else (a non-empty folder physnet did not write, a file where a folder goes, a
+  folder of another kind) is refused with one line, and so is a target that is one of the
+  command's inputs or contains one.
+
+:func:`atomic_directory` and :func:`atomic_path` write into a temporary sibling and rename it
+into place only on success; files and folders get the permissions the umask gives (not the
+0600/0700 of ``mkstemp``/``mkdtemp``). :func:`write_json` writes strict JSON: a non-finite
+number becomes ``null`` and its key is listed under ``"non_finite"`` with the reason.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+#: the marker file of a directory physnet wrote: ``{"kind": ..., "physnet": version}``
+MARKER = ".physnet-output"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path, directory: bool) -> None:
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def output_kind(path: str | os.PathLike) -> str | None:
+    """The kind of physnet output directory at ``path`` (its marker), or ``None``.
+
+    Run directories and checkpoints written before markers existed are recognised by their
+    ``config.json`` (with ``run_format``) and ``model.json`` (with ``format_version``); a
+    folder holding only experiment folders (and ``summary.json``) is a results folder.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    marker = path / MARKER
+    if marker.is_file():
+        try:
+            kind = json.loads(marker.read_text()).get("kind")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            return None
+        return kind if isinstance(kind, str) else None
+    entries = list(path.iterdir())
+    if entries and all(
+        (e.name == "summary.json" and e.is_file()) or output_kind(e) == "experiment"
+        for e in entries
+    ):  # experiments written one by one (experiments/<e#>/main.py --workdir DIR/E#)
+        return "results"
+    legacy = {"run": ("config.json", "run_format"), "checkpoint": ("model.json", "format_version")}
+    for kind, (name, key) in legacy.items():
+        try:
+            if key in json.loads((path / name).read_text()):
+                return kind
+        except (OSError, UnicodeDecodeError, ValueError, TypeError):
+            continue
+    return None
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def check_output(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    directory: bool = True,
+    recognise: Callable[[Path], bool] | None = None,
+    flag: str = "--out",
+) -> Path:
+    """Check, before any work, that ``path`` may receive a physnet output of ``kind``.
+
+    Args:
+        path: the target directory (or file, with ``directory=False``).
+        kind: the output's kind (``"run"``, ``"evaluation"``, ``"report"``, ...).
+        overwrite: replace an existing physnet output of the same kind.
+        inputs: files and folders the command reads; the target may be none of them and may
+            not contain one.
+        directory: whether the output is a directory (else a file).
+        recognise: for a file output, whether an existing file is a physnet output of this
+            kind (e.g. a physnet data file).
+        flag: the option named in messages.
+
+    Returns:
+        the target as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigError: with one line naming the target, why it is refused and what to do.
+    """
+    if path is None or str(path).strip() == "":
+        raise ConfigError(f"{flag} is empty; name the {kind} output to write")
+    path = Path(path)
+    target = path.resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        source = Path(item).resolve()
+        if _inside(source, target):
+            raise ConfigError(
+                f"{flag} {path} would replace the input {item}; write the {kind} elsewhere"
+            )
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: {parent} is not a writable directory")
+    if not path.exists() and not path.is_symlink():
+        return path
+    if directory:
+        if not path.is_dir() or path.is_symlink():
+            raise ConfigError(
+                f"{flag} {path} exists and is not a directory; physnet never replaces it: "
+                "choose another name"
+            )
+        if not any(path.iterdir()):
+            return path
+        found = output_kind(path)
+        if found != kind:
+            what = "not a physnet output" if found is None else f"a physnet {found} output"
+            raise ConfigError(
+                f"{flag} {path} is a non-empty folder and {what}; physnet never deletes it: "
+                f"choose a new or empty folder for the {kind}"
+            )
+    else:
+        if path.is_dir() or path.is_symlink() or not path.is_file():
+            raise ConfigError(
+                f"{flag} {path} exists and is not a regular file; choose another name"
+            )
+        if recognise is None or not recognise(path):
+            raise ConfigError(
+                f"{flag} {path} exists and is not a physnet {kind} file; physnet never "
+                "replaces it: choose another name"
+            )
+    if not overwrite:
+        raise ConfigError(
+            f"{flag} {path} already holds a physnet {kind}; pass --overwrite to replace it "
+            "(overwrite=True in Python) or choose another name"
+        )
+    return path
+
+
+def write_marker(directory: str | os.PathLike, kind: str) -> None:
+    """Mark ``directory`` as a physnet output of ``kind``."""
+    from . import __version__
+
+    (Path(directory) / MARKER).write_text(json.dumps({"kind": kind, "physnet": __version__}))
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
+
+    Callers check the target first (:func:`check_output`); inside a directory physnet is
+    writing, no check is needed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
     os.close(fd)
+    _apply_umask(Path(tmp), directory=False)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -28,33 +193,85 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike):
+def atomic_directory(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+):
     """Yield a temporary directory beside ``path``; rename it to ``path`` only on success.
 
-    An existing directory at ``path`` is replaced only after the new one is complete.
+    The target is checked (:func:`check_output`) on entry and again before the rename; the new
+    directory is marked as a physnet output of ``kind``. What is replaced is only an empty
+    folder or (with ``overwrite``) a physnet output of the same kind.
+
+    Raises:
+        ConfigError: if the target is refused (see :func:`check_output`).
     """
     path = Path(path)
+    check_output(path, kind, overwrite=overwrite, inputs=inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    _apply_umask(tmp, directory=True)
     try:
         yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            old.rmdir()
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        write_marker(tmp, kind)
+        check_output(path, kind, overwrite=overwrite, inputs=inputs)
+        replace_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
+def replace_directory(new: Path, path: Path) -> None:
+    """Rename ``new`` to ``path``; an existing ``path`` (already checked: empty, or a physnet
+    output the caller may replace) is moved aside first and deleted after."""
+    if path.exists():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+        old.rmdir()
+        os.replace(path, old)
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, path)
+
+
+def strict_json(obj: Any) -> tuple[Any, list[str]]:
+    """``obj`` with every non-finite float replaced by ``None``, and the key paths replaced."""
+    replaced: list[str] = []
+
+    def clean(x, where):
+        if isinstance(x, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        if isinstance(x, float) and not math.isfinite(x):
+            replaced.append(f"{where} ({x})")
+            return None
+        if hasattr(x, "dtype") and getattr(x, "shape", None) == ():  # numpy scalars
+            return clean(x.item(), where)
+        return x
+
+    return clean(obj, ""), replaced
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented strict JSON, atomically.
+
+    A non-finite number (NaN, inf) is written as ``null``; the dictionary then gains a key
+    ``"non_finite"`` listing each such entry and its value, so no bare ``NaN`` token (invalid
+    JSON) is written and no missing number goes unexplained.
+    """
+    cleaned, replaced = strict_json(obj)
+    if replaced:
+        note = "not finite, written as null: " + ", ".join(replaced)
+        if isinstance(cleaned, dict):
+            cleaned = {**cleaned, "non_finite": note}
+        else:
+            cleaned = {"value": cleaned, "non_finite": note}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n")
+        tmp.write_text(json.dumps(cleaned, indent=2, allow_nan=False) + "\n")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

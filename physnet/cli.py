@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from pathlib import Path
 
 EXIT_USER_ERROR = 2
 
@@ -51,6 +53,26 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**63 - 1], got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+_OVERWRITE_HELP = "replace the output if it is a previous physnet output of the same kind"
+
+
 def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     """Every registered system's constructor parameters: ``{param: [(system, default)]}``."""
     from .systems import SYSTEMS
@@ -83,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated list (E1,...,E6, E5-MLP) or 'all' (E1-E6)",
     )
     p.add_argument("--out", default="physnet-results", help="output directory")
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     p.add_argument("--quick", action="store_true", help="small settings (a smoke test)")
     p.add_argument(
         "--best",
@@ -115,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="canonical",
         help="states (q, p) or (q, q̇) (for Lagrangian models); default canonical",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
 
     from .approximators import APPROXIMATORS
     from .models import MODELS
@@ -124,12 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
     from .training import LOSSES
 
     p = sub.add_parser("train", help="train a model on a data file")
-    p.add_argument("--data", required=True, help="data file (.npz) from `physnet simulate`")
+    p.add_argument(
+        "--data", default=None, help="data file (.npz) from `physnet simulate` (required)"
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue the interrupted run RUN from its saved training state, with its own "
+        "options (--steps may raise the step count); the result equals an uninterrupted run",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="save the training state in the run every N steps (default 1000) and on Ctrl-C",
+    )
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     p.add_argument("--model", default="hnn", choices=list(MODELS))
     p.add_argument("--approximator", default="mlp", choices=list(APPROXIMATORS))
     p.add_argument("--loss", default="derivative", choices=list(LOSSES))
-    p.add_argument("--steps", type=_positive_int, default=3000)
-    p.add_argument("--lr", type=_finite_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
     p.add_argument("--width", type=_positive_int, default=None, help="MLP width (default 32)")
     p.add_argument(
@@ -149,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of every record trains; auto (default): by trajectory when the data hold several, "
         "by time for one record",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--ensemble",
         type=_positive_int,
@@ -167,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 is fastest on a CPU with few cores)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--out", default=None, help="run directory to create (required)")
     g = p.add_argument_group("--loss trajectory options")
     g.add_argument(
         "--window", type=_positive_int, default=None, help="observations per window (default 2)"
@@ -228,25 +269,33 @@ def build_parser() -> argparse.ArgumentParser:
         "exact for quadratics on non-uniform grids; forward: as the HNN paper does)",
     )
     p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
 
     p = sub.add_parser("datasets", help="list the measured data sets shipped with physnet")
     p.add_argument("--export", default=None, metavar="NAME", help="write data set NAME as .npz")
     p.add_argument("--out", default=None, help="output .npz file (with --export)")
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
 
     p = sub.add_parser("evaluate", help="roll a trained model out and report metrics")
     p.add_argument("--run", required=True, help="run directory from `physnet train`")
     p.add_argument("--data", default=None, help="data file (default: the run's test split)")
-    p.add_argument("--t1", type=_finite_float, default=100.0, help="rollout horizon")
-    p.add_argument("--dt", type=_finite_float, default=0.01, help="integrator step")
+    p.add_argument("--t1", type=_positive_float, default=100.0, help="rollout horizon")
+    p.add_argument("--dt", type=_positive_float, default=0.01, help="integrator step")
     p.add_argument("--solver", default="rk4", choices=list(SOLVERS))
     p.add_argument(
         "--energy",
         default=None,
         metavar="EXPR",
-        help="an energy formula in the state's names (e.g. \"2.4*(1-cos(theta))+omega**2\"); "
+        help='an energy formula in the state\'s names (e.g. "2.4*(1-cos(theta))+omega**2"); '
         "adds energy_mse, its mean squared error along the rollout",
     )
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    p.add_argument(
+        "--allow-other-system",
+        action="store_true",
+        help="evaluate on --data of another system (or other parameters) than the run's",
+    )
     p.add_argument(
         "--symbolic",
         action="store_true",
@@ -263,14 +312,25 @@ def _cmd_reproduce(args) -> int:
     from .reproduce import parse_experiments, reproduce
 
     matplotlib.use("Agg")  # a batch job writing PNG files: no window (never selected on import)
-    names = parse_experiments(args.experiments)
-    echo = lambda s: print(s, flush=True)  # noqa: E731
-    reproduce(names, args.out, quick=args.quick, best=args.best, echo=echo)
-    if args.report is not None:
-        from .reproduce import write_report
+    from ._io import check_output
+    from .reproduce import write_report
 
+    names = parse_experiments(args.experiments)
+    check_output(args.out, "results", overwrite=True)  # a results folder gains experiments
+    for name in names:
+        check_output(Path(args.out) / name, "experiment", overwrite=args.overwrite)
+    if args.report is not None:
+        check_output(
+            args.report, "report", overwrite=args.overwrite, inputs=[args.out], flag="--report"
+        )
+    echo = lambda s: print(s, flush=True)  # noqa: E731
+    reproduce(
+        names, args.out, quick=args.quick, best=args.best, echo=echo, overwrite=args.overwrite
+    )
+    if args.report is not None:
         command = "physnet " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
-        echo(f"results page: {write_report(args.out, args.report, command=command)}")
+        page = write_report(args.out, args.report, command=command, overwrite=args.overwrite)
+        echo(f"results page: {page}")
     return 0
 
 
@@ -291,24 +351,51 @@ def _make_system(args):
 def _cmd_simulate(args) -> int:
     import jax
 
-    from .data import generate
+    from ._errors import ConfigError, DataError
+    from ._io import check_output
+    from .data import generate, is_data_file
 
     system = _make_system(args)
+    out = args.out if str(args.out).endswith(".npz") else str(args.out) + ".npz"
+    check_output(out, "data", overwrite=args.overwrite, directory=False, recognise=is_data_file)
+    if args.t1 <= 0:
+        raise ConfigError(f"--t1 must be > 0, got {args.t1}")
+    size = 3 * args.n_trajectories * args.n_points * 8 * 8  # states, derivatives, clean
+    if size > _MAX_DATA_BYTES or args.n_trajectories * args.n_points * 100 > _MAX_SIM_STEPS:
+        raise ConfigError(
+            f"--n-trajectories {args.n_trajectories} x --n-points {args.n_points} is too large "
+            f"(about {size / 2**30:.3g} GiB, {args.n_trajectories * args.n_points * 100:.3g} "
+            "integrator steps); lower them"
+        )
     k_data, k_noise = jax.random.split(jax.random.key(args.seed))
-    data = generate(
-        system,
-        args.n_trajectories,
-        args.t1,
-        args.n_points,
-        key=k_data,
-        coordinates=args.coordinates,
-    )
+    try:
+        data = generate(
+            system,
+            args.n_trajectories,
+            args.t1,
+            args.n_points,
+            key=k_data,
+            coordinates=args.coordinates,
+        )
+    except DataError as err:
+        if "NaN" not in str(err) and "inf" not in str(err):
+            raise
+        h = args.t1 / max(args.n_points - 1, 1) / 100
+        raise ConfigError(
+            f"the simulation of {system} blew up (non-finite states): the RK4 step "
+            f"--t1/(--n-points - 1)/100 = {h:.3g} is too large for this system or the "
+            "trajectories leave its stable region; lower --t1 or raise --n-points"
+        ) from None
     if args.noise > 0:
         data = data.with_noise(args.noise, key=k_noise)
-    path = data.save(args.out)
+    path = data.save(out, overwrite=args.overwrite)
     print(f"wrote {path}: {data.n_trajectories} trajectories x {data.n_times} times of {system}")
     return 0
 
+
+#: ``physnet simulate`` refuses data sets larger than this (bytes) or this many RK4 steps
+_MAX_DATA_BYTES = 4 * 2**30
+_MAX_SIM_STEPS = 10**9
 
 #: the loss flags (constructor options of :class:`~physnet.TrajectoryLoss`,
 #: :class:`~physnet.training.WeakFormLoss`, ...)
@@ -318,19 +405,35 @@ _MODEL_FLAGS = ("width", "depth", "activation", "grid", "order")
 
 def _cmd_train(args) -> int:
     from ._errors import ConfigError
-    from .runs import train_run
+    from .runs import resume_run, train_run
 
+    if args.resume is not None:
+        given = [f for f in ("data", "out") if getattr(args, f) is not None]
+        if given:
+            raise ConfigError(
+                f"--resume RUN reads the run's own options; drop --{' --'.join(given)}"
+            )
+        out, metrics = resume_run(
+            args.resume, steps=args.steps, progress=False if args.quiet else None
+        )
+        print(json.dumps(_shown(metrics, None) | {"out": str(out)}))
+        return 0
+    missing = [f"--{f}" for f in ("data", "out") if getattr(args, f) is None]
+    if missing:
+        raise ConfigError(f"train needs {' and '.join(missing)} (or --resume RUN)")
     if args.approximator != "kan" and (args.grid is not None or args.order is not None):
         raise ConfigError("--grid and --order apply to --approximator kan only")
     out, metrics = train_run(
         args.data,
         args.out,
+        overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every,
         model=args.model,
         approximator=args.approximator,
         options={k: getattr(args, k) for k in _MODEL_FLAGS},
         loss=args.loss,
         loss_options={k: getattr(args, k) for k in _LOSS_FLAGS},
-        steps=args.steps,
+        steps=3000 if args.steps is None else args.steps,
         lr=args.lr,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -347,18 +450,27 @@ def _cmd_train(args) -> int:
             "parameters of their last finite step",
             file=sys.stderr,
         )
-    shown = {k: v for k, v in metrics.items() if k.endswith("mse") or k.endswith("mse_std")}
-    if args.ensemble is not None:
-        shown["ensemble"] = args.ensemble
-    print(json.dumps(shown | {"out": str(out)}))
+    print(json.dumps(_shown(metrics, args.ensemble) | {"out": str(out)}))
     return 0
 
 
+def _shown(metrics: dict, ensemble) -> dict:
+    from ._io import strict_json
+
+    shown = {k: v for k, v in metrics.items() if k.endswith("mse") or k.endswith("mse_std")}
+    if ensemble is not None:
+        shown["ensemble"] = ensemble
+    return strict_json(shown)[0]
+
+
 def _cmd_evaluate(args) -> int:
+    from ._io import strict_json
     from .runs import evaluate_run
 
     _, metrics = evaluate_run(
         args.run,
+        overwrite=args.overwrite,
+        allow_other_system=args.allow_other_system,
         data=args.data,
         t1=args.t1,
         dt=args.dt,
@@ -367,7 +479,12 @@ def _cmd_evaluate(args) -> int:
         energy=args.energy,
         out=args.out,
     )
-    print(json.dumps({k: v for k, v in metrics.items() if not k.endswith("_members")}))
+    print(
+        json.dumps(strict_json({k: v for k, v in metrics.items() if not k.endswith("_members")})[0])
+    )
+    if "vector_field" in metrics:
+        print(f"physnet evaluate: warning: {metrics['vector_field']}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0
 
 
@@ -401,7 +518,7 @@ def _cmd_import(args) -> int:
                 "--estimate-derivatives and --derivatives both give dy/dt; choose one"
             )
         data = data.with_estimated_derivatives(args.estimate_derivatives)
-    path = data.save(args.out)
+    path = data.save(args.out, overwrite=args.overwrite)
     print(f"wrote {path}: {_describe_data(data)}")
     return 0
 
@@ -425,7 +542,7 @@ def _cmd_datasets(args) -> int:
     if args.out is None:
         raise ConfigError("--export needs --out FILE.npz")
     data = datasets.load(args.export)
-    path = data.save(args.out)
+    path = data.save(args.out, overwrite=args.overwrite)
     print(f"wrote {path}: {_describe_data(data)}")
     return 0
 
@@ -440,27 +557,59 @@ COMMANDS = {
 }
 
 
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--lr -1e-2`` as ``--lr=-1e-2``: argparse reads a negative number in exponent form as
+    an option; joined, it reaches the option's own check (and its one-line error)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NUMBER.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``physnet`` console script."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    from ._errors import PhysnetError
+    """Entry point of the ``physnet`` console script.
 
-    if argv is None and not args.no_compilation_cache:  # the console script, not a test call
-        from ._compilation_cache import enable_compilation_cache
-
-        enable_compilation_cache()
+    User errors print one line and exit 2; Ctrl-C prints one line and exits 130 (during
+    training after saving the training state, so ``physnet train --resume RUN`` continues).
+    """
+    console = argv is None  # the console script, not a call from Python (tests)
     try:
-        return COMMANDS[args.command](args)
-    except PhysnetError as err:
-        print(f"physnet {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        parser = build_parser()
+        argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+        try:
+            args = parser.parse_args(argv)
+        except _UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if console and not args.no_compilation_cache:
+            from ._compilation_cache import enable_compilation_cache
+
+            enable_compilation_cache()
+        from ._errors import PhysnetError, TrainingInterrupted
+
+        try:
+            return COMMANDS[args.command](args)
+        except TrainingInterrupted as err:
+            print(f"physnet {args.command}: {err}", file=sys.stderr)
+            return 130
+        except PhysnetError as err:
+            print(f"physnet {args.command}: error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except MemoryError:
+            print(
+                f"physnet {args.command}: error: out of memory; lower the sizes "
+                "(--width, --n-trajectories, --t1/--dt)",
+                file=sys.stderr,
+            )
+            return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"physnet {args.command}: interrupted", file=sys.stderr)
+        print("physnet: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
 
 

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+import physnet as pn
 from physnet.cli import main
 
 
@@ -145,7 +146,7 @@ def test_train_unknown_option_and_bad_values(tmp_path, data_file):
     assert not list(tmp_path.iterdir())
 
 
-def test_train_divergence_reports_step_and_writes_nothing(tmp_path, data_file):
+def test_train_divergence_reports_step_and_keeps_the_last_good_parameters(tmp_path, data_file):
     r = run_cli(
         "train",
         "--data",
@@ -162,7 +163,9 @@ def test_train_divergence_reports_step_and_writes_nothing(tmp_path, data_file):
     )
     _assert_one_line_error(r, "diverged")
     assert "at step" in r.stderr
-    assert not (tmp_path / "run").exists()
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["status"] == "diverged"  # issue 20: the last good parameters are kept
+    pn.load_model(tmp_path / "run" / "checkpoint")
 
 
 def test_evaluate_bad_run_dir(tmp_path):

@@ -13,5 +13,6 @@ from ._split import TimeSplit as TimeSplit
 from ._split import TrajectorySplit as TrajectorySplit
 from ._split import split_from_json as split_from_json
 from ._trajectories import Trajectories as Trajectories
+from ._trajectories import is_data_file as is_data_file
 
 load = Trajectories.load

@@ -633,11 +633,18 @@ class Trajectories:
         )
 
     # -------------------------------------------------------------------- I/O
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write a ``.npz`` file (no pickle) atomically; returns the path written."""
+    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+        """Write a ``.npz`` file (no pickle) atomically; returns the path written.
+
+        An existing file is replaced only if it is a physnet data file and ``overwrite`` is
+        true; anything else there is refused (:func:`physnet._io.check_output`).
+        """
+        from .._io import check_output
+
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
+        check_output(path, "data", overwrite=overwrite, directory=False, recognise=is_data_file)
         arrays = {"ts": np.asarray(self.ts)}
         if self.lengths is not None:
             arrays["lengths"] = np.asarray(self.lengths)
@@ -670,7 +677,10 @@ class Trajectories:
             with np.load(path, allow_pickle=False) as npz:
                 contents = {k: npz[k] for k in npz.files}
         except Exception as err:  # zipfile.BadZipFile, ValueError (pickled arrays), OSError
-            raise DataError(f"{path}: not a readable .npz data file ({err})") from None
+            reason = str(err)
+            if "pickle" in reason:  # numpy's advice to load it unsafely is wrong here
+                reason = "not a zip archive of arrays; physnet never loads pickled data"
+            raise DataError(f"{path}: not a readable .npz data file ({reason})") from None
         missing = [k for k in ("ts", "states") if k not in contents]
         if missing:
             raise DataError(
@@ -680,15 +690,21 @@ class Trajectories:
         if "metadata" in contents:
             try:
                 metadata = json.loads(str(contents.pop("metadata")))
-            except json.JSONDecodeError as err:
+            except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
                 raise DataError(f"{path}: metadata is not valid JSON ({err})") from None
+            if not isinstance(metadata, dict):
+                raise DataError(f"{path}: metadata must be a JSON object, got {metadata!r:.40}")
             metadata.pop("format_version", None)
         unknown = sorted(set(contents) - {"ts", "lengths", *_ARRAY_FIELDS})
         if unknown:
             raise DataError(f"{path}: unexpected array(s) {', '.join(unknown)}")
         for name, arr in contents.items():
-            if not np.issubdtype(arr.dtype, np.number):
-                raise DataError(f"{path}: array {name!r} is not numeric (dtype {arr.dtype})")
+            if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(
+                arr.dtype, np.complexfloating
+            ):
+                raise DataError(
+                    f"{path}: array {name!r} must be real numbers, got dtype {arr.dtype}"
+                )
         try:
             return cls(
                 ts=jnp.asarray(contents["ts"], dtype=jnp.float64),
@@ -700,5 +716,17 @@ class Trajectories:
                 metadata=metadata,
                 lengths=contents.get("lengths"),
             )
-        except DataError as err:
+        except (ValueError, TypeError, IndexError) as err:  # DataError is a ValueError
             raise DataError(f"{path}: {err}") from None
+
+
+def is_data_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a ``.npz`` data file written by :meth:`Trajectories.save`."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "metadata" not in npz.files:
+                return False
+            meta = json.loads(str(npz["metadata"]))
+    except Exception:  # any unreadable file is not one of ours
+        return False
+    return isinstance(meta, dict) and "format_version" in meta

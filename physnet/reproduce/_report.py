@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .._errors import DataError
-from .._io import atomic_directory, write_json
+from .._io import atomic_directory, check_output, write_json
 from ._run import EXPERIMENTS, format_markdown_table
 
 
@@ -26,24 +26,33 @@ def machine_description() -> str:
     )
 
 
-def write_report(run_dir: str | Path, dest: str | Path, *, command: str | None = None) -> Path:
+def write_report(
+    run_dir: str | Path, dest: str | Path, *, command: str | None = None, overwrite: bool = False
+) -> Path:
     """Write ``dest/README.md`` (table + embedded figures), ``dest/summary.json`` and
     ``dest/figures/`` from the output folder of a ``physnet reproduce`` run.
 
     Args:
         run_dir: the ``--out`` folder of the run (holds ``summary.json`` and one folder per
             experiment).
-        dest: the page's folder, replaced as a whole (written atomically).
+        dest: the page's folder, written atomically: new, empty or (with ``overwrite``) a
+            previous results page; never one of the run's folders.
         command: the command that produced the run, quoted on the page.
+        overwrite: replace a previous physnet results page at ``dest``.
 
     Raises:
         DataError: ``run_dir`` holds no ``summary.json``.
+        ConfigError: ``dest`` is refused (:func:`physnet._io.check_output`).
     """
+    check_output(dest, "report", overwrite=overwrite, inputs=[run_dir], flag="--report")
     run_dir = Path(run_dir)
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise DataError(f"{summary_path} not found: run `physnet reproduce --out {run_dir}` first")
-    results = json.loads(summary_path.read_text())
+    try:
+        results = json.loads(summary_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"{summary_path}: unreadable summary ({err})") from None
     quick = any(m.get("quick") for m in results.values())
     total = sum(m.get("wall_seconds", 0.0) for m in results.values())
     lines = [
@@ -65,7 +74,7 @@ def write_report(run_dir: str | Path, dest: str | Path, *, command: str | None =
         format_markdown_table(results),
         "",
     ]
-    with atomic_directory(Path(dest)) as tmp:
+    with atomic_directory(Path(dest), "report", overwrite=overwrite, inputs=[run_dir]) as tmp:
         (tmp / "figures").mkdir()
         for name, metrics in results.items():
             figures = EXPERIMENTS[name].figures if name in EXPERIMENTS else ()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .._errors import ConfigError
-from .._io import atomic_directory, write_json
+from .._io import atomic_directory, check_output, write_json, write_marker
 from ._common import Experiment, aggregate_seeds
 from ._e1_e2 import E1, E2
 from ._e3_e4 import E3, E4, LNN_MLP
@@ -145,6 +145,7 @@ def run_experiment(
     quick: bool = False,
     best: bool = False,
     echo=print,
+    overwrite: bool = False,
 ) -> dict:
     """Run one experiment over seeds and write ``workdir/metrics.json`` and its figures.
 
@@ -158,6 +159,8 @@ def run_experiment(
         seeds: seeds to run (default: the experiment's, or its first one with ``quick``).
         quick: small settings (ignored for a given ``config``).
         best: also run the best settings over the same seeds, stored under ``"physnet_best"``.
+        overwrite: replace a previous physnet experiment folder at ``workdir``; any other
+            non-empty folder is refused before the experiment runs.
     """
     exp = EXPERIMENTS[name]
     if config is None:
@@ -166,7 +169,7 @@ def run_experiment(
         seeds = exp.seeds[:1] if quick else exp.seeds
     best_config = exp.best_config if best_config is None else best_config
     t0 = time.perf_counter()
-    with atomic_directory(Path(workdir)) as tmp:
+    with atomic_directory(Path(workdir), "experiment", overwrite=overwrite) as tmp:
         metrics = _run_seeds(exp, config, seeds, tmp, True, echo, "")
         if best and best_config is not None:
             if quick:
@@ -189,6 +192,7 @@ def reproduce(
     quick: bool = False,
     best: bool = False,
     echo=print,
+    overwrite: bool = False,
 ) -> dict[str, dict]:
     """Run experiments and write ``out/<E#>/metrics.json`` and figures.
 
@@ -199,15 +203,25 @@ def reproduce(
     ``"physnet_best"`` (with ``quick``, the best settings are shrunk the same way as the
     source's). Each experiment's folder is written atomically (a failed experiment leaves no
     partial folder). Returns the metrics by experiment name; also writes ``out/summary.json``.
+
+    ``out`` must be new, empty or a previous results folder (marked by physnet); an
+    experiment's folder in it is replaced only with ``overwrite``. Both are checked before
+    the first experiment runs.
     """
     names = experiments if isinstance(experiments, list) else parse_experiments(experiments)
-    out = Path(out)
+    out = check_output(out, "results", overwrite=True)
+    for name in names:
+        check_output(out / name, "experiment", overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "results")
     results: dict[str, dict] = {}
     t_start = time.perf_counter()
     for i, name in enumerate(names, 1):
         exp = EXPERIMENTS[name]
         echo(f"[{i}/{len(names)}] {name}: {exp.title}{' (quick)' if quick else ''} ...")
-        metrics = run_experiment(name, out / name, quick=quick, best=best, echo=echo)
+        metrics = run_experiment(
+            name, out / name, quick=quick, best=best, echo=echo, overwrite=overwrite
+        )
         elapsed = time.perf_counter() - t_start
         echo(f"      done in {metrics['wall_seconds']:.1f} s (total {elapsed:.0f} s)")
         results[name] = metrics
@@ -270,6 +284,9 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
     parser.add_argument(
         "--print-config", action="store_true", help="print the settings as JSON and exit"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a previous physnet --workdir"
+    )
     args = parser.parse_args(argv)
     if args.print_config:
         settings = {"config": config, "best_config": best_config}
@@ -291,6 +308,7 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
         seeds=seeds,
         quick=args.quick,
         best=args.best,
+        overwrite=args.overwrite,
     )
     print(format_table({exp.name: metrics}))
     return 0

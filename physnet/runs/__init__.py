@@ -10,4 +10,5 @@ from ._rundir import write_run as write_run
 from ._train import SPLITS as SPLITS
 from ._train import make_loss as make_loss
 from ._train import make_split as make_split
+from ._train import resume_run as resume_run
 from ._train import train_run as train_run

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import ConfigError, DataError
-from .._io import atomic_directory, write_json
+from .._io import atomic_directory, check_output, write_json
 from ..approximators import KAN
 from ..data import Trajectories
 from ..evaluation import (
@@ -26,7 +26,13 @@ from ..evaluation import (
 )
 from ..models import HNN, LNN, AbstractEnergyModel, DissipativeHNN, Ensemble, Friction
 from ..systems import system_from_metadata
-from ._rundir import RunDirectory
+from ._rundir import RunDirectory, file_sha256
+
+#: a learned vector field whose RMS is below this fraction of the data's rate of change has
+#: collapsed, above its inverse it has exploded; its rollout scores are then not reported
+FIELD_RATIO = 1e-6
+#: at most this many output points x initial conditions x substeps in one evaluation rollout
+MAX_ROLLOUT_STEPS = 10**7
 
 #: fixed steps per output interval of evaluation rollouts (output every ``10 * dt``)
 SUBSTEPS = 10
@@ -175,6 +181,55 @@ def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy)
     return metrics
 
 
+def data_rate(data: Trajectories) -> float:
+    """The RMS rate of change of the data: of the derivatives when stored, else of the finite
+    differences along every trajectory."""
+    if data.derivatives is not None:
+        return float(jnp.sqrt(jnp.mean(data.derivatives[data.mask] ** 2)))
+    rates = []
+    for b in range(data.n_trajectories):
+        part = data.trajectory(b)
+        rates.append(jnp.diff(part.states[0], axis=0) / jnp.diff(part.ts)[:, None])
+    return float(jnp.sqrt(jnp.mean(jnp.concatenate(rates) ** 2)))
+
+
+def field_health(model, data: Trajectories) -> str | None:
+    """``None`` if the learned vector field is sane on the data's states; otherwise why not:
+    non-finite, collapsed (RMS below :data:`FIELD_RATIO` times the data's rate of change,
+    e.g. a diverged model whose saturated activations give zero) or exploded (above its
+    inverse)."""
+    states = data.states[data.mask]
+    field = jax.vmap(lambda y: model(0.0, y))(states)
+    if not bool(jnp.all(jnp.isfinite(field))):
+        return "the learned vector field is not finite on the test states"
+    rms = float(jnp.sqrt(jnp.mean(field**2)))
+    rate = data_rate(data)
+    if rate > 0 and rms < FIELD_RATIO * rate:
+        return (
+            f"the learned vector field collapsed (RMS {rms:.3g} against the data's rate of "
+            f"change {rate:.3g}); its rollout scores would be meaningless"
+        )
+    if rate > 0 and rms > rate / FIELD_RATIO:
+        return (
+            f"the learned vector field exploded (RMS {rms:.3g} against the data's rate of "
+            f"change {rate:.3g})"
+        )
+    return None
+
+
+def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
+    prov = run.config.get("provenance")
+    if isinstance(prov, dict):
+        return prov.get("system"), prov.get("parameters")
+    from ..training import load_extra
+
+    try:
+        system = load_extra(run.checkpoint).get("system", {})
+    except Exception:  # an unreadable checkpoint is reported when the model loads
+        return None, None
+    return system.get("system"), system.get("parameters")
+
+
 def evaluate_run(
     run: str | os.PathLike | RunDirectory,
     *,
@@ -185,6 +240,8 @@ def evaluate_run(
     symbolic: bool = False,
     energy: str | None = None,
     out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    allow_other_system: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Roll a trained run's model out from the test initial states and write its metrics.
 
@@ -201,13 +258,38 @@ def evaluate_run(
         energy: optional energy formula in the state's names (``metadata["names"]``, else
             q, p), e.g. ``"2.4*(1 - cos(theta)) + omega**2"``; adds ``energy_mse``.
 
+        out: the output directory: new, empty or (with ``overwrite``) a previous evaluation;
+            checked before any work. Default ``RUN/evaluation``, the run's own slot, where a
+            previous evaluation is replaced (anything else there is still refused).
+        allow_other_system: evaluate on data of another system (or other parameters) than
+            the run trained on; refused by default.
+
+    The metrics record what was used (``provenance``: run, data file and SHA-256, system,
+    versions). A learned vector field that collapsed or exploded (:func:`field_health`) is
+    reported in ``vector_field`` and its rollout scores are written as ``null``.
+
     Returns:
-        ``(directory written, metrics)``; the directory defaults to ``RUN/evaluation``.
+        ``(directory written, metrics)``.
 
     Raises:
-        DataError, ConfigError: on a bad run directory, data or options; nothing is written.
+        DataError, ConfigError: on a bad run directory, data, output or options (data of
+            another system without ``allow_other_system``); nothing is written.
     """
+    import jax as _jax
+
+    from .. import __version__
+
     run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
+    if out is None:  # the run's own evaluation slot: a previous evaluation there is replaced
+        out, overwrite = run.path / "evaluation", True
+    out = check_output(out, "evaluation", overwrite=overwrite, inputs=[run.path, data])
+    if not (t1 > 0 and dt > 0 and dt <= t1):
+        raise DataError(f"need 0 < --dt <= --t1, got --dt {dt} --t1 {t1}")
+    if t1 / dt > MAX_ROLLOUT_STEPS:
+        raise ConfigError(
+            f"--t1 {t1:g} / --dt {dt:g} is {t1 / dt:.3g} integrator steps per initial state, "
+            f"over the budget of {MAX_ROLLOUT_STEPS:.0e}; lower --t1 or raise --dt"
+        )
     model = run.load_model()
     ensemble = model if isinstance(model, Ensemble) else None
     if ensemble is not None:
@@ -225,8 +307,14 @@ def evaluate_run(
         raise DataError(
             f"data state size {test.state_size} does not match the model's {model.state_size}"
         )
-    if not (t1 > 0 and dt > 0 and dt <= t1):
-        raise DataError(f"need 0 < --dt <= --t1, got --dt {dt} --t1 {t1}")
+    trained = _trained_system(run)
+    given = (test.metadata.get("system"), test.metadata.get("parameters"))
+    if trained != given and not allow_other_system:
+        raise DataError(
+            f"--data {data} holds system {given[0]!r} with parameters {given[1]}, the run "
+            f"trained on {trained[0]!r} with {trained[1]}; pass --allow-other-system to "
+            "evaluate on it anyway"
+        )
     energy_fn = None if energy is None else energy_function(energy, state_names(test))
     if "system" not in test.metadata:
         metrics = _evaluate_measured(model, ensemble, test, solver, dt, energy_fn)
@@ -252,8 +340,28 @@ def evaluate_run(
         metrics |= {"t1": t1, "dt": float(ts[1] - ts[0]) / SUBSTEPS}
     if energy is not None:
         metrics["energy"] = energy
-    out = Path(out) if out else run.path / "evaluation"
-    with atomic_directory(out) as tmp:
+    members = [model] if ensemble is None else [ensemble.member(i) for i in range(len(ensemble))]
+    problems = {i: p for i, m in enumerate(members) if (p := field_health(m, test)) is not None}
+    if problems:
+        metrics["vector_field"] = "; ".join(
+            p if ensemble is None else f"member {i}: {p}" for i, p in problems.items()
+        )
+        scores = ("drift", "rmse", "energy_mse", "energy_change", "spread")
+        if len(problems) == len(members):
+            metrics = {k: (None if any(w in k for w in scores) else v) for k, v in metrics.items()}
+    metrics["provenance"] = {
+        "run": str(run.path.resolve()),
+        "run_data_sha256": run.config.get("data_sha256"),
+        "data": str(Path(data).resolve()) if data is not None else "the run's test split",
+        "data_sha256": file_sha256(data) if data is not None else run.config.get("data_sha256"),
+        "system": given[0],
+        "parameters": given[1],
+        "trained_system": trained[0],
+        "split": None if run.split is None else run.split.kind,
+        "physnet": __version__,
+        "jax": _jax.__version__,
+    }
+    with atomic_directory(out, "evaluation", overwrite=overwrite, inputs=[run.path, data]) as tmp:
         write_json(tmp / "metrics.json", metrics)
     return out, metrics
 

@@ -6,7 +6,16 @@ A run directory holds
   file's path and its SHA-256, and ``run_format``;
 - ``split.json``: the train/test split the run used (:mod:`physnet.data._split`);
 - ``checkpoint/``: the model (:func:`physnet.save_model`);
-- ``metrics.json``: the training metrics.
+- ``metrics.json``: the training metrics;
+- ``training.npz``: the training state (parameters, optimizer state, step, keys), saved
+  periodically while training runs, so an interrupted run resumes to the bit
+  (``physnet train --resume RUN``);
+- ``.physnet-output``: the marker that makes it a physnet output (:mod:`physnet._io`).
+
+``config.json`` records ``status``: ``"training"`` while training runs (or after it was
+interrupted), ``"diverged"`` (the checkpoint holds the last good parameters) or
+``"complete"``, and ``provenance``: physnet and JAX versions, the data's system and
+parameters.
 
 Everything a later command needs is read from here; nothing is re-derived by replaying the
 random keys of the training run.
@@ -21,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import DataError
-from .._io import atomic_directory, file_sha256, write_json
+from .._io import atomic_directory, file_sha256, replace_directory, write_json
 from ..data import AbstractSplit, Trajectories, split_from_json
 
 #: the version of the run-directory layout written by this physnet
@@ -30,6 +39,9 @@ CONFIG_FILE = "config.json"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_DIR = "checkpoint"
+TRAINING_FILE = "training.npz"
+#: ``config["status"]`` values
+STATUSES = ("training", "diverged", "complete")
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -68,13 +80,28 @@ class RunDirectory:
         config = _read_json(config_file, "run configuration")
         if not isinstance(config, dict):
             raise DataError(f"{config_file}: the run configuration must be a JSON object")
+        status = config.get("status", "complete")
+        if status not in STATUSES:
+            raise DataError(f"{config_file}: unknown status {status!r} (one of {STATUSES})")
         split = None
         if (path / SPLIT_FILE).is_file():
             try:
                 split = split_from_json(_read_json(path / SPLIT_FILE, "split"))
             except DataError as err:
                 raise DataError(f"{path / SPLIT_FILE}: {err}") from None
+            except Exception as err:  # a JSON value of the wrong type somewhere
+                raise DataError(f"{path / SPLIT_FILE}: malformed split ({err!s:.120})") from None
         return cls(path, config, split)
+
+    @property
+    def status(self) -> str:
+        """``"training"``, ``"diverged"`` or ``"complete"`` (runs of physnet 0.1: complete)."""
+        return self.config.get("status", "complete")
+
+    @property
+    def training_state(self) -> Path:
+        """The training checkpoint (``training.npz``) a resumed training continues from."""
+        return self.path / TRAINING_FILE
 
     @property
     def checkpoint(self) -> Path:
@@ -86,9 +113,19 @@ class RunDirectory:
         return _read_json(self.path / METRICS_FILE, "metrics")
 
     def load_model(self):
-        """The trained model (or ensemble) from ``checkpoint/``."""
+        """The trained model (or ensemble) from ``checkpoint/``.
+
+        Raises:
+            DataError: for a run whose training has not finished (resume it first) or a
+                damaged checkpoint.
+        """
         from ..training import load_model
 
+        if self.status == "training":
+            raise DataError(
+                f"{self.path}: training has not finished (interrupted?); resume it with "
+                f"physnet train --resume {self.path}"
+            )
         return load_model(self.checkpoint)
 
     def load_data(self) -> Trajectories:
@@ -126,6 +163,75 @@ class RunDirectory:
         return self.split.apply(self.load_data())
 
 
+def run_config(
+    config: dict[str, Any], *, data_path: str | os.PathLike, data_metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """``config`` with what the run used: the data file's path and SHA-256, the data's
+    system and parameters, physnet and JAX versions, ``run_format`` and ``status``."""
+    import jax
+
+    from .. import __version__
+
+    config = dict(config)
+    config["data"] = str(Path(data_path).resolve())
+    config["data_sha256"] = file_sha256(data_path)
+    config["provenance"] = {
+        "system": data_metadata.get("system"),
+        "parameters": data_metadata.get("parameters"),
+        "physnet": __version__,
+        "jax": jax.__version__,
+    }
+    config["run_format"] = RUN_FORMAT
+    config.setdefault("status", "training")
+    return config
+
+
+def start_run(
+    out: str | os.PathLike,
+    *,
+    config: dict[str, Any],
+    split: AbstractSplit,
+    overwrite: bool = False,
+    inputs=(),
+) -> Path:
+    """Create the run directory ``out`` (status ``"training"``) with its configuration and
+    split, before training starts, so training checkpoints land in it.
+
+    ``out`` must be new, empty or (with ``overwrite``) a previous physnet run, which is then
+    replaced (:func:`physnet._io.check_output`).
+    """
+    with atomic_directory(out, "run", overwrite=overwrite, inputs=inputs) as tmp:
+        write_json(tmp / CONFIG_FILE, config)
+        write_json(tmp / SPLIT_FILE, split.to_json())
+    return Path(out)
+
+
+def finish_run(
+    out: str | os.PathLike,
+    *,
+    model,
+    metrics: dict[str, Any],
+    data_metadata: dict[str, Any],
+    status: str = "complete",
+) -> Path:
+    """Write the trained model (``checkpoint/``) and ``metrics.json`` into a started run and
+    set its status; each file is replaced atomically, ``config.json`` last."""
+    from ..training import save_model
+
+    out = Path(out)
+    run = RunDirectory.open(out)
+    tmp = out / f".{CHECKPOINT_DIR}.new"
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    save_model(model, tmp, extra={"system": data_metadata})
+    replace_directory(tmp, out / CHECKPOINT_DIR)
+    write_json(out / METRICS_FILE, metrics)
+    write_json(out / CONFIG_FILE, {**run.config, "status": status})
+    return out
+
+
 def write_run(
     out: str | os.PathLike,
     *,
@@ -135,29 +241,32 @@ def write_run(
     metrics: dict[str, Any],
     data_path: str | os.PathLike,
     data_metadata: dict[str, Any],
+    overwrite: bool = False,
 ) -> Path:
     """Write a complete run directory atomically (nothing half-written on failure).
 
     Args:
-        out: the directory to create.
+        out: the directory to create: new, empty, or (with ``overwrite``) a physnet run.
         model: the trained model or ensemble.
-        config: training options (JSON-serialisable); ``data``, ``data_sha256`` and
-            ``run_format`` are added.
+        config: training options (JSON-serialisable); ``data``, ``data_sha256``,
+            ``provenance``, ``run_format`` and ``status`` are added (:func:`run_config`).
         split: the train/test split used.
         metrics: training metrics.
         data_path: the data file trained on.
         data_metadata: the data's metadata (stored with the checkpoint as ``system``).
+        overwrite: replace a previous physnet run at ``out``.
+
+    Raises:
+        ConfigError: if ``out`` is refused (:func:`physnet._io.check_output`).
     """
     from ..training import save_model
 
-    out = Path(out)
-    config = dict(config)
-    config["data"] = str(Path(data_path).resolve())
-    config["data_sha256"] = file_sha256(data_path)
-    config["run_format"] = RUN_FORMAT
-    with atomic_directory(out) as tmp:
+    config = run_config(
+        {**config, "status": "complete"}, data_path=data_path, data_metadata=data_metadata
+    )
+    with atomic_directory(out, "run", overwrite=overwrite, inputs=[data_path]) as tmp:
         save_model(model, tmp / CHECKPOINT_DIR, extra={"system": data_metadata})
         write_json(tmp / CONFIG_FILE, config)
         write_json(tmp / SPLIT_FILE, split.to_json())
         write_json(tmp / METRICS_FILE, metrics)
-    return out
+    return Path(out)

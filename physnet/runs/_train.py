@@ -12,12 +12,20 @@ import numpy as np
 import optax
 
 from .._build import build_model
-from .._errors import ConfigError, TrainingDivergedError
+from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
+from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
 from ..models import DissipativeHNN, Ensemble, Friction
 from ..training import LOSSES, fit, fit_ensemble, get_loss
-from ._rundir import write_run
+from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
+
+#: seeds are 64-bit signed integers (``jax.random.key`` with x64)
+MAX_SEED = 2**63 - 1
+#: refuse models whose parameters and optimizer state would need more memory than this
+MAX_TRAIN_BYTES = 8 * 2**30
+#: the training state is saved every this many steps unless told otherwise
+CHECKPOINT_EVERY = 1000
 
 #: how ``split="auto"`` chooses: by trajectory when the data hold several, by time for one
 SPLITS = ("auto", "trajectory", "time")
@@ -78,6 +86,31 @@ def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str,
     return row
 
 
+def _check_options(lr, seed, ensemble, model, approximator, options, state_size) -> None:
+    """Option ranges, before any work: learning rate, seeds, model size (memory estimate)."""
+    if isinstance(lr, bool) or not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
+        raise ConfigError(f"the learning rate must be a finite number > 0, got {lr!r}")
+    last = seed + (ensemble or 1) - 1 if isinstance(seed, int) else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= last <= MAX_SEED:
+        raise ConfigError(
+            f"--seed must be an integer in [0, 2**63 - 1] (with --ensemble N: seed + N - 1 "
+            f"too), got {seed!r}"
+        )
+    width = int(options.get("width") or 32)
+    depth = int(options.get("depth") or 2)
+    basis = int(options.get("grid") or 5) + int(options.get("order") or 3) + 1
+    per_layer = width * width * (basis if approximator == "kan" else 1)
+    n_params = depth * per_layer + 2 * width * (state_size + 1) * basis
+    # parameters, two Adam moments, the last good copy, gradients: about 5 copies of float64
+    need = 5 * 8 * n_params * (ensemble or 1)
+    if need > MAX_TRAIN_BYTES:
+        raise ConfigError(
+            f"the model is too large: about {n_params:.3g} parameters{' per member' if ensemble else ''} "
+            f"need about {need / 2**30:.3g} GiB for training (limit "
+            f"{MAX_TRAIN_BYTES / 2**30:.0f} GiB); lower --width/--depth/--grid"
+        )
+
+
 def train_run(
     data_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -96,6 +129,9 @@ def train_run(
     ensemble: int | None = None,
     ensemble_batch: int | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
+    resume: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Train a registered model on a data file and write a run directory.
 
@@ -103,31 +139,46 @@ def train_run(
     minibatch key; parameters are initialised from ``nnx.Rngs(seed)`` (member i of an
     ensemble from ``seed + i``). KAN grids are first placed on the training states.
 
+    The output is checked before any work (:func:`physnet._io.check_output`); the run
+    directory is created when training starts (status ``"training"``), the training state is
+    saved in it every ``checkpoint_every`` steps and on Ctrl-C, and the trained model and
+    metrics are added at the end (status ``"complete"``).
+
     Args:
         data_path: a ``.npz`` data file (:meth:`Trajectories.save`).
-        out: the run directory to create (written atomically).
+        out: the run directory to create: new, empty or (with ``overwrite``) a previous run.
         model, approximator: registered names (:data:`physnet.models.MODELS`,
             :data:`physnet.approximators.APPROXIMATORS`).
         options: model and approximator options (:func:`physnet.build_model`).
         loss, loss_options: registered loss name and its constructor options.
-        steps, lr, batch_size: Adam steps, learning rate, minibatch size (None: full batch).
-        seed: the run's seed.
+        steps, lr, batch_size: Adam steps, learning rate (> 0), minibatch size (None: full
+            batch).
+        seed: the run's seed, in [0, 2**63 - 1].
         train_fraction, split: the train/test split (:func:`make_split`).
         ensemble, ensemble_batch: train ``ensemble`` members in one compiled call, vmapping
             ``ensemble_batch`` at a time (:func:`physnet.fit_ensemble`).
         progress: show a progress bar (default: when stderr is a terminal).
+        overwrite: replace a previous physnet run at ``out``.
+        checkpoint_every: steps between saves of the training state (None: only at the end,
+            on divergence and on Ctrl-C).
+        resume: continue the interrupted run ``out`` from its training state (the options
+            must be the run's; :func:`resume_run` reads them from it).
 
     Returns:
         ``(out, metrics)``.
 
     Raises:
-        DataError, ConfigError: on bad data or options; TrainingDivergedError when training
-        diverges (every member, for an ensemble); nothing is written then.
+        DataError, ConfigError: on bad data, options or output; nothing is written then.
+        TrainingDivergedError: when training diverges (every member, for an ensemble); the
+            run then holds the last good parameters (status ``"diverged"``).
+        TrainingInterrupted: on Ctrl-C; the run holds the training state to resume from.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
-    if not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
-        raise ConfigError(f"the learning rate must be a finite number > 0, got {lr!r}")
+    out = Path(out)
+    if not resume:
+        check_output(out, "run", overwrite=overwrite, inputs=[data_path])
     data = Trajectories.load(data_path)
+    _check_options(lr, seed, ensemble, model, approximator, options, data.state_size)
     loss_fn = make_loss(loss, loss_options)
     k_split, k_batch = jax.random.split(jax.random.key(seed))
     the_split = make_split(data, split, train_fraction, key=k_split)
@@ -143,6 +194,7 @@ def train_run(
             update_grids(m, train.states[train.mask])
         return m
 
+    training_state = out / "training.npz"
     fit_options = dict(
         steps=steps,
         optimizer=optax.adam(lr),
@@ -151,6 +203,9 @@ def train_run(
         batch_size=batch_size,
         key=k_batch,
         progress=progress,
+        checkpoint=training_state,
+        checkpoint_every=checkpoint_every,
+        resume=training_state if resume else None,
     )
     given_loss_options = {k: v for k, v in (loss_options or {}).items() if v is not None}
     config: dict[str, Any] = {
@@ -169,7 +224,10 @@ def train_run(
         "split": the_split.kind,
         "ensemble": ensemble,
         "ensemble_batch": ensemble_batch,
+        "checkpoint_every": checkpoint_every,
     }
+    if ensemble is not None:
+        config["seeds"] = [seed + i for i in range(ensemble)]
     metrics: dict[str, Any] = {
         "model": model,
         "approximator": approximator,
@@ -177,32 +235,97 @@ def train_run(
         "steps": steps,
         "split": the_split.kind,
     }
-    if ensemble is None:
-        trained = make_model(seed)
-        history = fit(trained, train, **fit_options)
-        metrics |= {
-            "train_loss": history.final_train_loss(),
-            "test_loss": history.final_test_loss(),
-            "train_seconds": history.train_seconds,
-            "compile_seconds": history.compile_seconds,
-        }
-        metrics |= _member_metrics(trained, train, test)
+    if resume:
+        if not training_state.is_file():
+            raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
     else:
-        trained, extra = _train_ensemble(
-            make_model, train, test, ensemble, seed, ensemble_batch, fit_options
-        )
-        config["seeds"] = extra["seeds"]
-        metrics |= extra
-    out = write_run(
-        out,
-        model=trained,
-        config=config,
-        split=the_split,
-        metrics=metrics,
-        data_path=data_path,
-        data_metadata=data.metadata,
-    )
+        config = run_config(config, data_path=data_path, data_metadata=data.metadata)
+        start_run(out, config=config, split=the_split, overwrite=overwrite, inputs=[data_path])
+    finish = dict(data_metadata=data.metadata)
+    try:
+        if ensemble is None:
+            trained = make_model(seed)
+            try:
+                history = fit(trained, train, **fit_options)
+            except TrainingDivergedError as err:
+                finish_run(
+                    out,
+                    model=trained,
+                    metrics=metrics | {"diverged_at": err.step, "last_finite_loss": err.last_loss},
+                    status="diverged",
+                    **finish,
+                )
+                raise TrainingDivergedError(
+                    err.step,
+                    err.last_loss,
+                    err.history,
+                    message=f"{err}".split("; the model keeps")[0]
+                    + f"; the run {out} holds the parameters of the last good step (status "
+                    "diverged). Lower the learning rate or check the data.",
+                ) from None
+            metrics |= {
+                "train_loss": history.final_train_loss(),
+                "test_loss": history.final_test_loss(),
+                "train_seconds": history.train_seconds,
+                "compile_seconds": history.compile_seconds,
+            }
+            metrics |= _member_metrics(trained, train, test)
+        else:
+            trained, extra = _train_ensemble(
+                make_model, train, test, ensemble, seed, ensemble_batch, fit_options, out, finish
+            )
+            metrics |= extra
+    except TrainingInterrupted as err:
+        raise TrainingInterrupted(
+            err.step,
+            training_state,
+            message=f"training interrupted after step {err.step}; its state is saved in "
+            f"{training_state}: resume with physnet train --resume {out}",
+        ) from None
+    finish_run(out, model=trained, metrics=metrics, **finish)
     return out, metrics
+
+
+def resume_run(
+    run: str | os.PathLike, *, steps: int | None = None, progress: bool | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Continue an interrupted ``physnet train`` run from its training state, with the
+    options stored in its ``config.json`` (``steps`` may be raised); the result equals the
+    uninterrupted run's to the bit.
+
+    Raises:
+        DataError: if ``run`` is not an unfinished run, or its data file changed.
+    """
+    rd = RunDirectory.open(run)
+    if rd.status != "training":
+        raise DataError(
+            f"{rd.path}: training is {rd.status}; only an interrupted run resumes (train a "
+            "new run instead)"
+        )
+    c = rd.config
+    data = c.get("data")
+    if not isinstance(data, str) or not Path(data).is_file():
+        raise DataError(f"{rd.path}: the run's data file {data!r} is gone")
+    if file_sha256(data) != c.get("data_sha256"):
+        raise DataError(
+            f"{rd.path}: the run's data file {data} changed since training started (SHA-256 "
+            "differs); a resumed run must see the same data"
+        )
+    try:
+        names = ("model", "approximator", "options", "loss", "loss_options", "lr")
+        kwargs = {k: c[k] for k in names}
+        kwargs |= {k: c[k] for k in ("batch_size", "seed", "train_fraction", "split")}
+        kwargs |= {k: c.get(k) for k in ("ensemble", "ensemble_batch", "checkpoint_every")}
+        steps = c["steps"] if steps is None else steps
+    except KeyError as err:
+        raise DataError(f"{rd.path / 'config.json'}: missing option {err}") from None
+    if not isinstance(steps, int) or steps < c["steps"]:
+        raise ConfigError(f"--steps must be at least the run's {c['steps']}, got {steps!r}")
+    if steps != c["steps"]:
+        from .._io import write_json
+
+        write_json(rd.path / "config.json", {**c, "steps": steps})
+    return train_run(data, rd.path, steps=steps, progress=progress, resume=True, **kwargs)
 
 
 def _summarise_members(metrics: dict, summary: dict) -> None:
@@ -213,20 +336,28 @@ def _summarise_members(metrics: dict, summary: dict) -> None:
         metrics[f"{key}_members"] = s["members"]
 
 
-def _train_ensemble(make_model, train, test, n, seed, member_batch_size, fit_options):
+def _train_ensemble(make_model, train, test, n, seed, member_batch_size, fit_options, out, finish):
     seeds = [seed + i for i in range(n)]
     ens = Ensemble([make_model(s) for s in seeds])
     history = fit_ensemble(ens, train, member_batch_size=member_batch_size, **fit_options)
     diverged = [i for i, step in enumerate(history.diverged_at) if step >= 0]
     if len(diverged) == n:
         step = int(np.min(history.diverged_at))
+        finish_run(
+            out,
+            model=ens,
+            metrics={"diverged_at": history.diverged_at.tolist()},
+            status="diverged",
+            **finish,
+        )
         raise TrainingDivergedError(
             step,
             float("nan"),
             history,
             message=(
                 f"training diverged: the loss of every one of the {n} ensemble members became "
-                f"non-finite (first at step {step}). Lower the learning rate or check the data."
+                f"non-finite (first at step {step}); the run {out} holds their last good "
+                "parameters (status diverged). Lower the learning rate or check the data."
             ),
         )
     final_test = history.test_loss[-1] if history.test_loss.size else np.full(n, np.nan)

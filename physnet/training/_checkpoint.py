@@ -29,7 +29,7 @@ import numpy as np
 from flax import nnx
 
 from .._errors import DataError
-from .._io import atomic_path
+from .._io import atomic_path, check_output, write_marker
 from ..approximators import AbstractApproximator
 from ..models import AbstractDissipation, AbstractVectorField, DissipativeHNN, Ensemble
 
@@ -59,13 +59,24 @@ def model_spec(module) -> dict:
 
 
 def build_from_spec(spec: dict):
-    """Rebuild a model or approximator (with fresh parameters) from :func:`model_spec`."""
+    """Rebuild a model or approximator (with fresh parameters) from :func:`model_spec`.
+
+    Raises:
+        DataError: for a description that is not an object of ``class``, ``config`` and
+            ``submodules``, or names an unknown class.
+    """
     registry = _registry()
+    if not isinstance(spec, dict):
+        raise DataError(f"a model description must be a JSON object, got {spec!r:.60}")
     name = spec.get("class")
-    if name not in registry:
-        raise DataError(f"checkpoint names an unknown class {name!r}")
+    if not isinstance(name, str) or name not in registry:
+        raise DataError(f"checkpoint names an unknown class {name!r:.60}")
     cls = registry[name]
-    config = dict(spec.get("config", {}))
+    config = spec.get("config", {})
+    subs_spec = spec.get("submodules", {})
+    if not isinstance(config, dict) or not isinstance(subs_spec, dict):
+        raise DataError(f"{name}: config and submodules must be JSON objects")
+    config = dict(config)
     if issubclass(cls, AbstractApproximator):
         if "param_dtype" in config:
             config["param_dtype"] = jnp.dtype(config["param_dtype"])
@@ -113,16 +124,24 @@ def _flat_state(model) -> dict[str, np.ndarray]:
     return {"/".join(map(str, path)): np.asarray(var.get_value()) for path, var in flat}
 
 
-def save_model(model, directory: str | os.PathLike, *, extra: dict | None = None) -> Path:
+def save_model(
+    model, directory: str | os.PathLike, *, extra: dict | None = None, overwrite: bool = True
+) -> Path:
     """Write ``model`` to ``directory`` (created if needed) as ``model.json`` + ``state.npz``.
 
     Args:
         model: a physnet model or an :class:`~physnet.models.Ensemble` of them.
-        directory: target directory.
+        directory: target directory: new, empty, or a physnet checkpoint (replaced only with
+            ``overwrite``); any other non-empty folder is refused.
         extra: additional JSON-serialisable information stored in ``model.json``.
+        overwrite: replace the files of an existing checkpoint.
+
+    Raises:
+        ConfigError: if ``directory`` is refused (:func:`physnet._io.check_output`).
     """
-    directory = Path(directory)
+    directory = check_output(directory, "checkpoint", overwrite=overwrite, flag="directory")
     directory.mkdir(parents=True, exist_ok=True)
+    write_marker(directory, "checkpoint")
     if isinstance(model, Ensemble):
         spec = model_spec(model.member(0))
         meta = {"format_version": FORMAT_VERSION, "model": spec, "ensemble": {"size": len(model)}}
@@ -165,12 +184,21 @@ def load_model(directory: str | os.PathLike):
         not isinstance(members, int) or isinstance(members, bool) or members < 1
     ):
         raise DataError(f"{model_file}: ensemble size must be a positive integer, got {members!r}")
-    model = build_from_spec(spec)
+    try:
+        model = build_from_spec(spec)
+    except DataError as err:
+        raise DataError(f"{model_file}: {err}") from None
+    except Exception as err:  # wrong or missing constructor arguments, bad values
+        raise DataError(
+            f"{model_file}: the model description does not build a model "
+            f"({type(err).__name__}: {err!s:.160})"
+        ) from None
     try:
         with np.load(state_file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as err:
-        raise DataError(f"{state_file}: not a readable .npz file ({err})") from None
+        reason = "not a zip archive of arrays" if "pickle" in str(err) else str(err)
+        raise DataError(f"{state_file}: not a readable .npz file ({reason})") from None
     if version < 2:
         renames = _legacy_renames(spec)
         arrays = {_rename(k, renames): v for k, v in arrays.items()}
@@ -192,6 +220,16 @@ def load_model(directory: str | os.PathLike):
         if value.shape != shape:
             raise DataError(
                 f"{state_file}: variable {name} has shape {value.shape}, expected {shape}"
+            )
+        if value.dtype != np.dtype(old.dtype):
+            raise DataError(
+                f"{state_file}: variable {name} is {value.dtype}, the model stores "
+                f"{np.dtype(old.dtype)}; re-save the model with physnet.save_model"
+            )
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise DataError(
+                f"{state_file}: variable {name} holds NaN or inf; the checkpoint is damaged "
+                "(a diverged training?): train again or use an earlier checkpoint"
             )
         var.set_value(jnp.asarray(value, dtype=old.dtype))
     if members is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -12,11 +13,14 @@ import optax
 from flax import nnx
 from jax import Array
 
-from .._errors import ConfigError, TrainingDivergedError
+from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
 from ._hooks import Hook, ProgressBar, TestLoss
-from ._loop import TrainState, drive, make_train_chunk, n_samples, over_members
+from ._loop import Checkpointing, TrainState, drive, make_train_chunk, n_samples, over_members
 from ._losses import AbstractLoss, get_loss
+
+#: parameters whose global L2 norm exceeds this count as diverged (fit's default)
+DEFAULT_MAX_PARAM_NORM = 1e6
 
 
 @dataclasses.dataclass
@@ -29,6 +33,7 @@ class History:
         test_loss: test loss at ``test_steps``.
         train_seconds: wall time of the optimizer steps, compilation excluded.
         compile_seconds: time to compile the training chunk.
+        checkpoint_seconds: wall time spent writing training checkpoints.
     """
 
     train_loss: np.ndarray
@@ -36,6 +41,7 @@ class History:
     test_loss: np.ndarray
     train_seconds: float
     compile_seconds: float
+    checkpoint_seconds: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -106,6 +112,10 @@ def fit(
     mesh=None,
     mesh_axis: str = "data",
     hooks: Sequence[Hook | Callable] = (),
+    max_param_norm: float | None = DEFAULT_MAX_PARAM_NORM,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` in place on ``data``.
 
@@ -136,22 +146,52 @@ def fit(
             chunk and after every chunk (see :class:`~physnet.training.Hook`), e.g.
             :class:`~physnet.training.GridUpdate` for KAN grid updates or
             :class:`~physnet.training.StopBelow`; one returning ``True`` stops training.
+        max_param_norm: a step whose new parameters have a global L2 norm above this counts
+            as a divergence (None: no bound); default 1e6.
+        checkpoint: a training checkpoint file (``.npz``) to save the training state to (see
+            :mod:`physnet.training._resume`): every ``checkpoint_every`` steps, at the end, on
+            divergence and on Ctrl-C.
+        checkpoint_every: steps between checkpoints (None: only at the end, on divergence and
+            on Ctrl-C).
+        resume: a training checkpoint to continue from (usually ``checkpoint``): the model
+            is built as for the first run, and the parameters, optimizer state, step, keys
+            and losses are read from the file; the result equals the uninterrupted run's to
+            the bit.
 
     Returns:
         :class:`History` of train and test losses.
 
     Raises:
-        TrainingDivergedError: if the loss or a gradient becomes non-finite; the model then
-            holds the parameters of the last step with a finite loss, and the error carries the
-            step number and the history so far.
-        ConfigError: on invalid options.
+        TrainingDivergedError: if the loss, a gradient or an update becomes non-finite, or the
+            parameters exceed ``max_param_norm``; the model then holds the parameters of the
+            last good step, and the error carries the step number and the history so far.
+        TrainingInterrupted: on Ctrl-C (SIGINT), at the end of the running chunk; the model
+            holds the parameters reached, saved in ``checkpoint`` when given.
+        ConfigError: on invalid options; DataError: on a bad ``resume`` file.
     """
     loss, optimizer, batch, test_batch, key = _prepare(
         loss, data, test_data, optimizer, steps, chunk_size, batch_size, key, "fit"
     )
     hooks = _check_hooks(hooks, "fit")
+    _check_norm(max_param_norm, "fit")
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     state = TrainState.create(params, optimizer)
+    ck = _checkpointing(
+        checkpoint,
+        checkpoint_every,
+        resume,
+        state,
+        rest,
+        key,
+        batch,
+        batch_size,
+        chunk_size,
+        None,
+        "fit",
+    )
+    if ck is not None and ck.resume is not None:
+        state, rest, key = ck.resume.state, ck.resume.rest, ck.resume.key
+        nnx.update(model, state.params, rest)
     if mesh is not None:
         batch, (state, rest) = _shard(mesh, mesh_axis, batch, (state, rest))
 
@@ -165,7 +205,14 @@ def fit(
     evaluate = jax.jit(lambda params, rest: loss(nnx.merge(graphdef, params, rest), test_batch))
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
-        lambda n: make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size, max_length=n),
+        lambda n: make_train_chunk(
+            loss,
+            graphdef,
+            optimizer,
+            batch_size=batch_size,
+            max_length=n,
+            max_param_norm=max_param_norm,
+        ),
         state,
         rest,
         batch,
@@ -179,13 +226,70 @@ def fit(
         chunk_size=chunk_size,
         progress=progress,
         stop_on_divergence=True,
+        checkpointing=ck,
     )
     bad = int(out.diverged_at)
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
     nnx.update(model, jax.device_get(out.state.params))
     if bad >= 0:
-        raise TrainingDivergedError(bad, float(out.last_finite), history)
+        raise TrainingDivergedError(
+            bad,
+            float(out.last_finite),
+            history,
+            message=(_diverged_message(bad, float(out.last_finite), max_param_norm, checkpoint)),
+        )
+    if out.interrupted is not None:
+        raise TrainingInterrupted(out.interrupted, checkpoint)
     return history
+
+
+def _check_norm(max_param_norm, where: str) -> None:
+    if max_param_norm is not None and not (
+        isinstance(max_param_norm, int | float) and max_param_norm > 0
+    ):
+        raise ConfigError(
+            f"{where}: max_param_norm must be a positive number or None, got {max_param_norm!r}"
+        )
+
+
+def _diverged_message(step: int, last: float, bound, checkpoint) -> str:
+    saved = f" (saved in {checkpoint})" if checkpoint is not None else ""
+    return (
+        f"training diverged at step {step}: the loss, a gradient or an update became "
+        f"non-finite, or the parameters' norm exceeded {bound:g} (last finite loss "
+        f"{last:.6g}); the model keeps the parameters of the last good step{saved}. Lower "
+        "the learning rate or check the data."
+        if bound is not None
+        else f"training diverged at step {step}: the loss, a gradient or an update became "
+        f"non-finite (last finite loss {last:.6g}); the model keeps the parameters of the "
+        f"last good step{saved}. Lower the learning rate or check the data."
+    )
+
+
+def _checkpointing(
+    checkpoint, every, resume, state, rest, key, batch, batch_size, chunk_size, members, where: str
+):
+    """The :class:`Checkpointing` of a fit call (None without ``checkpoint``/``resume``)."""
+    from ._resume import load_training_state
+
+    if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
+        raise ConfigError(f"{where}: checkpoint_every must be a positive integer, got {every!r}")
+    if every is not None and checkpoint is None:
+        raise ConfigError(f"{where}: checkpoint_every needs checkpoint=PATH (a .npz file)")
+    if checkpoint is None and resume is None:
+        return None
+    fingerprint = {
+        "n_samples": n_samples(batch),
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "members": members,
+    }
+    restored = None
+    if resume is not None:
+        restored = load_training_state(
+            resume, state=state, rest=rest, key=key, fingerprint=fingerprint
+        )
+    return Checkpointing(checkpoint, every, fingerprint, restored)
 
 
 def _check_hooks(hooks, where: str) -> list:
@@ -222,6 +326,7 @@ def _run(make_chunk, state, rest, batch, key, *, history, test, hooks, progress,
             bar.close()
     history.train_seconds = out.train_seconds
     history.compile_seconds = out.compile_seconds
+    history.checkpoint_seconds = out.checkpoint_seconds
     return out
 
 
@@ -244,6 +349,7 @@ class EnsembleHistory:
     diverged_at: np.ndarray
     train_seconds: float
     compile_seconds: float
+    checkpoint_seconds: float = 0.0
 
 
 def fit_ensemble(
@@ -261,6 +367,11 @@ def fit_ensemble(
     mesh=None,
     mesh_axis: str = "data",
     member_batch_size: int | None = None,
+    hooks: Sequence[Hook | Callable] = (),
+    max_param_norm: float | None = DEFAULT_MAX_PARAM_NORM,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | os.PathLike | None = None,
 ) -> EnsembleHistory:
     """Train every member of a :class:`~physnet.models.Ensemble` in one compiled call.
 
@@ -277,6 +388,12 @@ def fit_ensemble(
             out of the cache, while one member at a time runs at the single model's speed
             (measured on 2 cores: about 8x one model for 8 members instead of about 11x;
             ``benchmarks/README.md``). The result is the same up to round-off.
+        hooks: as in :func:`fit`, called with the :class:`~physnet.models.Ensemble`.
+        max_param_norm, checkpoint, checkpoint_every, resume: as in :func:`fit` (a member
+            exceeding the norm bound counts as diverged; the checkpoint holds every member).
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C (SIGINT), as in :func:`fit`.
     """
     if member_batch_size is not None and (
         not isinstance(member_batch_size, int)
@@ -293,7 +410,25 @@ def fit_ensemble(
     members = len(ensemble)
     stacked = nnx.merge(ensemble.graphdef, ensemble.state)
     graphdef, params, rest = nnx.split(stacked, nnx.Param, ...)
+    _check_norm(max_param_norm, "fit_ensemble")
+    hooks = _check_hooks(hooks, "fit_ensemble")
     state = jax.vmap(lambda p: TrainState.create(p, optimizer))(params)
+    keys = jax.random.split(key, members)
+    ck = _checkpointing(
+        checkpoint,
+        checkpoint_every,
+        resume,
+        state,
+        rest,
+        keys,
+        batch,
+        batch_size,
+        chunk_size,
+        members,
+        "fit_ensemble",
+    )
+    if ck is not None and ck.resume is not None:
+        state, rest, keys = ck.resume.state, ck.resume.rest, ck.resume.key
     if mesh is not None:
         batch, (state, rest) = _shard(mesh, mesh_axis, batch, (state, rest))
 
@@ -302,7 +437,14 @@ def fit_ensemble(
         return ensemble
 
     def make_chunk(n):
-        chunk = make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size, max_length=n)
+        chunk = make_train_chunk(
+            loss,
+            graphdef,
+            optimizer,
+            batch_size=batch_size,
+            max_length=n,
+            max_param_norm=max_param_norm,
+        )
         return over_members(chunk, members, member_batch_size)
 
     def test(ens):
@@ -325,17 +467,20 @@ def fit_ensemble(
         state,
         rest,
         batch,
-        jax.random.split(key, members),
+        keys,
         history=history,
         test=None if test_batch is None else test,
-        hooks=(),
+        hooks=hooks,
         sync=sync,
         steps=steps,
         chunk_size=chunk_size,
         progress=progress,
         stop_on_divergence=False,
+        checkpointing=ck,
     )
     sync(jax.device_get(out.state.params), out.rest)
+    if out.interrupted is not None:
+        raise TrainingInterrupted(out.interrupted, checkpoint)
     history.train_loss = out.train_loss.reshape(members, -1)
     history.diverged_at = np.broadcast_to(np.asarray(out.diverged_at), (members,)).copy()
     history.test_loss = np.asarray(history.test_loss, dtype=float).reshape(-1, members)

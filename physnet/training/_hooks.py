@@ -98,20 +98,19 @@ class StopBelow(Hook):
 
 class TestLoss(Hook):
     """Evaluate ``evaluate(model)`` after every chunk and append it to the history's
-    ``test_steps``/``test_loss`` (rows over ensemble members when it returns a vector)."""
+    ``test_steps``/``test_loss`` (rows over ensemble members when it returns a vector); the
+    rows a resumed training restored into the history are kept."""
 
     def __init__(self, evaluate):
         self.evaluate = evaluate
-        self.steps: list[int] = []
-        self.values: list[np.ndarray] = []
 
     def __call__(self, step: int, model, history) -> None:
         if step == 0:
             return
-        self.steps.append(step)
-        self.values.append(np.asarray(self.evaluate(model), dtype=float))
-        history.test_steps = np.asarray(self.steps, dtype=int)
-        history.test_loss = np.asarray(self.values, dtype=float)
+        value = np.asarray(self.evaluate(model), dtype=float)
+        old = np.asarray(history.test_loss, dtype=float).reshape(-1, *value.shape)
+        history.test_steps = np.append(np.asarray(history.test_steps, dtype=int), step)
+        history.test_loss = np.concatenate([old, value[None]])
 
 
 class ProgressBar(Hook):

@@ -97,6 +97,7 @@ def make_train_chunk(
     *,
     batch_size: int | None,
     max_length: int,
+    max_param_norm: float | None = None,
 ):
     """The compiled unit of training: up to ``max_length`` optimizer steps in one loop.
 
@@ -110,8 +111,9 @@ def make_train_chunk(
     ``optax.lbfgs`` work; ``value_fn`` is the loss on the same (mini)batch). Full batch, with
     an optimizer whose state stores the value and gradient at the new parameters (a line
     search), these are reused instead of recomputed (``optax.value_and_grad_from_state``). A
-    step whose loss or gradient is non-finite restores ``state.last_good`` and sets
-    ``state.stopped``; steps after that change nothing. ``losses`` has shape
+    step whose loss or gradient is non-finite, or whose parameters have a global L2 norm above
+    ``max_param_norm`` (a blow-up a saturated activation can hide from the loss), restores
+    ``state.last_good`` and sets ``state.stopped``; steps after that change nothing. ``losses`` has shape
     ``(max_length,)``: the loss before each step, NaN where no step ran.
     """
     optimizer = optax.with_extra_args_support(optimizer)
@@ -151,6 +153,8 @@ def make_train_chunk(
                 grads, state.opt_state, state.params, value=value, grad=grads, value_fn=value_fn
             )
             new_params = optax.apply_updates(state.params, updates)
+            if max_param_norm is not None:  # a blow-up a saturated activation hides from the loss
+                finite = finite & (optax.tree.norm(state.params) <= max_param_norm)
             ok = active & finite
             diverged = active & ~finite
             state = TrainState(
@@ -216,6 +220,8 @@ class Outcome:
         diverged_at: ``()`` or ``(members,)``: the step that diverged, or -1.
         last_finite: the last finite loss before ``diverged_at`` (NaN if none).
         train_seconds, compile_seconds: wall times of the chunks and of their compilation.
+        interrupted: the step after which Ctrl-C (SIGINT) stopped training, or None.
+        checkpoint_seconds: wall time spent writing training checkpoints.
     """
 
     state: TrainState
@@ -225,6 +231,58 @@ class Outcome:
     last_finite: np.ndarray
     train_seconds: float = 0.0
     compile_seconds: float = 0.0
+    interrupted: int | None = None
+    checkpoint_seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class Checkpointing:
+    """Where and how often :func:`drive` saves the training state (see
+    :mod:`physnet.training._resume`).
+
+    Attributes:
+        path: the training checkpoint file (``.npz``), rewritten atomically each time.
+        every: save after every ``every`` steps (chunks end there); None: only when training
+            ends, diverges or is interrupted.
+        fingerprint: facts a resumed training must share (checked on resume).
+        resume: a :class:`~physnet.training._resume.Restored` to continue from, or None.
+    """
+
+    path: Any
+    every: int | None = None
+    fingerprint: dict = dataclasses.field(default_factory=dict)
+    resume: Any = None
+
+
+class _SigintFlag:
+    """While active, the first Ctrl-C (SIGINT) only sets ``raised`` (checked between chunks,
+    so it is never lost inside compiled code or a callback); a second one interrupts at once."""
+
+    def __init__(self):
+        self.raised = False
+        self._previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+
+        self.raised = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def drive(
@@ -241,6 +299,7 @@ def drive(
     sync: Callable[[Any, Any], Any] | None = None,
     read: Callable[[], tuple[Any, Any]] | None = None,
     stop_on_divergence: bool = True,
+    checkpointing: Checkpointing | None = None,
 ) -> Outcome:
     """Run ``steps`` optimizer steps on ``state``, calling ``hooks`` between chunks.
 
@@ -254,12 +313,36 @@ def drive(
     returning ``True`` stops training. A :class:`Hook` may demand chunk boundaries
     (:meth:`Hook.boundaries`). If ``read`` is given, the model is read back after the hooks;
     parameters a hook replaced (e.g. a KAN grid update) become the new ``last_good``.
+
+    With ``checkpointing``, the state (after the hooks) is saved every ``every`` steps, when
+    training ends, diverges or is interrupted; with ``checkpointing.resume``, training
+    continues from the restored state at its step with the same chunk plan, so the result is
+    the uninterrupted run's to the bit. Ctrl-C (SIGINT) during training is handled at the end
+    of the running chunk: the state is saved and ``Outcome.interrupted`` set.
     """
+    ck = checkpointing
     boundaries = [b for h in hooks if isinstance(h, Hook) for b in h.boundaries(steps)]
-    plan = plan_chunks(steps, chunk_size, boundaries)
+    if ck is not None and ck.every:
+        boundaries += list(range(ck.every, steps, ck.every))
+    done = 0
+    seen: list[np.ndarray] = []
+    if ck is not None and ck.resume is not None:
+        r = ck.resume
+        state, rest, key, done = r.state, r.rest, r.key, r.done
+        if done > steps:
+            raise ConfigError(
+                f"the training checkpoint is at step {done}, beyond steps={steps}; pass "
+                f"steps >= {done}"
+            )
+        boundaries.append(done)
+        seen.append(np.asarray(r.train_loss))
+        if history is not None:
+            history.test_steps, history.test_loss = r.test_steps, r.test_loss
+    full_plan = plan_chunks(steps, chunk_size, boundaries)
+    plan = [(a, n) for a, n in full_plan if a >= done]
     out = Outcome(state, rest, np.zeros(0), np.asarray(-1), np.asarray(np.nan))
     if plan:
-        max_length = max(n for _, n in plan)
+        max_length = max(n for _, n in full_plan)
         t0 = time.perf_counter()
         compiled = (
             jax.jit(make_chunk(max_length))
@@ -267,7 +350,6 @@ def drive(
             .compile()
         )
         out.compile_seconds = time.perf_counter() - t0
-    seen: list[np.ndarray] = []
 
     def call_hooks(step: int) -> bool:
         nonlocal state, rest
@@ -297,18 +379,48 @@ def drive(
             rest = new_rest
         return stop
 
-    stop = call_hooks(0) if plan else False
-    for start, length in plan:
-        if stop:
-            break
+    def save(step: int) -> None:
         t0 = time.perf_counter()
-        state, losses = compiled(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length))
-        losses = np.asarray(losses)[..., :length]
-        out.train_seconds += time.perf_counter() - t0
-        seen.append(losses)
-        if stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
-            break
-        stop = call_hooks(start + length)
+        from ._resume import save_training_state
+
+        save_training_state(
+            ck.path,
+            state=state,
+            rest=rest,
+            key=key,
+            done=step,
+            train_loss=np.concatenate(seen, axis=-1) if seen else np.zeros(0),
+            test_steps=getattr(history, "test_steps", np.zeros(0, int)),
+            test_loss=getattr(history, "test_loss", np.zeros(0)),
+            fingerprint=ck.fingerprint,
+        )
+        out.checkpoint_seconds += time.perf_counter() - t0
+
+    with _SigintFlag() as sigint:
+        stop = call_hooks(0) if plan and done == 0 else False
+        if sigint.raised:
+            out.interrupted = done
+        step = done
+        for start, length in plan:
+            if stop or out.interrupted is not None:
+                break
+            t0 = time.perf_counter()
+            state, losses = compiled(
+                state, rest, batch, key, jnp.asarray(start), jnp.asarray(length)
+            )
+            losses = np.asarray(losses)[..., :length]
+            out.train_seconds += time.perf_counter() - t0
+            seen.append(losses)
+            step = start + length
+            if stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
+                break
+            stop = call_hooks(step)
+            if sigint.raised:
+                out.interrupted = step
+            elif ck is not None and ck.every and step % ck.every == 0 and step < steps:
+                save(step)
+        if ck is not None and (plan or ck.resume is None):
+            save(step)
     out.state, out.rest = state, rest
     if seen:
         out.train_loss = np.concatenate(seen, axis=-1)
