@@ -7,6 +7,7 @@ import functools
 import diffrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -64,6 +65,12 @@ def rollout(
         raise ConfigError(f"rollout: substeps must be a positive integer, got {substeps!r}")
     y0 = jnp.asarray(y0)
     ts = jnp.asarray(ts)
+    if not isinstance(ts, jax.core.Tracer):
+        times = np.asarray(ts)
+        if times.ndim != 1 or times.size < 1 or not np.all(np.isfinite(times)):
+            raise ConfigError(f"rollout: ts must be a 1-D array of finite times, got {times!r}")
+        if np.any(np.diff(times) <= 0):
+            raise ConfigError("rollout: ts must be strictly increasing")
     single = y0.ndim == 1
     batch = y0[None] if single else y0
     if batch.ndim != 2:
