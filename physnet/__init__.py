@@ -12,6 +12,7 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
+from . import analysis as analysis  # noqa: E402
 from . import approximators as approximators  # noqa: E402
 from . import data as data  # noqa: E402
 from . import datasets as datasets  # noqa: E402

@@ -1,0 +1,28 @@
+"""Analysis on top of the models and training: neural tangent kernel spectra of physics
+losses, spectral error of learned models.
+
+``ntk(model, states, operator=...)`` is the empirical NTK under the operator a loss applies;
+:mod:`._spectrum` reads it out (eigenvalues, decay exponent, condition number, effective rank,
+predicted per-mode convergence times, trace-ratio loss weights); :class:`KernelDrift` records
+how the kernel moves during :func:`physnet.fit`; :class:`WeightedLoss` applies loss weights.
+"""
+
+from ._frequency import SpectralError as SpectralError
+from ._frequency import field_error_spectrum as field_error_spectrum
+from ._frequency import rollout_error_spectrum as rollout_error_spectrum
+from ._ntk import OPERATORS as OPERATORS
+from ._ntk import NTKResult as NTKResult
+from ._ntk import default_operator as default_operator
+from ._ntk import ntk as ntk
+from ._ntk import parameter_jacobian as parameter_jacobian
+from ._spectrum import Spectrum as Spectrum
+from ._spectrum import condition_number as condition_number
+from ._spectrum import convergence_times as convergence_times
+from ._spectrum import decay_exponent as decay_exponent
+from ._spectrum import effective_rank as effective_rank
+from ._spectrum import observed_convergence_times as observed_convergence_times
+from ._spectrum import spectrum as spectrum
+from ._spectrum import trace_ratio_weights as trace_ratio_weights
+from ._training import ComponentLoss as ComponentLoss
+from ._training import KernelDrift as KernelDrift
+from ._training import WeightedLoss as WeightedLoss
