@@ -1,4 +1,5 @@
-"""The ``physnet`` command line: simulate, import, datasets, train, evaluate, reproduce.
+"""The ``physnet`` command line: simulate, import, datasets, train, evaluate, analyze,
+reproduce.
 
 User errors (bad files, bad options, NaN in data, diverging training) print one line on stderr
 and exit with status 2; nothing is left half-written.
@@ -302,6 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="KAN models: read the learned H (hnn, dhnn, with gamma_hat) or L (lnn) as a "
         "polynomial, or the KAN's formula (node); adds formula and coefficients to metrics",
     )
+
+    p = sub.add_parser("analyze", help="analyses of a trained run (ntk: tangent kernel spectra)")
+    what = p.add_subparsers(dest="analysis", required=True, parser_class=_Parser)
+    q = what.add_parser("ntk", help="NTK spectrum of the run's loss operator, as JSON and PNG")
+    q.add_argument("--run", required=True, help="run directory from `physnet train`")
+    q.add_argument("--out", default=None, help="output directory (default RUN/ntk)")
+    q.add_argument(
+        "--samples", type=_positive_int, default=400, help="most training states in the kernel"
+    )
     return parser
 
 
@@ -547,6 +557,58 @@ def _cmd_datasets(args) -> int:
     return 0
 
 
+def _cmd_analyze(args) -> int:
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+    from ._io import write_json
+    from .analysis import analyze_run
+
+    numbers = analyze_run(args.run, samples=args.samples)
+    out = Path(args.out) if args.out else Path(args.run) / "ntk"
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "spectrum": plotting.kernel_spectra(
+            {
+                f"{numbers['operator']} kernel": numbers["eigenvalues"],
+                "plain output kernel": numbers["output_kernel"]["eigenvalues"],
+            }
+        ),
+    }
+    if "rollout_error_spectrum" in numbers:
+        e = numbers["rollout_error_spectrum"]
+        figures["error_spectrum"] = plotting.error_spectrum(
+            {
+                "rollout error": (e["frequencies"], e["error"]),
+                "test signal": (e["frequencies"], e["reference"]),
+            },
+            xlabel="frequency (1 / time unit)",
+        )
+    for name, fig in figures.items():
+        fig.savefig(out / f"{name}.png", dpi=120)
+        plt.close(fig)
+    write_json(out / "ntk.json", numbers)
+    summary = {
+        k: numbers[k]
+        for k in (
+            "operator",
+            "n_params",
+            "n_samples",
+            "decay_exponent",
+            "condition_number",
+            "effective_rank",
+        )
+    }
+    summary["out"] = str(out)
+    print(json.dumps(summary))
+    return 0
+
+
 COMMANDS = {
     "import": _cmd_import,
     "datasets": _cmd_datasets,
@@ -554,6 +616,7 @@ COMMANDS = {
     "simulate": _cmd_simulate,
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
+    "analyze": _cmd_analyze,
 }
 
 

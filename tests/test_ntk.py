@@ -94,8 +94,9 @@ def test_operator_kernel_matches_finite_differences(kind):
         model = pn.HNN(pn.MLP(2, 1, width=6, depth=2, rngs=nnx.Rngs(1)))
         operator = "vector_field"
     else:
-        model = pn.LNN(pn.MLP(2, 1, width=6, depth=2, activation="softplus", rngs=nnx.Rngs(1)),
-                       kinetic=1.0)
+        model = pn.LNN(
+            pn.MLP(2, 1, width=6, depth=2, activation="softplus", rngs=nnx.Rngs(1)), kinetic=1.0
+        )
         operator = "acceleration"
     xs = _states(5)
     result = ntk(model, xs, operator=operator)
@@ -120,13 +121,17 @@ def test_terms_blocks_and_trace_ratio_weights():
     approx = pn.MLP(1, 1, width=8, depth=1, rngs=nnx.Rngs(0))
     laplace = lambda f, x: -jax.hessian(lambda z: f(z)[0])(x)[0]  # noqa: E731
     xr, xb = jnp.linspace(-1, 1, 9)[:, None], jnp.array([[-1.0], [1.0]])
-    result = ntk(approx, {"residual": xr, "boundary": xb},
-                 operator={"residual": laplace, "boundary": "output"})
+    result = ntk(
+        approx,
+        {"residual": xr, "boundary": xb},
+        operator={"residual": laplace, "boundary": "output"},
+    )
     assert result.matrix.shape == (11, 11)
     assert result.block("residual").shape == (9, 9)
     assert result.block("residual", "boundary").shape == (9, 2)
-    np.testing.assert_allclose(result.block("boundary", "residual"),
-                               result.block("residual", "boundary").T)
+    np.testing.assert_allclose(
+        result.block("boundary", "residual"), result.block("residual", "boundary").T
+    )
     traces = result.traces()
     weights = trace_ratio_weights(traces)
     total = traces["residual"] + traces["boundary"]
@@ -169,8 +174,7 @@ def test_gradient_descent_follows_the_predicted_mode_times():
         def __call__(self, m, batch):
             return jnp.mean((jax.vmap(m)(batch["x"]) - batch["y"]) ** 2)
 
-    pn.fit(model, data, steps=60, optimizer=optax.sgd(lr), loss=Loss(), hooks=[hook],
-           chunk_size=60)
+    pn.fit(model, data, steps=60, optimizer=optax.sgd(lr), loss=Loss(), hooks=[hook], chunk_size=60)
     c = np.asarray(hook.coefficients)
     factor = 1 - 2 * lr * s.eigenvalues[:3] / 20
     np.testing.assert_allclose(c[10, :3], c[0, :3] * factor**10, rtol=1e-8, atol=1e-12)
@@ -183,13 +187,13 @@ def test_weighted_component_loss_trains_with_fit():
     model = pn.HNN(pn.MLP(2, 1, width=8, depth=1, rngs=nnx.Rngs(0)))
     result = ntk(model, data, samples=12)
     weights = trace_ratio_weights(result.traces(), ["loss[0]", "loss[1]"])
-    loss = WeightedLoss({"loss[0]": ComponentLoss([0]), "loss[1]": ComponentLoss([1])},
-                        weights)
+    loss = WeightedLoss({"loss[0]": ComponentLoss([0]), "loss[1]": ComponentLoss([1])}, weights)
     batch = loss.prepare(data)
     plain = pn.training.DerivativeLoss()
     equal = WeightedLoss({"a": ComponentLoss([0]), "b": ComponentLoss([1])}, {"a": 0.5, "b": 0.5})
     assert float(equal(model, equal.prepare(data))) == pytest.approx(
-        float(plain(model, plain.prepare(data))), rel=1e-12)
+        float(plain(model, plain.prepare(data))), rel=1e-12
+    )
     hook = KernelDrift(data, every=5, samples=8)
     history = pn.fit(model, data, steps=10, loss=loss, hooks=[hook])
     assert np.isfinite(history.final_train_loss()) and float(loss(model, batch)) > 0

@@ -15,6 +15,7 @@ from ._ntk import NTKResult as NTKResult
 from ._ntk import default_operator as default_operator
 from ._ntk import ntk as ntk
 from ._ntk import parameter_jacobian as parameter_jacobian
+from ._run import analyze_run as analyze_run
 from ._spectrum import Spectrum as Spectrum
 from ._spectrum import condition_number as condition_number
 from ._spectrum import convergence_times as convergence_times

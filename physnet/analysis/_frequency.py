@@ -65,8 +65,7 @@ def rollout_error_spectrum(predicted, true, ts) -> SpectralError:
     ts = np.asarray(ts, dtype=float)
     if y.ndim != 3 or ts.shape != (y.shape[1],):
         raise DataError(
-            f"rollout_error_spectrum: need (B, T, d) arrays and ts (T,), got {y.shape}, "
-            f"{ts.shape}"
+            f"rollout_error_spectrum: need (B, T, d) arrays and ts (T,), got {y.shape}, {ts.shape}"
         )
     dt = np.diff(ts)
     if not np.allclose(dt, dt[0], rtol=1e-6):

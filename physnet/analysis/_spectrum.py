@@ -84,8 +84,7 @@ def decay_exponent(x, *, first: int = 1, last: int | None = None) -> float:
         last = int(np.sum(lam > 1e-12 * lam[0]))
     if not 1 <= first < last <= lam.size:
         raise ConfigError(
-            f"decay_exponent: need 1 <= first < last <= {lam.size}, got first={first}, "
-            f"last={last}"
+            f"decay_exponent: need 1 <= first < last <= {lam.size}, got first={first}, last={last}"
         )
     k = np.arange(first, last + 1)
     slope = np.polyfit(np.log(k), np.log(lam[first - 1 : last]), 1)[0]
