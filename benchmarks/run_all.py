@@ -26,6 +26,7 @@ BENCHMARKS = {
     "rollout": ["bench_rollout.py", "--repeats", "1"],
     "kan": ["bench_kan.py"],
     "checkpoint": ["bench_checkpoint.py", "--repeats", "3"],
+    "ntk": ["bench_ntk.py", "--sizes", "100,1000,2000,4000", "--naive-sizes", "50,100,200"],
 }
 
 
@@ -164,6 +165,25 @@ def report() -> str:
                 f"{_f(d['median_no_checkpoints_s'])} s | {_f(d['median_checkpoints_s'])} s | "
                 f"**{d['overhead']:+.2%}** | {d['write_share']:.3%} | {d['date']} |"
             )
+    ntk = list(_rows("ntk"))
+    if ntk:
+        lines += ["", "## NTK: physnet.analysis.ntk vs a naive double loop (vs neural-tangents)", ""]
+        lines += [
+            "The E1 HNN (H = MLP 2-32-32-1 tanh, float64) under its operator J∇H on S states (2S",
+            "kernel rows); naive: per-sample compiled Jacobians and a Python loop over sample pairs;",
+            "see `bench_ntk.py`. Compile time excluded for both.",
+            "",
+            "| result file | machine | S | physnet | naive | naive / physnet | max abs diff | neural-tangents |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for path, d in ntk:
+            for r in d["rows"]:
+                nt = _f(r.get("nt1_s")) + " s" if "nt1_s" in r else str(d.get("neural_tangents"))[:40]
+                lines.append(
+                    f"| {path.name} | {d['machine']} | {r['samples']} | {_f(r['physnet_s'])} s | "
+                    f"{_f(r.get('naive_s'))}{' s' if 'naive_s' in r else ''} | "
+                    f"**{_f(r.get('naive_over_physnet'))}** | {_f(r.get('max_abs_diff_naive'))} | {nt} |"
+                )
     extra = HERE / "NOTES.md"
     if extra.exists():
         lines += ["", extra.read_text().strip()]
