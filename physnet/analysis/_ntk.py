@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import jax
@@ -10,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax import Array
-from jax.flatten_util import ravel_pytree
 
 from .._errors import ConfigError, DataError
 from ..approximators import AbstractApproximator
@@ -154,30 +154,49 @@ def _states(data_or_states, samples: int | None) -> Array:
     return xs
 
 
-def parameter_jacobian(model, xs: Array, operator="vector_field", *, flat=None) -> Array:
-    """∂θ T[u_θ](x) at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
-    ``model`` flattened (``jax.flatten_util.ravel_pytree`` order).
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _jacobian_rows(graphdef, op, params, rest, xs):
+    """(S·m, P): the rows ∂θ T[u_θ](x_s)_i, parameters in the order of the leaves."""
 
-    Args:
-        model: an ``nnx.Module``.
-        xs: states ``(S, d)``.
-        operator: a name in :data:`OPERATORS` or a callable ``(model, x) -> (m,)``.
-    """
-    op = get_operator(operator)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    theta, unravel = ravel_pytree(params)
+    def value(p, x):
+        return op(nnx.merge(graphdef, p, rest), x)
 
-    def value(theta, x):
-        return op(nnx.merge(graphdef, unravel(theta), rest), x)
+    jac = jax.vmap(jax.jacrev(value), in_axes=(None, 0))(params, xs)
+    leaves = jax.tree.leaves(jac)
+    rows = leaves[0].shape[0] * leaves[0].shape[1]
+    return jnp.concatenate([leaf.reshape(rows, -1) for leaf in leaves], axis=1)
 
-    return jax.jit(jax.vmap(jax.jacrev(value), in_axes=(None, 0)))(theta, xs)
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _operator_values_jit(graphdef, op, params, rest, xs):
+    return jax.vmap(lambda x: op(nnx.merge(graphdef, params, rest), x))(xs)
 
 
 def _operator_values(model, xs, op) -> Array:
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    return jax.jit(jax.vmap(lambda p, x: op(nnx.merge(graphdef, p, rest), x), (None, 0)))(
-        params, xs
-    )
+    return _operator_values_jit(graphdef, op, params, rest, xs)
+
+
+@jax.jit
+def _gram(a, b):
+    return a @ b.T
+
+
+def parameter_jacobian(model, xs: Array, operator="vector_field") -> Array:
+    """∂θ T[u_θ](x) at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
+    ``model`` flattened in the order of their leaves (``jax.tree.leaves``).
+
+    Args:
+        model: an ``nnx.Module``.
+        xs: states ``(S, d)``.
+        operator: a name in :data:`OPERATORS` or a callable ``(model, x) -> (m,)`` (a
+            callable made anew at every call is compiled anew).
+    """
+    op = get_operator(operator)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    xs = jnp.asarray(xs)
+    rows = _jacobian_rows(graphdef, op, params, rest, xs)
+    return rows.reshape(xs.shape[0], -1, rows.shape[-1])
 
 
 def ntk(
@@ -244,20 +263,11 @@ def ntk(
         raise ConfigError(f"ntk: chunk_rows must be a positive integer, got {chunk_rows!r}")
 
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    theta, unravel = ravel_pytree(params)
-    jac_fns = {
-        k: jax.jit(
-            jax.vmap(
-                jax.jacrev(lambda th, x, op=op: op(nnx.merge(graphdef, unravel(th), rest), x)),
-                in_axes=(None, 0),
-            )
-        )
-        for k, op in ops.items()
-    }
+    n_params = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params))
     outputs, slices, sizes, pieces = [], {}, {}, []
     start = 0
     for k, xs in states.items():
-        values = _operator_values(model, xs, ops[k])
+        values = _operator_values_jit(graphdef, ops[k], params, rest, xs)
         if values.ndim != 2:
             raise ConfigError(f"ntk: the operator of term {k!r} must return a vector (m,)")
         m = int(values.shape[1])
@@ -270,24 +280,23 @@ def ntk(
 
     def rows(piece):
         k, xs = piece
-        jac = jac_fns[k](theta, xs)
-        return jac.reshape(-1, theta.shape[0])
+        return _jacobian_rows(graphdef, ops[k], params, rest, xs)
 
     n = start
     matrix = np.empty((n, n))
     offsets = np.cumsum([0] + [p[1].shape[0] * sizes[p[0]] for p in pieces])
     if len(pieces) == 1:
         jac = rows(pieces[0])
-        matrix[:] = np.asarray(jac @ jac.T)
+        matrix[:] = np.asarray(_gram(jac, jac))
     else:
         for a, pa in enumerate(pieces):
             ja = rows(pa)
             sa = slice(offsets[a], offsets[a + 1])
-            matrix[sa, sa] = np.asarray(ja @ ja.T)
+            matrix[sa, sa] = np.asarray(_gram(ja, ja))
             for b in range(a + 1, len(pieces)):
                 jb = rows(pieces[b])
                 sb = slice(offsets[b], offsets[b + 1])
-                block = np.asarray(ja @ jb.T)
+                block = np.asarray(_gram(ja, jb))
                 matrix[sa, sb] = block
                 matrix[sb, sa] = block.T
     return NTKResult(
@@ -296,5 +305,5 @@ def ntk(
         terms=tuple(states),
         slices=slices,
         out_sizes=sizes,
-        n_params=int(theta.shape[0]),
+        n_params=n_params,
     )
