@@ -227,3 +227,17 @@ def test_error_spectra():
     grid2 = (grid[0], grid[0])
     fs2 = field_error_spectrum(lambda t, x: g(t, x[:1]), lambda t, x: f(t, x[:1]), grid2)
     assert fs2.frequencies[np.argmax(fs2.error)] == pytest.approx(4.0)
+
+
+@pytest.mark.slow
+def test_ntk_experiment_quick_runs(tmp_path):
+    """experiments/ntk/run.py --quick writes its tables (a smoke run, ~1 min on 2 cores)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ntk" / "run.py"
+    spec = importlib.util.spec_from_file_location("ntk_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "table.md").read_text().count("|") > 20
