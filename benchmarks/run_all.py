@@ -171,14 +171,15 @@ def report() -> str:
         lines += [
             "The E1 HNN (H = MLP 2-32-32-1 tanh, float64) under its operator J∇H on S states (2S",
             "kernel rows); naive: per-sample compiled Jacobians and a Python loop over sample pairs;",
-            "see `bench_ntk.py`. Compile time excluded for both.",
+            "see `bench_ntk.py`. Compile time excluded for both. neural-tangents 0.6.5 (the latest on",
+            "PyPI) needs tensorflow at import (jax2tf); where it is not importable it is not run.",
             "",
             "| result file | machine | S | physnet | naive | naive / physnet | max abs diff | neural-tangents |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for path, d in ntk:
             for r in d["rows"]:
-                nt = _f(r.get("nt1_s")) + " s" if "nt1_s" in r else str(d.get("neural_tangents"))[:40]
+                nt = _f(r.get("nt1_s")) + " s" if "nt1_s" in r else "not run"
                 lines.append(
                     f"| {path.name} | {d['machine']} | {r['samples']} | {_f(r['physnet_s'])} s | "
                     f"{_f(r.get('naive_s'))}{' s' if 'naive_s' in r else ''} | "
