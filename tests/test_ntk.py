@@ -233,11 +233,13 @@ def test_error_spectra():
 def test_ntk_experiment_quick_runs(tmp_path):
     """experiments/ntk/run.py --quick writes its tables (a smoke run, ~1 min on 2 cores)."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "experiments" / "ntk" / "run.py"
     spec = importlib.util.spec_from_file_location("ntk_run", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["ntk_run"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     assert module.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "table.md").read_text().count("|") > 20
