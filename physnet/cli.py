@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--samples", type=_positive_int, default=400, help="most training states in the kernel"
     )
+    q.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     return parser
 
 
@@ -566,12 +567,12 @@ def _cmd_analyze(args) -> int:
     import matplotlib.pyplot as plt
 
     from . import plotting
-    from ._io import write_json
+    from ._io import atomic_directory, check_output, strict_json, write_json
     from .analysis import analyze_run
 
-    numbers = analyze_run(args.run, samples=args.samples)
     out = Path(args.out) if args.out else Path(args.run) / "ntk"
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, "ntk analysis", overwrite=args.overwrite, inputs=[args.run])
+    numbers = analyze_run(args.run, samples=args.samples)
     figures = {
         "spectrum": plotting.kernel_spectra(
             {
@@ -589,10 +590,11 @@ def _cmd_analyze(args) -> int:
             },
             xlabel="frequency (1 / time unit)",
         )
-    for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=120)
-        plt.close(fig)
-    write_json(out / "ntk.json", numbers)
+    with atomic_directory(out, "ntk analysis", overwrite=args.overwrite, inputs=[args.run]) as tmp:
+        for name, fig in figures.items():
+            fig.savefig(tmp / f"{name}.png", dpi=120)
+            plt.close(fig)
+        write_json(tmp / "ntk.json", numbers)
     summary = {
         k: numbers[k]
         for k in (
@@ -605,7 +607,7 @@ def _cmd_analyze(args) -> int:
         )
     }
     summary["out"] = str(out)
-    print(json.dumps(summary))
+    print(json.dumps(strict_json(summary)[0]))
     return 0
 
 

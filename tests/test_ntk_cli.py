@@ -49,6 +49,11 @@ def test_analyze_ntk_writes_json_and_figures(tmp_path, capsys):
     assert set(numbers["trace_ratio_weights"]) == {"loss[0]", "loss[1]"}
     assert "rollout_error_spectrum" in numbers
     assert (out / "spectrum.png").is_file() and (out / "error_spectrum.png").is_file()
+    args = ["analyze", "ntk", "--run", str(run), "--samples", "10", "--out", str(out)]
+    assert main(args) == 2  # an existing analysis is replaced only with --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert len(json.loads((out / "ntk.json").read_text())["eigenvalues"]) == 20
 
 
 def test_analyze_ntk_missing_run_is_one_line(tmp_path, capsys):
