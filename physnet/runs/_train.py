@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,12 @@ def train_run(
             message=f"training interrupted after step {err.step}; its state is saved in "
             f"{training_state}: resume with physnet train --resume {out}",
         ) from None
+    except (ConfigError, DataError):
+        # an option or the data turned out unusable before any training state existed: the
+        # run directory this call started holds nothing of value, so nothing is left behind
+        if not resume:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finish_run(out, model=trained, metrics=metrics, **finish)
     return out, metrics
 
