@@ -195,14 +195,71 @@ def fit(
     if mesh is not None:
         batch, (state, rest) = _shard(mesh, mesh_axis, batch, (state, rest))
 
+    history, out, bad = fit_module(
+        model,
+        graphdef,
+        rest,
+        state,
+        loss=loss,
+        test_loss=loss,
+        optimizer=optimizer,
+        batch=batch,
+        test_batch=test_batch,
+        key=key,
+        batch_size=batch_size,
+        hooks=hooks,
+        steps=steps,
+        chunk_size=chunk_size,
+        progress=progress,
+        max_param_norm=max_param_norm,
+        checkpointing=ck,
+    )
+    if bad >= 0:
+        raise TrainingDivergedError(
+            bad,
+            float(out.last_finite),
+            history,
+            message=(_diverged_message(bad, float(out.last_finite), max_param_norm, checkpoint)),
+        )
+    if out.interrupted is not None:
+        raise TrainingInterrupted(out.interrupted, checkpoint)
+    return history
+
+
+
+def fit_module(
+    module,
+    graphdef,
+    rest,
+    state: TrainState,
+    *,
+    loss,
+    test_loss,
+    optimizer,
+    batch,
+    test_batch,
+    key,
+    batch_size,
+    hooks,
+    steps: int,
+    chunk_size: int,
+    progress,
+    max_param_norm=None,
+    checkpointing=None,
+):
+    """The single-module body of :func:`fit` and :func:`~physnet.training.fit_function`: run
+    :func:`_run` on ``module`` (updated in place with the final parameters) and return
+    ``(history, outcome, diverged_at)``; ``test_loss`` is evaluated on ``test_batch`` between
+    chunks when that is given."""
+
     def sync(params, rest):
-        nnx.update(model, params)
-        return model
+        nnx.update(module, params)
+        return module
 
     def read():
-        return nnx.split(model, nnx.Param, ...)[1:]
+        return nnx.split(module, nnx.Param, ...)[1:]
 
-    evaluate = jax.jit(lambda params, rest: loss(nnx.merge(graphdef, params, rest), test_batch))
+    evaluate = jax.jit(lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch))
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
         lambda n: make_train_chunk(
@@ -226,22 +283,12 @@ def fit(
         chunk_size=chunk_size,
         progress=progress,
         stop_on_divergence=True,
-        checkpointing=ck,
+        checkpointing=checkpointing,
     )
     bad = int(out.diverged_at)
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
-    nnx.update(model, jax.device_get(out.state.params))
-    if bad >= 0:
-        raise TrainingDivergedError(
-            bad,
-            float(out.last_finite),
-            history,
-            message=(_diverged_message(bad, float(out.last_finite), max_param_norm, checkpoint)),
-        )
-    if out.interrupted is not None:
-        raise TrainingInterrupted(out.interrupted, checkpoint)
-    return history
-
+    nnx.update(module, jax.device_get(out.state.params))
+    return history, out, bad
 
 def _check_norm(max_param_norm, where: str) -> None:
     if max_param_norm is not None and not (

@@ -13,9 +13,9 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError, DataError, TrainingDivergedError
-from ._fit import History, _run
+from ._fit import fit_module
 from ._hooks import GridUpdate, has_kan
-from ._loop import TrainState, make_train_chunk
+from ._loop import TrainState
 from ._losses import AbstractLoss, Regularized
 
 
@@ -160,34 +160,23 @@ def fit_function(
     graphdef, params, rest = nnx.split(approximator, nnx.Param, ...)
     state = TrainState.create(params, optimizer, opt_state)
 
-    def sync(params, rest):
-        nnx.update(approximator, params)
-        return approximator
-
-    def read():
-        return nnx.split(approximator, nnx.Param, ...)[1:]
-
-    evaluate = jax.jit(lambda params, rest: mse(nnx.merge(graphdef, params, rest), test_batch))
-    history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
-    out = _run(
-        lambda n: make_train_chunk(loss, graphdef, optimizer, batch_size=batch_size, max_length=n),
-        state,
+    history, out, bad = fit_module(
+        approximator,
+        graphdef,
         rest,
-        batch,
-        key,
-        history=history,
-        test=None if test_batch is None else lambda m: evaluate(*nnx.split(m, nnx.Param, ...)[1:]),
+        state,
+        loss=loss,
+        test_loss=mse,
+        optimizer=optimizer,
+        batch=batch,
+        test_batch=test_batch,
+        key=key,
+        batch_size=batch_size,
         hooks=hooks,
-        sync=sync,
-        read=read if hooks else None,
         steps=steps,
         chunk_size=chunk_size,
         progress=False,
-        stop_on_divergence=True,
     )
-    bad = int(out.diverged_at)
-    history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
-    nnx.update(approximator, out.state.params)
     if bad >= 0:
         raise TrainingDivergedError(bad, float(out.last_finite), history)
     return (history, out.state.opt_state) if return_opt_state else history
