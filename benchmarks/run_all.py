@@ -27,6 +27,7 @@ BENCHMARKS = {
     "kan": ["bench_kan.py"],
     "checkpoint": ["bench_checkpoint.py", "--repeats", "3"],
     "ntk": ["bench_ntk.py", "--sizes", "100,1000,2000,4000", "--naive-sizes", "50,100,200"],
+    "real_pendulum": ["bench_real_pendulum.py", "--repeats", "2"],
 }
 
 
@@ -188,6 +189,30 @@ def report() -> str:
     extra = HERE / "NOTES.md"
     if extra.exists():
         lines += ["", extra.read_text().strip()]
+    real = list(_rows("real_pendulum"))
+    if real:
+        lines += ["", "## Real pendulum: import + training beside the HNN paper's PyTorch recipe", ""]
+        lines += [
+            "real_pend_h_1 (Schmidt & Lipson 2009): read the text file, forward differences, the",
+            "first 80 % in time trains; HNN with H = MLP 2-200-200-1 tanh, 2000 full-batch Adam",
+            "steps at 1e-3 (Greydanus et al. 2019). physnet in float64 (compile time apart);",
+            "PyTorch as in the paper's code (float32) and in float64; interleaved repeats, medians.",
+            "Command: `python benchmarks/bench_real_pendulum.py --repeats 2 --json results/real_pendulum_TAG.json`.",
+            "",
+            "| result file | machine (load 1/5/15 min) | physnet import | physnet compile | physnet train | "
+            "torch f32 train | torch f64 train | **speed-up f32 / f64** (torch train / physnet compile+train) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for path, d in real:
+            p, t32, t64 = d["physnet"], d.get("torch_float32"), d.get("torch_float64")
+            lines.append(
+                f"| {path.name} | {d['machine']} ({', '.join(map(str, d['load_average_1_5_15min']))}) | "
+                f"{_f(p['import_s_median'])} s | {_f(p['compile_s_median'])} s | "
+                f"{_f(p['train_s_median'])} s | {_f(t32 and t32['train_s_median'])} s | "
+                f"{_f(t64 and t64['train_s_median'])} s | "
+                f"**{_f(d.get('speedup_physnet_over_torch_float32'))}x / "
+                f"{_f(d.get('speedup_physnet_over_torch_float64'))}x** |"
+            )
     return "\n".join(lines) + "\n"
 
 
