@@ -213,6 +213,14 @@ def report() -> str:
                 f"**{_f(d.get('speedup_physnet_over_torch_float32'))}x / "
                 f"{_f(d.get('speedup_physnet_over_torch_float64'))}x** |"
             )
+        lines += [
+            "",
+            "What this says (real_pendulum_dev2core.json, 2026-11-29, nothing else running): on this",
+            "small problem (444 samples, a 200-200 MLP) PyTorch in the paper's float32 trains 6 %",
+            "faster than physnet's float64 compile + train; at the same precision physnet is 1.64x",
+            "faster. Importing the text file with validation takes physnet 0.27 s against 0.003 s for",
+            "the paper's bare `numpy.loadtxt`. The losses after 2000 steps agree (8.78e-3, 8.80e-3).",
+        ]
     return "\n".join(lines) + "\n"
 
 
