@@ -31,6 +31,7 @@ from ._errors import PhysnetError as PhysnetError  # noqa: E402
 from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
 from .approximators import KAN as KAN  # noqa: E402
 from .approximators import MLP as MLP  # noqa: E402
+from .approximators import Polynomial as Polynomial  # noqa: E402
 from .approximators import AbstractApproximator as AbstractApproximator  # noqa: E402
 from .approximators import soft_exponential as soft_exponential  # noqa: E402
 from .data import Trajectories as Trajectories  # noqa: E402
@@ -48,6 +49,7 @@ from .models import NeuralODE as NeuralODE  # noqa: E402
 from .training import TrajectoryLoss as TrajectoryLoss  # noqa: E402
 from .training import fit as fit  # noqa: E402
 from .training import fit_ensemble as fit_ensemble  # noqa: E402
+from .training import fit_states as fit_states  # noqa: E402
 from .training import load_model as load_model  # noqa: E402
 from .training import save_model as save_model  # noqa: E402
 

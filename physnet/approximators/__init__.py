@@ -1,4 +1,4 @@
-"""Learnable maps from one input vector to one output vector: MLP and KAN."""
+"""Learnable maps from one input vector to one output vector: MLP, KAN and Polynomial."""
 
 from ._activations import ACTIVATIONS as ACTIVATIONS
 from ._activations import NONSMOOTH_ACTIVATIONS as NONSMOOTH_ACTIVATIONS
@@ -18,5 +18,7 @@ from ._kan_grid import GridChange as GridChange
 from ._kan_grid import remap_optimizer_state as remap_optimizer_state
 from ._kan_grid import update_grids as update_grids
 from ._mlp import MLP as MLP
+from ._polynomial import Polynomial as Polynomial
+from ._polynomial import monomial_exponents as monomial_exponents
 from ._registry import APPROXIMATORS as APPROXIMATORS
 from ._registry import build_approximator as build_approximator

@@ -14,6 +14,7 @@ from flax import nnx
 from .._errors import ConfigError
 from ._kan import KAN
 from ._mlp import MLP
+from ._polynomial import Polynomial
 
 
 def _mlp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any) -> MLP:
@@ -60,15 +61,23 @@ def _kan(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any)
     return KAN([in_features, *hidden, out_features], rngs=rngs, **kwargs, **options)
 
 
+def _polynomial(
+    in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
+) -> Polynomial:
+    """:class:`Polynomial` with the given options (``degree``, ``constant``, ``exclude``,
+    ``init_scale``)."""
+    return Polynomial(in_features, out_features, rngs=rngs, **options)
+
+
 #: approximator builders by name
-APPROXIMATORS = {"mlp": _mlp, "softexp": _softexp, "kan": _kan}
+APPROXIMATORS = {"mlp": _mlp, "softexp": _softexp, "kan": _kan, "polynomial": _polynomial}
 
 
 def build_approximator(
     kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
 ):
     """An approximator ``(in_features,) -> (out_features,)`` by registered name (``"mlp"``,
-    ``"softexp"``, ``"kan"``) and options; options that are ``None`` take the defaults.
+    ``"softexp"``, ``"kan"``, ``"polynomial"``) and options; options that are ``None`` take the defaults.
 
     Raises:
         ConfigError: for an unknown name or option (the message names it and the choices).

@@ -13,6 +13,10 @@ from ._hooks import Hook as Hook
 from ._hooks import StopBelow as StopBelow
 from ._latent_loss import LatentShootingLoss as LatentShootingLoss
 from ._latent_loss import LatentStarts as LatentStarts
+from ._least_squares import LeastSquaresResult as LeastSquaresResult
+from ._least_squares import fit_states as fit_states
+from ._least_squares import latent_least_squares as latent_least_squares
+from ._least_squares import least_squares as least_squares
 from ._loop import TrainState as TrainState
 from ._loop import make_train_chunk as make_train_chunk
 from ._losses import LOSSES as LOSSES
