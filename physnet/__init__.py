@@ -31,8 +31,8 @@ from ._errors import PhysnetError as PhysnetError  # noqa: E402
 from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
 from .approximators import KAN as KAN  # noqa: E402
 from .approximators import MLP as MLP  # noqa: E402
-from .approximators import Polynomial as Polynomial  # noqa: E402
 from .approximators import AbstractApproximator as AbstractApproximator  # noqa: E402
+from .approximators import Polynomial as Polynomial  # noqa: E402
 from .approximators import soft_exponential as soft_exponential  # noqa: E402
 from .data import Trajectories as Trajectories  # noqa: E402
 from .evaluation import energy_drift as energy_drift  # noqa: E402

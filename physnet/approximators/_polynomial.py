@@ -86,7 +86,9 @@ class Polynomial(AbstractApproximator):
         self.degree = _check_int("degree", degree, 1)
         if not isinstance(constant, bool):
             raise ConfigError(f"Polynomial: constant must be True or False, got {constant!r}")
-        if not (isinstance(init_scale, int | float) and np.isfinite(init_scale) and init_scale >= 0):
+        if not (
+            isinstance(init_scale, int | float) and np.isfinite(init_scale) and init_scale >= 0
+        ):
             raise ConfigError(f"Polynomial: init_scale must be a number >= 0, got {init_scale!r}")
         every = monomial_exponents(self.in_features, self.degree)
         excluded = set()
@@ -160,7 +162,8 @@ class Polynomial(AbstractApproximator):
             out.append(
                 sympy.Add(
                     *(
-                        sympy.Float(float(c)) * sympy.Mul(*(s**k for s, k in zip(symbols, e)))
+                        sympy.Float(float(c))
+                        * sympy.Mul(*(s**k for s, k in zip(symbols, e, strict=True)))
                         for c, e in zip(coef[:, o], self.exponents, strict=True)
                         if c != 0.0
                     )
