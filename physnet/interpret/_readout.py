@@ -13,7 +13,7 @@ import sympy
 from flax import nnx
 
 from .._errors import ConfigError, DataError
-from ..approximators import KAN
+from ..approximators import KAN, Polynomial
 from ..models import HNN, DissipativeHNN
 from ._expressions import (
     _as_samples,
@@ -118,11 +118,15 @@ def _read(quantity, values, kan, xs, names, *, method, degree, threshold, drop, 
     if method == "direct":
         fit = fit_polynomial(xs, values, names=names, degree=degree, threshold=threshold)
         expression = fit.expression
+    elif method == "symbolic" and isinstance(kan, Polynomial):  # exact: its own formula
+        expression = sympy.expand(kan.expressions(names)[0])
+        if extra is not None:
+            expression = sympy.expand(expression + extra)
     elif method == "symbolic":
         if not isinstance(kan, KAN):
             raise ConfigError(
                 f"read_{'hamiltonian' if quantity == 'H' else 'lagrangian'}: method='symbolic' "
-                f"needs a KAN approximator, got {type(kan).__name__}; use method='direct'"
+                f"needs a KAN or Polynomial approximator, got {type(kan).__name__}; use method='direct'"
             )
         expression = symbolic_formula(
             kan, xs, names=names, degree=degree, threshold=threshold, drop=drop
@@ -154,7 +158,8 @@ def read_hamiltonian(
 
     - ``method="direct"`` (default, robust, any approximator): samples of H_θ at the states
       are fitted by :func:`fit_polynomial` (STLSQ on all monomials of (q, p) up to ``degree``).
-    - ``method="symbolic"`` (KAN only): the edge-by-edge formula of :func:`symbolic_formula`
+    - ``method="symbolic"`` (KAN or :class:`~physnet.approximators.Polynomial`; for a
+      Polynomial its own formula, exact): for a KAN the edge-by-edge formula of :func:`symbolic_formula`
       with polynomial edges; exact in structure for a one-layer KAN, but for a [2, n, 1] KAN
       the composed degree-4 edge fits give high-order cross terms that cancel only as well as
       the edges are fitted (removed below ``drop``).
