@@ -30,11 +30,16 @@ def _kan_mult(n_in, n_out, rngs):
     return pn.KAN([n_in, [2, 2], n_out], grid=4, order=3, rngs=rngs)
 
 
+def _polynomial(n_in, n_out, rngs):
+    return pn.Polynomial(n_in, n_out, degree=3, exclude=[(1, 0, 0)], init_scale=0.3, rngs=rngs)
+
+
 APPROXIMATORS = [
     pytest.param(_mlp_tanh, id="mlp-tanh"),
     pytest.param(_mlp_softexp, id="mlp-softexp"),
     pytest.param(_kan, id="kan"),
     pytest.param(_kan_mult, id="kan-mult"),
+    pytest.param(_polynomial, id="polynomial"),
 ]
 
 N_IN, N_OUT = 3, 2

@@ -9,6 +9,7 @@ import pytest
 from flax import nnx
 
 import physnet as pn
+from physnet.interpret import read_hamiltonian
 from physnet.training import (
     LatentShootingLoss,
     TrajectoryLoss,
@@ -196,3 +197,101 @@ def test_weak_loss_and_latent_shooting_work_for_every_model(kind):
     latent = LatentShootingLoss(window=3)
     wrapped = latent.wrap(model, data)
     assert np.isfinite(latent(wrapped, latent.prepare(data)))
+
+
+# --------------------------------------------------------- Polynomial and least squares
+def _duffing_polynomial_h():
+    """H = p²/2 + q²/2 + q⁴/2 (α = 1, β = 2) as a degree-4 Polynomial without constant."""
+    h = pn.Polynomial(2, 1, degree=4, constant=False, rngs=nnx.Rngs(0))
+    exact = {(2, 0): 0.5, (4, 0): 0.5, (0, 2): 0.5}
+    h.coefficients[...] = jnp.asarray([[exact.get(e, 0.0)] for e in h.exponents])
+    return h
+
+
+def test_polynomial_represents_a_known_polynomial_exactly_and_reads_back():
+    h = _duffing_polynomial_h()
+    ys = jax.random.normal(jax.random.key(0), (7, 2))
+    expected = ys[:, 1] ** 2 / 2 + ys[:, 0] ** 2 / 2 + ys[:, 0] ** 4 / 2
+    np.testing.assert_allclose(jax.vmap(h)(ys)[:, 0], expected, rtol=1e-14)
+    model = pn.DissipativeHNN(h, gamma_init=0.1)
+    np.testing.assert_allclose(
+        jax.vmap(lambda y: model(0.0, y))(ys),
+        jax.vmap(lambda y: SYSTEM.vector_field(0.0, y))(ys),
+        rtol=1e-12,
+    )
+    readout = read_hamiltonian(model, ys, method="symbolic")
+    assert readout.coefficients == {"p**2": 0.5, "q**2": 0.5, "q**4": 0.5}
+    assert readout.r2 == pytest.approx(1.0)
+
+
+def test_polynomial_options_and_registry():
+    h = pn.build_approximator("polynomial", 2, 1, rngs=nnx.Rngs(0), degree=2, constant=False)
+    assert h.exponents == ((0, 1), (1, 0), (0, 2), (1, 1), (2, 0))
+    assert h.config()["constant"] is False
+    h = pn.Polynomial(2, 1, degree=2, exclude=[(0, 0), (1, 1)], rngs=nnx.Rngs(0))
+    assert (0, 0) not in h.exponents and (1, 1) not in h.exponents and not h.constant
+    with pytest.raises(pn.ConfigError, match="exclude"):
+        pn.Polynomial(2, 1, degree=2, exclude=[(3, 0)], rngs=nnx.Rngs(0))
+    with pytest.raises(pn.ConfigError, match="degree"):
+        pn.Polynomial(2, 1, degree=0, rngs=nnx.Rngs(0))
+
+
+def test_weak_loss_of_a_linear_model_is_its_closed_form_quadratic_and_least_squares_solves_it():
+    """A NeuralODE with a Polynomial field f(y) = Θ(y)ᵀC: the weak residual is G C - R with
+    G = Σ_i φ_k(t_i) w_i Θ(y_i)/(b - a), so the loss is quadratic in C; Levenberg-Marquardt
+    reaches the closed-form least-squares solution."""
+    data = _data(31, t1=3.0, n=4).without_derivatives()
+    data = data.with_noise(0.02, key=jax.random.key(3), derivatives=False)
+    field = pn.Polynomial(2, 2, degree=3, rngs=nnx.Rngs(1))
+    model = pn.NeuralODE(field)
+    loss = WeakFormLoss(window=11, n_test=2)
+    batch = loss.prepare(data)
+    theta = jax.vmap(jax.vmap(field.features))(batch["ys"])  # (S, W, M)
+    g = np.einsum("skw,swm->skm", batch["phi"], theta)
+    rhs = np.asarray(batch["rhs"])  # (S, K, d)
+    coef = np.asarray(field.coefficients[...])
+    closed = np.mean((np.einsum("skm,md->skd", g, coef) - rhs) ** 2)
+    np.testing.assert_allclose(float(loss(model, batch)), closed, rtol=1e-12)
+    a = g.reshape(-1, g.shape[-1])
+    best = np.linalg.lstsq(a, rhs.reshape(-1, 2), rcond=None)[0]
+    result = pn.training.least_squares(model, data, loss, steps=5)
+    np.testing.assert_allclose(field.coefficients[...], best, rtol=1e-6, atol=1e-8)
+    assert result.costs[-1] <= result.costs[0]
+    np.testing.assert_allclose(result.costs[-1], np.mean((a @ best - rhs.reshape(-1, 2)) ** 2))
+
+
+def test_latent_least_squares_recovers_clean_states_parameters_and_noise_level():
+    sigma = 0.05
+    clean = _data(31, t1=3.0, n=6, seed=3)
+    noisy = clean.with_noise(sigma, key=jax.random.key(7), derivatives=False)
+    model = DuffingField(0.9, 2.2, 0.15)
+    loss = LatentShootingLoss(31, substeps=4)
+    result = pn.training.latent_least_squares(model, noisy, loss, steps=15)
+    true_starts = loss.prepare(noisy, clean=True)["ys"][:, 0]
+    raw = loss.prepare(noisy)["ys"][:, 0]
+    est_err = float(jnp.sqrt(jnp.mean((result.starts - true_starts) ** 2)))
+    raw_err = float(jnp.sqrt(jnp.mean((raw - true_starts) ** 2)))
+    assert est_err < 0.5 * raw_err, (est_err, raw_err)
+    np.testing.assert_allclose(result.noise_level, sigma, rtol=0.25)
+    np.testing.assert_allclose(model.c[...], [1.0, 2.0, 0.1], atol=0.05)
+    # noise-free: the exact parameters to the integration accuracy
+    model = DuffingField(0.9, 2.2, 0.15)
+    pn.training.latent_least_squares(model, clean, LatentShootingLoss(31, substeps=8), steps=20)
+    np.testing.assert_allclose(model.c[...], [1.0, 2.0, 0.1], rtol=1e-6, atol=1e-7)
+
+
+def test_fit_states_identifies_a_polynomial_dissipative_hnn_from_clean_states():
+    data = _data(31, t1=3.0, n=6, seed=4).without_derivatives()
+    model = pn.DissipativeHNN(
+        pn.Polynomial(2, 1, degree=4, constant=False, rngs=nnx.Rngs(0)), gamma_init=0.01
+    )
+    result = pn.fit_states(model, data)
+    c = read_hamiltonian(model, data, method="symbolic").coefficients
+    np.testing.assert_allclose([c["q**2"], c["q**4"], c["p**2"]], [0.5, 0.5, 0.5], rtol=1e-5)
+    assert float(model.dissipation.gamma) == pytest.approx(0.1, rel=1e-5)
+    assert result.noise_level.shape == (2,) and np.all(result.noise_level < 1e-5)
+
+
+def test_least_squares_refuses_a_loss_without_residuals():
+    with pytest.raises(pn.ConfigError, match="residuals"):
+        pn.training.least_squares(DuffingField(), _data(11), TrajectoryLoss(3))

@@ -95,7 +95,15 @@ class LeastSquaresResult:
     starts: np.ndarray | None = None
 
 
-def least_squares(model, data: Trajectories, loss, *, steps: int = 20, damping: float = 1e-3):
+def least_squares(
+    model,
+    data: Trajectories,
+    loss,
+    *,
+    steps: int = 30,
+    damping: float = 1e-3,
+    max_step: float = 1.0,
+):
     r"""Fit ``model`` in place by Levenberg-Marquardt on a residual loss.
 
     Minimises ½|r(θ)|² over the model's ``nnx.Param`` values θ, r the flattened
@@ -105,7 +113,10 @@ def least_squares(model, data: Trajectories, loss, *, steps: int = 20, damping: 
         (J^\top J + λ\,\mathrm{diag}(J^\top J))\,δ = -J^\top r,
 
     with J = ∂r/∂θ by forward-mode differentiation, takes the step if it lowers the cost
-    (then λ ← λ/3) and otherwise raises λ ← 10λ; it stops early when the cost stalls. For a model linear in its parameters
+    (then λ ← λ/3) and otherwise raises λ ← 10λ; it stops early when the cost stalls. A
+    step whose largest component exceeds ``max_step`` is scaled down to it: far from the
+    optimum a bilinear coupling (the friction γ times ∂H/∂p of a dissipative HNN, γ small
+    at the start) makes the full Gauss-Newton step overshoot in the weakly seen direction. For a model linear in its parameters
     (:class:`~physnet.approximators.Polynomial`, known forms) the weak-form loss is quadratic
     and one or two iterations reach its minimum. All iterations run in one compiled call.
     Cost: P forward passes per iteration (P parameters), so it suits models of up to a few
@@ -117,6 +128,7 @@ def least_squares(model, data: Trajectories, loss, *, steps: int = 20, damping: 
         loss: a loss with ``residuals(model, batch)`` (:class:`WeakFormLoss`).
         steps: iterations (>= 1).
         damping: initial λ (> 0).
+        max_step: the largest change of one parameter per iteration (> 0).
 
     Returns:
         :class:`LeastSquaresResult` (``costs``, ``seconds``).
@@ -134,6 +146,7 @@ def least_squares(model, data: Trajectories, loss, *, steps: int = 20, damping: 
         )
     steps = _positive_int("least_squares", "steps", steps, 1)
     damping = _positive_float("least_squares", "damping", damping)
+    max_step = _positive_float("least_squares", "max_step", max_step)
     batch = loss.prepare(data)
     theta0, build, unravel = _flat(model)
 
@@ -149,7 +162,9 @@ def least_squares(model, data: Trajectories, loss, *, steps: int = 20, damping: 
         a = jac.T @ jac
         g = jac.T @ r
         delta = jnp.linalg.solve(a + jnp.diag(_marquardt(jnp.diag(a), lam)), -g)
-        return theta + delta
+        # a trust region in the parameters themselves: no component moves by more than
+        # max_step (a softplus-parametrised damping changes by at most a factor e^max_step)
+        return theta + delta * jnp.minimum(1.0, max_step / (jnp.max(jnp.abs(delta)) + 1e-300))
 
     # the data are arguments, not constants, so that the compilation cache serves every data set
     run = jax.jit(
@@ -286,7 +301,7 @@ def fit_states(
     *,
     weak: WeakFormLoss | None = None,
     latent: LatentShootingLoss | None = None,
-    weak_steps: int = 10,
+    weak_steps: int = 30,
     latent_steps: int = 20,
 ) -> LeastSquaresResult:
     r"""The states-only road: identify ``model`` from noisy states without derivatives.
