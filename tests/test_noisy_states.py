@@ -285,7 +285,7 @@ def test_fit_states_identifies_a_polynomial_dissipative_hnn_from_clean_states():
     model = pn.DissipativeHNN(
         pn.Polynomial(2, 1, degree=4, constant=False, rngs=nnx.Rngs(0)), gamma_init=0.01
     )
-    result = pn.fit_states(model, data)
+    result = pn.fit_states(model, data, max_step=1.0)
     c = read_hamiltonian(model, data, method="symbolic").coefficients
     np.testing.assert_allclose([c["q**2"], c["q**4"], c["p**2"]], [0.5, 0.5, 0.5], rtol=1e-5)
     assert float(model.dissipation.gamma) == pytest.approx(0.1, rel=1e-5)

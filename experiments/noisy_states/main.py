@@ -97,7 +97,8 @@ def states_road(train, *, hamiltonian="polynomial", weak_steps=30, latent_steps=
     else:
         model = pn.DissipativeHNN(pn.KAN([2, 1], grid=10, rngs=nnx.Rngs(0)), gamma_init=0.01)
         update_grids(model, train.states.reshape(-1, 2), margin=0.05)
-    weak = least_squares(model, train, WeakFormLoss(), steps=weak_steps)  # max_step 1
+    max_step = 1.0 if hamiltonian == "polynomial" else None  # see least_squares
+    weak = least_squares(model, train, WeakFormLoss(), steps=weak_steps, max_step=max_step)
     first = read_coefficients(model, train) | {"seconds": time.perf_counter() - t0}
     window = int(np.max(train.trajectory_lengths))
     latent = latent_least_squares(

@@ -51,17 +51,27 @@ class LatentShootingLoss(AbstractLoss):
     estimate uses the W observations of its window. Longer windows average more noise per
     latent state; W·d observations per window against d latent values.
 
-    Use: ``wrapped = loss.wrap(model, data)``; ``pn.fit(wrapped, data, loss=loss, ...)`` (no
-    ``test_data``: the latent starts belong to the training windows); the trained model is
-    ``wrapped.model``; :meth:`noise_level` estimates σ from the residuals. It is not in
-    ``LOSSES`` (not a drop-in loss: it trains a wrapper), so not behind ``physnet train
-    --loss`` yet.
-    Starting from a rough model (e.g. a few hundred steps of :class:`WeakFormLoss`) converges
-    faster than from the initialisation. Works for every model (``model(t, y, args)``).
+    Use (recommended): :func:`~physnet.training.latent_least_squares` (Levenberg-Marquardt
+    with the starts eliminated per window by the Schur complement; converges in 5-15
+    iterations), or the whole states-only road :func:`physnet.fit_states` (weak-form
+    initialisation, then this loss with whole trajectories as windows). With first-order
+    optimisers: ``wrapped = loss.wrap(model, data)``; ``pn.fit(wrapped, data, loss=loss,
+    ...)`` (no ``test_data``: the latent starts belong to the training windows); the trained
+    model is ``wrapped.model``; :meth:`noise_level` estimates σ from the residuals (measured:
+    300 L-BFGS steps of that joint problem with a KAN did not converge, see
+    ``experiments/noisy_states``). It is not in ``LOSSES`` (not a drop-in loss: it trains a
+    wrapper), so not behind ``physnet train --loss``.
+    The model must start near the optimum (e.g. from :class:`WeakFormLoss`): over long windows
+    the shooting problem has other local minima. Longer windows average more noise per latent
+    start and, at whole trajectories, make this the output-error maximum-likelihood
+    estimator; they need an accurate integration (``substeps``; RK4 with 8 substeps per
+    observation interval gives 1e-5 % coefficient errors on clean Duffing data at dt ≈ 0.1).
+    Works for every model (``model(t, y, args)``).
 
     Args:
-        window: observations per window W (>= 2; default 4, the value of the
-            ``experiments/noisy_states`` run).
+        window: observations per window W (>= 2; default 4, the value of the first
+            ``experiments/noisy_states`` run; :func:`physnet.fit_states` uses whole
+            trajectories).
         stride: observations between window starts (default ``window - 1``).
         solver, substeps, adjoint, rtol, atol, max_steps: as :class:`TrajectoryLoss`.
 

@@ -100,6 +100,14 @@ class WeakFormLoss(AbstractLoss):
     the bias of the nonlinear terms of f evaluated at noisy states (O(σ²)). The
     prepared batch has one row per subdomain, so :func:`physnet.fit` minibatches subdomains.
 
+    Solving it: for a model linear in its parameters (a
+    :class:`~physnet.approximators.Polynomial` field or Hamiltonian, a known form) the loss is
+    quadratic, and :func:`~physnet.training.least_squares` (Levenberg-Marquardt) reaches its
+    minimum in a few iterations where first-order optimisers crawl on the ill-conditioned
+    monomials; :func:`physnet.fit` with any optax optimizer works for every model. Alone it
+    keeps the quadrature error (σ = 0) and the O(σ²) bias; :func:`physnet.fit_states` uses it
+    as the initialisation of latent-start shooting, which removes both.
+
     Trade-offs: one field evaluation per observation and no ODE solve, so it is as cheap as
     derivative matching; wider subdomains average more noise but resolve less of the
     dynamics (the window should stay below about a quarter period); more test functions per
