@@ -31,7 +31,8 @@ def _kan_mult(n_in, n_out, rngs):
 
 
 def _polynomial(n_in, n_out, rngs):
-    return pn.Polynomial(n_in, n_out, degree=3, exclude=[(1, 0, 0)], init_scale=0.3, rngs=rngs)
+    exclude = [(1,) + (0,) * (n_in - 1)]  # one excluded monomial: x_1
+    return pn.Polynomial(n_in, n_out, degree=3, exclude=exclude, init_scale=0.3, rngs=rngs)
 
 
 APPROXIMATORS = [
