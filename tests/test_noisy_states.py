@@ -276,6 +276,7 @@ def test_latent_least_squares_recovers_clean_states_parameters_and_noise_level()
     np.testing.assert_allclose(model.c[...], [1.0, 2.0, 0.1], atol=0.05)
 
 
+@pytest.mark.slow  # its two stages have their own fast tests above
 def test_fit_states_identifies_a_polynomial_dissipative_hnn_from_clean_states():
     """Noise-free states: the exact coefficients to the integration accuracy (RK4, 8 substeps)."""
     data = _data(31, t1=3.0, n=6, seed=4).without_derivatives()

@@ -22,7 +22,7 @@ from flax import nnx
 from jax import Array
 from jax.flatten_util import ravel_pytree
 
-from .._errors import ConfigError
+from .._errors import ConfigError, TrainingDivergedError
 from ..data import Trajectories
 from ._latent_loss import LatentShootingLoss
 from ._trajectory_loss import _positive_int
@@ -30,8 +30,8 @@ from ._weak_loss import WeakFormLoss
 
 
 def _flat(model):
-    """``(theta, build)``: the model's ``nnx.Param`` values as one vector and the function
-    that rebuilds the model from such a vector."""
+    """``(theta, build, unravel)``: the model's ``nnx.Param`` values as one vector, the
+    function that rebuilds the model from such a vector, and the one back to the params."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     theta, unravel = ravel_pytree(params)
 
@@ -139,6 +139,7 @@ def least_squares(
 
     Raises:
         ConfigError: for a loss without residuals or an invalid option.
+        TrainingDivergedError: if the starting model's loss is not finite.
 
     Reference: Levenberg (1944); Marquardt (1963).
     """
@@ -180,8 +181,21 @@ def least_squares(
         )
     )
     theta, costs = run(theta0, batch)
+    costs = np.asarray(costs)
+    _check_start(costs, "least_squares")
     nnx.update(model, unravel(theta))
-    return LeastSquaresResult(costs=np.asarray(costs), seconds=time.perf_counter() - t0)
+    return LeastSquaresResult(costs=costs, seconds=time.perf_counter() - t0)
+
+
+def _check_start(costs, owner: str) -> None:
+    """Refuse a fit whose starting cost is non-finite (no step can be taken from it)."""
+    if not np.isfinite(costs[0]):
+        raise TrainingDivergedError(
+            0,
+            float("nan"),
+            message=f"{owner}: the loss of the starting model is not finite ({costs[0]}); "
+            "start from a model whose solutions stay finite (e.g. after the weak-form stage)",
+        )
 
 
 def _positive_float(owner: str, name: str, value) -> float:
@@ -229,6 +243,11 @@ def latent_least_squares(
     Returns:
         :class:`LeastSquaresResult` with ``noise_level`` (σ̂ per component, as
         :meth:`LatentShootingLoss.noise_level`) and ``starts``.
+
+    Raises:
+        ConfigError: for another loss, an invalid option or starts of the wrong shape.
+        TrainingDivergedError: if the starting model's loss is not finite (e.g. its
+            solutions blow up over the windows).
 
     Reference: Bock & Plitt (1984); Golub & Pereyra, "Separable nonlinear least squares"
     (2003), for eliminating the local unknowns.
@@ -290,6 +309,8 @@ def latent_least_squares(
         )
     )
     (theta, z), costs = run((theta0, z0), ts, ys)
+    costs = np.asarray(costs)
+    _check_start(costs, "latent_least_squares")
     nnx.update(model, unravel(theta))
     r = jax.jit(residuals)(theta, z, ts, ys)
     err = np.asarray(r).reshape(ys.shape)
@@ -344,6 +365,13 @@ def fit_states(
     Returns:
         :class:`LeastSquaresResult`: the costs of both stages, the total seconds, σ̂ and the
         estimated starts (of stage 2).
+
+    Raises:
+        ConfigError: on an invalid option. TrainingDivergedError: if a stage starts from a
+            non-finite loss.
+
+    Reference: Messenger & Bortz (2021) for the weak form; Bock & Plitt (1984) and
+    Golub & Pereyra (2003) for shooting with eliminated starting states.
     """
     t0 = time.perf_counter()
     weak_steps = _positive_int("fit_states", "weak_steps", weak_steps, 0)
