@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid", type=_positive_int, default=None, help="KAN grid intervals (default 5)"
     )
     p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
+    p.add_argument(
+        "--degree",
+        type=_positive_int,
+        default=None,
+        help="polynomial total degree (default 3; --approximator polynomial)",
+    )
     p.add_argument("--train-fraction", type=_finite_float, default=0.8)
     p.add_argument(
         "--split",
@@ -411,7 +417,7 @@ _MAX_SIM_STEPS = 10**9
 #: the loss flags (constructor options of :class:`~physnet.TrajectoryLoss`,
 #: :class:`~physnet.training.WeakFormLoss`, ...)
 _LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint", "n_test", "power")
-_MODEL_FLAGS = ("width", "depth", "activation", "grid", "order")
+_MODEL_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
 
 
 def _cmd_train(args) -> int:
@@ -434,6 +440,8 @@ def _cmd_train(args) -> int:
         raise ConfigError(f"train needs {' and '.join(missing)} (or --resume RUN)")
     if args.approximator != "kan" and (args.grid is not None or args.order is not None):
         raise ConfigError("--grid and --order apply to --approximator kan only")
+    if args.approximator != "polynomial" and args.degree is not None:
+        raise ConfigError("--degree applies to --approximator polynomial only")
     out, metrics = train_run(
         args.data,
         args.out,

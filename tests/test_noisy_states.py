@@ -171,20 +171,25 @@ def test_weak_loss_options_are_checked(options, match):
         WeakFormLoss(**options)
 
 
-def test_cli_trains_with_the_weak_loss_and_its_options(tmp_path):
+def test_cli_trains_with_the_weak_loss_and_its_options(tmp_path, capsys):
     import json
 
     from physnet.cli import main
 
     path = _data(31, n=6).save(tmp_path / "states.npz")
     run = tmp_path / "run"
-    args = ["train", "--data", path, "--model", "node", "--loss", "weak", "--window", "9",
-            "--n-test", "3", "--power", "3", "--steps", "5", "--width", "8", "--quiet",
-            "--out", run]  # fmt: skip
+    args = ["train", "--data", path, "--model", "dhnn", "--approximator", "polynomial",
+            "--degree", "4", "--loss", "weak", "--window", "9", "--n-test", "3", "--power", "3",
+            "--steps", "5", "--quiet", "--out", run]  # fmt: skip
     assert main(list(map(str, args))) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["loss"] == "weak"
     assert config["loss_options"] == {"window": 9, "n_test": 3, "power": 3}
+    assert config["options"] == {"degree": 4}
+    assert pn.load_model(run / "checkpoint").hamiltonian.degree == 4
+    bad = [*args[:5], "--approximator", "mlp", "--degree", "4", "--out", tmp_path / "other"]
+    assert main(list(map(str, bad))) != 0
+    assert "--degree applies to --approximator polynomial" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["node", "hnn", "dhnn", "lnn"])
