@@ -67,6 +67,9 @@ class Polynomial(AbstractApproximator):
     Raises:
         ConfigError: on an invalid option, or an exclusion that is not a monomial of the
             polynomial.
+
+    Reference: the monomial library of SINDy, Brunton, Proctor & Kutz, PNAS 113(15),
+    3932-3937 (2016).
     """
 
     def __init__(

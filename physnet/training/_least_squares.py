@@ -338,8 +338,8 @@ def fit_states(
     Stage 1 (initialisation, no derivative of the data): :func:`least_squares` on the
     weak-form loss (:class:`WeakFormLoss`, default options). Stage 2 (errors in variables):
     :func:`latent_least_squares` on latent-start multiple shooting
-    (:class:`LatentShootingLoss`; default: whole trajectories as windows up to 50
-    observations, RK4 with 8 substeps per observation interval), its starts initialised at
+    (:class:`LatentShootingLoss`; default: whole trajectories as windows, longer ones cut
+    into windows of 100 observations, RK4 with 8 substeps per observation interval), its starts initialised at
     the observed states, jointly with the model. The weak stage brings the model close enough
     that Gauss-Newton on the shooting problem converges; the shooting stage removes the
     weak form's quadrature error (σ = 0) and the bias of evaluating the field at noisy states
@@ -356,7 +356,8 @@ def fit_states(
         model: any physnet model (updated in place).
         data: the trajectories (states; derivatives are not used).
         weak: the stage-1 loss (default ``WeakFormLoss()``); ``weak_steps=0`` skips it.
-        latent: the stage-2 loss (default ``LatentShootingLoss(min(50, T), substeps=8)``);
+        latent: the stage-2 loss (default ``LatentShootingLoss(min(100, T), substeps=8)``,
+            T the longest trajectory; measured with T = 25, 50, 100, not beyond);
             ``latent_steps=0`` skips it.
         weak_steps, latent_steps: Levenberg-Marquardt iterations of each stage.
         max_step: the stage-1 trust region of :func:`least_squares` (1 for a Polynomial H
@@ -385,7 +386,7 @@ def fit_states(
     result = None
     if latent_steps:
         if latent is None:
-            window = int(min(50, np.max(data.trajectory_lengths)))
+            window = int(min(100, np.max(data.trajectory_lengths)))
             latent = LatentShootingLoss(max(window, 2), substeps=8)
         result = latent_least_squares(model, data, latent, steps=latent_steps)
         costs.append(result.costs)
