@@ -226,6 +226,7 @@ def fit(
     return history
 
 
+
 def fit_module(
     module,
     graphdef,
@@ -258,9 +259,7 @@ def fit_module(
     def read():
         return nnx.split(module, nnx.Param, ...)[1:]
 
-    evaluate = jax.jit(
-        lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch)
-    )
+    evaluate = jax.jit(lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch))
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
         lambda n: make_train_chunk(
@@ -290,7 +289,6 @@ def fit_module(
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
     nnx.update(module, jax.device_get(out.state.params))
     return history, out, bad
-
 
 def _check_norm(max_param_norm, where: str) -> None:
     if max_param_norm is not None and not (
