@@ -27,3 +27,6 @@ from ._spectrum import trace_ratio_weights as trace_ratio_weights
 from ._training import ComponentLoss as ComponentLoss
 from ._training import KernelDrift as KernelDrift
 from ._training import WeightedLoss as WeightedLoss
+from ._chaos import error_growth as error_growth
+from ._chaos import largest_lyapunov_exponent as largest_lyapunov_exponent
+from ._chaos import stroboscopic_section as stroboscopic_section

@@ -109,7 +109,7 @@ class FourierForce(AbstractForce):
                 f"FourierForce: amplitude_init must be a finite number, got {amplitude_init!r}"
             )
         self.dof, self.n_terms = dof, n_terms
-        self.omega_init = omegas
+        self.omega_init = tuple(omegas)
         self.amplitude_init = float(amplitude_init)
         self.raw_omega = nnx.Param(jnp.asarray([_inverse_softplus(w) for w in omegas]))
         self.cos = nnx.Param(jnp.full((n_terms, dof), self.amplitude_init, dtype=jnp.float64))
@@ -194,7 +194,8 @@ class PortHNN(AbstractEnergyModel):
         hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
         dissipation: a dissipation component or ``"friction"``/``"none"``/an approximator
             (as :class:`DissipativeHNN`).
-        force: a forcing component (default ``FourierForce(N)``).
+        force: a forcing component, ``"fourier"`` (the default, ``FourierForce(N)``),
+            ``"none"``, or an approximator ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
         gamma_init: initial damping of the ``"friction"`` string form.
 
     Raises:
@@ -210,7 +211,7 @@ class PortHNN(AbstractEnergyModel):
         self,
         hamiltonian: AbstractApproximator,
         dissipation: AbstractDissipation | AbstractApproximator | str = "friction",
-        force: AbstractForce | None = None,
+        force: AbstractForce | AbstractApproximator | str = "fourier",
         *,
         gamma_init: float | None = None,
     ):
@@ -222,11 +223,17 @@ class PortHNN(AbstractEnergyModel):
             dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
         )
         self.dissipation.check_state_size(self.state_size)
-        force = FourierForce(n) if force is None else force
+        if isinstance(force, str) and force == "fourier":
+            force = FourierForce(n)
+        elif isinstance(force, str) and force == "none":
+            force = NoForce(n)
+        elif isinstance(force, AbstractApproximator):
+            force = LearnedForce(force)
         if not isinstance(force, AbstractForce) or force.dof != n:
             raise ConfigError(
-                f"PortHNN: force must be a forcing component of {n} component(s) (FourierForce("
-                f"{n}), LearnedForce(approximator(1, {n}))), got {force!r}"
+                f"PortHNN: force must be 'fourier', 'none' or a forcing component of {n} "
+                f"component(s) (FourierForce({n}), LearnedForce(approximator(1, {n}))), got "
+                f"{force!r}"
             )
         self.force = force
 

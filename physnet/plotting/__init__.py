@@ -1,5 +1,5 @@
-"""Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra
-(functions of arrays)."""
+"""Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra,
+Poincaré sections (functions of arrays)."""
 
 from ._figures import energy_curve as energy_curve
 from ._figures import phase_portrait as phase_portrait
@@ -11,3 +11,4 @@ from ._spectra import error_spectrum as error_spectrum
 from ._spectra import kernel_drift as kernel_drift
 from ._spectra import kernel_spectra as kernel_spectra
 from ._spectra import mode_convergence as mode_convergence
+from ._poincare import poincare_section as poincare_section
