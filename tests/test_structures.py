@@ -225,3 +225,21 @@ def test_forced_duffing_data_carry_time():
         ForcedDuffing(omega=0.0)
     with pytest.raises(ConfigError, match="autonomous"):
         generate(system, 2, 1.0, 5, key=jax.random.key(0), coordinates="velocity")
+
+
+def test_cli_simulate_train_evaluate_nsf_and_port(tmp_path):
+    import json
+
+    from physnet.cli import main
+
+    data = tmp_path / "forced.npz"
+    assert main(["simulate", "--system", "forced-duffing", "--gamma", "0.5", "--n-trajectories",
+                 "5", "--n-points", "11", "--t1", "2", "--out", str(data)]) == 0  # fmt: skip
+    assert pn.Trajectories.load(data).metadata["parameters"]["gamma"] == 0.5
+    for model in ("port-hnn", "nsf"):
+        run = tmp_path / model
+        assert main(["train", "--data", str(data), "--model", model, "--width", "4", "--depth",
+                     "1", "--steps", "5", "--quiet", "--out", str(run)]) == 0  # fmt: skip
+        assert main(["evaluate", "--run", str(run), "--t1", "2"]) == 0
+        metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+        assert np.isfinite(metrics["rollout_rmse"])

@@ -57,9 +57,7 @@ def stroboscopic_section(
         raise ConfigError(f"stroboscopic_section: transient must be >= 0, got {transient!r}")
     ts = t0 + period * jnp.arange(transient + n_periods + 1, dtype=jnp.float64)
     y0 = jnp.asarray(y0, dtype=jnp.float64)
-    run = jax.jit(
-        jax.vmap(lambda y: solve(field, y, ts, solver=solver, substeps=int(substeps)))
-    )
+    run = jax.jit(jax.vmap(lambda y: solve(field, y, ts, solver=solver, substeps=int(substeps))))
     ys = run(jnp.atleast_2d(y0))[:, transient : transient + n_periods]
     return ys[0] if y0.ndim == 1 else ys
 
