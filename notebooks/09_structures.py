@@ -48,8 +48,8 @@ from physnet.plotting import energy_curve, poincare_section
 from physnet.systems import DoublePendulum, ForcedDuffing
 
 SMALL = os.environ.get("PHYSNET_NOTEBOOK_SMALL") == "1"
-N_TRAIN, N_POINTS, STEPS = (4, 201, 150) if SMALL else (10, 1001, 2000)
-N_SECTION, DP_STEPS = (40, 100) if SMALL else (400, 2000)
+N_TRAIN, N_POINTS, STEPS = (3, 101, 100) if SMALL else (10, 1001, 2000)
+N_SECTION, DP_STEPS, DP_TRAJECTORIES = (30, 60, 8) if SMALL else (400, 2000, 20)
 
 # %% [markdown]
 # ## The forced Duffing oscillator, the port-HNN paper's setting
@@ -124,7 +124,7 @@ sections = {
 poincare_section(sections, title="Chaotic forced Duffing: section at t = k·2π/1.4")
 plt.show()
 lam = largest_lyapunov_exponent(
-    chaotic.vector_field, start, t1=60.0 if SMALL else 300.0, renormalise_every=chaotic.period
+    chaotic.vector_field, start, t1=30.0 if SMALL else 300.0, renormalise_every=chaotic.period
 )
 print(f"largest Lyapunov exponent of the true flow: λ₁ ≈ {lam:.3f} per unit time")
 
@@ -136,7 +136,7 @@ print(f"largest Lyapunov exponent of the true flow: λ₁ ≈ {lam:.3f} per unit
 
 # %%
 dp = DoublePendulum().in_velocity_coordinates()
-data_dp = pn.data.generate(dp, 20, 5.0, 51, key=jax.random.key(2), y0_std=0.5)
+data_dp = pn.data.generate(dp, DP_TRAJECTORIES, 5.0, 51, key=jax.random.key(2), y0_std=0.5)
 rngs = nnx.Rngs(3)
 
 
@@ -148,11 +148,11 @@ dp_models = {
     "HNN on (q, q̇)": pn.HNN(mlp(4, 1)),
     "NSF": NeuralSymplecticForm(mlp(4, 4), mlp(4, 1), canonical=1.0),
 }
-ts_dp = jnp.linspace(0.0, 20.0, 201)
+ts_dp = jnp.linspace(0.0, 5.0 if SMALL else 50.0, 51 if SMALL else 501)
 y0_dp = dp.sample_initial_states(jax.random.key(4), 1, 0.5)[0]
 curves = {}
 for name, m in dp_models.items():
-    pn.fit(m, data_dp, steps=DP_STEPS, optimizer=optax.adam(1e-2))
+    pn.fit(m, data_dp, steps=DP_STEPS, optimizer=optax.adam(3e-3))
     ys = pn.rollout(m, y0_dp, ts_dp, substeps=10)
     e = jax.vmap(dp.energy)(ys)
     curves[name] = np.asarray(jnp.abs(e - e[0]) / jnp.abs(e[0]))
@@ -169,7 +169,7 @@ plt.show()
 
 # %%
 duffing = pn.systems.Duffing(alpha=1.0, beta=2.0)
-canon = pn.data.generate(duffing, 20, 5.0, 51, key=jax.random.key(5))
+canon = pn.data.generate(duffing, DP_TRAJECTORIES, 5.0, 51, key=jax.random.key(5))
 
 
 def chart(y):
@@ -186,5 +186,5 @@ for name, m in {
     "HNN in (q, v)": pn.HNN(mlp(2, 1)),
     "NSF in (q, v)": NeuralSymplecticForm(mlp(2, 2), mlp(2, 1), canonical=1.0),
 }.items():
-    pn.fit(m, charted, steps=DP_STEPS, optimizer=optax.adam(1e-2), progress=False)
+    pn.fit(m, charted, steps=DP_STEPS, optimizer=optax.adam(3e-3), progress=False)
     print(f"{name}: derivative MSE {pn.evaluation.derivative_mse(m, charted):.3g}")

@@ -4,7 +4,7 @@ port-Hamiltonian model on the forced Duffing oscillator, and the chaotic forced 
 (a) Double pendulum in (q, q̇) (``DoublePendulum().in_velocity_coordinates()``: the
     coordinates measured data come in; the true 2-form there is not the canonical one):
     HNN (wrong structure: it imposes W = -J on (q, q̇)) vs NSF vs LNN, all with softplus
-    MLPs (width ``--width``, depth 2) trained by Adam on the derivative loss with exact
+    MLPs (width ``--width``, depth 2) trained by Adam (``--dp-lr``) on the derivative loss with exact
     (q̇, q̈); read-out: the long-rollout energy error max_t |E(x̂(t)) - E(x0)| / |E(x0)| of the
     TRUE energy, median over test initial states, then median [min, max] over seeds.
 (b) Forced Duffing, γ = 0.2 (the port-HNN paper's setting: α = -1, β = 1, δ = 0.3, ω = 1.2;
@@ -74,7 +74,7 @@ def double_pendulum(seed: int, args) -> dict:
     out = {}
     for name, model in models.items():
         t0 = time.perf_counter()
-        pn.fit(model, data, steps=args.dp_steps, optimizer=optax.adam(args.lr), progress=False)
+        pn.fit(model, data, steps=args.dp_steps, optimizer=optax.adam(args.dp_lr), progress=False)
         seconds = time.perf_counter() - t0
         ys = pn.rollout(model, test_y0, ts, substeps=10)
         drift = pn.energy_drift(system.energy, ys)
@@ -252,6 +252,7 @@ def main(argv=None) -> int:
     p.add_argument("--dp-test", type=int, default=10)
     p.add_argument("--dp-horizon", type=float, default=100.0)
     p.add_argument("--dp-steps", type=int, default=2000)
+    p.add_argument("--dp-lr", type=float, default=3e-3)
     p.add_argument("--lyapunov-t1", type=float, default=300.0)
     p.add_argument("--n-section", type=int, default=300)
     p.add_argument("--quick", action="store_true", help="tiny settings (a smoke run)")
