@@ -18,7 +18,9 @@ def poincare_section(
     xlabel: str = "q",
     ylabel: str = "p",
 ) -> Figure:
-    """Side-by-side scatter plots of Poincaré sections, one panel per flow.
+    """Side-by-side scatter plots of Poincaré sections, one panel per flow, all on the axis
+    limits of the first (the reference, e.g. the true flow; points of a learned flow that
+    escape it fall outside the panel, and their count is given in its title).
 
     Args:
         sections: ``label -> points`` of shape ``(K, 2)`` or ``(B, K, 2)`` (for example from
@@ -27,17 +29,26 @@ def poincare_section(
     """
     n = len(sections)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.0), layout="constrained", squeeze=False)
-    limits = np.concatenate([np.reshape(np.asarray(p), (-1, 2)) for p in sections.values()])
+    limits = np.reshape(np.asarray(next(iter(sections.values()))), (-1, 2))
     limits = limits[np.all(np.isfinite(limits), axis=1)]
+    if limits.size:
+        low, high = limits.min(axis=0), limits.max(axis=0)
+        pad = 0.05 * np.maximum(high - low, 1e-12)
+        low, high = low - pad, high + pad
     for i, (ax, (label, points)) in enumerate(zip(axes[0], sections.items(), strict=True)):
         pts = np.reshape(np.asarray(points), (-1, 2))
         ax.plot(pts[:, 0], pts[:, 1], ".", markersize=1.5, color=_COLOURS[i % len(_COLOURS)])
-        ax.set_title(label, fontsize=10)
+        panel = label
+        if limits.size:
+            inside = np.all((pts >= low) & (pts <= high), axis=1)
+            if not np.all(inside):
+                panel += f"\n({int(np.sum(~inside))} of {len(pts)} points outside)"
+        ax.set_title(panel, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if limits.size:
-            ax.set_xlim(limits[:, 0].min() - 0.1, limits[:, 0].max() + 0.1)
-            ax.set_ylim(limits[:, 1].min() - 0.1, limits[:, 1].max() + 0.1)
+            ax.set_xlim(low[0], high[0])
+            ax.set_ylim(low[1], high[1])
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return fig
