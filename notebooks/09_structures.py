@@ -133,6 +133,12 @@ print(f"largest Lyapunov exponent of the true flow: λ₁ ≈ {lam:.3f} per unit
 #
 # On (q, q̇) the true 2-form is dθ with θ = M(q)q̇·dq, not the canonical one, so an HNN
 # (which imposes W = -J) has the wrong structure; the NSF learns θ. Both see exact (q̇, q̈).
+#
+# **Caveat, measured:** training the NSF is fragile. W⁻¹ has poles wherever the learned W
+# passes through singular, and with Adam (3e-3, 2000 steps) some seeds stall at a derivative
+# error near the data's own variance or leave W nearly singular on the rollout; the 5-seed
+# table in `experiments/structures/README.md` has the numbers (the NSF beats the HNN on energy
+# error in 3 of 5 seeds and does not match the LNN). The run below is one seed.
 
 # %%
 dp = DoublePendulum().in_velocity_coordinates()
@@ -165,7 +171,8 @@ plt.show()
 #
 # The chart u = (q, v) with p = m(q)·v, m(q) = 1 + q²/2 (a velocity with a position-dependent
 # mass): the 2-form is -m(q)J, so the field J∇H/m is not a Hamiltonian field of any H for the
-# canonical form (∇(1/m) × ∇H ≠ 0), while the NSF represents it exactly.
+# canonical form (∇(1/m) × ∇H ≠ 0), while the NSF can represent it exactly (whether this
+# one training run gets there is printed below; see the caveat above).
 
 # %%
 duffing = pn.systems.Duffing(alpha=1.0, beta=2.0)
