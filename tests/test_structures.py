@@ -243,3 +243,26 @@ def test_cli_simulate_train_evaluate_nsf_and_port(tmp_path):
         assert main(["evaluate", "--run", str(run), "--t1", "2"]) == 0
         metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
         assert np.isfinite(metrics["rollout_rmse"])
+
+
+def test_lyapunov_exponent_and_stroboscopic_section_of_known_flows():
+    from physnet.analysis import largest_lyapunov_exponent, stroboscopic_section
+    from physnet.plotting import poincare_section
+
+    def linear(t, y, args=None):  # λ₁ = 0.3 exactly
+        return jnp.array([0.3 * y[0], -1.0 * y[1]])
+
+    lam = largest_lyapunov_exponent(
+        linear, jnp.array([1e-3, 1.0]), t1=20.0, transient=20.0, substeps=20
+    )
+    assert abs(lam - 0.3) < 1e-6
+    # damped, periodically forced linear oscillator: the section converges to one point
+    system = ForcedDuffing(alpha=1.0, beta=0.0, delta=0.5, gamma=0.3, omega=1.0)
+    points = stroboscopic_section(
+        system.vector_field, jnp.array([1.0, 0.0]), period=system.period, n_periods=3,
+        transient=30, substeps=50,
+    )  # fmt: skip
+    assert points.shape == (3, 2)
+    np.testing.assert_allclose(points[0], points[2], atol=1e-8)
+    fig = poincare_section({"true": points, "other": points + 10.0})
+    assert "3 of 3 points outside" in fig.axes[1].get_title()
