@@ -45,8 +45,13 @@ from physnet.analysis import error_growth, largest_lyapunov_exponent, stroboscop
 from physnet.approximators import update_grids
 from physnet.data import generate
 from physnet.interpret import read_hamiltonian
-from physnet.models import FourierForce, Friction, NeuralSymplecticForm, PortHNN
-from physnet.models._base import AbstractVectorField
+from physnet.models import (
+    AbstractVectorField,
+    FourierForce,
+    Friction,
+    NeuralSymplecticForm,
+    PortHNN,
+)
 from physnet.systems import DoublePendulum, ForcedDuffing
 
 HERE = Path(__file__).parent
@@ -297,8 +302,11 @@ def main(argv=None) -> int:
             matplotlib.use("Agg")
             from physnet.plotting import poincare_section, save_figure
 
-            fig = poincare_section(sections, title="Forced Duffing (chaotic): stroboscopic "
-                                   "section at 2π/ω, seed 0")  # fmt: skip
+            labels = {"true": "true flow", "PortHNN": "PortHNN (seed 0)",
+                      "NeuralODE f(t, y)": "NeuralODE f(t, y) (seed 0)"}  # fmt: skip
+            title = (f"Chaotic forced Duffing: stroboscopic section ({args.n_section} periods "
+                     "after 20, from (0.5, 0))")  # fmt: skip
+            fig = poincare_section({labels[k]: v for k, v in sections.items()}, title=title)
             save_figure(fig, out / "poincare.png")
             lam = lams["true"]["lyapunov"]
             growth = np.array([r["PortHNN (KAN H, Fourier F)"]["error_growth"] for r in rows])
