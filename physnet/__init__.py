@@ -46,6 +46,8 @@ from .models import LNN as LNN  # noqa: E402
 from .models import DissipativeHNN as DissipativeHNN  # noqa: E402
 from .models import Ensemble as Ensemble  # noqa: E402
 from .models import NeuralODE as NeuralODE  # noqa: E402
+from .models import NeuralSymplecticForm as NeuralSymplecticForm  # noqa: E402
+from .models import PortHNN as PortHNN  # noqa: E402
 from .training import TrajectoryLoss as TrajectoryLoss  # noqa: E402
 from .training import fit as fit  # noqa: E402
 from .training import fit_ensemble as fit_ensemble  # noqa: E402

@@ -26,6 +26,7 @@ __all__ = ["APPROXIMATORS", "MODELS", "PRESETS", "build_approximator", "build_mo
 #: start; the class default is Cranmer's pure form, kinetic=0, with the MLP's tanh).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "lnn": {"model": {"kinetic": 1.0}, "mlp": {"activation": "softplus"}},
+    "nsf": {"model": {"canonical": 1.0}},
 }
 
 

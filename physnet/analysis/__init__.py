@@ -7,6 +7,9 @@ predicted per-mode convergence times, trace-ratio loss weights); :class:`KernelD
 how the kernel moves during :func:`physnet.fit`; :class:`WeightedLoss` applies loss weights.
 """
 
+from ._chaos import error_growth as error_growth
+from ._chaos import largest_lyapunov_exponent as largest_lyapunov_exponent
+from ._chaos import stroboscopic_section as stroboscopic_section
 from ._frequency import SpectralError as SpectralError
 from ._frequency import field_error_spectrum as field_error_spectrum
 from ._frequency import rollout_error_spectrum as rollout_error_spectrum

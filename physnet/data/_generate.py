@@ -68,6 +68,11 @@ def generate(
         raise ConfigError(
             f"generate: coordinates must be 'canonical' or 'velocity', got {coordinates!r}"
         )
+    if coordinates == "velocity" and not system.autonomous:
+        raise ConfigError(
+            f"generate: coordinates='velocity' needs an autonomous system, got {system.name!r}; "
+            "use system.in_velocity_coordinates() with coordinates='canonical'"
+        )
     d = system.state_size
     if initial_states is None:
         y0 = system.sample_initial_states(key, n_trajectories, y0_std)
@@ -84,7 +89,7 @@ def generate(
     def solve(y0):
         def one(y):
             ys = integrate(system.vector_field, y, ts, stepper=stepper, substeps=substeps)
-            dys = jax.vmap(lambda y_: system.vector_field(0.0, y_))(ys)
+            dys = jax.vmap(system.vector_field)(ts, ys)
             if coordinates == "velocity":
                 ys = jax.vmap(system.to_velocity)(ys)
                 n = system.dof

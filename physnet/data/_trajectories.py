@@ -294,6 +294,15 @@ class Trajectories:
             return jnp.asarray(y)[mask], jnp.asarray(dy)[mask]
         return jnp.reshape(y, (-1, d)), jnp.reshape(dy, (-1, d))
 
+    def flat_times(self) -> Array:
+        """The recording time of every row of :meth:`flat`, shape ``(n_samples,)`` (the valid
+        observations only, in the same order), so that a non-autonomous model f(t, y) sees
+        each sample at its own time."""
+        times = self.times
+        if self.lengths is not None:
+            return jnp.asarray(times)[self.mask]
+        return jnp.reshape(times, (-1,))
+
     # ------------------------------------------------------------ transforms
     def take(self, idx) -> Trajectories:
         """The trajectories with indices ``idx`` (an integer array), in that order (padding

@@ -14,7 +14,7 @@ from flax import nnx
 
 from .._errors import ConfigError, DataError
 from ..approximators import KAN, Polynomial
-from ..models import HNN, DissipativeHNN
+from ..models import HNN, DissipativeHNN, NeuralSymplecticForm, PortHNN
 from ._expressions import (
     _as_samples,
     _check_names,
@@ -165,7 +165,9 @@ def read_hamiltonian(
       the edges are fitted (removed below ``drop``).
 
     Args:
-        model: :class:`~physnet.HNN` or :class:`~physnet.DissipativeHNN`.
+        model: :class:`~physnet.HNN`, :class:`~physnet.DissipativeHNN`,
+            :class:`~physnet.PortHNN` or :class:`~physnet.NeuralSymplecticForm` (whose H is
+            in its own coordinates and scaled with its 2-form).
         data: where to sample: :class:`~physnet.Trajectories` (their states), an array of
             states ``(n, 2N)``, or a box, a ``(2N, 2)`` array of (low, high) per coordinate
             (2N <= 3), sampled on a grid of ``points`` per coordinate.
@@ -183,9 +185,10 @@ def read_hamiltonian(
         ConfigError: for another model, or ``"symbolic"`` without a KAN. DataError: on bad
             samples.
     """
-    if not isinstance(model, HNN | DissipativeHNN):
+    if not isinstance(model, HNN | DissipativeHNN | PortHNN | NeuralSymplecticForm):
         raise ConfigError(
-            f"read_hamiltonian: model must be an HNN or DissipativeHNN, got {type(model).__name__}"
+            "read_hamiltonian: model must be an HNN, DissipativeHNN, PortHNN or "
+            f"NeuralSymplecticForm, got {type(model).__name__}"
         )
     d = model.state_size
     names = _check_names(names, d, "names", "read_hamiltonian")
@@ -212,9 +215,9 @@ def read_damping(model) -> float:
     Raises:
         ConfigError: for another model or the general dissipative form.
     """
-    if not isinstance(model, DissipativeHNN):
+    if not isinstance(model, DissipativeHNN | PortHNN):
         raise ConfigError(
-            f"read_damping: model must be a DissipativeHNN, got {type(model).__name__}"
+            f"read_damping: model must be a DissipativeHNN or PortHNN, got {type(model).__name__}"
         )
     return float(model.gamma)
 

@@ -1,4 +1,5 @@
-"""Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, and pure mechanics helpers."""
+"""Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, NeuralSymplecticForm, PortHNN,
+and pure mechanics helpers."""
 
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
@@ -16,5 +17,12 @@ from ._mechanics import euler_lagrange_acceleration as euler_lagrange_accelerati
 from ._mechanics import mass_matrix as mass_matrix
 from ._mechanics import symplectic_gradient as symplectic_gradient
 from ._neural_ode import NeuralODE as NeuralODE
+from ._nsf import NeuralSymplecticForm as NeuralSymplecticForm
+from ._nsf import symplectic_form as symplectic_form
+from ._port import AbstractForce as AbstractForce
+from ._port import FourierForce as FourierForce
+from ._port import LearnedForce as LearnedForce
+from ._port import NoForce as NoForce
+from ._port import PortHNN as PortHNN
 from ._registry import MODELS as MODELS
 from ._registry import model_class as model_class

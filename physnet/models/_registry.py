@@ -15,8 +15,17 @@ from ._dissipative import DissipativeHNN
 from ._hnn import HNN
 from ._lnn import LNN
 from ._neural_ode import NeuralODE
+from ._nsf import NeuralSymplecticForm
+from ._port import PortHNN
 
-_MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (NeuralODE, HNN, DissipativeHNN, LNN)
+_MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (
+    NeuralODE,
+    HNN,
+    DissipativeHNN,
+    LNN,
+    NeuralSymplecticForm,
+    PortHNN,
+)
 
 #: every buildable model class by its declared name
 MODELS: dict[str, type[AbstractVectorField]] = {cls.name: cls for cls in _MODEL_CLASSES}

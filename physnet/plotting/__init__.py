@@ -1,5 +1,5 @@
-"""Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra
-(functions of arrays)."""
+"""Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra,
+Poincaré sections (functions of arrays)."""
 
 from ._figures import energy_curve as energy_curve
 from ._figures import phase_portrait as phase_portrait
@@ -7,6 +7,7 @@ from ._figures import save_figure as save_figure
 from ._figures import time_series as time_series
 from ._kan import kan_diagram as kan_diagram
 from ._kan import kan_edge_functions as kan_edge_functions
+from ._poincare import poincare_section as poincare_section
 from ._spectra import error_spectrum as error_spectrum
 from ._spectra import kernel_drift as kernel_drift
 from ._spectra import kernel_spectra as kernel_spectra

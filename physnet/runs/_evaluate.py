@@ -199,7 +199,7 @@ def field_health(model, data: Trajectories) -> str | None:
     e.g. a diverged model whose saturated activations give zero) or exploded (above its
     inverse)."""
     states = data.states[data.mask]
-    field = jax.vmap(lambda y: model(0.0, y))(states)
+    field = jax.vmap(lambda t, y: model(t, y))(data.flat_times(), states)
     if not bool(jnp.all(jnp.isfinite(field))):
         return "the learned vector field is not finite on the test states"
     rms = float(jnp.sqrt(jnp.mean(field**2)))

@@ -7,6 +7,7 @@ from ._base import AbstractSystem as AbstractSystem
 from ._coordinates import VelocityCoordinates as VelocityCoordinates
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._duffing import Duffing as Duffing
+from ._forced_duffing import ForcedDuffing as ForcedDuffing
 from ._mass_spring import MassSpring as MassSpring
 from ._registry import SYSTEMS as SYSTEMS
 from ._registry import system_class as system_class

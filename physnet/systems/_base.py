@@ -24,6 +24,8 @@ class AbstractSystem(abc.ABC):
     name: ClassVar[str]
     #: number of degrees of freedom N (the state has 2N components)
     dof: int = 1
+    #: whether the vector field ignores t (False for forced systems such as ForcedDuffing)
+    autonomous: ClassVar[bool] = True
 
     @property
     def state_size(self) -> int:

@@ -12,6 +12,7 @@ from ._analytic import HarmonicOscillator, Pendulum
 from ._base import AbstractSystem
 from ._double_pendulum import DoublePendulum
 from ._duffing import Duffing
+from ._forced_duffing import ForcedDuffing
 from ._mass_spring import MassSpring
 from ._spring_chain import SpringChain
 from ._two_body import TwoBody
@@ -24,6 +25,7 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     TwoBody,
     DoublePendulum,
     SpringChain,
+    ForcedDuffing,
 )
 
 #: every known system class by its declared name

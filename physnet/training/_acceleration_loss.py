@@ -8,7 +8,7 @@ from jax import Array
 
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
-from ._losses import LOSSES, AbstractLoss
+from ._losses import LOSSES, AbstractLoss, sample_times
 
 
 class AccelerationLoss(AbstractLoss):
@@ -48,11 +48,11 @@ class AccelerationLoss(AbstractLoss):
                 f"state_size={data.state_size}"
             )
         y, dy = data.flat(clean=clean)
-        return {"y": y, "qddot": dy[:, data.state_size // 2 :]}
+        return {"t": data.flat_times(), "y": y, "qddot": dy[:, data.state_size // 2 :]}
 
     def __call__(self, model, batch) -> Array:
         n = batch["y"].shape[-1] // 2
-        pred = jax.vmap(lambda y: model(0.0, y)[n:])(batch["y"])
+        pred = jax.vmap(lambda t, y: model(t, y)[n:])(sample_times(batch), batch["y"])
         err = pred - batch["qddot"]
         return jnp.mean(jnp.abs(err)) if self.norm == "l1" else jnp.mean(err**2)
 

@@ -31,7 +31,13 @@ from flax import nnx
 from .._errors import DataError
 from .._io import atomic_path, check_output, write_marker
 from ..approximators import AbstractApproximator
-from ..models import AbstractDissipation, AbstractVectorField, DissipativeHNN, Ensemble
+from ..models import (
+    AbstractDissipation,
+    AbstractForce,
+    AbstractVectorField,
+    DissipativeHNN,
+    Ensemble,
+)
 
 FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
@@ -40,7 +46,7 @@ STATE_FILE = "state.npz"
 
 def _registry() -> dict[str, type]:
     classes: dict[str, type] = {}
-    stack = [AbstractApproximator, AbstractVectorField, AbstractDissipation]
+    stack = [AbstractApproximator, AbstractVectorField, AbstractDissipation, AbstractForce]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
@@ -53,7 +59,7 @@ def _registry() -> dict[str, type]:
 def model_spec(module) -> dict:
     """The JSON description of a model or approximator (class, config, sub-modules)."""
     spec = {"class": type(module).__name__, "config": module.config()}
-    if isinstance(module, AbstractVectorField | AbstractDissipation):
+    if isinstance(module, AbstractVectorField | AbstractDissipation | AbstractForce):
         spec["submodules"] = {k: model_spec(v) for k, v in module.submodules().items()}
     return spec
 

@@ -33,16 +33,16 @@ class AbstractLoss(abc.ABC):
 
 class DerivativeLoss(AbstractLoss):
     r"""Derivative matching (SPEC.md eq. 3/6): mean over samples and components of
-    (f_θ(y) - dy/dt)²."""
+    (f_θ(t, y) - dy/dt)², each sample at its recorded time t (autonomous models ignore it)."""
 
     name = "derivative"
 
     def prepare(self, data: Trajectories, *, clean: bool = False):
         y, dy = data.flat(clean=clean)
-        return {"y": y, "dy": dy}
+        return {"t": data.flat_times(), "y": y, "dy": dy}
 
     def __call__(self, model, batch) -> Array:
-        pred = jax.vmap(lambda y: model(0.0, y))(batch["y"])
+        pred = jax.vmap(lambda t, y: model(t, y))(sample_times(batch), batch["y"])
         return jnp.mean((pred - batch["dy"]) ** 2)
 
 
@@ -76,6 +76,14 @@ class Regularized(AbstractLoss):
 
     def __call__(self, model, batch) -> Array:
         return self.loss(model, batch) + self.penalty(model, batch)
+
+
+def sample_times(batch) -> Array:
+    """The per-sample times ``batch["t"]`` ``(S,)`` of a prepared batch, zeros where a batch
+    built by hand carries none (autonomous models ignore the time)."""
+    if "t" in batch:
+        return batch["t"]
+    return jnp.zeros(batch["y"].shape[:1], dtype=batch["y"].dtype)
 
 
 LOSSES: dict[str, type[AbstractLoss]] = {"derivative": DerivativeLoss}

@@ -1,0 +1,310 @@
+r"""Port-Hamiltonian neural network: dissipation and a learned external force of time.
+
+du/dt = (J - R(u)) ∇H(u) + G F(t): R = -D ⪰ 0 comes from the dissipation components of
+:class:`~physnet.DissipativeHNN`, G = (0, I)ᵀ lets the force act on the momenta, and F(t) is a
+forcing component:
+
+- :class:`FourierForce` — F(t) = Σ_k a_k cos(ω_k t) + b_k sin(ω_k t), readable amplitudes
+  A_k = |(a_k, b_k)| and frequencies ω_k = softplus(raw) > 0;
+- :class:`LearnedForce` — F(t) = NN(t), an approximator of time.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import Array
+
+from .._errors import ConfigError
+from ..approximators import AbstractApproximator
+from ._base import AbstractEnergyModel
+from ._dissipation import AbstractDissipation, Friction, NoDissipation, _inverse_softplus
+from ._dissipative import as_dissipation
+from ._hnn import check_scalar_energy
+
+#: the accepted string values of ``PortHNN.build(force=...)``
+FORCE_FORMS = ("fourier", "learned", "none")
+
+
+class AbstractForce(nnx.Module, abc.ABC):
+    """An external force F(t) of shape ``(N,)`` acting on the N momenta."""
+
+    dof: int
+
+    @abc.abstractmethod
+    def __call__(self, t) -> Array:
+        """F(t), shape ``(N,)``, at the scalar time ``t``."""
+
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments other than the sub-modules."""
+
+    def submodules(self) -> dict[str, nnx.Module]:
+        return {}
+
+
+class NoForce(AbstractForce):
+    """F = 0: the port-HNN is a :class:`~physnet.DissipativeHNN`."""
+
+    def __init__(self, dof: int = 1):
+        self.dof = int(dof)
+
+    def __call__(self, t) -> Array:
+        return jnp.zeros((self.dof,), dtype=jnp.float64)
+
+    def config(self) -> dict[str, Any]:
+        return {"dof": self.dof}
+
+
+class FourierForce(AbstractForce):
+    r"""A small Fourier series with learned frequencies:
+
+    .. math:: F(t) = \sum_{k=1}^{K} a_k \cos(\omega_k t) + b_k \sin(\omega_k t),
+        \qquad \omega_k = \mathrm{softplus}(r_k) > 0,
+
+    with a_k, b_k of shape ``(N,)``; :attr:`amplitudes` A_k = sqrt(a_k² + b_k²) and
+    :attr:`frequencies` ω_k are the readable parameters (for γ cos(ωt): A = γ, ω).
+
+    Args:
+        dof: number of forced momenta N.
+        n_terms: K >= 1 terms.
+        omega_init: initial frequencies, one float (term k starts at k·omega_init) or K
+            floats, all > 0. Frequencies are found by gradient descent, which converges only
+            from inside the basin of the true one (about ±π/(record length) wide): start near
+            the expected value (a spectrum of the data gives it).
+        amplitude_init: initial a_k (b_k start at 0); a small nonzero value so that the
+            frequencies receive gradient from the first step.
+
+    Raises:
+        ConfigError: for a non-positive ``dof``/``n_terms`` or frequencies <= 0.
+    """
+
+    def __init__(
+        self,
+        dof: int = 1,
+        n_terms: int = 1,
+        *,
+        omega_init: float | tuple[float, ...] = 1.0,
+        amplitude_init: float = 0.01,
+    ):
+        for name, value in (("dof", dof), ("n_terms", n_terms)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"FourierForce: {name} must be a positive integer, got {value!r}")
+        if isinstance(omega_init, int | float):
+            omegas = [float(omega_init) * (k + 1) for k in range(n_terms)]
+        else:
+            omegas = [float(w) for w in omega_init]
+        if len(omegas) != n_terms or not all(math.isfinite(w) and w > 0 for w in omegas):
+            raise ConfigError(
+                f"FourierForce: omega_init must be one number > 0 or {n_terms} numbers > 0, got "
+                f"{omega_init!r}"
+            )
+        if not (isinstance(amplitude_init, int | float) and math.isfinite(amplitude_init)):
+            raise ConfigError(
+                f"FourierForce: amplitude_init must be a finite number, got {amplitude_init!r}"
+            )
+        self.dof, self.n_terms = dof, n_terms
+        self.omega_init = tuple(omegas)
+        self.amplitude_init = float(amplitude_init)
+        self.raw_omega = nnx.Param(jnp.asarray([_inverse_softplus(w) for w in omegas]))
+        self.cos = nnx.Param(jnp.full((n_terms, dof), self.amplitude_init, dtype=jnp.float64))
+        self.sin = nnx.Param(jnp.zeros((n_terms, dof), dtype=jnp.float64))
+
+    @property
+    def frequencies(self) -> Array:
+        """ω_k, shape ``(K,)``."""
+        return jax.nn.softplus(self.raw_omega[...])
+
+    @property
+    def amplitudes(self) -> Array:
+        """A_k = sqrt(a_k² + b_k²), shape ``(K, N)``."""
+        return jnp.sqrt(self.cos[...] ** 2 + self.sin[...] ** 2)
+
+    @property
+    def phases(self) -> Array:
+        """φ_k with a_k cos ωt + b_k sin ωt = A_k cos(ωt - φ_k), shape ``(K, N)``."""
+        return jnp.arctan2(self.sin[...], self.cos[...])
+
+    def __call__(self, t) -> Array:
+        wt = self.frequencies * t
+        return jnp.cos(wt) @ self.cos[...] + jnp.sin(wt) @ self.sin[...]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "n_terms": self.n_terms,
+            "omega_init": list(self.omega_init),
+            "amplitude_init": self.amplitude_init,
+        }
+
+
+class LearnedForce(AbstractForce):
+    """F(t) = NN(t): an approximator ``(1,) -> (N,)`` of time (the port-HNN paper's form).
+
+    Args:
+        approximator: ``(1,) -> (N,)``.
+
+    Raises:
+        ConfigError: if it is not an approximator of one input.
+    """
+
+    def __init__(self, approximator: AbstractApproximator):
+        if not isinstance(approximator, AbstractApproximator) or approximator.in_features != 1:
+            raise ConfigError(
+                "LearnedForce: approximator must be an approximator of time (in_features=1), "
+                f"got {approximator!r}"
+            )
+        self.approximator = approximator
+        self.dof = approximator.out_features
+
+    def __call__(self, t) -> Array:
+        return self.approximator(jnp.reshape(jnp.asarray(t, dtype=jnp.float64), (1,)))
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def submodules(self) -> dict[str, nnx.Module]:
+        return {"approximator": self.approximator}
+
+
+class PortHNN(AbstractEnergyModel):
+    r"""Port-Hamiltonian neural network (Desai et al., 2021).
+
+    .. math::
+        \dot u = \bigl(J - R(u)\bigr)\nabla H(u) + G F(t), \qquad
+        G = \begin{pmatrix} 0 \\ I \end{pmatrix}, \qquad R \succeq 0,
+
+    so along the field
+
+    .. math:: \frac{dH}{dt} = -\nabla H^\top R \nabla H + \nabla H^\top G F(t):
+
+    energy leaves only through R and enters only through the port G F. R = -D with D a
+    dissipation component (:class:`Friction` by default: R = diag(0, γI), so for
+    H = p²/2 + V(q) the model is q̈ = -V'(q) - γq̇ + F(t)); F is a forcing component
+    (:class:`FourierForce`, readable amplitudes and frequencies, or :class:`LearnedForce`,
+    an approximator of t). The vector field depends on t, so data, losses and rollouts carry
+    the true time of every sample (see :meth:`Trajectories.flat_times`).
+
+    Args:
+        hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
+        dissipation: a dissipation component or ``"friction"``/``"none"``/an approximator
+            (as :class:`DissipativeHNN`).
+        force: a forcing component, ``"fourier"`` (the default, ``FourierForce(N)``),
+            ``"none"``, or an approximator ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
+        gamma_init: initial damping of the ``"friction"`` string form.
+
+    Raises:
+        ConfigError: for invalid parts or a force whose size is not N.
+
+    Reference: Desai, Mattheakis, Sondak, Protopapas, Roberts, "Port-Hamiltonian neural
+    networks for learning explicit time-dependent dynamical systems", Phys. Rev. E 104 (2021).
+    """
+
+    name = "port-hnn"
+
+    def __init__(
+        self,
+        hamiltonian: AbstractApproximator,
+        dissipation: AbstractDissipation | AbstractApproximator | str = "friction",
+        force: AbstractForce | AbstractApproximator | str = "fourier",
+        *,
+        gamma_init: float | None = None,
+    ):
+        check_scalar_energy("PortHNN", "hamiltonian", hamiltonian)
+        self.hamiltonian = hamiltonian
+        self.state_size = hamiltonian.in_features
+        n = self.state_size // 2
+        self.dissipation = as_dissipation(
+            dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
+        )
+        self.dissipation.check_state_size(self.state_size)
+        if isinstance(force, str) and force == "fourier":
+            force = FourierForce(n)
+        elif isinstance(force, str) and force == "none":
+            force = NoForce(n)
+        elif isinstance(force, AbstractApproximator):
+            force = LearnedForce(force)
+        if not isinstance(force, AbstractForce) or force.dof != n:
+            raise ConfigError(
+                f"PortHNN: force must be 'fourier', 'none' or a forcing component of {n} "
+                f"component(s) (FourierForce({n}), LearnedForce(approximator(1, {n}))), got "
+                f"{force!r}"
+            )
+        self.force = force
+
+    @property
+    def gamma(self) -> Array:
+        """The learned damping γ of a :class:`Friction` dissipation (0 for none)."""
+        if isinstance(self.dissipation, Friction):
+            return self.dissipation.gamma
+        if isinstance(self.dissipation, NoDissipation):
+            return jnp.zeros((), dtype=jnp.float64)
+        raise ConfigError("PortHNN: gamma is defined for the friction form only")
+
+    def energy(self, y: Array) -> Array:
+        return self.hamiltonian(y)[0]
+
+    def dissipation_matrix(self, y: Array) -> Array:
+        """R(y) = -D(y), positive semi-definite, shape ``(2N, 2N)``."""
+        return -self.dissipation.matrix(y)
+
+    def input_matrix(self) -> Array:
+        """G = (0, I)ᵀ, shape ``(2N, N)``."""
+        n = self.state_size // 2
+        return jnp.concatenate([jnp.zeros((n, n)), jnp.eye(n)], axis=0)
+
+    def autonomous_field(self, y: Array) -> Array:
+        """(J - R(y))∇H(y), the field without the force, shape ``(2N,)``."""
+        grad_h = jax.grad(self.energy)(y)
+        n = self.state_size // 2
+        return jnp.concatenate([grad_h[n:], -grad_h[:n]]) + self.dissipation(y, grad_h)
+
+    def __call__(self, t, y: Array, args=None) -> Array:
+        n = self.state_size // 2
+        f = self.force(t)
+        return self.autonomous_field(y) + jnp.concatenate([jnp.zeros((n,), f.dtype), f])
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def submodules(self):
+        return {
+            "hamiltonian": self.hamiltonian,
+            "dissipation": self.dissipation,
+            "force": self.force,
+        }
+
+    @classmethod
+    def build(
+        cls,
+        state_size: int,
+        approximator,
+        *,
+        dissipation: str = "friction",
+        gamma_init: float | None = None,
+        force: str = "fourier",
+        n_terms: int = 1,
+        omega_init: float = 1.0,
+    ) -> PortHNN:
+        """A port-HNN from options (see :func:`physnet.build_model`): H is
+        ``approximator(state_size, 1)``; ``dissipation`` ``"friction"`` or ``"none"``;
+        ``force`` ``"fourier"`` (:class:`FourierForce` with ``n_terms`` terms from
+        ``omega_init``), ``"learned"`` (:class:`LearnedForce` around ``approximator(1, N)``)
+        or ``"none"``."""
+        n = state_size // 2
+        if force == "fourier":
+            forcing = FourierForce(n, n_terms, omega_init=omega_init)
+        elif force == "learned":
+            forcing = LearnedForce(approximator(1, n))
+        elif force == "none":
+            forcing = NoForce(n)
+        else:
+            raise ConfigError(
+                f"PortHNN: force must be one of {', '.join(map(repr, FORCE_FORMS))}, got {force!r}"
+            )
+        return cls(approximator(state_size, 1), dissipation, forcing, gamma_init=gamma_init)
