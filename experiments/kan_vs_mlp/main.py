@@ -1,0 +1,319 @@
+"""KAN vs MLP vs soft-exponential MLP, measured fairly (issue 18).
+
+    python experiments/kan_vs_mlp/main.py --out runs/kan_vs_mlp            # everything, 5 seeds
+    python experiments/kan_vs_mlp/main.py --out runs/kan_vs_mlp --quick    # smoke run
+    python experiments/kan_vs_mlp/main.py --parts compare scaling          # some parts
+
+Parts (README.md has the results): ``compare`` (9 tasks at matched parameters and matched
+FLOPs, physnet.analysis.compare), ``scaling`` (error vs parameters on 3 tasks, fitted
+exponents), ``continual`` (1-D five peaks and 2-D four peaks, forgetting per phase),
+``softexp`` (the learnable α's trajectory on x·y and x³ against a tanh MLP of the same size,
+and divergences at two learning rates). Writes ``<out>/results.json`` and the figures.
+The persistent compilation cache lives in a fresh folder under ``<out>``, so the first seed of
+every configuration compiles cold (its time is the reported compile time) and later seeds
+load the executable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from physnet._compilation_cache import enable_compilation_cache
+from physnet.analysis import (
+    Family,
+    builtin_tasks,
+    compare,
+    continual_learning,
+    default_families,
+    kan_grid_family,
+    mlp_family,
+    scaling_exponent,
+    size_for,
+)
+from physnet.approximators import KAN, MLP
+from physnet.training import fit_function
+
+PARTS = ("compare", "scaling", "continual", "softexp")
+SCALING_TASKS = ("cube", "xy", "bessel")
+
+
+def part_compare(seeds, steps, quick):
+    tasks = builtin_tasks(["xy", "cube"] if quick else None)
+    out = {}
+    for match in ("params", "flops"):
+        t0 = time.time()
+        result = compare(tasks, default_families(), match=match, seeds=seeds, steps=steps)
+        out[match] = result.to_dict()
+        print(f"## matched {match} ({time.time() - t0:.0f} s)\n{result.table()}\n", flush=True)
+    return out
+
+
+def part_scaling(seeds, steps, quick):
+    fams = {
+        "mlp": mlp_family(),
+        "softexp": mlp_family(activation="soft_exponential"),
+        "kan_grid": kan_grid_family(),
+    }
+    sizes = {"mlp": [4, 8, 16, 32], "softexp": [4, 8, 16, 32], "kan_grid": [3, 6, 12, 24]}
+    if quick:
+        sizes = {k: v[:2] for k, v in sizes.items()}
+    out = {}
+    for task in builtin_tasks(SCALING_TASKS[:1] if quick else SCALING_TASKS):
+        t0 = time.time()
+        result = compare([task], fams, sizes=sizes, seeds=seeds, steps=steps)
+        fits = {}
+        for name in fams:
+            rows = [r for r in result.rows if r["approximator"] == name]
+            fits[name] = scaling_exponent(
+                [r["params"] for r in rows], [r["error"] for r in rows], [r["seed"] for r in rows]
+            )
+        out[task.name] = {"result": result.to_dict(), "exponents": fits}
+        print(f"## scaling {task.name} ({time.time() - t0:.0f} s)\n{result.table()}", flush=True)
+        for name, f in fits.items():
+            print(f"  {name}: error ~ N^-{f['exponent']:.2f}, 95% CI {f['ci']}", flush=True)
+    return out
+
+
+def _continual_families(dims):
+    """KAN with locality (1-D: one edge [1, 1] with G = 50 as in the KAN paper's [1, 1], which
+    used G = 200; 2-D: [2, 5, 1], G = 10), and MLP / soft-exp MLP sized to its parameters."""
+    if dims == 1:
+        kan = Family(
+            "kan", lambda s, i, o, r, g: KAN([i, o], grid=s, grid_range=g, rngs=r), (50,), 50
+        )
+    else:
+        kan = Family(
+            "kan", lambda s, i, o, r, g: KAN([i, 5, o], grid=s, grid_range=g, rngs=r), (10,), 10
+        )
+    n = sum(
+        int(np.prod(p.shape))
+        for p in jax.tree.leaves(
+            nnx.state(
+                nnx.eval_shape(lambda: kan.build(kan.default, dims, 1, nnx.Rngs(0), (-1, 1))),
+                nnx.Param,
+            )
+        )
+    )
+    fams = [(kan, kan.default)]
+    for fam in (mlp_family(), mlp_family(activation="soft_exponential")):
+        fams.append((fam, size_for(fam, n, dims, 1)))
+    return fams
+
+
+def part_continual(seeds, steps, quick):
+    out = {}
+    for dims in (1, 2):
+        res = {}
+        for fam, size in _continual_families(dims):
+            runs = [
+                continual_learning(fam, size, dims=dims, seed=s, steps_per_phase=steps)
+                for s in seeds
+            ]
+            E = np.asarray([r["forgetting"] for r in runs])[:, 1:]
+            res[fam.name] = {
+                "size": size,
+                "params": runs[0]["params"],
+                "runs": runs,
+                "forgetting_median": np.median(E, 0).tolist(),
+                "forgetting_min": E.min(0).tolist(),
+                "forgetting_max": E.max(0).tolist(),
+                "final_mean_rmse": [r["final_mean_rmse"] for r in runs],
+            }
+            print(
+                f"continual {dims}-D {fam.name} (size {size}, {runs[0]['params']} params): "
+                f"forgetting per phase (median) {np.round(np.median(E, 0), 3).tolist()}, "
+                f"final mean RMSE {np.median(res[fam.name]['final_mean_rmse']):.3g}",
+                flush=True,
+            )
+        out[f"{dims}d"] = res
+    return out
+
+
+def _alpha_run(task, width, seed, steps, lr, every=50):
+    """Train a soft-exp MLP [in, width, width, out] and record α quantiles every ``every``
+    steps; returns (alpha trajectory, error, diverged)."""
+    x, y = task.train
+    net = MLP(
+        task.in_features,
+        1,
+        width=width,
+        depth=2,
+        activation="soft_exponential",
+        rngs=nnx.Rngs(seed),
+    )
+    traj, state, diverged = [], None, False
+    alphas = lambda: np.concatenate([np.asarray(a.alpha[...]) for a in net.activations])  # noqa: E731
+    traj.append(alphas().tolist())
+    for _ in range(steps // every):
+        try:
+            _, state = fit_function(
+                net,
+                x,
+                y,
+                steps=every,
+                optimizer=optax.adam(lr),
+                opt_state=state,
+                return_opt_state=True,
+                chunk_size=every,
+            )
+        except Exception:  # TrainingDivergedError: stop, keep the last finite parameters
+            diverged = True
+            break
+        traj.append(alphas().tolist())
+    err = float(
+        np.sqrt(np.mean((np.asarray(jax.vmap(net)(jnp.asarray(task.test[0]))) - task.test[1]) ** 2))
+    )
+    return traj, err, diverged or not math.isfinite(err)
+
+
+def _tanh_run(task, width, seed, steps, lr):
+    x, y = task.train
+    net = MLP(task.in_features, 1, width=width, depth=2, activation="tanh", rngs=nnx.Rngs(seed))
+    diverged = False
+    try:
+        fit_function(net, x, y, steps=steps, optimizer=optax.adam(lr), chunk_size=steps)
+    except Exception:
+        diverged = True
+    err = float(
+        np.sqrt(np.mean((np.asarray(jax.vmap(net)(jnp.asarray(task.test[0]))) - task.test[1]) ** 2))
+    )
+    return err, diverged or not math.isfinite(err)
+
+
+def part_softexp(seeds, steps, quick, width=8):
+    out = {}
+    for task in builtin_tasks(["xy", "cube"]):
+        res = {}
+        for lr in (1e-2, 1e-1):
+            runs = [_alpha_run(task, width, s, steps, lr) for s in seeds]
+            tanh = [_tanh_run(task, width, s, steps, lr) for s in seeds]
+            final = np.concatenate([np.asarray(r[0][-1]) for r in runs])
+            res[str(lr)] = {
+                "alpha_trajectories": [r[0] for r in runs],
+                "softexp_error": [r[1] for r in runs],
+                "softexp_diverged": int(sum(r[2] for r in runs)),
+                "tanh_error": [t[0] for t in tanh],
+                "tanh_diverged": int(sum(t[1] for t in tanh)),
+                "final_alpha_fraction_log": float(np.mean(final < -0.5)),
+                "final_alpha_fraction_exp": float(np.mean(final > 0.5)),
+                "final_alpha_fraction_linear": float(np.mean(np.abs(final) < 0.1)),
+                "final_alpha_fraction_clipped": float(np.mean(np.abs(final) >= 1.0)),
+                "final_alpha_quantiles": np.quantile(final, [0, 0.25, 0.5, 0.75, 1]).tolist(),
+            }
+            r = res[str(lr)]
+            print(
+                f"softexp {task.name} lr={lr}: err {np.median(r['softexp_error']):.3g} vs "
+                f"tanh {np.median(r['tanh_error']):.3g}; diverged {r['softexp_diverged']} vs "
+                f"{r['tanh_diverged']}; α quantiles {np.round(r['final_alpha_quantiles'], 3)}",
+                flush=True,
+            )
+        out[task.name] = res
+    return out
+
+
+def figures(results, out: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "scaling" in results:
+        tasks = list(results["scaling"])
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+        for ax, name in zip(axes[0], tasks, strict=True):
+            summ = results["scaling"][name]["result"]["summary"]
+            for fam in dict.fromkeys(s["approximator"] for s in summ):
+                ss = sorted(
+                    (s for s in summ if s["approximator"] == fam), key=lambda s: s["params"][0]
+                )
+                p = [s["params"][0] for s in ss]
+                e = np.asarray([s["error"] for s in ss])
+                a = results["scaling"][name]["exponents"][fam]
+                ax.errorbar(
+                    p,
+                    e[:, 0],
+                    yerr=[e[:, 0] - e[:, 1], e[:, 2] - e[:, 0]],
+                    marker="o",
+                    capsize=3,
+                    label=f"{fam}: N^-{a['exponent']:.2f}",
+                )
+            ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="test RMSE", title=name)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "error_vs_params.png", dpi=110)
+        plt.close(fig)
+    if "continual" in results:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        for ax, key in zip(axes, ("1d", "2d"), strict=True):
+            for fam, r in results["continual"][key].items():
+                med = np.asarray(r["forgetting_median"])
+                ph = np.arange(2, len(med) + 2)
+                ax.plot(ph, med, marker="o", label=f"{fam} ({r['params']} params)")
+                ax.fill_between(ph, r["forgetting_min"], r["forgetting_max"], alpha=0.2)
+            ax.set(
+                xlabel="phase",
+                ylabel="forgetting (Δ RMSE on earlier regions)",
+                title=f"{key.upper()} peaks",
+            )
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "forgetting.png", dpi=110)
+        plt.close(fig)
+    if "softexp" in results:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        for ax, name in zip(axes, results["softexp"], strict=True):
+            for traj in results["softexp"][name]["0.01"]["alpha_trajectories"]:
+                a = np.asarray(traj)
+                ax.plot(np.arange(len(a)) * 50, a, color="C0", alpha=0.25, lw=0.8)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set(
+                xlabel="step", ylabel="α (every neuron, 5 seeds)", title=name, ylim=(-1.05, 1.05)
+            )
+        fig.tight_layout()
+        fig.savefig(out / "softexp_alpha.png", dpi=110)
+        plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="runs/kan_vs_mlp")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="2 seeds, few steps, few tasks")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    enable_compilation_cache(out / f"jax-cache-{time.time_ns()}")
+    seeds = list(range(2 if args.quick else args.seeds))
+    steps = {"compare": 500, "scaling": 1000, "continual": 300, "softexp": 1000}
+    if args.quick:
+        steps = dict.fromkeys(steps, 50)
+    path = out / "results.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for part in args.parts:
+        t0 = time.time()
+        results[part] = globals()[f"part_{part}"](seeds, steps[part], args.quick)
+        results.setdefault("seconds", {})[part] = time.time() - t0
+        results.setdefault("settings", {})[part] = {
+            "seeds": seeds,
+            "steps": steps[part],
+            "quick": args.quick,
+        }
+        path.write_text(json.dumps(results, indent=1, default=float))
+        print(f"[{part}: {time.time() - t0:.0f} s]", flush=True)
+    figures(results, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
