@@ -21,6 +21,8 @@ from ._compare import builtin_tasks as builtin_tasks
 from ._compare import compare as compare
 from ._compare import continual_learning as continual_learning
 from ._compare import default_families as default_families
+from ._compare import expression_task as expression_task
+from ._compare import file_task as file_task
 from ._compare import forward_flops as forward_flops
 from ._compare import function_task as function_task
 from ._compare import kan_family as kan_family

@@ -195,6 +195,122 @@ def function_task(
     return Task(name, (xs[0], ys[0]), (xs[1], ys[1]), description=description)
 
 
+def expression_task(
+    expression: str,
+    names: Sequence[str],
+    *,
+    low: Sequence[float],
+    high: Sequence[float],
+    n_train: int = 200,
+    n_test: int = 1000,
+    key: jax.Array | None = None,
+) -> Task:
+    """A regression task for a formula of named inputs over a box, e.g.
+    ``expression_task("x*y", ["x", "y"], low=[-1, -1], high=[1, 1])``.
+
+    Args:
+        expression: a sympy expression (``+ - * / **``, ``sin``, ``exp``, ``besselj`` ...).
+        names: the inputs' names, in order.
+        low, high: the box's corners, one number per name.
+
+    Raises:
+        ConfigError: if the expression does not parse, uses unknown names, or the box does not
+            match the names.
+    """
+    from ..evaluation import energy_function
+
+    names = [str(n) for n in names]
+    if len(np.atleast_1d(low)) != len(names) or len(np.atleast_1d(high)) != len(names):
+        raise ConfigError(
+            f"expression_task: low and high need one number per input ({', '.join(names)}), "
+            f"got {list(np.atleast_1d(low))} and {list(np.atleast_1d(high))}"
+        )
+    fn = jax.vmap(energy_function(expression, names))
+    return function_task(
+        expression.replace(" ", ""),
+        lambda x: np.asarray(fn(jnp.asarray(x))),
+        low=low,
+        high=high,
+        n_train=n_train,
+        n_test=n_test,
+        key=key,
+        description=f"{expression} over {np.atleast_1d(low).tolist()} .. "
+        f"{np.atleast_1d(high).tolist()}",
+    )
+
+
+def file_task(
+    path: str | os.PathLike,
+    *,
+    targets: int = 1,
+    classification: bool = False,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Task:
+    """A task from a table: a ``.npz`` with arrays ``x`` and ``y`` (and optionally ``x_test``,
+    ``y_test``), or a ``.csv``/text file whose last ``targets`` columns are the targets (a
+    header row of names is skipped). Without test arrays, a random ``test_fraction`` of the
+    rows (seeded) is held out.
+
+    Raises:
+        DataError: if the file is unreadable, has too few columns or rows, or non-finite values.
+    """
+    path = os.fspath(path)
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: np.asarray(z[k]) for k in z.files}
+            if "x" not in arrays or "y" not in arrays:
+                raise DataError(
+                    f"file_task: {path} must hold arrays 'x' and 'y' (has {sorted(arrays)})"
+                )
+            x, y = arrays["x"].reshape(len(arrays["x"]), -1), arrays["y"]
+            test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else None
+        else:
+            with open(path) as fh:
+                first = fh.readline()
+            delim = "," if "," in first else None
+            skip = 0 if _numeric(first, delim) else 1
+            table = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2, comments=("#", "%"))
+            if table.shape[1] <= targets:
+                raise DataError(
+                    f"file_task: {path} has {table.shape[1]} columns; need more than "
+                    f"targets={targets} (inputs first, targets last)"
+                )
+            x, y = table[:, :-targets], table[:, -targets:]
+            test = None
+    except (OSError, ValueError) as err:
+        raise DataError(f"file_task: cannot read {path}: {err}") from None
+    kind = "classification" if classification else "regression"
+    name = os.path.splitext(os.path.basename(path))[0]
+    if test is None:
+        n = len(x)
+        n_test = int(round(test_fraction * n))
+        if n < 2 or not 1 <= n_test < n:
+            raise DataError(
+                f"file_task: {path} has {n} rows; need at least 2 rows and 0 < test_fraction "
+                f"< 1 leaving both parts non-empty (got test_fraction={test_fraction})"
+            )
+        perm = np.random.default_rng(seed).permutation(n)
+        x, y = x[perm], y[perm]
+        return Task(
+            name,
+            (x[n_test:], y[n_test:]),
+            (x[:n_test], y[:n_test]),
+            kind=kind,
+            description=f"{path}, {n - n_test} train / {n_test} test rows",
+        )
+    return Task(name, (x, y), test, kind=kind, description=f"{path} (train and test arrays)")
+
+
+def _numeric(line: str, delim) -> bool:
+    try:
+        [float(v) for v in line.strip().split(delim) if v.strip()]
+    except ValueError:
+        return False
+    return True
+
+
 def builtin_tasks(names: Sequence[str] | None = None, *, n_train: int = 200) -> list[Task]:
     """The comparison's standard tasks (see :data:`TASKS`); ``wine`` is skipped when
     scikit-learn is not installed.
@@ -456,7 +572,7 @@ def alpha_values(module) -> np.ndarray:
     """All soft-exponential α of ``module`` (empty when it has none)."""
     alphas = [
         np.asarray(m.alpha[...]).ravel()
-        for _, m in module.iter_modules()
+        for _, m in nnx.iter_modules(module)
         if isinstance(m, SoftExponential)
     ]
     return np.concatenate(alphas) if alphas else np.zeros(0)
