@@ -284,14 +284,126 @@ def figures(results, out: Path):
         plt.close(fig)
 
 
+def _mmm(values, fmt="{:.3g}"):
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return "n/a"
+    return f"{fmt.format(np.median(v))} [{fmt.format(v.min())}, {fmt.format(v.max())}]"
+
+
+def report(results) -> str:
+    """Markdown tables of ``results`` (median [min, max] over seeds)."""
+    lines = []
+    if "compare" in results:
+        lines += [
+            "### Matched parameters and matched FLOPs",
+            "",
+            "| task | approximator | params (size) | test error, matched params | "
+            "FLOPs (size) | test error, matched FLOPs | ms/step (params run) | "
+            "compile s (first seed, params run) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        by = {
+            m: {(s["task"], s["approximator"]): s for s in results["compare"][m]["summary"]}
+            for m in ("params", "flops")
+        }
+        for key, sp in by["params"].items():
+            sf = by["flops"][key]
+            lines.append(
+                f"| {key[0]} | {key[1]} | {sp['params'][0]:.0f} ({sp['size']}) | "
+                f"{sp['error'][0]:.3g} [{sp['error'][1]:.3g}, {sp['error'][2]:.3g}] | "
+                f"{sf['flops'][0]:.0f} ({sf['size']}) | "
+                f"{sf['error'][0]:.3g} [{sf['error'][1]:.3g}, {sf['error'][2]:.3g}] | "
+                f"{1e3 * sp['seconds_per_step'][0]:.3g} | {sp.get('compile_seconds_first', math.nan):.2g} |"
+            )
+        lines.append("")
+    if "scaling" in results:
+        lines += [
+            "### Scaling exponents (error ∝ N^-a)",
+            "",
+            "| task | approximator | sizes | params | a | 95% CI (bootstrap over seeds) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for task, r in results["scaling"].items():
+            for fam, f in r["exponents"].items():
+                summ = [s for s in r["result"]["summary"] if s["approximator"] == fam]
+                sizes = ", ".join(str(s["size"]) for s in summ)
+                params = ", ".join(f"{s['params'][0]:.0f}" for s in summ)
+                lines.append(
+                    f"| {task} | {fam} | {sizes} | {params} | {f['exponent']:.2f} | "
+                    f"[{f['ci'][0]:.2f}, {f['ci'][1]:.2f}] |"
+                )
+            lines += [
+                "",
+                "| task | approximator | size | test RMSE per size |",
+                "|---|---|---|---|",
+            ]
+            for s in r["result"]["summary"]:
+                lines.append(
+                    f"| {task} | {s['approximator']} | {s['size']} | "
+                    f"{s['error'][0]:.3g} [{s['error'][1]:.3g}, {s['error'][2]:.3g}] |"
+                )
+            lines.append("")
+    if "continual" in results:
+        lines += ["### Continual learning (forgetting per phase; final mean RMSE over regions)", ""]
+        for key, res in results["continual"].items():
+            n = len(next(iter(res.values()))["forgetting_median"])
+            lines += [
+                f"{key.upper()}:",
+                "",
+                "| approximator | params | "
+                + " | ".join(f"after phase {k + 2}" for k in range(n))
+                + " | final mean RMSE |",
+                "|---" * (n + 3) + "|",
+            ]
+            for fam, r in res.items():
+                per = [_mmm([run["forgetting"][k + 1] for run in r["runs"]]) for k in range(n)]
+                lines.append(
+                    f"| {fam} | {r['params']} | "
+                    + " | ".join(per)
+                    + f" | {_mmm(r['final_mean_rmse'])} |"
+                )
+            lines.append("")
+    if "softexp" in results:
+        lines += [
+            "### Soft-exponential α (MLP [in, 8, 8, 1]) vs tanh MLP of the same size",
+            "",
+            "| task | lr | soft-exp RMSE | tanh RMSE | diverged soft-exp / tanh | "
+            "final α quantiles 0/25/50/75/100 % | α < -0.5 | α > 0.5 | clipped, abs(α) ≥ 1 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for task, res in results["softexp"].items():
+            for lr, r in res.items():
+                q = ", ".join(f"{v:.2f}" for v in r["final_alpha_quantiles"])
+                lines.append(
+                    f"| {task} | {lr} | {_mmm(r['softexp_error'])} | {_mmm(r['tanh_error'])} | "
+                    f"{r['softexp_diverged']} / {r['tanh_diverged']} | {q} | "
+                    f"{r['final_alpha_fraction_log']:.2f} | {r['final_alpha_fraction_exp']:.2f} | "
+                    f"{r.get('final_alpha_fraction_clipped', math.nan):.2f} |"
+                )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/kan_vs_mlp")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="2 seeds, few steps, few tasks")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="only write report.md and the figures from <out>/results.json",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
+    if args.report:
+        results = json.loads((out / "results.json").read_text())
+        (out / "report.md").write_text(report(results))
+        figures(results, out)
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     enable_compilation_cache(out / f"jax-cache-{time.time_ns()}")
     seeds = list(range(2 if args.quick else args.seeds))
@@ -311,6 +423,7 @@ def main(argv=None) -> int:
         }
         path.write_text(json.dumps(results, indent=1, default=float))
         print(f"[{part}: {time.time() - t0:.0f} s]", flush=True)
+    (out / "report.md").write_text(report(results))
     figures(results, out)
     return 0
 
