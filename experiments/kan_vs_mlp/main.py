@@ -335,6 +335,25 @@ def figures(results, out: Path):
         fig.tight_layout()
         fig.savefig(out / "error_vs_params.png", dpi=110)
         plt.close(fig)
+    if "scaling_lbfgs" in results:
+        tasks = list(results["scaling_lbfgs"])
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+        for ax, name in zip(axes[0], tasks, strict=True):
+            r = results["scaling_lbfgs"][name]
+            for fam, fit in r["exponents"].items():
+                rows = [x for x in r["rows"] if x["approximator"] == fam]
+                ax.loglog(
+                    [x["params"] for x in rows],
+                    [x["error"] for x in rows],
+                    "o",
+                    alpha=0.6,
+                    label=f"{fam}: N^-{fit['exponent']:.2f}",
+                )
+            ax.set(xlabel="parameters", ylabel="test RMSE", title=f"{name} (L-BFGS)")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "error_vs_params_lbfgs.png", dpi=110)
+        plt.close(fig)
     if "continual" in results:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
         for ax, key in zip(axes, ("1d", "2d"), strict=True):
