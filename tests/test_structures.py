@@ -82,6 +82,34 @@ def test_nsf_double_pendulum_in_velocity_coordinates():
     np.testing.assert_allclose(field(model, ys), expected, rtol=1e-10, atol=1e-11)
 
 
+def test_nsf_lagrangian_chart_double_pendulum_and_equivalence():
+    # lagrangian=True learns only a(q, q̇) of θ = a·dq: a = M(q)q̇ gives the true field, and the
+    # model equals the general form with θ = (a, 0) for any a (here a random MLP)
+    system = DoublePendulum()
+    velocity = system.in_velocity_coordinates()
+    a = Fixed(lambda u: system.mass_matrix(u[:2]) @ u[2:], 4, 2)
+    model = NeuralSymplecticForm(
+        a, Fixed(lambda u: velocity.energy(u)[None], 4, 1), lagrangian=True
+    )
+    ys = states(1, d=4, n=20, scale=0.8)
+    expected = jax.vmap(lambda y: velocity.vector_field(0.0, y))(ys)
+    np.testing.assert_allclose(field(model, ys), expected, rtol=1e-10, atol=1e-11)
+    net, h = mlp(4, 2, 5), mlp(4, 1, 6)
+    chart = NeuralSymplecticForm(net, h, canonical=1.0, lagrangian=True)
+    full = Fixed(lambda u: jnp.concatenate([net(u) + u[2:], jnp.zeros(2)]), 4, 4)
+    np.testing.assert_allclose(
+        field(chart, ys), field(NeuralSymplecticForm(full, h), ys), rtol=1e-12, atol=1e-12
+    )
+    w = jax.vmap(chart.form)(ys)
+    np.testing.assert_array_equal(w[:, 2:, 2:], 0.0)  # no dq̇ ∧ dq̇ part
+    with pytest.raises(ConfigError, match=r"dq components of a 1-form \(4 -> 2\)"):
+        NeuralSymplecticForm(mlp(4, 4, 0), h, lagrangian=True)
+    with pytest.raises(ConfigError, match="lagrangian must be True or False"):
+        NeuralSymplecticForm(net, h, lagrangian=1)
+    built = build_model("nsf", 4, "mlp", seed=0, width=8, lagrangian=True)
+    assert built.lagrangian and built.one_form.out_features == 2
+
+
 @pytest.mark.parametrize("theta", ["p dq", "-q dp"])
 def test_nsf_with_the_canonical_form_is_the_hnn(theta):
     h = mlp(2, 1, 3)
@@ -182,7 +210,12 @@ def test_port_recovers_the_forced_duffing_field_exactly():
 
 
 def test_port_and_nsf_build_and_round_trip(tmp_path):
-    for kind, options in (("port-hnn", {"force": "learned"}), ("port-hnn", {}), ("nsf", {})):
+    for kind, options in (
+        ("port-hnn", {"force": "learned"}),
+        ("port-hnn", {}),
+        ("nsf", {}),
+        ("nsf", {"lagrangian": True}),
+    ):
         model = build_model(kind, 2, "mlp", seed=1, width=8, activation="tanh", **options)
         path = save_model(model, tmp_path / f"{kind}-{len(options)}")
         back = load_model(path)

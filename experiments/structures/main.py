@@ -74,12 +74,18 @@ def double_pendulum(seed: int, args) -> dict:
     models = {
         "HNN on (q, q̇)": pn.HNN(mlp(4, 1)),
         "NSF (canonical=1)": NeuralSymplecticForm(mlp(4, 4), mlp(4, 1), canonical=1.0),
+        "NSF (Lagrangian chart, canonical=1)": NeuralSymplecticForm(
+            mlp(4, 2), mlp(4, 1), canonical=1.0, lagrangian=True
+        ),
         "LNN (kinetic=1)": pn.LNN(mlp(4, 1), kinetic=1.0),
     }
     out = {}
     for name, model in models.items():
         t0 = time.perf_counter()
-        pn.fit(model, data, steps=args.dp_steps, optimizer=optax.adam(args.dp_lr), progress=False)
+        lr = args.dp_lr
+        if args.dp_schedule == "warmup-cosine":
+            lr = optax.warmup_cosine_decay_schedule(0.0, args.dp_lr, args.dp_warmup, args.dp_steps)
+        pn.fit(model, data, steps=args.dp_steps, optimizer=optax.adam(lr), progress=False)
         seconds = time.perf_counter() - t0
         ys = pn.rollout(model, test_y0, ts, substeps=10)
         drift = pn.energy_drift(system.energy, ys)
@@ -256,8 +262,10 @@ def main(argv=None) -> int:
     p.add_argument("--dp-y0-std", type=float, default=0.5)
     p.add_argument("--dp-test", type=int, default=10)
     p.add_argument("--dp-horizon", type=float, default=100.0)
-    p.add_argument("--dp-steps", type=int, default=2000)
-    p.add_argument("--dp-lr", type=float, default=3e-3)
+    p.add_argument("--dp-steps", type=int, default=3000)
+    p.add_argument("--dp-lr", type=float, default=1e-2)
+    p.add_argument("--dp-schedule", choices=("constant", "warmup-cosine"), default="warmup-cosine")
+    p.add_argument("--dp-warmup", type=int, default=200)
     p.add_argument("--lyapunov-t1", type=float, default=300.0)
     p.add_argument("--n-section", type=int, default=300)
     p.add_argument("--quick", action="store_true", help="tiny settings (a smoke run)")

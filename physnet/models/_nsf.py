@@ -74,10 +74,20 @@ class NeuralSymplecticForm(AbstractEnergyModel):
     (the analogue of the LNN's kinetic term). It is a prior the paper does not have; the
     paper's form is ``canonical=0``.
 
+    **Lagrangian chart.** ``lagrangian=True`` restricts the learned 1-form to
+    θ = a(q, q̇)·dq (no dq̇ components; the approximator then maps ``(n,) -> (n/2,)``), with the
+    reference term a = c·q̇ + a_NN. Every Lagrangian system written in (q, q̇) has this form,
+    θ = ∂L/∂q̇·dq (the Poincaré-Cartan form), so no such system is lost, while forms that no
+    mechanical system in velocity coordinates has are excluded; W is then invertible exactly
+    where ∂a/∂q̇ is, the analogue of the LNN's mass matrix. A prior the paper does not have (its
+    θ has all n components); for canonical (q, p) data it also holds (θ = p·dq).
+
     Args:
-        one_form: approximator ``(n,) -> (n,)`` for θ_NN, with a smooth activation.
+        one_form: approximator ``(n,) -> (n,)`` for θ_NN (``(n,) -> (n/2,)`` with
+            ``lagrangian=True``), with a smooth activation.
         hamiltonian: approximator ``(n,) -> (1,)`` for H, with a smooth activation.
         canonical: coefficient c >= 0 of the canonical reference 1-form (default 0).
+        lagrangian: learn only the dq components of θ (default False, the paper's form).
 
     Raises:
         ConfigError: for sizes that do not fit, an odd state size, a non-smooth activation,
@@ -95,6 +105,7 @@ class NeuralSymplecticForm(AbstractEnergyModel):
         hamiltonian: AbstractApproximator,
         *,
         canonical: float = 0.0,
+        lagrangian: bool = False,
     ):
         check_scalar_energy("NeuralSymplecticForm", "hamiltonian", hamiltonian)
         if not isinstance(one_form, AbstractApproximator):
@@ -103,9 +114,19 @@ class NeuralSymplecticForm(AbstractEnergyModel):
                 f"{type(one_form).__name__}"
             )
         n = hamiltonian.in_features
-        if one_form.in_features != n or one_form.out_features != n:
+        if not isinstance(lagrangian, bool):
             raise ConfigError(
-                f"NeuralSymplecticForm: one_form must map the state to a 1-form ({n} -> {n}), "
+                f"NeuralSymplecticForm: lagrangian must be True or False, got {lagrangian!r}"
+            )
+        if lagrangian and n % 2:
+            raise ConfigError(
+                f"NeuralSymplecticForm: lagrangian=True needs an even state size (q, q̇), got {n}"
+            )
+        width = n // 2 if lagrangian else n
+        if one_form.in_features != n or one_form.out_features != width:
+            what = "the dq components of a 1-form" if lagrangian else "a 1-form"
+            raise ConfigError(
+                f"NeuralSymplecticForm: one_form must map the state to {what} ({n} -> {width}), "
                 f"got {one_form.in_features} -> {one_form.out_features}"
             )
         nonsmooth = [a for a in one_form.activation_names() if a in NONSMOOTH_ACTIVATIONS]
@@ -127,12 +148,15 @@ class NeuralSymplecticForm(AbstractEnergyModel):
         self.hamiltonian = hamiltonian
         self.state_size = n
         self.canonical = float(canonical)
+        self.lagrangian = lagrangian
 
     def theta(self, y: Array) -> Array:
         """The 1-form θ(y) = canonical·(p, 0) + θ_NN(y), shape ``(n,)``."""
         value = self.one_form(y)
+        n = self.state_size // 2
+        if self.lagrangian:
+            return jnp.concatenate([value + self.canonical * y[n:], jnp.zeros_like(y[:n])])
         if self.canonical:
-            n = self.state_size // 2
             value = value + self.canonical * jnp.concatenate([y[n:], jnp.zeros_like(y[:n])])
         return value
 
@@ -199,19 +223,26 @@ class NeuralSymplecticForm(AbstractEnergyModel):
         return condition
 
     def config(self) -> dict[str, Any]:
-        return {"canonical": self.canonical}
+        return {"canonical": self.canonical, "lagrangian": self.lagrangian}
 
     def submodules(self):
         return {"one_form": self.one_form, "hamiltonian": self.hamiltonian}
 
     @classmethod
     def build(
-        cls, state_size: int, approximator, *, canonical: float = 0.0
+        cls,
+        state_size: int,
+        approximator,
+        *,
+        canonical: float = 0.0,
+        lagrangian: bool = False,
     ) -> NeuralSymplecticForm:
-        """``NeuralSymplecticForm(approximator(n, n), approximator(n, 1), canonical=...)``
-        (see :func:`physnet.build_model`)."""
+        """``NeuralSymplecticForm(approximator(n, n or n/2), approximator(n, 1), canonical=...,
+        lagrangian=...)`` (see :func:`physnet.build_model`)."""
+        width = state_size // 2 if lagrangian else state_size
         return cls(
-            approximator(state_size, state_size),
+            approximator(state_size, width),
             approximator(state_size, 1),
             canonical=canonical,
+            lagrangian=lagrangian,
         )
