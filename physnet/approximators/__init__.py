@@ -17,6 +17,7 @@ from ._kan import KANLayer as KANLayer
 from ._kan_grid import GridChange as GridChange
 from ._kan_grid import remap_optimizer_state as remap_optimizer_state
 from ._kan_grid import update_grids as update_grids
+from ._kan_grid import update_grids_traced as update_grids_traced
 from ._mlp import MLP as MLP
 from ._registry import APPROXIMATORS as APPROXIMATORS
 from ._registry import build_approximator as build_approximator

@@ -8,6 +8,7 @@ from ._fit import EnsembleHistory as EnsembleHistory
 from ._fit import History as History
 from ._fit import fit as fit
 from ._fit import fit_ensemble as fit_ensemble
+from ._hooks import CompiledHook as CompiledHook
 from ._hooks import GridUpdate as GridUpdate
 from ._hooks import Hook as Hook
 from ._hooks import StopBelow as StopBelow

@@ -253,7 +253,7 @@ def fit_module(
     chunks when that is given."""
 
     def sync(params, rest):
-        nnx.update(module, params)
+        nnx.update(module, params, rest)  # rest: compiled hooks (KAN grid updates) change it
         return module
 
     def read():
@@ -262,13 +262,14 @@ def fit_module(
     evaluate = jax.jit(lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch))
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
-        lambda n: make_train_chunk(
+        lambda n, in_chunk=(): make_train_chunk(
             loss,
             graphdef,
             optimizer,
             batch_size=batch_size,
             max_length=n,
             max_param_norm=max_param_norm,
+            in_chunk=in_chunk,
         ),
         state,
         rest,
@@ -287,7 +288,7 @@ def fit_module(
     )
     bad = int(out.diverged_at)
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
-    nnx.update(module, jax.device_get(out.state.params))
+    nnx.update(module, jax.device_get(out.state.params), jax.device_get(out.rest))
     return history, out, bad
 
 def _check_norm(max_param_norm, where: str) -> None:
@@ -483,7 +484,7 @@ def fit_ensemble(
         _, ensemble.state = nnx.split(nnx.merge(graphdef, params, rest))
         return ensemble
 
-    def make_chunk(n):
+    def make_chunk(n, in_chunk=()):
         chunk = make_train_chunk(
             loss,
             graphdef,
@@ -491,6 +492,7 @@ def fit_ensemble(
             batch_size=batch_size,
             max_length=n,
             max_param_norm=max_param_norm,
+            in_chunk=in_chunk,
         )
         return over_members(chunk, members, member_batch_size)
 
