@@ -320,21 +320,22 @@ def update_grid_traced(kan: KAN, xs: Array, *, margin: float = 0.0) -> None:
             :func:`check_samples`).
         margin: fraction of each range added on both sides (>= 0).
     """
+    h = xs  # each layer's inputs, as produced by the layers updated before it
     for i, layer in enumerate(kan.layers):
-        h = jax.vmap(kan.layer_inputs)(xs)[i]  # inputs as produced by the updated layers
         old_knots = layer.knots[...]
         new_knots = _knots_traced(kan, h, old_knots, margin).astype(old_knots.dtype)
-        pairs = [
-            _collocation(old_knots[j], new_knots[j], kan.order, layer.uniform)
-            for j in range(layer.in_features)
-        ]
-        old_basis = jnp.stack([a for a, _ in pairs])  # (in, P, G + k)
-        new_basis = jnp.stack([b for _, b in pairs])  # (in, P, G' + k)
-        q, r = jnp.linalg.qr(new_basis)
-        maps = jnp.linalg.solve(r, jnp.swapaxes(q, -1, -2) @ old_basis)
+        old_basis, new_basis = jax.vmap(  # (in, P, G + k), (in, P, G' + k)
+            lambda a, b: _collocation(a, b, kan.order, layer.uniform)
+        )(old_knots, new_knots)
+        q, r = jax.lax.linalg.qr(new_basis, full_matrices=False)
+        maps = jax.lax.linalg.triangular_solve(  # r maps = qᵀ old_basis
+            r, jnp.swapaxes(q, -1, -2) @ old_basis, left_side=True, lower=False
+        )
         coef = layer.coef[...]
         layer.coef[...] = (maps @ coef).astype(coef.dtype)
         layer.knots[...] = new_knots
+        if i + 1 < len(kan.layers):
+            h = jax.vmap(lambda v, i=i, layer=layer: kan._nodes_out(i, layer(v)))(h)
 
 
 def _knots_traced(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
