@@ -18,6 +18,7 @@ from ..data import Trajectories
 from ._hooks import Hook, ProgressBar, TestLoss
 from ._loop import Checkpointing, TrainState, drive, make_train_chunk, n_samples, over_members
 from ._losses import AbstractLoss, get_loss
+from ._recipes import recipe_optimizer
 
 #: parameters whose global L2 norm exceeds this count as diverged (fit's default)
 DEFAULT_MAX_PARAM_NORM = 1e6
@@ -83,6 +84,8 @@ def _prepare(loss, data, test_data, optimizer, steps, chunk_size, batch_size, ke
         raise ConfigError(f"{where}: chunk_size must be a positive integer, got {chunk_size!r}")
     loss = get_loss(loss)
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    if isinstance(optimizer, str):  # a named recipe (physnet.training.RECIPES)
+        optimizer = recipe_optimizer(optimizer, int(steps))
     batch = loss.prepare(data)
     n = n_samples(batch)
     if batch_size is not None:
