@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load() -> dict:
     """The load averages (1, 5, 15 min) and the number of cores."""
     one, five, fifteen = os.getloadavg()
-    return {"load_1_5_15": [round(one, 2), round(five, 2), round(fifteen, 2)], "cpus": os.cpu_count()}
+    return {
+        "load_1_5_15": [round(one, 2), round(five, 2), round(fifteen, 2)],
+        "cpus": os.cpu_count(),
+    }
 
 
 def start(args: argparse.Namespace) -> dict:

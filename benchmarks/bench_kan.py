@@ -39,13 +39,13 @@ import sys
 import tempfile
 import time
 
+import _machine
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-import _machine
 import physnet as pn
 from physnet.training import TrainState, fit_function, get_loss, make_train_chunk
 
@@ -245,7 +245,13 @@ def xy_comparison(steps, repeats, have_pykan, threads):
         )
         for name, s in speedups.items():
             print(f"  pykan / physnet, {name}: {_machine.text(s, 'x')}")
-    return {"steps": steps, "repeats": repeats, "summary": summary, "speedups": speedups, "runs": runs}
+    return {
+        "steps": steps,
+        "repeats": repeats,
+        "summary": summary,
+        "speedups": speedups,
+        "runs": runs,
+    }
 
 
 def main():

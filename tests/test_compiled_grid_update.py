@@ -31,7 +31,9 @@ def test_traced_grid_update_equals_the_numpy_one():
         return nnx.split(model)[1]
 
     nnx.update(traced, run(state, xs))
-    for a, b in zip(jax.tree.leaves(nnx.state(host)), jax.tree.leaves(nnx.state(traced)), strict=True):
+    for a, b in zip(
+        jax.tree.leaves(nnx.state(host)), jax.tree.leaves(nnx.state(traced)), strict=True
+    ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-13)
 
 
@@ -46,8 +48,15 @@ def test_grid_updates_run_in_one_compiled_chunk():
     def run(chunk_size, every):
         kan = pn.KAN([2, 3, 1], grid=4, grid_eps=0.5, rngs=nnx.Rngs(0))
         h = fit_function(
-            kan, x, y, steps=30, optimizer=optax.adam(1e-2), chunk_size=chunk_size,
-            update_grid_every=every, update_grid_until=20, test=(x, y),
+            kan,
+            x,
+            y,
+            steps=30,
+            optimizer=optax.adam(1e-2),
+            chunk_size=chunk_size,
+            update_grid_every=every,
+            update_grid_until=20,
+            test=(x, y),
         )
         return kan, h
 
@@ -59,17 +68,29 @@ def test_grid_updates_run_in_one_compiled_chunk():
     for _ in range(4):
         update_grids(manual, x)
         h, opt_state = fit_function(
-            manual, x, y, steps=5, optimizer=optax.adam(1e-2), opt_state=opt_state,
+            manual,
+            x,
+            y,
+            steps=5,
+            optimizer=optax.adam(1e-2),
+            opt_state=opt_state,
             return_opt_state=True,
         )
         losses.append(h.train_loss)
     h, _ = fit_function(
-        manual, x, y, steps=10, optimizer=optax.adam(1e-2), opt_state=opt_state,
+        manual,
+        x,
+        y,
+        steps=10,
+        optimizer=optax.adam(1e-2),
+        opt_state=opt_state,
         return_opt_state=True,
     )
     losses.append(h.train_loss)
     np.testing.assert_allclose(h1.train_loss, np.concatenate(losses), rtol=1e-9)
-    for a, b in zip(jax.tree.leaves(nnx.state(one)), jax.tree.leaves(nnx.state(manual)), strict=True):
+    for a, b in zip(
+        jax.tree.leaves(nnx.state(one)), jax.tree.leaves(nnx.state(manual)), strict=True
+    ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-8, atol=1e-12)
 
 

@@ -21,11 +21,17 @@ def _model():
 def test_adam_then_lbfgs_is_adam_then_a_fresh_lbfgs():
     data = _data()
     both = _model()
-    h = pn.fit(both, data, steps=14, optimizer=adam_then_lbfgs(8, 1e-2), chunk_size=14, progress=False)
+    h = pn.fit(
+        both, data, steps=14, optimizer=adam_then_lbfgs(8, 1e-2), chunk_size=14, progress=False
+    )
     ref = _model()
-    h1 = pn.fit(ref, data, steps=8, optimizer=make_optimizer(1e-2, 8, "warmup-cosine"), progress=False)
+    h1 = pn.fit(
+        ref, data, steps=8, optimizer=make_optimizer(1e-2, 8, "warmup-cosine"), progress=False
+    )
     h2 = pn.fit(ref, data, steps=6, optimizer=optax.lbfgs(), progress=False)
-    np.testing.assert_allclose(h.train_loss, np.concatenate([h1.train_loss, h2.train_loss]), rtol=1e-9)
+    np.testing.assert_allclose(
+        h.train_loss, np.concatenate([h1.train_loss, h2.train_loss]), rtol=1e-9
+    )
     for a, b in zip(jax.tree.leaves(nnx.state(both)), jax.tree.leaves(nnx.state(ref)), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-8, atol=1e-12)
 

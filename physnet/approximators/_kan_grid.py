@@ -325,7 +325,7 @@ def update_grid_traced(kan: KAN, xs: Array, *, margin: float = 0.0) -> None:
         old_knots = layer.knots[...]
         new_knots = _knots_traced(kan, h, old_knots, margin).astype(old_knots.dtype)
         old_basis, new_basis = jax.vmap(  # (in, P, G + k), (in, P, G' + k)
-            lambda a, b: _collocation(a, b, kan.order, layer.uniform)
+            lambda a, b, uniform=layer.uniform: _collocation(a, b, kan.order, uniform)
         )(old_knots, new_knots)
         q, r = jax.lax.linalg.qr(new_basis, full_matrices=False)
         maps = jax.lax.linalg.triangular_solve(  # r maps = qᵀ old_basis

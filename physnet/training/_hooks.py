@@ -101,9 +101,7 @@ class GridUpdate(CompiledHook):
     def check(self, model) -> None:
         kans = [n for _, n in nnx.iter_graph(model) if isinstance(n, KAN)]
         if not kans:
-            raise ConfigError(
-                f"GridUpdate needs a model holding a KAN, got {type(model).__name__}"
-            )
+            raise ConfigError(f"GridUpdate needs a model holding a KAN, got {type(model).__name__}")
         for kan in kans:
             if self.xs.ndim == 2 and self.xs.shape[1] == kan.in_features:
                 check_samples(kan, self.xs, "update_grid")
