@@ -8,6 +8,8 @@ far (:class:`~physnet.training.History`, ``train_loss`` up to ``step``). A hook 
 model in place (e.g. move KAN grids, keeping parameter shapes; the changed parameters become
 the new rollback point) and returns ``True`` to stop training after this call. Any callable
 with that signature is a hook; subclasses of :class:`Hook` may also demand chunk boundaries.
+A :class:`CompiledHook` (the KAN :class:`GridUpdate`) instead runs inside the compiled chunk,
+at the steps it is due, with no chunk boundary and no host round trip.
 """
 
 from __future__ import annotations
