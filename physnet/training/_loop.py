@@ -145,12 +145,13 @@ def make_train_chunk(
 
     grad_fn = jax.value_and_grad(loss_fn)
 
-    def chunk(state: TrainState, rest, batch, key, start, length):
+    def chunk(state: TrainState, rest_in, batch, key, start, length):
         n = n_samples(batch)
         reuse = batch_size is None and _stores_value_and_grad(state.opt_state)
 
         def body(i, carry):
-            state, rest, losses = carry
+            # the non-trained state is carried only when compiled hooks change it
+            state, losses, rest = carry if in_chunk else (*carry, rest_in)
             step = start + i
             if in_chunk:
                 state, rest = apply_hooks(step, state, rest)
@@ -188,12 +189,15 @@ def make_train_chunk(
                 stopped=state.stopped | diverged,
                 step=state.step + ok.astype(state.step.dtype),
             )
-            return state, rest, losses.at[i].set(jnp.where(active, value, jnp.nan))
+            losses = losses.at[i].set(jnp.where(active, value, jnp.nan))
+            return (state, losses, rest) if in_chunk else (state, losses)
 
         dtype = jnp.result_type(*jax.tree.leaves(state.params))
         losses = jnp.full((max_length,), jnp.nan, dtype=dtype)
-        state, rest, losses = jax.lax.fori_loop(0, length, body, (state, rest, losses))
-        return (state, rest, losses) if in_chunk else (state, losses)
+        if not in_chunk:
+            return jax.lax.fori_loop(0, length, body, (state, losses))
+        state, losses, rest = jax.lax.fori_loop(0, length, body, (state, losses, rest_in))
+        return state, rest, losses
 
     return chunk
 
