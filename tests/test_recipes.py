@@ -59,3 +59,64 @@ def test_readme_quickstart_hnn_drifts_below_one_percent():
     scope: dict = {}
     exec(compile(code, "README quickstart", "exec"), scope)
     assert float(np.median(scope["drift"])) <= 0.01
+
+
+def test_physnet_train_preset_is_stored_and_checked(tmp_path):
+    import json
+
+    from physnet.cli import main
+
+    data = tmp_path / "d.npz"
+    assert (
+        main(
+            [
+                "simulate",
+                "--system",
+                "duffing",
+                "--n-trajectories",
+                "6",
+                "--t1",
+                "1",
+                "--n-points",
+                "10",
+                "--seed",
+                "0",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--steps",
+        "4",
+        "--width",
+        "4",
+        "--depth",
+        "1",
+        "--quiet",
+        "--preset",
+        "fast",
+    ]
+    assert main(argv) == 0
+    assert json.loads((run / "config.json").read_text())["preset"] == "fast"
+    bad = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "bad"),
+        "--preset",
+        "fast",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+    ]
+    assert main(bad) == 2
