@@ -82,7 +82,14 @@ def _records(name: str) -> list[str]:
 def _spread(s, unit=" s") -> str:
     if not s:
         return "-"
+    if all(float(s[k]).is_integer() for k in ("median", "min", "max")) and not unit.strip():
+        return f"{s['median']:.0f} [{s['min']:.0f}, {s['max']:.0f}]"  # step counts
     return f"{s['median']:.3g}{unit} [{s['min']:.3g}, {s['max']:.3g}]"
+
+
+def _s(x) -> str:
+    """Seconds, or "-" when not measured."""
+    return "-" if x is None else f"{_f(x)} s"
 
 
 def _f(x, digits=3) -> str:
@@ -186,8 +193,8 @@ def report() -> str:
                     )
                 else:  # older files: medians only
                     lines.append(
-                        f"| {path.name} | {impl} | {_f(r.get('wall_seconds'))} s | "
-                        f"{_f(r.get('train_seconds'))} s | {_f(r.get('compile_seconds'))} s | "
+                        f"| {path.name} | {impl} | {_s(r.get('wall_seconds'))} | "
+                        f"{_s(r.get('train_seconds'))} | {_s(r.get('compile_seconds'))} | "
                         f"{_f(r.get('test_rmse'))} |"
                     )
             speedups = xy.get("speedups") or {}
