@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 
+import _machine
 import jax
 import optax
 from flax import nnx
@@ -48,7 +49,9 @@ def main():
     parser.add_argument("--every", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
+    _machine.add_arguments(parser)
     args = parser.parse_args()
+    record = _machine.start(args)
     train = make_data()
     plain, saved, writes = [], [], []
     with tempfile.TemporaryDirectory() as directory:
@@ -75,6 +78,7 @@ def main():
         "write_share": statistics.median(writes) / statistics.median(saved),
     }
     print(json.dumps(result, indent=2))
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -21,6 +21,7 @@ import platform
 import statistics
 import time
 
+import _machine
 import jax
 import jax.numpy as jnp
 import optax
@@ -131,7 +132,9 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--torch-device", default="cpu")
     ap.add_argument("--no-torch", action="store_true")
+    _machine.add_arguments(ap)
     args = ap.parse_args()
+    record = _machine.start(args)
     train = make_data()
     rows = {"physnet": [], "handwritten": []}
     use_torch = torch_available() and not args.no_torch
@@ -168,6 +171,7 @@ def main():
             result["torch"]["run_s_median"] / result["physnet"]["run_s_median"]
         )
     print(json.dumps(result, indent=2))
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

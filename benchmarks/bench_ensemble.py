@@ -21,6 +21,7 @@ import os
 import platform
 import statistics
 
+import _machine
 import jax
 import optax
 from flax import nnx
@@ -55,7 +56,9 @@ def main():
         "--peak-gflops", type=float, default=None, help="float64 peak of the cores used"
     )
     ap.add_argument("--json", default=None)
+    _machine.add_arguments(ap)
     args = ap.parse_args()
+    record = _machine.start(args)
     system = pn.systems.Duffing(1.0, 2.0, 0.0)
     data = pn.data.generate(system, 100, 5.0, 50, key=jax.random.key(0))
     train, _ = data.split(0.8, key=jax.random.key(1))
@@ -118,6 +121,7 @@ def main():
         result["single_share_of_peak"] = share
         result["ratio_floor_at_peak"] = args.members * share
     print(json.dumps(result, indent=2))
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

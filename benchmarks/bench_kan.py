@@ -6,9 +6,13 @@
    during the first 50; pykan's default ``grid_eps=0.02``, so physnet runs with the same
    quantile-mixed, non-uniform grids). pykan runs with its defaults otherwise (``auto_save``
    off so it writes no checkpoints) and torch on as many threads as XLA's CPU client uses
-   (all cores). physnet's time includes compilation; its optimizer steps alone are reported
-   too. pykan (``pip install pykan scikit-learn pandas pyyaml`` and torch) is optional: the
-   physnet side runs without it.
+   (all cores). physnet's grid updates run inside its compiled training loop. Each physnet
+   run is a fresh process (``--physnet-worker``) timed from building the model to the trained
+   model (imports excluded, as for pykan), once with an empty JAX compilation cache (*cold*)
+   and once more with the cache that run filled (*warm*); its optimizer steps alone (grid
+   updates included) are reported too. Per step: pykan's wall time / physnet's step time.
+   pykan (``pip install pykan scikit-learn pandas pyyaml`` and torch) is optional: the physnet
+   side runs without it.
 2. One HNN training step on E1's data (80 Duffing trajectories x 50 points, full batch,
    derivative loss, Adam): KAN [2, 5, 1] for G = 5, 20, 50 (cost should not grow with G)
    against the source's MLP 2-32-32-1 tanh; a compiled chunk of steps, median over repeats.
@@ -17,9 +21,10 @@
    (``--e1-steps`` full-batch Adam steps, learning rate cosine-decayed from ``--e1-lr`` to 1 %),
    seeds 0..N-1; test MSE (derivative loss on the test trajectories) and parameter counts.
 
-    python benchmarks/bench_kan.py [--steps 500] [--repeats 1] [--hnn-steps 200] [--no-pykan]
+    python benchmarks/bench_kan.py [--steps 500] [--repeats 3] [--hnn-steps 200] [--no-pykan]
                                    [--e1-seeds 0] [--e1-steps 3000] [--e1-lr 2e-2]
-                                   [--skip-xy] [--skip-hnn] [--json results/kan_<machine>.json]
+                                   [--skip-xy] [--skip-hnn] [--force] [--max-load 0.25]
+                                   [--json results/kan_<machine>.json]
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
+import _machine
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -178,10 +187,77 @@ def e1_accuracy(seeds, steps, lr):
     return out
 
 
+def physnet_in_fresh_process(steps, grid_eps, cache_dir):
+    """:func:`run_physnet` in a new Python process with the compilation cache in ``cache_dir``."""
+    cmd = [sys.executable, __file__, "--physnet-worker", "--steps", str(steps)]
+    cmd += ["--grid-eps", str(grid_eps), "--cache-dir", cache_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def physnet_worker(args):
+    from physnet._compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache(args.cache_dir)
+    print(json.dumps(run_physnet(xy_data(), args.steps, args.grid_eps)))
+
+
+def xy_comparison(steps, repeats, have_pykan, threads):
+    """Interleaved repeats of: physnet cold cache, physnet warm cache, pykan."""
+    runs = {"physnet_cold": [], "physnet_warm": [], "pykan": []}
+    data = xy_data()
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            runs["physnet_cold"].append(physnet_in_fresh_process(steps, PYKAN_GRID_EPS, cache))
+            runs["physnet_warm"].append(physnet_in_fresh_process(steps, PYKAN_GRID_EPS, cache))
+        if have_pykan:
+            runs["pykan"].append(run_pykan(data, steps, threads))
+        for name, rs in runs.items():
+            if rs:
+                print(f"    {name}: {rs[-1]}", flush=True)
+    summary = {}
+    for name, rs in runs.items():
+        if rs:
+            summary[name] = {
+                k: _machine.spread([r[k] for r in rs]) for k in rs[0] if isinstance(rs[0][k], float)
+            }
+            s = summary[name]
+            steps_text = (
+                f", steps {_machine.text(s['train_seconds'])}" if "train_seconds" in s else ""
+            )
+            compile_text = (
+                f", compile {_machine.text(s['compile_seconds'])}" if "compile_seconds" in s else ""
+            )
+            print(
+                f"  {name:>13}: end to end {_machine.text(s['wall_seconds'])}{steps_text}"
+                f"{compile_text}, test RMSE {s['test_rmse']['median']:.3e}"
+            )
+    speedups = {}
+    if runs["pykan"]:
+        py = [r["wall_seconds"] for r in runs["pykan"]]
+        for cache in ("cold", "warm"):
+            ph = runs[f"physnet_{cache}"]
+            speedups[f"end_to_end_{cache}"] = _machine.spread(
+                [p / r["wall_seconds"] for p, r in zip(py, ph, strict=True)]
+            )
+        speedups["per_step"] = _machine.spread(
+            [p / r["train_seconds"] for p, r in zip(py, runs["physnet_warm"], strict=True)]
+        )
+        for name, s in speedups.items():
+            print(f"  pykan / physnet, {name}: {_machine.text(s, 'x')}")
+    return {
+        "steps": steps,
+        "repeats": repeats,
+        "summary": summary,
+        "speedups": speedups,
+        "runs": runs,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=1, help="x·y runs of each library")
+    parser.add_argument("--repeats", type=int, default=3, help="x·y runs of each library")
     parser.add_argument("--hnn-steps", type=int, default=200)
     parser.add_argument("--hnn-repeats", type=int, default=5)
     parser.add_argument("--no-pykan", action="store_true")
@@ -191,10 +267,16 @@ def main():
     parser.add_argument("--skip-xy", action="store_true")
     parser.add_argument("--skip-hnn", action="store_true")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--physnet-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--grid-eps", type=float, default=PYKAN_GRID_EPS, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
+    _machine.add_arguments(parser)
     args = parser.parse_args()
+    if args.physnet_worker:
+        return physnet_worker(args)
+    record = _machine.start(args)
 
     threads = os.cpu_count() or 1
-    data = xy_data()
     have_pykan = not args.no_pykan
     if have_pykan:
         try:
@@ -204,28 +286,10 @@ def main():
             print(f"pykan not available ({err}); timing physnet only")
             have_pykan = False
 
-    runs = {"physnet": [], "physnet_uniform": [], "pykan": []}
+    xy = None
     if not args.skip_xy:
         print(f"x·y, [2, 5, 1] KAN, G={GRID}, k={ORDER}, {args.steps} Adam steps, 1000 points")
-    for _ in range(0 if args.skip_xy else args.repeats):  # interleaved
-        runs["physnet"].append(run_physnet(data, args.steps, PYKAN_GRID_EPS))
-        runs["physnet_uniform"].append(run_physnet(data, args.steps, 1.0))
-        if have_pykan:
-            runs["pykan"].append(run_pykan(data, args.steps, threads))
-    summary = {}
-    for name, rs in runs.items():
-        if not rs:
-            continue
-        summary[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-        s = summary[name]
-        extra = f" (steps {s['train_seconds']:.2f} s)" if "train_seconds" in s else ""
-        print(f"  {name:>16}: {s['wall_seconds']:8.2f} s{extra}, test RMSE {s['test_rmse']:.3e}")
-    if "pykan" in summary:
-        for name in ("physnet", "physnet_uniform"):
-            ratio = summary["pykan"]["wall_seconds"] / summary[name]["wall_seconds"]
-            summary[name]["speedup_vs_pykan"] = ratio
-            print(f"  pykan / {name}: {ratio:.0f}x")
-
+        xy = xy_comparison(args.steps, args.repeats, have_pykan, threads)
     hnn = None if args.skip_hnn else hnn_steps(args.hnn_steps, args.hnn_repeats)
     e1 = e1_accuracy(args.e1_seeds, args.e1_steps, args.e1_lr) if args.e1_seeds else None
     result = {
@@ -234,10 +298,11 @@ def main():
         "cpu_count": threads,
         "jax": jax.__version__,
         "devices": [str(d) for d in jax.devices()],
-        "xy": {"steps": args.steps, "repeats": args.repeats, "summary": summary, "runs": runs},
+        "xy": xy,
         "hnn_step": hnn,
         "e1_accuracy": e1,
     }
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -25,6 +25,7 @@ import platform
 import statistics
 import time
 
+import _machine
 import jax
 import numpy as np
 from flax import nnx
@@ -108,7 +109,9 @@ def main():
     ap.add_argument("--naive-sizes", default="50,100")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
+    _machine.add_arguments(ap)
     args = ap.parse_args()
+    record = _machine.start(args)
     model = _model()
     sizes = [int(s) for s in args.sizes.split(",")]
     naive_sizes = [int(s) for s in args.naive_sizes.split(",")]
@@ -148,6 +151,7 @@ def main():
         "repeats": args.repeats,
         "rows": rows,
     }
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -26,6 +26,7 @@ import platform
 import statistics
 import time
 
+import _machine
 import jax
 import numpy as np
 import optax
@@ -102,7 +103,9 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
+    _machine.add_arguments(ap)
     args = ap.parse_args()
+    record = _machine.start(args)
     runners = {"physnet": lambda: time_physnet(args.steps)}
     if torch_available():
         runners["torch_float32"] = lambda: time_torch(args.steps, "float32")
@@ -137,6 +140,7 @@ def main():
         for name in ("torch_float32", "torch_float64"):
             result[f"speedup_physnet_over_{name}"] = result[name]["train_s_median"] / p
     print(json.dumps(result, indent=2))
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -25,6 +25,7 @@ import platform
 import statistics
 import time
 
+import _machine
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -63,7 +64,9 @@ def main():
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
+    _machine.add_arguments(ap)
     args = ap.parse_args()
+    record = _machine.start(args)
     model = pn.HNN(pn.MLP(2, 1, width=W, depth=2, rngs=nnx.Rngs(0)))
     y0 = 0.7 * jax.random.normal(jax.random.key(0), (args.n_ic, 2))
     ts = jnp.linspace(0.0, args.steps * args.dt, 101)  # 100 records, steps/100 substeps each
@@ -96,6 +99,7 @@ def main():
         }
     result["implicit_midpoint_newton_iterations_mean"] = iters
     print(json.dumps(result, indent=2))
+    _machine.finish(result, record)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

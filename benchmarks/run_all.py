@@ -28,10 +28,13 @@ BENCHMARKS = {
     "checkpoint": ["bench_checkpoint.py", "--repeats", "3"],
     "ntk": ["bench_ntk.py", "--sizes", "100,1000,2000,4000", "--naive-sizes", "50,100,200"],
     "real_pendulum": ["bench_real_pendulum.py", "--repeats", "2"],
+    "time_to_accuracy": ["bench_time_to_accuracy.py", "--repeats", "3"],
 }
 
 
-def run(tag: str, only: list[str] | None, peak_gflops: float | None = None) -> None:
+def run(
+    tag: str, only: list[str] | None, peak_gflops: float | None = None, force: bool = False
+) -> None:
     RESULTS.mkdir(exist_ok=True)
     for name, cmd in BENCHMARKS.items():
         if only and name not in only:
@@ -43,6 +46,8 @@ def run(tag: str, only: list[str] | None, peak_gflops: float | None = None) -> N
         out = RESULTS / f"{name}_{tag}.json"
         if peak_gflops and name == "ensemble":
             cmd = [*cmd, "--peak-gflops", str(peak_gflops)]
+        if force:
+            cmd = [*cmd, "--force"]
         print(f"running {name} -> {out}", flush=True)
         subprocess.run([sys.executable, str(script), *cmd[1:], "--json", str(out)], check=True)
         data = json.loads(out.read_text())
@@ -54,6 +59,37 @@ def run(tag: str, only: list[str] | None, peak_gflops: float | None = None) -> N
 def _rows(name: str):
     for path in sorted(RESULTS.glob(f"{name}_*.json")):
         yield path, json.loads(path.read_text())
+
+
+def _record(d: dict) -> str:
+    """Load at start/end, date and command of a result (``_machine.finish``'s record); files
+    from before the record existed say so."""
+    r = d.get("record")
+    if not r:
+        return "(no load record: measured before benchmarks/_machine.py)"
+    flag = "**CONTENDED** " if r.get("contended") else ""
+    return (
+        f"{flag}load {r['load_start'][0]} -> {r['load_end'][0]} on {r['machine']}, "
+        f"{r['date']}, `{r['command']}`"
+    )
+
+
+def _records(name: str) -> list[str]:
+    """One line per result file of benchmark ``name``: its load record."""
+    return [f"- {path.name}: {_record(d)}" for path, d in _rows(name)]
+
+
+def _spread(s, unit=" s") -> str:
+    if not s:
+        return "-"
+    if all(float(s[k]).is_integer() for k in ("median", "min", "max")) and not unit.strip():
+        return f"{s['median']:.0f} [{s['min']:.0f}, {s['max']:.0f}]"  # step counts
+    return f"{s['median']:.3g}{unit} [{s['min']:.3g}, {s['max']:.3g}]"
+
+
+def _s(x) -> str:
+    """Seconds, or "-" when not measured."""
+    return "-" if x is None else f"{_f(x)} s"
 
 
 def _f(x, digits=3) -> str:
@@ -136,18 +172,41 @@ def report() -> str:
     if kan:
         lines += ["", "## KAN training: physnet vs pykan", ""]
         lines += [
-            "[2, 5, 1] KAN, G = 5, k = 3 on x·y (1000 points, float64, Adam): see `bench_kan.py`.",
+            "[2, 5, 1] KAN, G = 5, k = 3 on x·y (1000 points, float64, 500 Adam steps, grids",
+            "updated every 5 steps during the first 50, pykan's schedule and grid_eps): see",
+            "`bench_kan.py`. Since issue 19 physnet's grid updates run inside the compiled loop, and",
+            "each physnet run is a fresh process, with an empty (*cold*) or filled (*warm*) JAX",
+            "compilation cache; end to end = from building the model to the trained model.",
+            "Medians [min, max] over interleaved repeats.",
             "",
-            "| result file | machine | implementation | train s | compile s | test RMSE | speed-up vs pykan |",
-            "|---|---|---|---|---|---|---|",
+            "| result file | implementation | end to end | optimizer steps | compile | test RMSE |",
+            "|---|---|---|---|---|---|",
         ]
         for path, d in kan:
-            for impl, r in d.get("xy", {}).get("summary", {}).items():
+            xy = d.get("xy") or {}
+            for impl, r in xy.get("summary", {}).items():
+                if isinstance(r.get("wall_seconds"), dict):  # since issue 19: spreads
+                    lines.append(
+                        f"| {path.name} | {impl} | {_spread(r['wall_seconds'])} | "
+                        f"{_spread(r.get('train_seconds'))} | {_spread(r.get('compile_seconds'))} | "
+                        f"{_f(r['test_rmse']['median'])} |"
+                    )
+                else:  # older files: medians only
+                    lines.append(
+                        f"| {path.name} | {impl} | {_s(r.get('wall_seconds'))} | "
+                        f"{_s(r.get('train_seconds'))} | {_s(r.get('compile_seconds'))} | "
+                        f"{_f(r.get('test_rmse'))} |"
+                    )
+            speedups = xy.get("speedups") or {}
+            if speedups:
+                lines.append("")
                 lines.append(
-                    f"| {path.name} | {d.get('machine')}, {d.get('cpu_count')} cores | {impl} | "
-                    f"{_f(r.get('train_seconds', r.get('wall_seconds')))} | {_f(r.get('compile_seconds'))} | "
-                    f"{_f(r.get('test_rmse'))} | {_f(r.get('speedup_vs_pykan'))} |"
+                    f"{path.name}: pykan / physnet, per optimizer step "
+                    f"{_spread(speedups.get('per_step'), 'x')}; end to end, warm cache "
+                    f"{_spread(speedups.get('end_to_end_warm'), 'x')}; cold "
+                    f"{_spread(speedups.get('end_to_end_cold'), 'x')} (paired per repeat)."
                 )
+        lines += ["", *_records("kan")]
     checkpoint = list(_rows("checkpoint"))
     if checkpoint:
         lines += ["", "## Training checkpoints: overhead of periodic saves on E1 training", ""]
@@ -168,7 +227,11 @@ def report() -> str:
             )
     ntk = list(_rows("ntk"))
     if ntk:
-        lines += ["", "## NTK: physnet.analysis.ntk vs a naive double loop (vs neural-tangents)", ""]
+        lines += [
+            "",
+            "## NTK: physnet.analysis.ntk vs a naive double loop (vs neural-tangents)",
+            "",
+        ]
         lines += [
             "The E1 HNN (H = MLP 2-32-32-1 tanh, float64) under its operator J∇H on S states (2S",
             "kernel rows); naive: per-sample compiled Jacobians and a Python loop over sample pairs;",
@@ -186,12 +249,52 @@ def report() -> str:
                     f"{_f(r.get('naive_s'))}{' s' if 'naive_s' in r else ''} | "
                     f"**{_f(r.get('naive_over_physnet'))}** | {_f(r.get('max_abs_diff_naive'))} | {nt} |"
                 )
+    tta = list(_rows("time_to_accuracy"))
+    if tta:
+        lines += ["", "## Time to accuracy: E1 test MSE <= 1e-4 and <= 1e-5", ""]
+        lines += [
+            "E1's HNN (2-32-32-1 tanh, float64) on E1's seed-4 data and initialisation; the clock",
+            "includes compilation and excludes the test evaluations (every 50 steps); see",
+            '`bench_time_to_accuracy.py`. physnet_fast: `pn.fit(..., optimizer="fast")` (300 Adam',
+            "steps warm-up-cosine to 1e-2, then L-BFGS, one compiled run); the others run the source's",
+            "Adam(1e-3). Medians [min, max] over interleaved repeats; *not reached* within the step cap.",
+            "",
+            "| result file | compilation cache | candidate | to 1e-4: time | steps | to 1e-5: time | steps |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for path, d in tta:
+            for name, r in d["summary"].items():
+                cells = []
+                for th in ("0.0001", "1e-05"):
+                    hit = r.get(th)
+                    cells += (
+                        [_spread(hit["seconds"]), _spread(hit["steps"], "")]
+                        if hit
+                        else ["not reached", f"> {d['max_steps']}"]
+                    )
+                cache = d.get("compilation_cache", "cold (off)")
+                lines.append(f"| {path.name} | {cache} | {name} | " + " | ".join(cells) + " |")
+            sp = d.get("speedups", {})
+            if sp:
+                lines.append("")
+                lines.append(
+                    f"{path.name}: speed-up of physnet_fast (paired per repeat): "
+                    + "; ".join(
+                        f"{k.replace('_over_fast_', ' / fast, to ')} {_spread(v, 'x')}"
+                        for k, v in sp.items()
+                    )
+                )
+        lines += ["", *_records("time_to_accuracy")]
     extra = HERE / "NOTES.md"
     if extra.exists():
         lines += ["", extra.read_text().strip()]
     real = list(_rows("real_pendulum"))
     if real:
-        lines += ["", "## Real pendulum: import + training beside the HNN paper's PyTorch recipe", ""]
+        lines += [
+            "",
+            "## Real pendulum: import + training beside the HNN paper's PyTorch recipe",
+            "",
+        ]
         lines += [
             "real_pend_h_1 (Schmidt & Lipson 2009): read the text file, forward differences, the",
             "first 80 % in time trains; HNN with H = MLP 2-200-200-1 tanh, 2000 full-batch Adam",
@@ -221,6 +324,17 @@ def report() -> str:
             "faster. Importing the text file with validation takes physnet 0.27 s against 0.003 s for",
             "the paper's bare `numpy.loadtxt`. The losses after 2000 steps agree (8.78e-3, 8.80e-3).",
         ]
+    lines += [
+        "",
+        "## Measurement records",
+        "",
+        "Every result file with its machine load (1-minute average at start -> end), date and",
+        "command (`benchmarks/_machine.py`; a script refuses a busy machine unless `--force`, and",
+        "then flags the result **CONTENDED**: its times are upper bounds, its ratios rough).",
+        "",
+    ]
+    for name in BENCHMARKS:
+        lines += _records(name)
     return "\n".join(lines) + "\n"
 
 
@@ -230,11 +344,14 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated benchmark names")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument(
+        "--force", action="store_true", help="run on a busy machine (results flagged contended)"
+    )
+    ap.add_argument(
         "--peak-gflops", type=float, default=None, help="this machine's float64 peak (ensemble)"
     )
     args = ap.parse_args()
     if not args.report_only:
-        run(args.tag, args.only.split(",") if args.only else None, args.peak_gflops)
+        run(args.tag, args.only.split(",") if args.only else None, args.peak_gflops, args.force)
     (HERE / "README.md").write_text(report())
     print(f"wrote {HERE / 'README.md'}")
 

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .approximators import APPROXIMATORS
     from .models import MODELS
     from .runs import SPLITS
-    from .training import LOSSES
+    from .training import LOSSES, RECIPES
 
     p = sub.add_parser("train", help="train a model on a data file")
     p.add_argument(
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="derivative", choices=list(LOSSES))
     p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=list(RECIPES),
+        help="a training recipe instead of Adam at --lr (fast: Adam, then L-BFGS; full batch)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
     p.add_argument("--width", type=_positive_int, default=None, help="MLP width (default 32)")
     p.add_argument(
@@ -488,6 +494,7 @@ def _cmd_train(args) -> int:
         loss_options={k: getattr(args, k) for k in _LOSS_FLAGS},
         steps=3000 if args.steps is None else args.steps,
         lr=args.lr,
+        preset=args.preset,
         batch_size=args.batch_size,
         seed=args.seed,
         train_fraction=args.train_fraction,

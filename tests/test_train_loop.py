@@ -317,7 +317,9 @@ def test_fit_function_with_grid_updates_keeps_the_trained_coefficients():
         key=jax.random.key(7),
     )
     total = sum(float(np.sum(np.abs(v))) for v in jax.tree.leaves(nnx.state(kan)))
-    np.testing.assert_array_equal(h.test_steps, [5, 10, 15, 20, 40, 60])
+    # grid updates run inside the compiled chunks (no chunk boundaries at update steps since
+    # issue 19); the numbers are those of the updates between chunks
+    np.testing.assert_array_equal(h.test_steps, [20, 40, 60])
     assert h.train_loss[-1] == pytest.approx(0.007496638647460737, rel=1e-9)
     assert h.train_loss.sum() == pytest.approx(5.067355644564814, rel=1e-9)
     assert h.test_loss[-1] == pytest.approx(0.018966673105966298, rel=1e-9)

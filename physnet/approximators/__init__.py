@@ -17,6 +17,7 @@ from ._kan import KANLayer as KANLayer
 from ._kan_grid import GridChange as GridChange
 from ._kan_grid import remap_optimizer_state as remap_optimizer_state
 from ._kan_grid import update_grids as update_grids
+from ._kan_grid import update_grids_traced as update_grids_traced
 from ._mlp import MLP as MLP
 from ._polynomial import Polynomial as Polynomial
 from ._polynomial import monomial_exponents as monomial_exponents

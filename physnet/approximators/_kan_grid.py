@@ -302,3 +302,63 @@ def _remap_leaf(names: tuple, leaf, change: GridChange, prefix: tuple):
         first = ratio * jnp.einsum("inm,imo->ino", m, leaf)
         return jnp.where(jnp.all(leaf >= 0), second, first)
     return leaf
+
+
+def update_grid_traced(kan: KAN, xs: Array, *, margin: float = 0.0) -> None:
+    """:func:`update_grid` as pure array code, so it runs inside ``jax.jit`` (e.g. inside the
+    compiled training loop, :class:`~physnet.training.GridUpdate`), in place on ``kan``.
+
+    The same algorithm as :meth:`KAN.update_grid` (knots from the per-input range of each
+    layer's inputs on ``xs``, widened by ``margin``, mixed with quantiles when
+    ``grid_eps < 1``; coefficients refitted by least squares on 8 Gauss-Legendre points per
+    new interval), in ``jax.numpy`` instead of NumPy, so the result agrees to round-off; no
+    diagnostics (residuals, condition numbers) are computed.
+
+    Args:
+        kan: the KAN (a module merged inside the traced function).
+        xs: samples ``(n, in_features)`` (not checked: check them once outside the trace with
+            :func:`check_samples`).
+        margin: fraction of each range added on both sides (>= 0).
+    """
+    h = xs  # each layer's inputs, as produced by the layers updated before it
+    for i, layer in enumerate(kan.layers):
+        old_knots = layer.knots[...]
+        new_knots = _knots_traced(kan, h, old_knots, margin).astype(old_knots.dtype)
+        old_basis, new_basis = jax.vmap(  # (in, P, G + k), (in, P, G' + k)
+            lambda a, b, uniform=layer.uniform: _collocation(a, b, kan.order, uniform)
+        )(old_knots, new_knots)
+        q, r = jax.lax.linalg.qr(new_basis, full_matrices=False)
+        maps = jax.lax.linalg.triangular_solve(  # r maps = qᵀ old_basis
+            r, jnp.swapaxes(q, -1, -2) @ old_basis, left_side=True, lower=False
+        )
+        coef = layer.coef[...]
+        layer.coef[...] = (maps @ coef).astype(coef.dtype)
+        layer.knots[...] = new_knots
+        if i + 1 < len(kan.layers):
+            h = jax.vmap(lambda v, i=i, layer=layer: kan._nodes_out(i, layer(v)))(h)
+
+
+def _knots_traced(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
+    """:func:`_knots_from_samples` in ``jax.numpy`` (traceable)."""
+    lo, hi = h.min(axis=0), h.max(axis=0)
+    width = hi - lo
+    lo, hi = lo - margin * width, hi + margin * width
+    degenerate = width <= 1e-12 * jnp.maximum(1.0, jnp.abs(lo))
+    positions = np.linspace(0.0, 1.0, kan.grid + 1)  # the constants of the NumPy path
+    bp = lo[:, None] + (hi - lo)[:, None] * jnp.asarray(positions, h.dtype)[None, :]
+    if kan.grid_eps < 1.0:
+        quantiles = jnp.quantile(h, jnp.asarray(positions, h.dtype), axis=0).T
+        quantiles = quantiles.at[:, 0].set(lo).at[:, -1].set(hi)
+        bp = kan.grid_eps * bp + (1.0 - kan.grid_eps) * quantiles
+    grid = kan.grid
+    steps = jnp.arange(1, kan.order + 1, dtype=h.dtype)[None, :] * (bp[:, -1:] - bp[:, :1]) / grid
+    extended = jnp.concatenate([bp[:, :1] - steps[:, ::-1], bp, bp[:, -1:] + steps], axis=-1)
+    return jnp.where(degenerate[:, None], knots, extended)
+
+
+def update_grids_traced(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> None:
+    """:func:`update_grids` inside ``jax.jit``: :func:`update_grid_traced` on every KAN inside
+    ``module`` whose input size is ``xs.shape[1]``, in place."""
+    for _, node in nnx.iter_graph(module):
+        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
+            update_grid_traced(node, xs, margin=margin)

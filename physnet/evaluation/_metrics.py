@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from .._errors import ConfigError
@@ -182,13 +183,37 @@ def rollout_metrics(
     n_out = max(1, int(round(t1 / (dt * substeps))))
     ts = jnp.linspace(0.0, t1, n_out + 1)
     learned = rollout(model, y0, ts, solver=solver, substeps=substeps)
-    true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    true = _true_rollout(system, y0, ts, substeps)
     return trajectory_metrics(
         learned,
         true,
         energy=system.energy,
         learned_energy=model.energy if learned_energy else None,
     )
+
+
+#: the last true rollouts of :func:`rollout_metrics` (models compared on the same system and
+#: initial states, e.g. an HNN and its neural-ODE baseline, share them)
+_TRUE_ROLLOUTS: dict = {}
+_TRUE_ROLLOUTS_KEPT = 8
+
+
+def _true_rollout(system, y0, ts, substeps: int):
+    """``rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)``, remembered
+    for a system equal by value (hashable) and identical ``y0`` and ``ts``."""
+    if isinstance(y0, jax.core.Tracer) or isinstance(ts, jax.core.Tracer):
+        return rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    y0_np, ts_np = np.asarray(y0), np.asarray(ts)
+    try:
+        key = (system, y0_np.tobytes(), y0_np.shape, ts_np.tobytes(), int(substeps))
+        hash(key)
+    except TypeError:  # a system holding arrays: not remembered
+        return rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    if key not in _TRUE_ROLLOUTS:
+        if len(_TRUE_ROLLOUTS) >= _TRUE_ROLLOUTS_KEPT:
+            _TRUE_ROLLOUTS.pop(next(iter(_TRUE_ROLLOUTS)))
+        _TRUE_ROLLOUTS[key] = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    return _TRUE_ROLLOUTS[key]
 
 
 def energy_mse(energy, learned: Array, target: Array, mask: Array | None = None) -> Array:

@@ -126,12 +126,17 @@ def format_markdown_table(results: dict[str, dict]) -> str:
 
 def _run_seeds(exp: Experiment, cfg, seeds, workdir: Path, figures: bool, echo, tag: str):
     per_seed = []
+    t0 = time.perf_counter()
     for j, seed in enumerate(seeds):
         if len(seeds) > 1 or tag:
-            echo(f"      {tag}seed {seed} ({j + 1}/{len(seeds)})")
+            echo(f"      {exp.name}: {tag}seed {seed} ({j + 1}/{len(seeds)}) ...")
         per_seed.append(
             exp.train_and_evaluate(exp.with_seed(cfg, seed), workdir, figures and j == 0)
         )
+        elapsed = time.perf_counter() - t0
+        if len(seeds) > 1 and j + 1 < len(seeds):  # the seeds cost alike: a linear estimate
+            left = elapsed / (j + 1) * (len(seeds) - j - 1)
+            echo(f"      {exp.name}: {tag}{elapsed:.0f} s so far, about {left:.0f} s left")
     return aggregate_seeds(per_seed)
 
 
@@ -226,8 +231,18 @@ def reproduce(
         echo(f"      done in {metrics['wall_seconds']:.1f} s (total {elapsed:.0f} s)")
         results[name] = metrics
     write_json(out / "summary.json", results)
+    table = out / "results.md"
+    table.write_text(format_markdown_table(results) + "\n")
     echo("")
     echo(format_table(results))
+    figures = sorted({str(p.parent) for p in out.glob("*/*.png")})
+    echo("")
+    echo(
+        f"physnet reproduce: {len(names)} experiment(s) in {time.perf_counter() - t_start:.0f} s; "
+        f"results table: {table} (all numbers: {out / 'summary.json'}, per experiment "
+        f"{out}/<name>/metrics.json); figures: "
+        + (", ".join(f"{d}/*.png" for d in figures) if figures else "none")
+    )
     return results
 
 

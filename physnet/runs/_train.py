@@ -123,6 +123,7 @@ def train_run(
     loss_options: dict[str, Any] | None = None,
     steps: int = 3000,
     lr: float = 1e-3,
+    preset: str | None = None,
     batch_size: int | None = None,
     seed: int = 0,
     train_fraction: float = 0.8,
@@ -152,6 +153,8 @@ def train_run(
             :data:`physnet.approximators.APPROXIMATORS`).
         options: model and approximator options (:func:`physnet.build_model`).
         loss, loss_options: registered loss name and its constructor options.
+        preset: a training recipe of :data:`physnet.training.RECIPES` (e.g. ``"fast"``)
+            instead of Adam at ``lr``; full batch only.
         steps, lr, batch_size: Adam steps, learning rate (> 0), minibatch size (None: full
             batch).
         seed: the run's seed, in [0, 2**63 - 1].
@@ -180,6 +183,16 @@ def train_run(
         check_output(out, "run", overwrite=overwrite, inputs=[data_path])
     data = Trajectories.load(data_path)
     _check_options(lr, seed, ensemble, model, approximator, options, data.state_size)
+    if preset is not None:
+        from ..training import RECIPES
+
+        if preset not in RECIPES:
+            raise ConfigError(
+                f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or none: "
+                "Adam at --lr)"
+            )
+        if batch_size is not None:
+            raise ConfigError(f"--preset {preset} trains full batch; drop --batch-size")
     loss_fn = make_loss(loss, loss_options)
     k_split, k_batch = jax.random.split(jax.random.key(seed))
     the_split = make_split(data, split, train_fraction, key=k_split)
@@ -198,7 +211,7 @@ def train_run(
     training_state = out / "training.npz"
     fit_options = dict(
         steps=steps,
-        optimizer=optax.adam(lr),
+        optimizer=optax.adam(lr) if preset is None else preset,
         loss=loss_fn,
         test_data=test,
         batch_size=batch_size,
@@ -227,6 +240,8 @@ def train_run(
         "ensemble_batch": ensemble_batch,
         "checkpoint_every": checkpoint_every,
     }
+    if preset is not None:
+        config["preset"] = preset
     if ensemble is not None:
         config["seeds"] = [seed + i for i in range(ensemble)]
     metrics: dict[str, Any] = {
@@ -322,7 +337,9 @@ def resume_run(
         names = ("model", "approximator", "options", "loss", "loss_options", "lr")
         kwargs = {k: c[k] for k in names}
         kwargs |= {k: c[k] for k in ("batch_size", "seed", "train_fraction", "split")}
-        kwargs |= {k: c.get(k) for k in ("ensemble", "ensemble_batch", "checkpoint_every")}
+        kwargs |= {
+            k: c.get(k) for k in ("ensemble", "ensemble_batch", "checkpoint_every", "preset")
+        }
         steps = c["steps"] if steps is None else steps
     except KeyError as err:
         raise DataError(f"{rd.path / 'config.json'}: missing option {err}") from None

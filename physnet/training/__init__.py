@@ -8,6 +8,7 @@ from ._fit import EnsembleHistory as EnsembleHistory
 from ._fit import History as History
 from ._fit import fit as fit
 from ._fit import fit_ensemble as fit_ensemble
+from ._hooks import CompiledHook as CompiledHook
 from ._hooks import GridUpdate as GridUpdate
 from ._hooks import Hook as Hook
 from ._hooks import StopBelow as StopBelow
@@ -26,6 +27,10 @@ from ._losses import Regularized as Regularized
 from ._losses import get_loss as get_loss
 from ._optimizers import SCHEDULES as SCHEDULES
 from ._optimizers import make_optimizer as make_optimizer
+from ._recipes import RECIPES as RECIPES
+from ._recipes import Recipe as Recipe
+from ._recipes import adam_then_lbfgs as adam_then_lbfgs
+from ._recipes import recipe_optimizer as recipe_optimizer
 from ._regression import MSELoss as MSELoss
 from ._regression import fit_function as fit_function
 from ._trajectory_loss import ADJOINTS as ADJOINTS

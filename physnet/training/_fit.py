@@ -18,6 +18,7 @@ from ..data import Trajectories
 from ._hooks import Hook, ProgressBar, TestLoss
 from ._loop import Checkpointing, TrainState, drive, make_train_chunk, n_samples, over_members
 from ._losses import AbstractLoss, get_loss
+from ._recipes import recipe_optimizer
 
 #: parameters whose global L2 norm exceeds this count as diverged (fit's default)
 DEFAULT_MAX_PARAM_NORM = 1e6
@@ -83,6 +84,8 @@ def _prepare(loss, data, test_data, optimizer, steps, chunk_size, batch_size, ke
         raise ConfigError(f"{where}: chunk_size must be a positive integer, got {chunk_size!r}")
     loss = get_loss(loss)
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    if isinstance(optimizer, str):  # a named recipe (physnet.training.RECIPES)
+        optimizer = recipe_optimizer(optimizer, int(steps))
     batch = loss.prepare(data)
     n = n_samples(batch)
     if batch_size is not None:
@@ -253,7 +256,7 @@ def fit_module(
     chunks when that is given."""
 
     def sync(params, rest):
-        nnx.update(module, params)
+        nnx.update(module, params, rest)  # rest: compiled hooks (KAN grid updates) change it
         return module
 
     def read():
@@ -262,13 +265,14 @@ def fit_module(
     evaluate = jax.jit(lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch))
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
-        lambda n: make_train_chunk(
+        lambda n, in_chunk=(): make_train_chunk(
             loss,
             graphdef,
             optimizer,
             batch_size=batch_size,
             max_length=n,
             max_param_norm=max_param_norm,
+            in_chunk=in_chunk,
         ),
         state,
         rest,
@@ -287,7 +291,7 @@ def fit_module(
     )
     bad = int(out.diverged_at)
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
-    nnx.update(module, jax.device_get(out.state.params))
+    nnx.update(module, jax.device_get(out.state.params), jax.device_get(out.rest))
     return history, out, bad
 
 def _check_norm(max_param_norm, where: str) -> None:
@@ -483,7 +487,7 @@ def fit_ensemble(
         _, ensemble.state = nnx.split(nnx.merge(graphdef, params, rest))
         return ensemble
 
-    def make_chunk(n):
+    def make_chunk(n, in_chunk=()):
         chunk = make_train_chunk(
             loss,
             graphdef,
@@ -491,6 +495,7 @@ def fit_ensemble(
             batch_size=batch_size,
             max_length=n,
             max_param_norm=max_param_norm,
+            in_chunk=in_chunk,
         )
         return over_members(chunk, members, member_batch_size)
 

@@ -8,6 +8,8 @@ far (:class:`~physnet.training.History`, ``train_loss`` up to ``step``). A hook 
 model in place (e.g. move KAN grids, keeping parameter shapes; the changed parameters become
 the new rollback point) and returns ``True`` to stop training after this call. Any callable
 with that signature is a hook; subclasses of :class:`Hook` may also demand chunk boundaries.
+A :class:`CompiledHook` (the KAN :class:`GridUpdate`) instead runs inside the compiled chunk,
+at the steps it is due, with no chunk boundary and no host round trip.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
-from ..approximators import KAN, update_grids
+from ..approximators import KAN, update_grids_traced
+from ..approximators._kan_grid import check_samples
 
 
 class Hook(abc.ABC):
@@ -34,11 +39,39 @@ class Hook(abc.ABC):
         """Run at ``step``; return ``True`` to stop training."""
 
 
-class GridUpdate(Hook):
+class CompiledHook(Hook):
+    """A hook that runs inside the compiled chunk, before the optimizer step of every step
+    where :meth:`due` holds: :meth:`apply` changes the model (traced, in place, keeping the
+    parameter shapes), and the changed parameters become the new rollback point. No chunk
+    boundary, no host round trip and no recompilation: every chunk runs the same executable.
+    Between chunks, ``__call__`` only checks the model (at step 0)."""
+
+    @abc.abstractmethod
+    def due(self, step: Array) -> Array:
+        """Whether :meth:`apply` runs before step ``step`` (a traced integer scalar)."""
+
+    @abc.abstractmethod
+    def apply(self, model) -> None:
+        """Change ``model`` (merged inside the trace) in place; traceable by ``jax.jit``."""
+
+    def check(self, model) -> None:
+        """Raise ConfigError when ``model`` cannot take this hook (called at step 0)."""
+
+    def __call__(self, step: int, model, history) -> None:
+        if step == 0:
+            self.check(model)
+
+
+class GridUpdate(CompiledHook):
     """Move the grids of every KAN in the model to the range of ``xs``
     (:func:`physnet.approximators.update_grids`) before every ``every``-th step while the step
     is below ``until``, as pykan does early in training (its defaults: ``every=5,
     until=50``). Grid updates keep parameter shapes, so the optimizer state carries on.
+
+    The update runs inside the compiled training loop
+    (:func:`physnet.approximators.update_grids_traced`, under a ``lax.cond`` at the update
+    steps), so it costs no host round trip and no recompilation; its numbers are those of
+    :func:`~physnet.approximators.update_grids` between chunks to round-off.
 
     Args:
         xs: the samples the KANs see, shape ``(n, d)`` (for a model trained on trajectories,
@@ -48,34 +81,43 @@ class GridUpdate(Hook):
         margin: see :meth:`~physnet.KAN.update_grid`.
 
     Raises:
-        ConfigError: on a non-positive ``every``, or (when called) if the model holds no KAN.
+        ConfigError: on a non-positive ``every``, or (at step 0) if the model holds no KAN.
     """
 
     def __init__(self, xs: Array, *, every: int, until: int, margin: float = 0.0):
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ConfigError(f"GridUpdate: every must be a positive integer, got {every!r}")
-        self.xs = xs
+        if not (isinstance(margin, int | float) and margin >= 0):
+            raise ConfigError(f"GridUpdate: margin must be >= 0, got {margin!r}")
+        self.xs = jnp.asarray(xs)
         self.every = every
         self.until = int(until)
-        self.margin = margin
+        self.margin = float(margin)
 
-    def boundaries(self, steps: int) -> Iterable[int]:
-        last = min(steps, self.until)
-        return [*range(0, last, self.every), last]
+    def due(self, step: Array) -> Array:
+        return (step < self.until) & (step % self.every == 0)
 
-    def __call__(self, step: int, model, history) -> None:
-        if step < self.until and step % self.every == 0:
-            if not has_kan(model):
-                raise ConfigError(
-                    f"GridUpdate needs a model holding a KAN, got {type(model).__name__}"
-                )
-            update_grids(model, self.xs, margin=self.margin)
+    def apply(self, model) -> None:
+        update_grids_traced(model, self.xs.astype(_kan_dtype(model)), margin=self.margin)
+
+    def check(self, model) -> None:
+        kans = [n for _, n in nnx.iter_graph(model) if isinstance(n, KAN)]
+        if not kans:
+            raise ConfigError(f"GridUpdate needs a model holding a KAN, got {type(model).__name__}")
+        for kan in kans:
+            if self.xs.ndim == 2 and self.xs.shape[1] == kan.in_features:
+                check_samples(kan, self.xs, "update_grid")
+
+
+def _kan_dtype(model):
+    for _, node in nnx.iter_graph(model):
+        if isinstance(node, KAN):
+            return node.param_dtype
+    return jnp.float64
 
 
 def has_kan(model) -> bool:
     """Whether ``model`` is or contains a :class:`~physnet.KAN`."""
-    from flax import nnx
-
     return any(isinstance(node, KAN) for _, node in nnx.iter_graph(model))
 
 

@@ -22,7 +22,7 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
-from ._hooks import Hook
+from ._hooks import CompiledHook, Hook
 
 
 @jax.tree_util.register_dataclass
@@ -98,6 +98,7 @@ def make_train_chunk(
     batch_size: int | None,
     max_length: int,
     max_param_norm: float | None = None,
+    in_chunk: Sequence = (),
 ):
     """The compiled unit of training: up to ``max_length`` optimizer steps in one loop.
 
@@ -115,21 +116,45 @@ def make_train_chunk(
     ``max_param_norm`` (a blow-up a saturated activation can hide from the loss), restores
     ``state.last_good`` and sets ``state.stopped``; steps after that change nothing. ``losses`` has shape
     ``(max_length,)``: the loss before each step, NaN where no step ran.
+
+    With ``in_chunk`` (:class:`~physnet.training.CompiledHook` s, e.g. a KAN
+    :class:`~physnet.training.GridUpdate`), before each step whose ``hook.due(step)`` holds,
+    ``hook.apply(model)`` changes the model inside the loop (a ``lax.cond``: no host round
+    trip, no recompilation), its parameters become ``last_good``, and the chunk returns
+    ``(state, rest, losses)`` (the non-trained state, e.g. KAN grids, changes too).
     """
     optimizer = optax.with_extra_args_support(optimizer)
+    in_chunk = tuple(in_chunk)
+
+    def apply_hooks(step, state, rest):
+        for hook in in_chunk:
+
+            def run(state, rest, hook=hook):
+                model = nnx.merge(graphdef, state.params, rest)
+                hook.apply(model)
+                _, params, new_rest = nnx.split(model, nnx.Param, ...)
+                return dataclasses.replace(state, params=params, last_good=params), new_rest
+
+            state, rest = jax.lax.cond(
+                hook.due(step), run, lambda state, rest: (state, rest), state, rest
+            )
+        return state, rest
 
     def loss_fn(params, rest, batch):
         return loss(nnx.merge(graphdef, params, rest), batch)
 
     grad_fn = jax.value_and_grad(loss_fn)
 
-    def chunk(state: TrainState, rest, batch, key, start, length):
+    def chunk(state: TrainState, rest_in, batch, key, start, length):
         n = n_samples(batch)
         reuse = batch_size is None and _stores_value_and_grad(state.opt_state)
 
         def body(i, carry):
-            state, losses = carry
+            # the non-trained state is carried only when compiled hooks change it
+            state, losses, rest = carry if in_chunk else (*carry, rest_in)
             step = start + i
+            if in_chunk:
+                state, rest = apply_hooks(step, state, rest)
             if batch_size is None:
                 sub = batch
             else:
@@ -164,11 +189,15 @@ def make_train_chunk(
                 stopped=state.stopped | diverged,
                 step=state.step + ok.astype(state.step.dtype),
             )
-            return state, losses.at[i].set(jnp.where(active, value, jnp.nan))
+            losses = losses.at[i].set(jnp.where(active, value, jnp.nan))
+            return (state, losses, rest) if in_chunk else (state, losses)
 
         dtype = jnp.result_type(*jax.tree.leaves(state.params))
         losses = jnp.full((max_length,), jnp.nan, dtype=dtype)
-        return jax.lax.fori_loop(0, length, body, (state, losses))
+        if not in_chunk:
+            return jax.lax.fori_loop(0, length, body, (state, losses))
+        state, losses, rest = jax.lax.fori_loop(0, length, body, (state, losses, rest_in))
+        return state, rest, losses
 
     return chunk
 
@@ -304,7 +333,8 @@ def drive(
     """Run ``steps`` optimizer steps on ``state``, calling ``hooks`` between chunks.
 
     ``make_chunk(max_length)`` builds the chunk (:func:`make_train_chunk`, possibly through
-    :func:`over_members`); it is compiled once, for the longest chunk of the plan
+    :func:`over_members`; ``make_chunk(max_length, in_chunk=hooks)`` when ``hooks`` holds
+    :class:`~physnet.training.CompiledHook` s, which then run inside it); it is compiled once, for the longest chunk of the plan
     (:func:`plan_chunks`), and serves every chunk.
 
     Hooks run before the first chunk (step 0) and after every chunk, with ``(step, model,
@@ -321,6 +351,7 @@ def drive(
     of the running chunk: the state is saved and ``Outcome.interrupted`` set.
     """
     ck = checkpointing
+    in_chunk = [h for h in hooks if isinstance(h, CompiledHook)]
     boundaries = [b for h in hooks if isinstance(h, Hook) for b in h.boundaries(steps)]
     if ck is not None and ck.every:
         boundaries += list(range(ck.every, steps, ck.every))
@@ -344,8 +375,9 @@ def drive(
     if plan:
         max_length = max(n for _, n in full_plan)
         t0 = time.perf_counter()
+        made = make_chunk(max_length, in_chunk=in_chunk) if in_chunk else make_chunk(max_length)
         compiled = (
-            jax.jit(make_chunk(max_length))
+            jax.jit(made)
             .lower(state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length))
             .compile()
         )
@@ -405,9 +437,11 @@ def drive(
             if stop or out.interrupted is not None:
                 break
             t0 = time.perf_counter()
-            state, losses = compiled(
-                state, rest, batch, key, jnp.asarray(start), jnp.asarray(length)
-            )
+            outputs = compiled(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length))
+            if in_chunk:
+                state, rest, losses = outputs
+            else:
+                state, losses = outputs
             losses = np.asarray(losses)[..., :length]
             out.train_seconds += time.perf_counter() - t0
             seen.append(losses)

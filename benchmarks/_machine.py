@@ -1,0 +1,106 @@
+"""Shared honesty rules for the benchmark scripts: machine load, interleaved repeats, spread.
+
+Every benchmark script calls :func:`add_arguments` on its parser, :func:`start` after parsing
+(reads the load average; refuses to run on a busy machine unless ``--force``, and then flags
+the result as contended), times its candidates with :func:`interleave` (repeat r of every
+candidate before repeat r + 1 of any, so load changes hit all alike) and :func:`spread`
+(median and [min, max]), and calls :func:`finish` on its result dict before writing the JSON.
+``run_all.py`` renders the ``"record"`` block (load, date, command, contended) in every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+
+#: refuse when the 1-minute load average per core is above this (unless --force)
+MAX_LOAD_PER_CORE = 0.25
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--force`` and ``--max-load`` (load average per core) to a benchmark's parser."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run on a busy machine anyway; the result is flagged as contended",
+    )
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=MAX_LOAD_PER_CORE,
+        help=f"largest 1-minute load average per core accepted (default {MAX_LOAD_PER_CORE})",
+    )
+
+
+def load() -> dict:
+    """The load averages (1, 5, 15 min) and the number of cores."""
+    one, five, fifteen = os.getloadavg()
+    return {
+        "load_1_5_15": [round(one, 2), round(five, 2), round(fifteen, 2)],
+        "cpus": os.cpu_count(),
+    }
+
+
+def start(args: argparse.Namespace) -> dict:
+    """Check the load before a benchmark; SystemExit on a busy machine without ``--force``.
+
+    Returns the record to pass to :func:`finish`: date, command, machine, load at the start,
+    and ``contended`` (True when the load per core exceeded ``--max-load``).
+    """
+    info = load()
+    per_core = info["load_1_5_15"][0] / max(1, info["cpus"])
+    contended = per_core > args.max_load
+    if contended and not args.force:
+        raise SystemExit(
+            f"machine busy: 1-minute load {info['load_1_5_15'][0]} on {info['cpus']} cores "
+            f"({per_core:.2f} per core > --max-load {args.max_load}); wait, or pass --force "
+            "(the result is then flagged as contended)"
+        )
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="minutes"),
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"{platform.machine()}, {info['cpus']} cores",
+        "load_start": info["load_1_5_15"],
+        "contended": contended,
+        "max_load_per_core": args.max_load,
+    }
+
+
+def finish(result: dict, record: dict) -> dict:
+    """Add the record (with the load at the end; contended if it was busy then too)."""
+    end = load()
+    record = dict(record, load_end=end["load_1_5_15"])
+    if end["load_1_5_15"][0] / max(1, end["cpus"]) > record["max_load_per_core"]:
+        record["contended"] = True
+    result["record"] = record
+    return result
+
+
+def interleave(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Run every candidate once per repeat, in turn; the results per candidate."""
+    out: dict[str, list] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            out[name].append(fn())
+    return out
+
+
+def spread(values) -> dict:
+    """``{"median", "min", "max", "all"}`` of a list of numbers."""
+    values = [float(v) for v in values]
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "all": values,
+    }
+
+
+def text(s: dict, unit: str = " s", digits: int = 3) -> str:
+    """``median [min, max]`` of a :func:`spread`."""
+    return f"{s['median']:.{digits}g}{unit} [{s['min']:.{digits}g}, {s['max']:.{digits}g}]"

@@ -1,0 +1,277 @@
+"""Time to accuracy on E1: wall time and steps until the test MSE is <= 1e-4 and <= 1e-5.
+
+E1's problem (HNN, H = MLP 2-32-32-1 tanh, float64, the conservative Duffing oscillator, 100
+trajectories x 50 points, 80/20 split by trajectory, derivative loss), the data and
+initialisation of E1's seed 4 (``physnet.reproduce``'s ``DataConfig(seed=4)``; seeds 0-3 hold a
+test trajectory outside the training states, where no recipe gets below ~1e-4: see
+experiments/e1/README.md). Candidates, interleaved in one run:
+
+- ``physnet_fast``: ``pn.fit(..., optimizer="fast")``, physnet's recipe (300 Adam steps,
+  warm-up-cosine, peak 1e-2, then L-BFGS; ``physnet.training.RECIPES``).
+- ``physnet_adam``: ``pn.fit`` with the source's Adam(1e-3) (the same recipe as PyTorch).
+- ``jax_minimal``: a minimal hand-written JAX loop (jitted ``lax.scan`` of Adam(1e-3) steps).
+- ``torch``: the plain PyTorch recipe of ``bench_e1_training.py`` (Adam 1e-3, float64).
+
+Every candidate evaluates the test MSE after every ``--eval-every`` steps and stops once it is
+below the smallest threshold (or after ``--max-steps``); the evaluations are not timed. The
+clock starts before compilation (physnet, JAX) and includes it; the time to a threshold is
+that at the end of the first evaluated block below it (so the step counts are multiples of
+``--eval-every``). With ``--warm-cache`` JAX's persistent compilation cache is on (in a fresh
+temporary directory) and every JAX candidate runs once, untimed, before the timed repeats: the
+times a user sees from the second run on (``physnet train`` keeps its cache between runs);
+without it every compilation is cold.
+
+    python benchmarks/bench_time_to_accuracy.py [--repeats 3] [--eval-every 50]
+        [--max-steps 8000] [--no-torch] [--warm-cache] [--force]
+        [--json results/time_to_accuracy_TAG.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import _machine
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+import physnet as pn
+from physnet.reproduce._common import DataConfig, make_data
+from physnet.training import Hook, get_loss
+
+THRESHOLDS = (1e-4, 1e-5)
+SEED = 4
+
+
+def problem():
+    train, test = make_data(pn.systems.Duffing(1.0, 2.0, 0.0), DataConfig(seed=SEED))
+    return train, test
+
+
+def new_model():
+    return pn.HNN(pn.MLP(2, 1, width=32, depth=2, rngs=nnx.Rngs(SEED)))
+
+
+class Tracker:
+    """Times to each threshold, with the evaluations taken off the clock."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.off = 0.0
+        self.hits: dict[float, dict] = {}
+        self.curve: list[tuple[int, float, float]] = []
+
+    def record(self, step: int, evaluate) -> bool:
+        now = time.perf_counter()
+        mse = float(evaluate())
+        elapsed = now - self.t0 - self.off
+        self.off += time.perf_counter() - now
+        self.curve.append((step, elapsed, mse))
+        for th in THRESHOLDS:
+            if th not in self.hits and mse <= th:
+                self.hits[th] = {"steps": step, "seconds": elapsed}
+        return len(self.hits) == len(THRESHOLDS)
+
+    def result(self) -> dict:
+        return {
+            "time_to": {str(th): self.hits.get(th) for th in THRESHOLDS},
+            "final_test_mse": self.curve[-1][2],
+            "steps_run": self.curve[-1][0],
+            "seconds_run": self.curve[-1][1],
+        }
+
+
+class _Probe(Hook):
+    def __init__(self, tracker, evaluate):
+        self.tracker, self.evaluate = tracker, evaluate
+
+    def __call__(self, step, model, history):
+        return self.tracker.record(step, lambda: self.evaluate(model))
+
+
+def physnet_run(train, test, optimizer, max_steps, eval_every):
+    loss = get_loss("derivative")
+    test_batch = loss.prepare(test)
+    graphdef = nnx.graphdef(new_model())
+    ev = jax.jit(lambda state: loss(nnx.merge(graphdef, state), test_batch))
+    tracker = Tracker()
+    model = new_model()
+    pn.fit(
+        model,
+        train,
+        steps=max_steps,
+        optimizer=optimizer,
+        chunk_size=eval_every,
+        progress=False,
+        hooks=[_Probe(tracker, lambda m: ev(nnx.state(m)))],
+    )
+    return tracker.result()
+
+
+def jax_minimal_run(train, test, max_steps, eval_every):
+    tracker = Tracker()
+    graphdef, params = nnx.split(new_model())
+    y, dy = train.flat()
+    yt, dyt = test.flat()
+    opt = optax.adam(1e-3)
+
+    def mse(params, y, dy):
+        m = nnx.merge(graphdef, params)
+        return jnp.mean((jax.vmap(lambda s: m(0.0, s))(y) - dy) ** 2)
+
+    def step(carry, _):
+        params, state = carry
+        value, grads = jax.value_and_grad(mse)(params, y, dy)
+        updates, state = opt.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    @jax.jit
+    def block(params, state):
+        return jax.lax.scan(step, (params, state), None, length=eval_every)[0]
+
+    ev = jax.jit(mse)
+    state = opt.init(params)
+    block = block.lower(params, state).compile()
+    tracker.record(0, lambda: ev(params, yt, dyt))
+    for done in range(eval_every, max_steps + 1, eval_every):
+        params, state = jax.block_until_ready(block(params, state))  # on the clock
+        if tracker.record(done, lambda params=params: ev(params, yt, dyt)):
+            break
+    return tracker.result()
+
+
+def torch_run(train, test, max_steps, eval_every):
+    import torch
+
+    torch.manual_seed(SEED)
+    tracker = Tracker()
+    y, dy = (torch.tensor(np.asarray(a), dtype=torch.float64) for a in train.flat())
+    yt, dyt = (torch.tensor(np.asarray(a), dtype=torch.float64) for a in test.flat())
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 1),
+    ).to(dtype=torch.float64)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def field_mse(y, dy, create_graph):
+        x = y.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(net(x).sum(), x, create_graph=create_graph)
+        return ((torch.stack([g[:, 1], -g[:, 0]], dim=1) - dy) ** 2).mean()
+
+    def evaluate():
+        return float(field_mse(yt, dyt, False))
+
+    tracker.record(0, evaluate)
+    for done in range(1, max_steps + 1):
+        loss = field_mse(y, dy, True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if done % eval_every == 0 and tracker.record(done, evaluate):
+            break
+    return tracker.result()
+
+
+def _hit_text(hit) -> str:
+    return "not reached" if hit is None else f"{hit['seconds']:.2f} s / {hit['steps']} steps"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--max-steps", type=int, default=8000)
+    ap.add_argument("--fast-max-steps", type=int, default=3000)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--warm-cache", action="store_true")
+    ap.add_argument("--json", default=None)
+    _machine.add_arguments(ap)
+    args = ap.parse_args()
+    record = _machine.start(args)
+    train, test = problem()
+    n, k = args.max_steps, args.eval_every
+    candidates = {
+        "physnet_fast": lambda: physnet_run(train, test, "fast", args.fast_max_steps, k),
+        "physnet_adam": lambda: physnet_run(train, test, optax.adam(1e-3), n, k),
+        "jax_minimal": lambda: jax_minimal_run(train, test, n, k),
+    }
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F401
+
+            candidates["torch"] = lambda: torch_run(train, test, n, k)
+        except ImportError:
+            print("torch not installed: PyTorch not run")
+
+    def show(name, fn):
+        def run():
+            r = fn()
+            hits = ", ".join(f"<= {th}: {_hit_text(h)}" for th, h in r["time_to"].items())
+            print(f"  {name:>13}: {hits}; final test MSE {r['final_test_mse']:.2e}", flush=True)
+            return r
+
+        return run
+
+    if args.warm_cache:
+        import tempfile
+
+        from physnet._compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache(tempfile.mkdtemp(prefix="physnet-tta-cache-"))
+        for name, fn in candidates.items():
+            if name != "torch":
+                print(f"  warming the compilation cache: {name}", flush=True)
+                fn()
+    runs = _machine.interleave({k_: show(k_, f) for k_, f in candidates.items()}, args.repeats)
+    summary = {}
+    for name, rs in runs.items():
+        summary[name] = {}
+        for th in map(str, THRESHOLDS):
+            hits = [r["time_to"][th] for r in rs]
+            if all(h is not None for h in hits):
+                summary[name][th] = {
+                    "seconds": _machine.spread([h["seconds"] for h in hits]),
+                    "steps": _machine.spread([h["steps"] for h in hits]),
+                }
+            else:
+                summary[name][th] = None
+    speedups = {}
+    for ref in ("torch", "jax_minimal", "physnet_adam"):
+        for th in map(str, THRESHOLDS):
+            a, b = summary.get(ref, {}).get(th), summary["physnet_fast"].get(th)
+            if a and b:
+                paired = [
+                    x["time_to"][th]["seconds"] / y["time_to"][th]["seconds"]
+                    for x, y in zip(runs[ref], runs["physnet_fast"], strict=True)
+                ]
+                speedups[f"{ref}_over_fast_{th}"] = _machine.spread(paired)
+                print(
+                    f"  {ref} / physnet_fast to {th}: {_machine.text(speedups[f'{ref}_over_fast_{th}'], 'x')}"
+                )
+    result = {
+        "problem": f"E1 data and initialisation, seed {SEED}; HNN 2-32-32-1 tanh, float64",
+        "eval_every": k,
+        "max_steps": n,
+        "repeats": args.repeats,
+        "compilation_cache": "warm" if args.warm_cache else "cold (off)",
+        "jax": jax.__version__,
+        "summary": summary,
+        "speedups": speedups,
+        "runs": runs,
+    }
+    _machine.finish(result, record)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
