@@ -37,6 +37,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -179,6 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="a training recipe instead of Adam at --lr (fast: Adam, then L-BFGS; full batch)",
     )
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
+    g = p.add_argument_group(
+        "states-only identification (noisy states, no derivatives: physnet.fit_states)"
+    )
+    g.add_argument(
+        "--fit-states",
+        action="store_true",
+        help="weak form, then latent-start shooting by Levenberg-Marquardt, instead of Adam "
+        "steps (small models: a polynomial H or a small net); reports the noise level",
+    )
+    g.add_argument("--weak-steps", type=_nonnegative_int, default=None, help="(default 30)")
+    g.add_argument("--latent-steps", type=_nonnegative_int, default=None, help="(default 20)")
+    g.add_argument(
+        "--max-step",
+        type=_positive_float,
+        default=None,
+        help="trust region of the weak stage (e.g. 1 for a polynomial H; default none)",
+    )
     p.add_argument("--width", type=_positive_int, default=None, help="MLP width (default 32)")
     p.add_argument(
         "--depth", type=_positive_int, default=None, help="MLP hidden layers (default 2)"
@@ -482,9 +509,19 @@ def _cmd_train(args) -> int:
         raise ConfigError("--grid and --order apply to --approximator kan only")
     if args.approximator != "polynomial" and args.degree is not None:
         raise ConfigError("--degree applies to --approximator polynomial only")
+    states_flags = {k: getattr(args, k) for k in ("weak_steps", "latent_steps", "max_step")}
+    fit_states = None
+    if args.fit_states:
+        fit_states = {k: v for k, v in states_flags.items() if v is not None}
+        if args.steps is not None or args.batch_size is not None:
+            raise ConfigError("--fit-states does not take Adam --steps or --batch-size")
+    elif any(v is not None for v in states_flags.values()):
+        given = [f"--{k.replace('_', '-')}" for k, v in states_flags.items() if v is not None]
+        raise ConfigError(f"{', '.join(given)} appl(ies) to --fit-states only")
     out, metrics = train_run(
         args.data,
         args.out,
+        fit_states=fit_states,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
         model=args.model,

@@ -298,3 +298,41 @@ def test_fit_states_identifies_a_polynomial_dissipative_hnn_from_clean_states():
 def test_least_squares_refuses_a_loss_without_residuals():
     with pytest.raises(pn.ConfigError, match="residuals"):
         pn.training.least_squares(DuffingField(), _data(11), TrajectoryLoss(3))
+
+
+def test_cli_fit_states_identifies_duffing_from_noisy_states(tmp_path, capsys):
+    import json
+
+    from physnet.cli import main
+
+    clean = _data(41, t1=4.0, n=8, seed=3)
+    noisy = clean.with_noise(0.01, key=jax.random.key(4), derivatives=False)
+    path = noisy.save(tmp_path / "states.npz")
+    run = tmp_path / "run"
+    args = ["train", "--data", path, "--model", "dhnn", "--approximator", "polynomial",
+            "--degree", "4", "--fit-states", "--max-step", "1", "--weak-steps", "15",
+            "--latent-steps", "10", "--quiet", "--out", run]  # fmt: skip
+    assert main(list(map(str, args))) == 0
+    config = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert config["fit_states"] == {"weak_steps": 15, "latent_steps": 10, "max_step": 1.0}
+    assert metrics["fit"] == "states"
+    # the estimated noise level is the one added, and the field is Duffing's
+    np.testing.assert_allclose(metrics["noise_level"], 0.01, rtol=0.3)
+    model = pn.load_model(run / "checkpoint")
+    ys = clean.states.reshape(-1, 2)
+    learned = jax.vmap(lambda y: model(0.0, y))(ys)
+    true = jax.vmap(lambda y: SYSTEM.vector_field(0.0, y))(ys)
+    assert float(jnp.max(jnp.abs(learned - true))) < 0.05 * float(jnp.max(jnp.abs(true)))
+    for extra, message in (
+        (["--ensemble", "2"], "drop --ensemble"),
+        (["--loss", "trajectory"], "--loss trajectory does not apply"),
+        (["--steps", "10"], "does not take Adam --steps"),
+    ):
+        bad = [*args[:-2], *extra, "--out", tmp_path / f"bad{len(extra)}{extra[0]}"]
+        assert main(list(map(str, bad))) != 0
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / f"bad{len(extra)}{extra[0]}").exists()
+    no_flag = [a for a in args[:-2] if a != "--fit-states"] + ["--out", tmp_path / "nf"]
+    assert main(list(map(str, no_flag))) != 0
+    assert "appl(ies) to --fit-states only" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
 from ..models import DissipativeHNN, Ensemble, Friction
 from ..training import LOSSES, fit, fit_ensemble, get_loss
+from ..training import fit_states as states_fit
 from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
 
 #: seeds are 64-bit signed integers (``jax.random.key`` with x64)
@@ -112,6 +113,28 @@ def _check_options(lr, seed, ensemble, model, approximator, options, state_size)
         )
 
 
+_FIT_STATES_OPTIONS = ("weak_steps", "latent_steps", "max_step")
+
+
+def _check_fit_states(options, loss, ensemble, preset, resume) -> None:
+    """The options of a states-only fit, before any work."""
+    unknown = sorted(set(options) - set(_FIT_STATES_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"fit_states takes {', '.join(_FIT_STATES_OPTIONS)}, not {', '.join(unknown)}"
+        )
+    if loss not in ("derivative", "weak"):
+        raise ConfigError(
+            f"--fit-states runs the weak loss then latent shooting; --loss {loss} does not "
+            "apply (use --loss weak to set the weak stage's options, or drop --fit-states)"
+        )
+    for flag, value in (("--ensemble", ensemble), ("--preset", preset)):
+        if value is not None:
+            raise ConfigError(f"--fit-states trains one model by least squares; drop {flag}")
+    if resume:
+        raise ConfigError("a --fit-states run has no training state to resume; run it again")
+
+
 def train_run(
     data_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -124,6 +147,7 @@ def train_run(
     steps: int = 3000,
     lr: float = 1e-3,
     preset: str | None = None,
+    fit_states: dict[str, Any] | None = None,
     batch_size: int | None = None,
     seed: int = 0,
     train_fraction: float = 0.8,
@@ -161,6 +185,12 @@ def train_run(
         train_fraction, split: the train/test split (:func:`make_split`).
         ensemble, ensemble_batch: train ``ensemble`` members in one compiled call, vmapping
             ``ensemble_batch`` at a time (:func:`physnet.fit_ensemble`).
+        fit_states: identify the model from the states alone with :func:`physnet.fit_states`
+            (weak form, then latent-start shooting by Levenberg-Marquardt) instead of
+            gradient steps; a dict of its options ``weak_steps``, ``latent_steps``,
+            ``max_step`` (``{}``: the defaults). ``loss="weak"`` with ``loss_options``
+            configures the weak stage. Single models only (no ensemble, preset or resume);
+            the estimated noise level goes to ``metrics["noise_level"]``.
         progress: show a progress bar (default: when stderr is a terminal).
         overwrite: replace a previous physnet run at ``out``.
         checkpoint_every: steps between saves of the training state (None: only at the end,
@@ -193,6 +223,8 @@ def train_run(
             )
         if batch_size is not None:
             raise ConfigError(f"--preset {preset} trains full batch; drop --batch-size")
+    if fit_states is not None:
+        _check_fit_states(fit_states, loss, ensemble, preset, resume)
     loss_fn = make_loss(loss, loss_options)
     k_split, k_batch = jax.random.split(jax.random.key(seed))
     the_split = make_split(data, split, train_fraction, key=k_split)
@@ -242,6 +274,8 @@ def train_run(
     }
     if preset is not None:
         config["preset"] = preset
+    if fit_states is not None:
+        config["fit_states"] = dict(fit_states)
     if ensemble is not None:
         config["seeds"] = [seed + i for i in range(ensemble)]
     metrics: dict[str, Any] = {
@@ -262,7 +296,11 @@ def train_run(
         if ensemble is None:
             trained = make_model(seed)
             try:
-                history = fit(trained, train, **fit_options)
+                if fit_states is None:
+                    history = fit(trained, train, **fit_options)
+                else:
+                    weak = loss_fn if loss == "weak" else None
+                    result = states_fit(trained, train, weak=weak, **fit_states)
             except TrainingDivergedError as err:
                 finish_run(
                     out,
@@ -279,12 +317,22 @@ def train_run(
                     + f"; the run {out} holds the parameters of the last good step (status "
                     "diverged). Lower the learning rate or check the data.",
                 ) from None
-            metrics |= {
-                "train_loss": history.final_train_loss(),
-                "test_loss": history.final_test_loss(),
-                "train_seconds": history.train_seconds,
-                "compile_seconds": history.compile_seconds,
-            }
+            if fit_states is None:
+                metrics |= {
+                    "train_loss": history.final_train_loss(),
+                    "test_loss": history.final_test_loss(),
+                    "train_seconds": history.train_seconds,
+                    "compile_seconds": history.compile_seconds,
+                }
+            else:
+                metrics |= {
+                    "fit": "states",
+                    "final_cost": float(result.costs[-1]) if result.costs.size else None,
+                    "train_seconds": result.seconds,
+                    "noise_level": None
+                    if result.noise_level is None
+                    else [float(v) for v in result.noise_level],
+                }
             metrics |= _member_metrics(trained, train, test)
         else:
             trained, extra = _train_ensemble(
