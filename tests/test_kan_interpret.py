@@ -1,6 +1,5 @@
 """KAN interpretability: sparsity regulariser, importance scores, pruning, diagrams, E6 read-out."""
 
-import time
 
 import jax
 import jax.numpy as jnp
@@ -320,9 +319,7 @@ def test_kan_diagram_draws_one_inset_per_active_edge():
     kan = pn.KAN([2, [1, 1], 1], rngs=nnx.Rngs(0))
     _mask(kan.layers[0], [(1, 0)])
     xs = jax.random.uniform(jax.random.key(0), (100, 2), minval=-1.0, maxval=1.0)
-    t0 = time.perf_counter()
     fig = kan_diagram(kan, xs, in_names=["q", "p"], out_names=["H"], title="test")
-    elapsed = time.perf_counter() - t0
     assert isinstance(fig, Figure)
     insets = [c for a in fig.axes for c in a.child_axes if c.get_label().startswith("kan-edge")]
     assert len(insets) == 2 * 3 - 1 + 2 * 1
@@ -336,7 +333,6 @@ def test_kan_diagram_draws_one_inset_per_active_edge():
     np.testing.assert_allclose([grid.min(), grid.max()], [xs[:, 0].min(), xs[:, 0].max()])
     expected = jax.vmap(kan.layers[0].edges)(jnp.stack([grid, grid], axis=1))[:, 0, 0]
     np.testing.assert_allclose(values, expected, atol=1e-12)
-    assert elapsed < 4.0, elapsed  # ~1 s on an idle machine, compilation included
     with pytest.raises(ConfigError, match="in_names"):
         kan_diagram(kan, xs, in_names=["q"])
 
