@@ -299,3 +299,15 @@ def test_lyapunov_exponent_and_stroboscopic_section_of_known_flows():
     np.testing.assert_allclose(points[0], points[2], atol=1e-8)
     fig = poincare_section({"true": points, "other": points + 10.0})
     assert "3 of 3 points outside" in fig.axes[1].get_title()
+
+
+def test_fourier_force_frequency_bound():
+    force = FourierForce(1, 2, omega_init=(1.0, 2.0), min_frequency=0.6)
+    np.testing.assert_allclose(force.frequencies, [1.0, 2.0], rtol=1e-12)
+    force.raw_omega[...] = jnp.asarray([-50.0, 0.0])  # far down the softplus: at the bound
+    assert float(force.frequencies[0]) >= 0.6 and abs(float(force.frequencies[0]) - 0.6) < 1e-12
+    assert FourierForce(**force.config()).min_frequency == 0.6
+    with pytest.raises(ConfigError, match="min_frequency must be"):
+        FourierForce(1, 1, min_frequency=-1.0)
+    with pytest.raises(ConfigError, match="> min_frequency"):
+        FourierForce(1, 1, omega_init=0.5, min_frequency=0.6)

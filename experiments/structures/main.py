@@ -129,9 +129,12 @@ def duffing_data(system: ForcedDuffing, seed: int, args):
 
 def port_model(train, omega: float, seed: int, args) -> PortHNN:
     h = pn.KAN([2, 1], grid=args.grid, rngs=nnx.Rngs(seed))
-    model = PortHNN(h, Friction(0.1), FourierForce(1, 1))
+    force = FourierForce(
+        1, 1, omega_init=max(1.0, 2 * args.min_frequency), min_frequency=args.min_frequency
+    )
+    model = PortHNN(h, Friction(0.1), force)
     # set the start by value, so that every start shares one compiled training step
-    model.force.raw_omega[...] = jnp.asarray([math.log(math.expm1(omega))])
+    model.force.raw_omega[...] = jnp.asarray([math.log(math.expm1(omega - args.min_frequency))])
     update_grids(model, train.states.reshape(-1, 2), margin=0.05)
     return model
 
@@ -252,6 +255,12 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--start-steps", type=int, default=200)
     p.add_argument("--omega-starts", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0])
+    p.add_argument(
+        "--min-frequency",
+        type=float,
+        default=0.0,
+        help="lower bound on the learned forcing frequency (e.g. 2π/10 for a record of 10)",
+    )
     p.add_argument("--grid", type=int, default=10)
     p.add_argument("--n-train", type=int, default=10)
     p.add_argument("--n-test", type=int, default=25)

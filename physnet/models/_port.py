@@ -65,7 +65,7 @@ class FourierForce(AbstractForce):
     r"""A small Fourier series with learned frequencies:
 
     .. math:: F(t) = \sum_{k=1}^{K} a_k \cos(\omega_k t) + b_k \sin(\omega_k t),
-        \qquad \omega_k = \mathrm{softplus}(r_k) > 0,
+        \qquad \omega_k = \omega_\min + \mathrm{softplus}(r_k) > \omega_\min,
 
     with a_k, b_k of shape ``(N,)``; :attr:`amplitudes` A_k = sqrt(a_k² + b_k²) and
     :attr:`frequencies` ω_k are the readable parameters (for γ cos(ωt): A = γ, ω).
@@ -79,6 +79,10 @@ class FourierForce(AbstractForce):
             the expected value (a spectrum of the data gives it).
         amplitude_init: initial a_k (b_k start at 0); a small nonzero value so that the
             frequencies receive gradient from the first step.
+        min_frequency: ω_min >= 0, a lower bound on every frequency (default 0). A term whose
+            period is longer than the record cannot be told from a trend, which the learned
+            H absorbs (a constant force is a linear term in H), so a fit can slide into
+            ω -> 0; ``min_frequency = 2π / (record length)`` excludes that degenerate branch.
 
     Raises:
         ConfigError: for a non-positive ``dof``/``n_terms`` or frequencies <= 0.
@@ -91,6 +95,7 @@ class FourierForce(AbstractForce):
         *,
         omega_init: float | tuple[float, ...] = 1.0,
         amplitude_init: float = 0.01,
+        min_frequency: float = 0.0,
     ):
         for name, value in (("dof", dof), ("n_terms", n_terms)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -99,10 +104,22 @@ class FourierForce(AbstractForce):
             omegas = [float(omega_init) * (k + 1) for k in range(n_terms)]
         else:
             omegas = [float(w) for w in omega_init]
-        if len(omegas) != n_terms or not all(math.isfinite(w) and w > 0 for w in omegas):
+        if not (
+            isinstance(min_frequency, int | float)
+            and not isinstance(min_frequency, bool)
+            and math.isfinite(min_frequency)
+            and min_frequency >= 0
+        ):
             raise ConfigError(
-                f"FourierForce: omega_init must be one number > 0 or {n_terms} numbers > 0, got "
-                f"{omega_init!r}"
+                f"FourierForce: min_frequency must be a finite number >= 0, got {min_frequency!r}"
+            )
+        min_frequency = float(min_frequency)
+        if len(omegas) != n_terms or not all(
+            math.isfinite(w) and w > min_frequency for w in omegas
+        ):
+            raise ConfigError(
+                f"FourierForce: omega_init must be one number or {n_terms} numbers > "
+                f"min_frequency = {min_frequency}, got {omega_init!r}"
             )
         if not (isinstance(amplitude_init, int | float) and math.isfinite(amplitude_init)):
             raise ConfigError(
@@ -111,14 +128,17 @@ class FourierForce(AbstractForce):
         self.dof, self.n_terms = dof, n_terms
         self.omega_init = tuple(omegas)
         self.amplitude_init = float(amplitude_init)
-        self.raw_omega = nnx.Param(jnp.asarray([_inverse_softplus(w) for w in omegas]))
+        self.min_frequency = min_frequency
+        self.raw_omega = nnx.Param(
+            jnp.asarray([_inverse_softplus(w - min_frequency) for w in omegas])
+        )
         self.cos = nnx.Param(jnp.full((n_terms, dof), self.amplitude_init, dtype=jnp.float64))
         self.sin = nnx.Param(jnp.zeros((n_terms, dof), dtype=jnp.float64))
 
     @property
     def frequencies(self) -> Array:
         """ω_k, shape ``(K,)``."""
-        return jax.nn.softplus(self.raw_omega[...])
+        return self.min_frequency + jax.nn.softplus(self.raw_omega[...])
 
     @property
     def amplitudes(self) -> Array:
@@ -140,6 +160,7 @@ class FourierForce(AbstractForce):
             "n_terms": self.n_terms,
             "omega_init": list(self.omega_init),
             "amplitude_init": self.amplitude_init,
+            "min_frequency": self.min_frequency,
         }
 
 
