@@ -16,6 +16,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 from collections.abc import Callable
 
 #: refuse when the 1-minute load average per core is above this (unless --force)
@@ -46,6 +47,30 @@ def load() -> dict:
     }
 
 
+#: share of the machine's CPU time that other processes may use during a run before the
+#: result is flagged as contended
+MAX_OTHER_CPU_SHARE = 0.1
+
+
+_START: list = [None]
+
+
+def _cpu_seconds() -> tuple[float, float, float]:
+    """(wall clock, CPU seconds busy on the whole machine, CPU seconds of this process and its
+    waited-for children); the machine's from /proc/stat (None where it is not readable)."""
+    times = os.times()
+    own = times.user + times.system + times.children_user + times.children_system
+    busy = None
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    return time.perf_counter(), busy, own
+
+
 def start(args: argparse.Namespace) -> dict:
     """Check the load before a benchmark; SystemExit on a busy machine without ``--force``.
 
@@ -61,6 +86,7 @@ def start(args: argparse.Namespace) -> dict:
             f"({per_core:.2f} per core > --max-load {args.max_load}); wait, or pass --force "
             "(the result is then flagged as contended)"
         )
+    _START[0] = _cpu_seconds()
     return {
         "date": datetime.datetime.now().isoformat(timespec="minutes"),
         "command": " ".join(["python", *sys.argv]),
@@ -72,11 +98,20 @@ def start(args: argparse.Namespace) -> dict:
 
 
 def finish(result: dict, record: dict) -> dict:
-    """Add the record (with the load at the end; contended if it was busy then too)."""
+    """Add the record: the load at the end, and the share of the machine's CPU time that
+    OTHER processes used during the run (``other_cpu_share``: machine busy time minus this
+    process's and its children's, over wall time x cores); contended if that share exceeds
+    ``MAX_OTHER_CPU_SHARE``. The load average at the end is not used for that: it counts the
+    benchmark's own threads."""
     end = load()
     record = dict(record, load_end=end["load_1_5_15"])
-    if end["load_1_5_15"][0] / max(1, end["cpus"]) > record["max_load_per_core"]:
-        record["contended"] = True
+    if _START[0] is not None:
+        (w0, busy0, own0), (w1, busy1, own1) = _START[0], _cpu_seconds()
+        if busy0 is not None and busy1 is not None and w1 > w0:
+            share = max(0.0, (busy1 - busy0) - (own1 - own0)) / ((w1 - w0) * max(1, end["cpus"]))
+            record["other_cpu_share"] = round(share, 3)
+            if share > MAX_OTHER_CPU_SHARE:
+                record["contended"] = True
     result["record"] = record
     return result
 
