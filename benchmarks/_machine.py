@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -97,8 +98,9 @@ def start(args: argparse.Namespace) -> dict:
     }
 
 
-def finish(result: dict, record: dict) -> dict:
-    """Add the record: the load at the end, and the share of the machine's CPU time that
+def finish(result: dict, record: dict, path: str | None = None) -> dict:
+    """Add the record and, when ``path`` is given, write ``result`` there as JSON: the load at
+    the end, and the share of the machine's CPU time that
     OTHER processes used during the run (``other_cpu_share``: machine busy time minus this
     process's and its children's, over wall time x cores); contended if that share exceeds
     ``MAX_OTHER_CPU_SHARE``. The load average at the end is not used for that: it counts the
@@ -113,7 +115,19 @@ def finish(result: dict, record: dict) -> dict:
             if share > MAX_OTHER_CPU_SHARE:
                 record["contended"] = True
     result["record"] = record
+    if path:
+        with open(path, "w") as fh:
+            json.dump(result, fh, indent=2)
     return result
+
+
+def torch_available() -> bool:
+    """Whether PyTorch (the ``peers`` extra) can be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def interleave(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:

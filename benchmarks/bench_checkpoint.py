@@ -78,10 +78,7 @@ def main():
         "write_share": statistics.median(writes) / statistics.median(saved),
     }
     print(json.dumps(result, indent=2))
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

@@ -117,14 +117,6 @@ def time_torch(train, steps, device):
     return 0.0, time.perf_counter() - t0, final
 
 
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=3000)
@@ -137,7 +129,7 @@ def main():
     record = _machine.start(args)
     train = make_data()
     rows = {"physnet": [], "handwritten": []}
-    use_torch = torch_available() and not args.no_torch
+    use_torch = _machine.torch_available() and not args.no_torch
     if use_torch:
         rows["torch"] = []
     for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
@@ -171,10 +163,7 @@ def main():
             result["torch"]["run_s_median"] / result["physnet"]["run_s_median"]
         )
     print(json.dumps(result, indent=2))
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

@@ -121,10 +121,7 @@ def main():
         result["single_share_of_peak"] = share
         result["ratio_floor_at_peak"] = args.members * share
     print(json.dumps(result, indent=2))
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

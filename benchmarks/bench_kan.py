@@ -302,10 +302,7 @@ def main():
         "hnn_step": hnn,
         "e1_accuracy": e1,
     }
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
     return result
 
 

@@ -151,10 +151,7 @@ def main():
         "repeats": args.repeats,
         "rows": rows,
     }
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

@@ -90,14 +90,6 @@ def time_torch(steps: int, dtype: str):
     return import_s, 0.0, time.perf_counter() - t0, float(loss)
 
 
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2000)
@@ -107,7 +99,7 @@ def main():
     args = ap.parse_args()
     record = _machine.start(args)
     runners = {"physnet": lambda: time_physnet(args.steps)}
-    if torch_available():
+    if _machine.torch_available():
         runners["torch_float32"] = lambda: time_torch(args.steps, "float32")
         runners["torch_float64"] = lambda: time_torch(args.steps, "float64")
     rows = {k: [] for k in runners}
@@ -140,10 +132,7 @@ def main():
         for name in ("torch_float32", "torch_float64"):
             result[f"speedup_physnet_over_{name}"] = result[name]["train_s_median"] / p
     print(json.dumps(result, indent=2))
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

@@ -99,10 +99,7 @@ def main():
         }
     result["implicit_midpoint_newton_iterations_mean"] = iters
     print(json.dumps(result, indent=2))
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
 
 
 if __name__ == "__main__":

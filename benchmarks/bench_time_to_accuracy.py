@@ -29,7 +29,6 @@ without it every compilation is cold.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import _machine
@@ -203,11 +202,9 @@ def main():
         "jax_minimal": lambda: jax_minimal_run(train, test, n, k),
     }
     if not args.no_torch:
-        try:
-            import torch  # noqa: F401
-
+        if _machine.torch_available():
             candidates["torch"] = lambda: torch_run(train, test, n, k)
-        except ImportError:
+        else:
             print("torch not installed: PyTorch not run")
 
     def show(name, fn):
@@ -266,10 +263,7 @@ def main():
         "speedups": speedups,
         "runs": runs,
     }
-    _machine.finish(result, record)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    _machine.finish(result, record, args.json)
     return result
 
 
