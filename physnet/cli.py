@@ -513,8 +513,8 @@ def _cmd_train(args) -> int:
     fit_states = None
     if args.fit_states:
         fit_states = {k: v for k, v in states_flags.items() if v is not None}
-        if args.steps is not None or args.batch_size is not None:
-            raise ConfigError("--fit-states does not take Adam --steps or --batch-size")
+        if args.steps is not None:
+            raise ConfigError("--fit-states does not take Adam --steps")
     elif any(v is not None for v in states_flags.values()):
         given = [f"--{k.replace('_', '-')}" for k, v in states_flags.items() if v is not None]
         raise ConfigError(f"{', '.join(given)} appl(ies) to --fit-states only")

@@ -328,6 +328,7 @@ def test_cli_fit_states_identifies_duffing_from_noisy_states(tmp_path, capsys):
         (["--ensemble", "2"], "drop --ensemble"),
         (["--loss", "trajectory"], "--loss trajectory does not apply"),
         (["--steps", "10"], "does not take Adam --steps"),
+        (["--batch-size", "8"], "drop --batch-size"),
     ):
         bad = [*args[:-2], *extra, "--out", tmp_path / f"bad{len(extra)}{extra[0]}"]
         assert main(list(map(str, bad))) != 0

@@ -116,7 +116,7 @@ def _check_options(lr, seed, ensemble, model, approximator, options, state_size)
 _FIT_STATES_OPTIONS = ("weak_steps", "latent_steps", "max_step")
 
 
-def _check_fit_states(options, loss, ensemble, preset, resume) -> None:
+def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> None:
     """The options of a states-only fit, before any work."""
     unknown = sorted(set(options) - set(_FIT_STATES_OPTIONS))
     if unknown:
@@ -128,7 +128,11 @@ def _check_fit_states(options, loss, ensemble, preset, resume) -> None:
             f"--fit-states runs the weak loss then latent shooting; --loss {loss} does not "
             "apply (use --loss weak to set the weak stage's options, or drop --fit-states)"
         )
-    for flag, value in (("--ensemble", ensemble), ("--preset", preset)):
+    for flag, value in (
+        ("--ensemble", ensemble),
+        ("--preset", preset),
+        ("--batch-size", batch_size),
+    ):
         if value is not None:
             raise ConfigError(f"--fit-states trains one model by least squares; drop {flag}")
     if resume:
@@ -224,7 +228,7 @@ def train_run(
         if batch_size is not None:
             raise ConfigError(f"--preset {preset} trains full batch; drop --batch-size")
     if fit_states is not None:
-        _check_fit_states(fit_states, loss, ensemble, preset, resume)
+        _check_fit_states(fit_states, loss, ensemble, preset, resume, batch_size)
     loss_fn = make_loss(loss, loss_options)
     k_split, k_batch = jax.random.split(jax.random.key(seed))
     the_split = make_split(data, split, train_fraction, key=k_split)
