@@ -54,6 +54,10 @@ def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0,
         raise ConfigError(
             f"unknown approximator {approximator!r}; choose one of {', '.join(APPROXIMATORS)}"
         )
+    if "rngs" in options:
+        raise ConfigError(
+            "build_model initialises from seed=N (an integer), not rngs=; pass seed instead"
+        )
     options = {k: v for k, v in options.items() if v is not None}
     preset = PRESETS.get(kind, {})
     for k, v in {**preset.get("model", {}), **preset.get(approximator, {})}.items():

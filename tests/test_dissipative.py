@@ -206,6 +206,8 @@ def test_build_model_dhnn():
     assert float(build_model("dhnn", 2, "mlp", gamma_init=0.2).gamma) == pytest.approx(0.2)
     with pytest.raises(pn.ConfigError, match="dissipation_rank"):
         build_model("dhnn", 2, "mlp", dissipation="general", dissipation_rank=0)
+    with pytest.raises(pn.ConfigError, match="seed"):
+        build_model("dhnn", 2, "mlp", rngs=nnx.Rngs(0))
 
 
 # ------------------------------------------------------------------ accuracy (SPEC.md E3, E4)

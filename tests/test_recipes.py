@@ -120,3 +120,32 @@ def test_physnet_train_preset_is_stored_and_checked(tmp_path):
         "2",
     ]
     assert main(bad) == 2
+
+
+def test_adam_then_lbfgs_stores_the_line_search_value_and_gradient():
+    """After an L-BFGS step the state holds the loss and gradient at the new parameters (so
+    the next step reuses them instead of recomputing); during Adam the value is inf."""
+    data = _data()
+    model = _model()
+    loss = pn.training.get_loss("derivative")
+    batch = loss.prepare(data)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def value_fn(p):
+        return loss(nnx.merge(graphdef, p, rest), batch)
+
+    opt = adam_then_lbfgs(2, 1e-2)
+    state = opt.init(params)
+    for step in range(5):
+        value, grad = jax.value_and_grad(value_fn)(params)
+        stored = optax.tree.get(state, "value")
+        if step <= 2:  # Adam steps, and the first L-BFGS step: nothing stored yet
+            assert np.isinf(stored)
+        else:
+            np.testing.assert_allclose(stored, value, rtol=1e-12)
+            for a, b in zip(
+                jax.tree.leaves(optax.tree.get(state, "grad")), jax.tree.leaves(grad), strict=True
+            ):
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
+        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=value_fn)
+        params = optax.apply_updates(params, updates)

@@ -22,6 +22,7 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
+from ._compiled import compiled_chunk
 from ._hooks import CompiledHook, Hook
 
 
@@ -147,7 +148,8 @@ def make_train_chunk(
 
     def chunk(state: TrainState, rest_in, batch, key, start, length):
         n = n_samples(batch)
-        reuse = batch_size is None and _stores_value_and_grad(state.opt_state)
+        # a compiled hook may move the parameters, which makes a stored value stale
+        reuse = batch_size is None and not in_chunk and _stores_value_and_grad(state.opt_state)
 
         def body(i, carry):
             # the non-trained state is carried only when compiled hooks change it
@@ -334,8 +336,10 @@ def drive(
 
     ``make_chunk(max_length)`` builds the chunk (:func:`make_train_chunk`, possibly through
     :func:`over_members`; ``make_chunk(max_length, in_chunk=hooks)`` when ``hooks`` holds
-    :class:`~physnet.training.CompiledHook` s, which then run inside it); it is compiled once, for the longest chunk of the plan
-    (:func:`plan_chunks`), and serves every chunk.
+    :class:`~physnet.training.CompiledHook` s, which then run inside it); it is compiled once,
+    for the longest chunk of the plan (:func:`plan_chunks`), and serves every chunk. A later
+    call whose chunk maker, hooks and argument shapes are equal by value reuses that executable
+    (:func:`~physnet.training._compiled.compiled_chunk`: no tracing, no compilation).
 
     Hooks run before the first chunk (step 0) and after every chunk, with ``(step, model,
     history)``: ``model = sync(params, rest)`` (the user's model holding the current
@@ -375,11 +379,13 @@ def drive(
     if plan:
         max_length = max(n for _, n in full_plan)
         t0 = time.perf_counter()
-        made = make_chunk(max_length, in_chunk=in_chunk) if in_chunk else make_chunk(max_length)
-        compiled = (
-            jax.jit(made)
-            .lower(state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length))
-            .compile()
+        compiled = compiled_chunk(
+            lambda: (
+                make_chunk(max_length, in_chunk=in_chunk) if in_chunk else make_chunk(max_length)
+            ),
+            make_chunk,
+            (max_length, in_chunk),
+            (state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length)),
         )
         out.compile_seconds = time.perf_counter() - t0
 

@@ -21,13 +21,17 @@ from .._errors import ConfigError
 class _SwitchState(NamedTuple):
     count: jax.Array
     adam: optax.OptState
-    # the L-BFGS state's leaves, kept as a plain list so the training loop does not take its
-    # stored value and gradient (stale during the Adam phase) as the current ones
+    # the L-BFGS state's leaves, kept as a plain list so that ``value`` and ``grad`` below are
+    # the only ones the training loop finds (``optax.value_and_grad_from_state``)
     lbfgs_leaves: list
+    # the loss and gradient at the current parameters from L-BFGS's line search; ``value`` is
+    # inf during the Adam phase and before the first L-BFGS step (they are then recomputed)
+    value: jax.Array
+    grad: optax.Updates
 
 
 def adam_then_lbfgs(
-    adam_steps: int = 300, learning_rate: float = 1e-2, memory_size: int = 10
+    adam_steps: int = 50, learning_rate: float = 1e-2, memory_size: int = 10
 ) -> optax.GradientTransformationExtraArgs:
     r"""Adam for ``adam_steps`` steps, then L-BFGS (``optax.lbfgs`` with its zoom line search),
     as ONE optax optimizer, so a single :func:`physnet.fit` call (one compilation) runs both.
@@ -68,14 +72,22 @@ def adam_then_lbfgs(
 
     def init(params):
         leaves, treedefs["lbfgs"] = jax.tree.flatten(lbfgs.init(params))
-        return _SwitchState(jnp.asarray(0, jnp.int32), adam.init(params), leaves)
+        dtype = jnp.result_type(*jax.tree.leaves(params))
+        unknown = jnp.asarray(jnp.inf, dtype)
+        return _SwitchState(
+            jnp.asarray(0, jnp.int32),
+            adam.init(params),
+            leaves,
+            unknown,
+            optax.tree.zeros_like(params),
+        )
 
     def update(updates, state, params=None, **extra):
         lbfgs_state = jax.tree.unflatten(treedefs["lbfgs"], state.lbfgs_leaves)
 
         def with_adam(_):
             new, adam_state = adam.update(updates, state.adam, params, **extra)
-            return new, adam_state, lbfgs_state
+            return new, adam_state, lbfgs_state, jnp.full_like(state.value, jnp.inf), state.grad
 
         def with_lbfgs(_):
             new, lbfgs_new = lbfgs.update(
@@ -86,13 +98,16 @@ def adam_then_lbfgs(
                 grad=extra.get("grad", updates),
                 value_fn=extra["value_fn"],
             )
-            return new, state.adam, lbfgs_new
+            # the line search's loss and gradient at the accepted step: the next step's own
+            value = optax.tree.get(lbfgs_new, "value").astype(state.value.dtype)
+            grad = optax.tree.get(lbfgs_new, "grad")
+            return new, state.adam, lbfgs_new, value, grad
 
-        new, adam_state, lbfgs_state = jax.lax.cond(
+        new, adam_state, lbfgs_state, value, grad = jax.lax.cond(
             state.count < adam_steps, with_adam, with_lbfgs, None
         )
         leaves = jax.tree.leaves(lbfgs_state)
-        return new, _SwitchState(state.count + 1, adam_state, leaves)
+        return new, _SwitchState(state.count + 1, adam_state, leaves, value, grad)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -125,8 +140,8 @@ _register(
     Recipe(
         "fast",
         1000,
-        lambda steps: adam_then_lbfgs(min(300, max(1, steps // 2)), 1e-2),
-        "300 Adam steps (warm-up-cosine, peak 1e-2), then L-BFGS; full batch",
+        lambda steps: adam_then_lbfgs(min(50, max(1, steps // 2)), 1e-2),
+        "50 Adam steps (warm-up-cosine, peak 1e-2), then L-BFGS; full batch",
     )
 )
 

@@ -1,0 +1,88 @@
+"""In-process reuse of compiled training chunks (physnet.training._compiled)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import physnet as pn
+from physnet.training import _compiled
+
+
+def _data(n=6):
+    return pn.data.generate(pn.systems.Duffing(1.0, 2.0, 0.0), n, 2.0, 20, key=jax.random.key(0))
+
+
+def _model(width=8):
+    return pn.HNN(pn.MLP(2, 1, width=width, depth=1, rngs=nnx.Rngs(0)))
+
+
+def _fit(model, data, optimizer, steps=10):
+    before = dict(_compiled.stats)
+    h = pn.fit(model, data, steps=steps, optimizer=optimizer, chunk_size=5, progress=False)
+    return h, {k: _compiled.stats[k] - before[k] for k in before}
+
+
+def test_token_is_a_value_snapshot():
+    tok = _compiled.token
+    assert tok(optax.adam(1e-3)) == tok(optax.adam(1e-3))
+    assert tok(optax.adam(1e-3)) != tok(optax.adam(1e-2))
+    assert tok(optax.adam(1e-3)) != tok(optax.sgd(1e-3))
+    assert tok(jnp.arange(3.0)) == tok(jnp.arange(3.0))
+    assert tok(jnp.arange(3.0)) != tok(jnp.arange(3.0) + 1)
+    assert tok(jnp.arange(3.0)) != tok(jnp.arange(3))  # dtype counts
+    assert tok(1) != tok(1.0) != tok(True)
+    assert tok(pn.training.get_loss("derivative")) == tok(pn.training.get_loss("derivative"))
+    assert tok(pn.training.get_loss("derivative")) != tok(pn.training.get_loss("trajectory"))
+
+    class Opaque:
+        __slots__ = ()
+        __hash__ = None
+
+    with pytest.raises(_compiled.Unkeyable):
+        tok([Opaque()])
+    with pytest.raises(_compiled.Unkeyable):
+        tok(np.zeros(_compiled.MAX_ARRAY_BYTES // 8 + 1))
+
+
+def test_an_equal_second_fit_reuses_the_executable_and_gives_the_same_numbers(monkeypatch):
+    _compiled.clear_compiled_chunks()
+    data = _data()
+    a, b = _model(), _model()
+    ha, sa = _fit(a, data, optax.adam(1e-2))
+    hb, sb = _fit(b, data, optax.adam(1e-2))  # a new but equal optimizer, loss and model
+    assert sa["misses"] == 1 and sb == {"hits": 1, "misses": 0, "unkeyable": 0}
+    np.testing.assert_array_equal(ha.train_loss, hb.train_loss)
+    monkeypatch.setenv("PHYSNET_REUSE_COMPILED", "0")
+    c = _model()
+    hc, sc = _fit(c, data, optax.adam(1e-2))
+    assert sc == {"hits": 0, "misses": 0, "unkeyable": 0}
+    np.testing.assert_array_equal(ha.train_loss, hc.train_loss)
+    for x, y in zip(jax.tree.leaves(nnx.state(a)), jax.tree.leaves(nnx.state(c)), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["learning rate", "optimizer", "width", "samples", "steps per chunk"],
+)
+def test_anything_the_program_depends_on_forces_a_new_compilation(change):
+    _compiled.clear_compiled_chunks()
+    data = _data()
+    _fit(_model(), data, optax.adam(1e-2))
+    model, opt, steps = _model(), optax.adam(1e-2), 10
+    if change == "learning rate":
+        opt = optax.adam(2e-2)
+    elif change == "optimizer":
+        opt = optax.lbfgs()
+    elif change == "width":
+        model = _model(width=6)
+    elif change == "samples":
+        data = _data(n=5)
+    else:
+        steps = 12  # chunks of 4 instead of 5
+    h, s = _fit(model, data, opt, steps=steps)
+    assert s["misses"] == 1 and s["hits"] == 0
+    assert np.all(np.isfinite(h.train_loss))
