@@ -234,7 +234,7 @@ def main():
     def physnet_candidate(optimizer, steps):
         def run():
             if not args.warm_cache:  # cold: nothing compiled earlier in this process either
-                _compiled.clear_compiled_chunks()
+                _compiled.clear_compiled()
             return physnet_run(train, test, optimizer, steps, k)
 
         return run

@@ -19,10 +19,15 @@ def _model(width=8):
     return pn.HNN(pn.MLP(2, 1, width=width, depth=1, rngs=nnx.Rngs(0)))
 
 
+def _chunk_stats():
+    return dict(_compiled.stats["chunk"])
+
+
 def _fit(model, data, optimizer, steps=10):
-    before = dict(_compiled.stats)
+    """Fit, and the chunk's reuse counts during it."""
+    before = _chunk_stats()
     h = pn.fit(model, data, steps=steps, optimizer=optimizer, chunk_size=5, progress=False)
-    return h, {k: _compiled.stats[k] - before[k] for k in before}
+    return h, {k: _compiled.stats["chunk"][k] - before[k] for k in before}
 
 
 def test_token_is_a_value_snapshot():
@@ -48,7 +53,7 @@ def test_token_is_a_value_snapshot():
 
 
 def test_an_equal_second_fit_reuses_the_executable_and_gives_the_same_numbers(monkeypatch):
-    _compiled.clear_compiled_chunks()
+    _compiled.clear_compiled()
     data = _data()
     a, b = _model(), _model()
     ha, sa = _fit(a, data, optax.adam(1e-2))
@@ -69,7 +74,7 @@ def test_an_equal_second_fit_reuses_the_executable_and_gives_the_same_numbers(mo
     ["learning rate", "optimizer", "width", "samples", "steps per chunk"],
 )
 def test_anything_the_program_depends_on_forces_a_new_compilation(change):
-    _compiled.clear_compiled_chunks()
+    _compiled.clear_compiled()
     data = _data()
     _fit(_model(), data, optax.adam(1e-2))
     model, opt, steps = _model(), optax.adam(1e-2), 10
@@ -86,3 +91,35 @@ def test_anything_the_program_depends_on_forces_a_new_compilation(change):
     h, s = _fit(model, data, opt, steps=steps)
     assert s["misses"] == 1 and s["hits"] == 0
     assert np.all(np.isfinite(h.train_loss))
+
+
+def test_the_test_loss_evaluation_is_reused_too():
+    _compiled.clear_compiled()
+    data, test = _data(), _data(n=3)
+    runs = []
+    for _ in range(2):
+        before = dict(_compiled.stats["test-loss"])
+        h = pn.fit(
+            _model(),
+            data,
+            steps=6,
+            optimizer=optax.adam(1e-2),
+            test_data=test,
+            chunk_size=3,
+            progress=False,
+        )
+        runs.append(({k: _compiled.stats["test-loss"][k] - before[k] for k in before}, h.test_loss))
+    assert runs[0][0]["misses"] == 1 and runs[1][0] == {"hits": 1, "misses": 0, "unkeyable": 0}
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_an_optimizer_init_that_cannot_be_traced_runs_as_it_is():
+    base = optax.adam(1e-2)
+
+    def init(params):
+        np.asarray(jax.tree.leaves(params)[0])  # a host conversion: not traceable
+        return base.init(params)
+
+    h, _ = _fit(_model(), _data(), optax.GradientTransformation(init, base.update))
+    ref, _ = _fit(_model(), _data(), optax.adam(1e-2))
+    np.testing.assert_array_equal(h.train_loss, ref.train_loss)

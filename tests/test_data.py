@@ -150,7 +150,9 @@ def _ragged(key=0):
     rows = [(b, i) for b in range(3) for i in np.flatnonzero(keep[b])]
     b, i = np.array(rows).T
     ragged = pn.Trajectories.from_arrays(
-        np.asarray(data.ts)[i], np.asarray(data.states)[b, i], np.asarray(data.derivatives)[b, i],
+        np.asarray(data.ts)[i],
+        np.asarray(data.states)[b, i],
+        np.asarray(data.derivatives)[b, i],
         trajectory_ids=b,
     )
     return data, keep, ragged
@@ -163,8 +165,9 @@ def test_derivatives_converge_at_their_order_on_a_perturbed_grid(method, order):
     for n in (40, 80, 160, 320):
         h = 2.0 / n
         ts = np.arange(n + 1) * h + rng.uniform(-0.3, 0.3, n + 1) * h
-        dy = pn.data.finite_difference(ts, np.sin(3 * ts)[:, None], method=method, polyorder=3,
-                                       window_length=5)
+        dy = pn.data.finite_difference(
+            ts, np.sin(3 * ts)[:, None], method=method, polyorder=3, window_length=5
+        )
         inner = slice(3, -3)  # the one-sided ends converge at their own (lower) order
         errors.append(np.abs(np.asarray(dy)[inner, 0] - 3 * np.cos(3 * ts[inner])).max())
         steps.append(h)
@@ -174,8 +177,9 @@ def test_derivatives_converge_at_their_order_on_a_perturbed_grid(method, order):
     ts = np.cumsum(rng.uniform(0.05, 0.2, 30))
     poly = 1 + 2 * ts - 0.5 * ts**2 if order >= 2 else 3 - 2 * ts
     exact = 2 - ts if order >= 2 else np.full_like(ts, -2.0)
-    got = pn.data.finite_difference(ts, poly[:, None], method=method, polyorder=3,
-                                    window_length=5)[:, 0]
+    got = pn.data.finite_difference(ts, poly[:, None], method=method, polyorder=3, window_length=5)[
+        :, 0
+    ]
     np.testing.assert_allclose(got, exact, atol=1e-10)
 
 
@@ -203,8 +207,10 @@ def test_ragged_flat_take_noise_and_save_load(tmp_path):
     two = ragged.take(np.array([2]))
     assert two.n_times == keep[2].sum() and not two.is_ragged
     np.testing.assert_array_equal(two.times_of(0), np.asarray(data.ts)[keep[2]])
-    np.testing.assert_array_equal(ragged.take(np.array([2, 0])).flat()[0],
-                                  np.concatenate([y[-keep[2].sum():], y[: keep[0].sum()]]))
+    np.testing.assert_array_equal(
+        ragged.take(np.array([2, 0])).flat()[0],
+        np.concatenate([y[-keep[2].sum() :], y[: keep[0].sum()]]),
+    )
     first = ragged.take_times(np.arange(3))
     assert first.n_times == 3 and not first.is_ragged
     with pytest.raises(pn.DataError, match="past the end"):
@@ -230,8 +236,12 @@ def test_ragged_flat_take_noise_and_save_load(tmp_path):
 
 def test_files_of_the_first_version_still_load(tmp_path):
     path = tmp_path / "v1.npz"
-    np.savez(path, ts=np.linspace(0, 1, 5), states=np.zeros((2, 5, 2)),
-             metadata=np.array('{"format_version": 1, "system": "duffing"}'))
+    np.savez(
+        path,
+        ts=np.linspace(0, 1, 5),
+        states=np.zeros((2, 5, 2)),
+        metadata=np.array('{"format_version": 1, "system": "duffing"}'),
+    )
     data = pn.data.load(path)
     assert data.shared_times and data.lengths is None and data.metadata == {"system": "duffing"}
     with pytest.raises(pn.DataError, match="lengths"):

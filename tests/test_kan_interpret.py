@@ -1,6 +1,5 @@
 """KAN interpretability: sparsity regulariser, importance scores, pruning, diagrams, E6 read-out."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -75,7 +75,9 @@ def test_builder_defaults_equal_class_defaults_or_documented_presets(kind):
         model = build_model(kind, 2, "mlp", seed=0, width=4, depth=1)
         assert getattr(model, name) == value
         other = 0.5 if value != 0.5 else 0.25
-        assert getattr(build_model(kind, 2, "mlp", width=4, depth=1, **{name: other}), name) == other
+        assert (
+            getattr(build_model(kind, 2, "mlp", width=4, depth=1, **{name: other}), name) == other
+        )
 
 
 def test_unknown_names_and_options_are_config_errors():
@@ -120,11 +122,44 @@ class _Quadratic(AbstractEnergyModel):
 def test_a_new_model_is_one_class_plus_one_registry_line(tmp_path, monkeypatch):
     monkeypatch.setitem(MODELS, _Quadratic.name, _Quadratic)  # the one registry line
     data = tmp_path / "h.npz"
-    assert main(["simulate", "--system", "harmonic", "--n-trajectories", "6", "--n-points",
-                 "10", "--t1", "2", "--out", str(data)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--system",
+                "harmonic",
+                "--n-trajectories",
+                "6",
+                "--n-points",
+                "10",
+                "--t1",
+                "2",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "run"
-    assert main(["train", "--data", str(data), "--model", "quadratic-test", "--width", "4",
-                 "--steps", "20", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--model",
+                "quadratic-test",
+                "--width",
+                "4",
+                "--steps",
+                "20",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "--run", str(run), "--t1", "2"]) == 0
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["learned_energy_drift"] < 1e-6  # an energy model: H conserved by RK4
@@ -135,11 +170,46 @@ def test_a_new_model_is_one_class_plus_one_registry_line(tmp_path, monkeypatch):
 @pytest.mark.parametrize("system", list(SYSTEMS))
 def test_simulate_train_evaluate_for_every_registered_system(tmp_path, system):
     data = tmp_path / "data.npz"
-    assert main(["simulate", "--system", system, "--n-trajectories", "6", "--n-points", "10",
-                 "--t1", "2", "--seed", "3", "--out", str(data)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--system",
+                system,
+                "--n-trajectories",
+                "6",
+                "--n-points",
+                "10",
+                "--t1",
+                "2",
+                "--seed",
+                "3",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "run"
-    assert main(["train", "--data", str(data), "--width", "4", "--depth", "1", "--steps",
-                 "20", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--width",
+                "4",
+                "--depth",
+                "1",
+                "--steps",
+                "20",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", "--run", str(run), "--t1", "2"]) == 0
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["n_initial_conditions"] == 1  # the stored split: round(0.2 * 6) test

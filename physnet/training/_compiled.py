@@ -4,9 +4,9 @@
 the same model structure, loss, optimizer, options and batch shapes (a loop over seeds, a
 notebook cell run again, the experiments of ``physnet reproduce``) would trace, lower and
 compile (or load from the persistent cache) the same program again: a few tenths of a second
-for Adam, more for L-BFGS's line search. :func:`compiled_chunk` keeps the compiled executables
-of the last :data:`MAX_ENTRIES` distinct chunks and hands one back when everything the program
-depends on is equal.
+for Adam, more for L-BFGS's line search. :func:`compiled_program` keeps the compiled executables
+of the last :data:`MAX_ENTRIES` distinct programs (training chunks, test-loss evaluations) and
+hands one back when everything the program depends on is equal.
 
 "Equal" is decided by :func:`token`, a value snapshot of the chunk factory: functions by their
 code, defaults and closed-over values (recursively, so ``optax.adam(1e-3)`` made twice is the
@@ -15,7 +15,7 @@ arrays by shape, dtype and bytes, plus the abstract values and shardings of the 
 JAX's float64 flag. Anything it cannot snapshot (an object with no ``__dict__`` that is not
 hashable, an array above :data:`MAX_ARRAY_BYTES`) makes the call compile as before: a miss is
 always safe, only a wrong hit would not be. ``PHYSNET_REUSE_COMPILED=0`` turns the reuse off;
-:func:`clear_compiled_chunks` empties it.
+:func:`clear_compiled` empties it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ MAX_ARRAY_BYTES = 1 << 22
 _MAX_DEPTH = 60
 
 _CACHE: collections.OrderedDict = collections.OrderedDict()
-stats = {"hits": 0, "misses": 0, "unkeyable": 0}
+# per label ("chunk", "init", "test-loss", ...): hits, misses (compiled and kept), unkeyable
+stats: collections.defaultdict = collections.defaultdict(
+    lambda: {"hits": 0, "misses": 0, "unkeyable": 0}
+)
 
 
 class Unkeyable(Exception):
@@ -117,30 +120,39 @@ def enabled() -> bool:
     return os.environ.get("PHYSNET_REUSE_COMPILED", "1").lower() not in ("0", "false", "no")
 
 
-def compiled_chunk(build: Callable[[], Callable], factory: Callable, options: tuple, args: tuple):
-    """``jax.jit(build()).lower(*args).compile()``, or the executable an earlier call with an
-    equal ``factory`` (the chunk maker), ``options`` and argument signature compiled."""
+def compiled_program(
+    fn: Callable, args: tuple, *, factory: Any = None, options: tuple = (), label: str = "program"
+):
+    """``jax.jit(fn).lower(*args).compile()``, or the executable an earlier call with an equal
+    ``fn`` (by :func:`token`), ``options`` and argument signature compiled.
+
+    With ``factory``, ``fn`` may be a zero-argument callable that builds the function to jit
+    (called only on a miss) and ``factory`` (with ``options``) stands for it in the key.
+    ``label`` names the kind of program in :data:`stats`.
+    """
+    build = fn if factory is not None else (lambda: fn)
+    factory = fn if factory is None else factory
     key = None
     if enabled():
         try:
             key = (token(factory), token(options), _signature(args), jax.config.jax_enable_x64)
             hash(key)
         except (Unkeyable, TypeError):
-            stats["unkeyable"] += 1
+            stats[label]["unkeyable"] += 1
             key = None
     if key is not None and key in _CACHE:
         _CACHE.move_to_end(key)
-        stats["hits"] += 1
+        stats[label]["hits"] += 1
         return _CACHE[key]
     compiled = jax.jit(build()).lower(*args).compile()
     if key is not None:
-        stats["misses"] += 1
+        stats[label]["misses"] += 1
         _CACHE[key] = compiled
         while len(_CACHE) > MAX_ENTRIES:
             _CACHE.popitem(last=False)
     return compiled
 
 
-def clear_compiled_chunks() -> None:
-    """Forget every compiled training chunk kept for reuse in this process."""
+def clear_compiled() -> None:
+    """Forget every compiled program kept for reuse in this process."""
     _CACHE.clear()

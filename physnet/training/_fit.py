@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from jax import Array
 
 from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
+from ._compiled import compiled_program
 from ._hooks import Hook, ProgressBar, TestLoss
 from ._loop import Checkpointing, TrainState, drive, make_train_chunk, n_samples, over_members
 from ._losses import AbstractLoss, get_loss
@@ -229,6 +231,15 @@ def fit(
     return history
 
 
+def _test_loss_fn(test_loss, graphdef):
+    """The test loss as a function of ``(params, rest, batch)`` (a value, so equal losses and
+    model structures share one compiled evaluation, see :func:`compiled_program`)."""
+    return functools.partial(_evaluate_test_loss, test_loss, graphdef)
+
+
+def _evaluate_test_loss(test_loss, graphdef, params, rest, batch):
+    return test_loss(nnx.merge(graphdef, params, rest), batch)
+
 
 def fit_module(
     module,
@@ -262,7 +273,16 @@ def fit_module(
     def read():
         return nnx.split(module, nnx.Param, ...)[1:]
 
-    evaluate = jax.jit(lambda params, rest: test_loss(nnx.merge(graphdef, params, rest), test_batch))
+    evaluator = []  # compiled at the first evaluation
+
+    def evaluate(params, rest):
+        args = (params, rest, test_batch)
+        if not evaluator:
+            evaluator.append(
+                compiled_program(_test_loss_fn(test_loss, graphdef), args, label="test-loss")
+            )
+        return evaluator[0](*args)
+
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     out = _run(
         lambda n, in_chunk=(): make_train_chunk(
@@ -293,6 +313,7 @@ def fit_module(
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
     nnx.update(module, jax.device_get(out.state.params), jax.device_get(out.rest))
     return history, out, bad
+
 
 def _check_norm(max_param_norm, where: str) -> None:
     if max_param_norm is not None and not (

@@ -22,7 +22,7 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
-from ._compiled import compiled_chunk
+from ._compiled import compiled_program
 from ._hooks import CompiledHook, Hook
 
 
@@ -52,8 +52,17 @@ class TrainState:
 
     @classmethod
     def create(cls, params, optimizer: optax.GradientTransformation, opt_state=None) -> TrainState:
-        """A fresh state at ``params`` (``opt_state`` default: ``optimizer.init(params)``)."""
-        opt_state = optimizer.init(params) if opt_state is None else opt_state
+        """A fresh state at ``params`` (``opt_state`` default: ``optimizer.init(params)``, run
+        as one compiled program rather than one small program per array it makes)."""
+        if opt_state is None and any(
+            isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)
+        ):
+            opt_state = optimizer.init(params)  # inside a trace (vmap over members): traced anyway
+        elif opt_state is None:
+            try:
+                opt_state = compiled_program(optimizer.init, (params,), label="init")(params)
+            except jax.errors.JAXTypeError:  # an init that is not traceable: run it as it is
+                opt_state = optimizer.init(params)
         return cls(params, opt_state, params, jnp.asarray(False), jnp.asarray(0))
 
     @property
@@ -339,7 +348,7 @@ def drive(
     :class:`~physnet.training.CompiledHook` s, which then run inside it); it is compiled once,
     for the longest chunk of the plan (:func:`plan_chunks`), and serves every chunk. A later
     call whose chunk maker, hooks and argument shapes are equal by value reuses that executable
-    (:func:`~physnet.training._compiled.compiled_chunk`: no tracing, no compilation).
+    (:func:`~physnet.training._compiled.compiled_program`: no tracing, no compilation).
 
     Hooks run before the first chunk (step 0) and after every chunk, with ``(step, model,
     history)``: ``model = sync(params, rest)`` (the user's model holding the current
@@ -379,13 +388,14 @@ def drive(
     if plan:
         max_length = max(n for _, n in full_plan)
         t0 = time.perf_counter()
-        compiled = compiled_chunk(
+        compiled = compiled_program(
             lambda: (
                 make_chunk(max_length, in_chunk=in_chunk) if in_chunk else make_chunk(max_length)
             ),
-            make_chunk,
-            (max_length, in_chunk),
             (state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length)),
+            factory=make_chunk,
+            options=(max_length, in_chunk),
+            label="chunk",
         )
         out.compile_seconds = time.perf_counter() - t0
 

@@ -68,10 +68,12 @@ def adam_then_lbfgs(
     )
     adam = optax.with_extra_args_support(optax.adam(schedule))
     lbfgs = optax.lbfgs(memory_size=memory_size)
-    treedefs = {}
+
+    def lbfgs_structure(params):  # abstract evaluation: no arrays made, no side effects
+        return jax.tree.structure(jax.eval_shape(lbfgs.init, params))
 
     def init(params):
-        leaves, treedefs["lbfgs"] = jax.tree.flatten(lbfgs.init(params))
+        leaves = jax.tree.leaves(lbfgs.init(params))
         dtype = jnp.result_type(*jax.tree.leaves(params))
         unknown = jnp.asarray(jnp.inf, dtype)
         return _SwitchState(
@@ -83,7 +85,7 @@ def adam_then_lbfgs(
         )
 
     def update(updates, state, params=None, **extra):
-        lbfgs_state = jax.tree.unflatten(treedefs["lbfgs"], state.lbfgs_leaves)
+        lbfgs_state = jax.tree.unflatten(lbfgs_structure(params), state.lbfgs_leaves)
 
         def with_adam(_):
             new, adam_state = adam.update(updates, state.adam, params, **extra)
