@@ -130,11 +130,16 @@ def torch_available() -> bool:
     return True
 
 
-def interleave(candidates: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
-    """Run every candidate once per repeat, in turn; the results per candidate."""
+def interleave(
+    candidates: dict[str, Callable[[], object]], repeats: int, pause: float = 1.0
+) -> dict[str, list]:
+    """Run every candidate once per repeat, in turn; the results per candidate. ``pause``
+    seconds between runs let the previous candidate's worker threads go idle (PyTorch's
+    OpenMP threads spin for a while after their last parallel region)."""
     out: dict[str, list] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
+            time.sleep(pause)
             out[name].append(fn())
     return out
 
