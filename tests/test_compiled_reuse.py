@@ -123,3 +123,21 @@ def test_an_optimizer_init_that_cannot_be_traced_runs_as_it_is():
     h, _ = _fit(_model(), _data(), optax.GradientTransformation(init, base.update))
     ref, _ = _fit(_model(), _data(), optax.adam(1e-2))
     np.testing.assert_array_equal(h.train_loss, ref.train_loss)
+
+
+SCALE = 1.0
+
+
+def _scaled_penalty(model, batch):
+    return SCALE * 0.0 * jnp.sum(batch["y"][0])
+
+
+def test_a_global_read_by_a_function_is_part_of_its_snapshot():
+    global SCALE
+    before = _compiled.token(_scaled_penalty)
+    SCALE = 2.0
+    try:
+        assert _compiled.token(_scaled_penalty) != before
+    finally:
+        SCALE = 1.0
+    assert _compiled.token(_scaled_penalty) == before

@@ -136,8 +136,15 @@ def test_adam_then_lbfgs_stores_the_line_search_value_and_gradient():
 
     opt = adam_then_lbfgs(2, 1e-2)
     state = opt.init(params)
+    value_and_grad = jax.jit(jax.value_and_grad(value_fn))
+
+    @jax.jit
+    def step_fn(params, state, value, grad):
+        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=value_fn)
+        return optax.apply_updates(params, updates), state
+
     for step in range(5):
-        value, grad = jax.value_and_grad(value_fn)(params)
+        value, grad = value_and_grad(params)
         stored = optax.tree.get(state, "value")
         if step <= 2:  # Adam steps, and the first L-BFGS step: nothing stored yet
             assert np.isinf(stored)
@@ -147,5 +154,4 @@ def test_adam_then_lbfgs_stores_the_line_search_value_and_gradient():
                 jax.tree.leaves(optax.tree.get(state, "grad")), jax.tree.leaves(grad), strict=True
             ):
                 np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
-        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=value_fn)
-        params = optax.apply_updates(params, updates)
+        params, state = step_fn(params, state, value, grad)

@@ -12,7 +12,9 @@ hands one back when everything the program depends on is equal.
 code, defaults and closed-over values (recursively, so ``optax.adam(1e-3)`` made twice is the
 same optimizer and ``optax.adam(1e-2)`` is not), containers and plain objects by their contents,
 arrays by shape, dtype and bytes, plus the abstract values and shardings of the arguments and
-JAX's float64 flag. Anything it cannot snapshot (an object with no ``__dict__`` that is not
+JAX's float64 flag. The module globals a function reads are part of its snapshot (functions,
+classes and modules by identity, data by value); what a class's methods read from their
+module's globals is not (the class counts by identity). Anything it cannot snapshot (an object with no ``__dict__`` that is not
 hashable, an array above :data:`MAX_ARRAY_BYTES`) makes the call compile as before: a miss is
 always safe, only a wrong hit would not be. ``PHYSNET_REUSE_COMPILED=0`` turns the reuse off;
 :func:`clear_compiled` empties it.
@@ -97,6 +99,7 @@ def token(obj: Any, _depth: int = 0, _seen: frozenset = frozenset()) -> Any:
             sub(obj.__defaults__),
             sub(obj.__kwdefaults__),
             cells,
+            _globals_token(obj, sub),
         )
     if hasattr(obj, "__dict__") and not isinstance(obj, jax.sharding.Sharding):
         return (type(obj), sub(vars(obj)))
@@ -105,6 +108,41 @@ def token(obj: Any, _depth: int = 0, _seen: frozenset = frozenset()) -> Any:
     except TypeError as err:
         raise Unkeyable(f"unhashable {type(obj).__name__}") from err
     return (type(obj), obj)
+
+
+_BY_IDENTITY = (
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    functools.partial,
+)
+
+
+def _names(code: types.CodeType) -> set:
+    """The global names ``code`` (and the functions defined in it) may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _globals_token(fn: types.FunctionType, sub) -> tuple:
+    """The module globals ``fn`` reads: functions, classes and modules by identity (a
+    redefinition is a new object), data (a constant, a configuration dict) by value, so a
+    global changed between two calls is seen."""
+    scope = fn.__globals__
+    out = []
+    for name in sorted(_names(fn.__code__)):
+        if name not in scope:
+            continue
+        value = scope[name]
+        if isinstance(value, _BY_IDENTITY):  # held by the key, so its identity stays unique
+            out.append((name, "id", value))
+        else:
+            out.append((name, sub(value)))
+    return tuple(out)
 
 
 def _signature(args) -> tuple:
