@@ -125,19 +125,70 @@ def test_an_optimizer_init_that_cannot_be_traced_runs_as_it_is():
     np.testing.assert_array_equal(h.train_loss, ref.train_loss)
 
 
-SCALE = 1.0
+def _user_penalty(model, batch):
+    return 0.0 * jnp.sum(batch["y"][0])
 
 
-def _scaled_penalty(model, batch):
-    return SCALE * 0.0 * jnp.sum(batch["y"][0])
+def test_user_code_and_ambiguous_values_are_never_served_a_cached_program():
+    """Review findings: a user's function, class or module can read state no snapshot sees
+    (globals of the functions it calls, class attributes, slots), so it makes the key
+    unkeyable; values that compare equal but act differently get different tokens."""
+    tok = _compiled.token
+    with pytest.raises(_compiled.Unkeyable):
+        tok(_user_penalty)  # defined in a test module, not in a library
+
+    class Config:
+        scale = 1.0
+
+    with pytest.raises(_compiled.Unkeyable):
+        tok(Config())
+    with pytest.raises(_compiled.Unkeyable):
+        tok({"get": {"w": 1.0}.get, "x": object()})
+    assert tok(0.0) != tok(-0.0)
+    assert tok(jnp.asarray(1.0)) != tok(np.asarray(1.0))  # weak type and kind
+    assert tok({"w": 1.0}.get) != tok({"w": 2.0}.get)  # a bound builtin by its owner's value
+
+    h1, s1 = _fit(_model(), _data(), optax.adam(1e-2))
+    loss = pn.training.Regularized(pn.training.get_loss("derivative"), _user_penalty)
+    before = _chunk_stats()
+    pn.fit(_model(), _data(), steps=10, optimizer=optax.adam(1e-2), loss=loss, progress=False)
+    after = _chunk_stats()
+    assert after["unkeyable"] == before["unkeyable"] + 1 and after["hits"] == before["hits"]
 
 
-def test_a_global_read_by_a_function_is_part_of_its_snapshot():
-    global SCALE
-    before = _compiled.token(_scaled_penalty)
-    SCALE = 2.0
-    try:
-        assert _compiled.token(_scaled_penalty) != before
-    finally:
-        SCALE = 1.0
-    assert _compiled.token(_scaled_penalty) == before
+def test_stored_line_search_values_are_forgotten_when_parameters_or_data_change():
+    """A hook that moves the parameters between chunks, or an optimizer state carried to new
+    data, must not hand the next L-BFGS step the old loss and gradient."""
+    data = pn.data.generate(pn.systems.Duffing(1.0, 2.0, 0.0), 3, 1.0, 10, key=jax.random.key(0))
+    loss = pn.training.get_loss("derivative")
+    batch = loss.prepare(data)
+    seen = {}
+
+    def shrink(step, model, history):
+        if step == 3:
+            _, p, _ = nnx.split(model, nnx.Param, ...)
+            nnx.update(model, jax.tree.map(lambda x: 0.5 * x, p))
+            seen["loss"] = float(loss(model, batch))
+
+    model = pn.HNN(pn.MLP(2, 1, width=4, depth=1, rngs=nnx.Rngs(0)))
+    h = pn.fit(
+        model,
+        data,
+        steps=6,
+        chunk_size=3,
+        optimizer=pn.training.adam_then_lbfgs(2),
+        hooks=[shrink],
+        progress=False,
+    )
+    np.testing.assert_allclose(h.train_loss[3], seen["loss"], rtol=1e-12)
+
+    x = jnp.linspace(-1.0, 1.0, 16)[:, None]
+    mlp = pn.MLP(1, 1, width=4, depth=1, rngs=nnx.Rngs(0))
+    opt = pn.training.adam_then_lbfgs(2)
+    _, state = pn.training.fit_function(
+        mlp, x, jnp.sin(3 * x), steps=4, optimizer=opt, return_opt_state=True
+    )
+    y2 = jnp.cos(3 * x)
+    true = float(jnp.mean((jax.vmap(mlp)(x) - y2) ** 2))
+    h = pn.training.fit_function(mlp, x, y2, steps=2, optimizer=opt, opt_state=state)
+    np.testing.assert_allclose(h.train_loss[0], true, rtol=1e-12)

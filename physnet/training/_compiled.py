@@ -1,4 +1,4 @@
-"""In-process reuse of compiled training chunks.
+"""In-process reuse of compiled training programs.
 
 :func:`~physnet.training._loop.drive` compiles one chunk per training call. A second call with
 the same model structure, loss, optimizer, options and batch shapes (a loop over seeds, a
@@ -12,20 +12,27 @@ hands one back when everything the program depends on is equal.
 code, defaults and closed-over values (recursively, so ``optax.adam(1e-3)`` made twice is the
 same optimizer and ``optax.adam(1e-2)`` is not), containers and plain objects by their contents,
 arrays by shape, dtype and bytes, plus the abstract values and shardings of the arguments and
-JAX's float64 flag. The module globals a function reads are part of its snapshot (functions,
-classes and modules by identity, data by value); what a class's methods read from their
-module's globals is not (the class counts by identity). Anything it cannot snapshot (an object with no ``__dict__`` that is not
-hashable, an array above :data:`MAX_ARRAY_BYTES`) makes the call compile as before: a miss is
-always safe, only a wrong hit would not be. ``PHYSNET_REUSE_COMPILED=0`` turns the reuse off;
-:func:`clear_compiled` empties it.
+the JAX settings a program depends on (float64, matmul precision, promotion rules, debug
+flags). Only library code is snapshotted (physnet, optax, JAX, Flax, NumPy, chex and the
+standard library, see :data:`TRUSTED`): a function, class, module or object of any other module
+(a user's loss, penalty, schedule or model class) can read state no snapshot sees (class
+attributes, slots, the globals of the functions it calls), so it makes the call compile as
+before. The module globals a library function reads are part of its snapshot (functions,
+classes and modules by identity, data by value). Anything else it cannot snapshot (an object
+that keeps its state where no snapshot sees it, an array above :data:`MAX_ARRAY_BYTES`) makes
+the call compile as before too: a miss is always safe, only a wrong hit would not be.
+``PHYSNET_REUSE_COMPILED=0`` turns the reuse off; :func:`clear_compiled` empties it.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import hashlib
 import os
+import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +45,7 @@ MAX_ARRAY_BYTES = 1 << 22
 _MAX_DEPTH = 60
 
 _CACHE: collections.OrderedDict = collections.OrderedDict()
+_LOCK = threading.Lock()
 # per label ("chunk", "init", "test-loss", ...): hits, misses (compiled and kept), unkeyable
 stats: collections.defaultdict = collections.defaultdict(
     lambda: {"hits": 0, "misses": 0, "unkeyable": 0}
@@ -48,47 +56,98 @@ class Unkeyable(Exception):
     """Raised by :func:`token` for an object it cannot snapshot by value."""
 
 
-def _array_token(x) -> tuple:
+# Only code and objects of these packages are snapshotted: their functions and classes are
+# not redefined while a program runs, and their objects keep what shapes a program in their
+# fields. Anything of another module (a user's loss, penalty, schedule, model class or config
+# module) makes the key unkeyable, so that call compiles as before: user code can read state
+# no snapshot sees (class attributes, slots, globals of the functions it calls).
+# (and the standard library).
+TRUSTED = ("physnet", "optax", "jax", "jaxlib", "flax", "numpy", "chex")
+
+
+def _trusted(module: str | None) -> bool:
+    top = (module or "").split(".")[0]
+    return top in TRUSTED or (top in sys.stdlib_module_names and top != "__main__")
+
+
+def _array_token(x, kind: str) -> tuple:
     a = np.asarray(x)
     if a.nbytes > MAX_ARRAY_BYTES or a.dtype == object:
         raise Unkeyable(f"array of {a.nbytes} bytes")
-    return ("array", a.shape, str(a.dtype), hashlib.sha1(np.ascontiguousarray(a).data).hexdigest())
+    weak = bool(getattr(jax.typeof(x), "weak_type", False)) if kind == "jax" else False
+    digest = hashlib.sha1(np.ascontiguousarray(a).data).hexdigest()
+    return ("array", kind, weak, a.shape, str(a.dtype), digest)
 
 
-def token(obj: Any, _depth: int = 0, _seen: frozenset = frozenset()) -> Any:
+def _fields(obj) -> dict:
+    """An object's state: its ``__dict__``, its slots along the MRO, or its dataclass fields."""
+    out = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                out[f"{cls.__qualname__}.{name}"] = getattr(obj, name)
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            out.setdefault(f.name, getattr(obj, f.name))
+    return out
+
+
+def _sorted(items) -> tuple:
+    """Tokens in an order independent of insertion (ties only ever cause a miss)."""
+    return tuple(sorted(items, key=hash))
+
+
+def token(obj: Any, _depth: int = 0, _path: tuple = ()) -> Any:
     """A hashable snapshot of ``obj`` by value (see the module docstring); Unkeyable if none."""
     if _depth > _MAX_DEPTH:
         raise Unkeyable("nested too deeply")
-    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+    if obj is None or isinstance(obj, bool | int | str | bytes):
         return (type(obj), obj)
-    if isinstance(obj, type | types.ModuleType | types.BuiltinFunctionType):
-        return ("id", obj)  # classes, modules and builtins are long-lived singletons
-    if id(obj) in _seen:  # a closure that refers to itself
-        return ("cycle",)
-    seen = _seen | {id(obj)}
+    if isinstance(obj, float):  # by bits: 0.0 and -0.0 differ, nan equals nan
+        return (float, obj.hex())
+    if isinstance(obj, complex):
+        return (complex, obj.real.hex(), obj.imag.hex())
+    if isinstance(obj, type | types.ModuleType):
+        if not _trusted(obj.__module__ if isinstance(obj, type) else obj.__name__):
+            raise Unkeyable(f"{obj!r} is not library code")
+        return ("id", obj)  # library classes and modules are long-lived singletons
+    if id(obj) in _path:  # a reference back to an object on the path: say which one
+        return ("cycle", _path.index(id(obj)))
+    path = (*_path, id(obj))
 
     def sub(x):
-        return token(x, _depth + 1, seen)
+        return token(x, _depth + 1, path)
 
+    if isinstance(obj, types.BuiltinFunctionType):  # a builtin function or bound method
+        owner = obj.__self__
+        if owner is None or isinstance(owner, types.ModuleType):
+            return ("builtin", obj.__module__, obj.__qualname__)
+        return ("builtin-method", obj.__name__, sub(owner))
     if isinstance(obj, jax.Array):
         if isinstance(obj, jax.core.Tracer) or jax.dtypes.issubdtype(
             obj.dtype, jax.dtypes.prng_key
         ):
             raise Unkeyable("traced or key array")
-        return _array_token(obj)
+        return _array_token(obj, "jax")
     if isinstance(obj, np.ndarray | np.generic):
-        return _array_token(obj)
+        return _array_token(obj, "numpy")
     if isinstance(obj, tuple | list):
+        if type(obj) not in (tuple, list) and not _trusted(type(obj).__module__):
+            raise Unkeyable(f"{type(obj).__qualname__} is not library code")
         return (type(obj), tuple(sub(x) for x in obj))
     if isinstance(obj, dict):
-        return (type(obj), tuple(sorted(((sub(k), sub(v)) for k, v in obj.items()), key=repr)))
+        if type(obj) is not dict and not _trusted(type(obj).__module__):
+            raise Unkeyable(f"{type(obj).__qualname__} is not library code")
+        return (type(obj), _sorted((sub(k), sub(v)) for k, v in obj.items()))
     if isinstance(obj, set | frozenset):
-        return (type(obj), tuple(sorted((sub(x) for x in obj), key=repr)))
+        return (type(obj), _sorted(sub(x) for x in obj))
     if isinstance(obj, functools.partial):
         return ("partial", sub(obj.func), sub(obj.args), sub(obj.keywords))
     if isinstance(obj, types.MethodType):
         return ("method", sub(obj.__func__), sub(obj.__self__))
     if isinstance(obj, types.FunctionType):
+        if not _trusted(obj.__module__):
+            raise Unkeyable(f"{obj.__qualname__} is not library code")
         try:
             cells = tuple(sub(c.cell_contents) for c in obj.__closure__ or ())
         except ValueError as err:  # an empty cell
@@ -101,22 +160,20 @@ def token(obj: Any, _depth: int = 0, _seen: frozenset = frozenset()) -> Any:
             cells,
             _globals_token(obj, sub),
         )
-    if hasattr(obj, "__dict__") and not isinstance(obj, jax.sharding.Sharding):
-        return (type(obj), sub(vars(obj)))
-    try:
-        hash(obj)
-    except TypeError as err:
-        raise Unkeyable(f"unhashable {type(obj).__name__}") from err
-    return (type(obj), obj)
+    if isinstance(obj, jax.sharding.Sharding) or type(obj).__hash__ not in (None, object.__hash__):
+        if not _trusted(type(obj).__module__):
+            raise Unkeyable(f"{type(obj).__qualname__} is not library code")
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, jax.sharding.Sharding):
+            return (type(obj), obj)  # hashed and compared by value by its library
+    if not _trusted(type(obj).__module__):
+        raise Unkeyable(f"{type(obj).__qualname__} is not library code")
+    has_state = hasattr(obj, "__dict__") or dataclasses.is_dataclass(obj)
+    if not has_state and not any(getattr(c, "__slots__", ()) for c in type(obj).__mro__):
+        raise Unkeyable(f"{type(obj).__qualname__} keeps its state where no snapshot sees it")
+    return (type(obj), sub(_fields(obj)))
 
 
-_BY_IDENTITY = (
-    type,
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    functools.partial,
-)
+_BY_IDENTITY = (type, types.ModuleType, types.FunctionType, functools.partial)
 
 
 def _names(code: types.CodeType) -> set:
@@ -139,7 +196,11 @@ def _globals_token(fn: types.FunctionType, sub) -> tuple:
             continue
         value = scope[name]
         if isinstance(value, _BY_IDENTITY):  # held by the key, so its identity stays unique
-            out.append((name, "id", value))
+            module = value.__name__ if isinstance(value, types.ModuleType) else value.__module__
+            if isinstance(value, functools.partial) or not _trusted(module):
+                out.append((name, sub(value)))  # snapshotted, or unkeyable
+            else:
+                out.append((name, "id", value))
         else:
             out.append((name, sub(value)))
     return tuple(out)
@@ -173,24 +234,45 @@ def compiled_program(
     key = None
     if enabled():
         try:
-            key = (token(factory), token(options), _signature(args), jax.config.jax_enable_x64)
+            key = (token(factory), token(options), _signature(args), _config())
             hash(key)
-        except (Unkeyable, TypeError):
+        except Exception:  # noqa: BLE001 - whatever the snapshot meets, a miss is safe
             stats[label]["unkeyable"] += 1
             key = None
-    if key is not None and key in _CACHE:
-        _CACHE.move_to_end(key)
-        stats[label]["hits"] += 1
-        return _CACHE[key]
+    if key is not None:
+        with _LOCK:
+            compiled = _CACHE.get(key)
+            if compiled is not None:
+                _CACHE.move_to_end(key)
+                stats[label]["hits"] += 1
+                return compiled
     compiled = jax.jit(build()).lower(*args).compile()
     if key is not None:
-        stats[label]["misses"] += 1
-        _CACHE[key] = compiled
-        while len(_CACHE) > MAX_ENTRIES:
-            _CACHE.popitem(last=False)
+        with _LOCK:
+            stats[label]["misses"] += 1
+            _CACHE[key] = compiled
+            while len(_CACHE) > MAX_ENTRIES:
+                _CACHE.popitem(last=False)
     return compiled
+
+
+_CONFIG_FLAGS = (
+    "jax_enable_x64",
+    "jax_default_matmul_precision",
+    "jax_numpy_dtype_promotion",
+    "jax_numpy_rank_promotion",
+    "jax_debug_nans",
+    "jax_debug_infs",
+    "jax_default_prng_impl",
+)
+
+
+def _config() -> tuple:
+    """The JAX settings a compiled program depends on."""
+    return tuple(str(getattr(jax.config, name, None)) for name in _CONFIG_FLAGS)
 
 
 def clear_compiled() -> None:
     """Forget every compiled program kept for reuse in this process."""
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()

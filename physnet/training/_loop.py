@@ -54,11 +54,11 @@ class TrainState:
     def create(cls, params, optimizer: optax.GradientTransformation, opt_state=None) -> TrainState:
         """A fresh state at ``params`` (``opt_state`` default: ``optimizer.init(params)``, run
         as one compiled program rather than one small program per array it makes)."""
-        if opt_state is None and any(
-            isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)
-        ):
+        if opt_state is not None:  # carried over: its stored loss may be of other data
+            opt_state = forget_stored_value(opt_state)
+        elif any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)):
             opt_state = optimizer.init(params)  # inside a trace (vmap over members): traced anyway
-        elif opt_state is None:
+        else:
             try:
                 opt_state = compiled_program(optimizer.init, (params,), label="init")(params)
             except jax.errors.JAXTypeError:  # an init that is not traceable: run it as it is
@@ -86,6 +86,16 @@ def n_samples(batch) -> int:
     if len(sizes) != 1:
         raise ConfigError(f"loss batch arrays disagree on the number of samples: {sorted(sizes)}")
     return sizes.pop()
+
+
+def forget_stored_value(opt_state):
+    """``opt_state`` with a stored loss value (a line search's, see
+    :func:`_stores_value_and_grad`) set to inf, so the next step recomputes the loss and
+    gradient: for parameters or data changed since it was stored."""
+    if not _stores_value_and_grad(opt_state):
+        return opt_state
+    value = optax.tree.get(opt_state, "value")
+    return optax.tree.set(opt_state, value=jnp.full_like(value, jnp.inf))
 
 
 def _stores_value_and_grad(opt_state) -> bool:
@@ -423,7 +433,12 @@ def drive(
                         "calls of fit instead (with physnet.approximators.remap_optimizer_state "
                         "or a fresh optimizer state)"
                     )
-                state = dataclasses.replace(state, params=params, last_good=params)
+                state = dataclasses.replace(
+                    state,
+                    params=params,
+                    last_good=params,
+                    opt_state=forget_stored_value(state.opt_state),
+                )
             rest = new_rest
         return stop
 
