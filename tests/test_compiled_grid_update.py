@@ -38,9 +38,11 @@ def test_traced_grid_update_equals_the_numpy_one():
 
 
 @pytest.mark.slow
-def test_grid_updates_run_in_one_compiled_chunk():
+@pytest.mark.parametrize("make_optimizer", [lambda: optax.adam(1e-2), optax.lbfgs])
+def test_grid_updates_run_in_one_compiled_chunk(make_optimizer):
     """No chunk boundary at the update steps: one chunk, one compilation, and the numbers of
-    updates between chunks (the hook before issue 19) to round-off."""
+    updates between chunks (the hook before issue 19) to round-off. With L-BFGS the line
+    search's stored loss and gradient are forgotten at each update in both."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.uniform(-1.5, 1.5, (100, 2)))
     y = x[:, :1] * x[:, 1:]
@@ -52,7 +54,7 @@ def test_grid_updates_run_in_one_compiled_chunk():
             x,
             y,
             steps=30,
-            optimizer=optax.adam(1e-2),
+            optimizer=make_optimizer(),
             chunk_size=chunk_size,
             update_grid_every=every,
             update_grid_until=20,
@@ -72,7 +74,7 @@ def test_grid_updates_run_in_one_compiled_chunk():
             x,
             y,
             steps=5,
-            optimizer=optax.adam(1e-2),
+            optimizer=make_optimizer(),
             opt_state=opt_state,
             return_opt_state=True,
         )
@@ -82,7 +84,7 @@ def test_grid_updates_run_in_one_compiled_chunk():
         x,
         y,
         steps=10,
-        optimizer=optax.adam(1e-2),
+        optimizer=make_optimizer(),
         opt_state=opt_state,
         return_opt_state=True,
     )

@@ -140,7 +140,8 @@ def make_train_chunk(
     With ``in_chunk`` (:class:`~physnet.training.CompiledHook` s, e.g. a KAN
     :class:`~physnet.training.GridUpdate`), before each step whose ``hook.due(step)`` holds,
     ``hook.apply(model)`` changes the model inside the loop (a ``lax.cond``: no host round
-    trip, no recompilation), its parameters become ``last_good``, and the chunk returns
+    trip, no recompilation), its parameters become ``last_good``, a stored line-search value
+    is forgotten (:func:`forget_stored_value`, as for a host hook), and the chunk returns
     ``(state, rest, losses)`` (the non-trained state, e.g. KAN grids, changes too).
     """
     optimizer = optax.with_extra_args_support(optimizer)
@@ -153,7 +154,11 @@ def make_train_chunk(
                 model = nnx.merge(graphdef, state.params, rest)
                 hook.apply(model)
                 _, params, new_rest = nnx.split(model, nnx.Param, ...)
-                return dataclasses.replace(state, params=params, last_good=params), new_rest
+                opt_state = forget_stored_value(state.opt_state)  # of the parameters before
+                state = dataclasses.replace(
+                    state, params=params, last_good=params, opt_state=opt_state
+                )
+                return state, new_rest
 
             state, rest = jax.lax.cond(
                 hook.due(step), run, lambda state, rest: (state, rest), state, rest
@@ -167,8 +172,7 @@ def make_train_chunk(
 
     def chunk(state: TrainState, rest_in, batch, key, start, length):
         n = n_samples(batch)
-        # a compiled hook may move the parameters, which makes a stored value stale
-        reuse = batch_size is None and not in_chunk and _stores_value_and_grad(state.opt_state)
+        reuse = batch_size is None and _stores_value_and_grad(state.opt_state)
 
         def body(i, carry):
             # the non-trained state is carried only when compiled hooks change it
