@@ -173,9 +173,6 @@ def token(obj: Any, _depth: int = 0, _path: tuple = ()) -> Any:
     return (type(obj), sub(_fields(obj)))
 
 
-_BY_IDENTITY = (type, types.ModuleType, types.FunctionType, functools.partial)
-
-
 def _names(code: types.CodeType) -> set:
     """The global names ``code`` (and the functions defined in it) may read."""
     names = set(code.co_names)
@@ -186,23 +183,19 @@ def _names(code: types.CodeType) -> set:
 
 
 def _globals_token(fn: types.FunctionType, sub) -> tuple:
-    """The module globals ``fn`` reads: functions, classes and modules by identity (a
-    redefinition is a new object), data (a constant, a configuration dict) by value, so a
-    global changed between two calls is seen."""
+    """The module globals ``fn`` reads: library functions by identity (held by the key, so
+    the identity stays unique; a redefinition is a new object), everything else through
+    :func:`token` (classes and modules by identity, data by value), so a global changed
+    between two calls is seen."""
     scope = fn.__globals__
     out = []
     for name in sorted(_names(fn.__code__)):
-        if name not in scope:
-            continue
-        value = scope[name]
-        if isinstance(value, _BY_IDENTITY):  # held by the key, so its identity stays unique
-            module = value.__name__ if isinstance(value, types.ModuleType) else value.__module__
-            if isinstance(value, functools.partial) or not _trusted(module):
-                out.append((name, sub(value)))  # snapshotted, or unkeyable
-            else:
+        if name in scope:
+            value = scope[name]
+            if isinstance(value, types.FunctionType) and _trusted(value.__module__):
                 out.append((name, "id", value))
-        else:
-            out.append((name, sub(value)))
+            else:
+                out.append((name, sub(value)))
     return tuple(out)
 
 
