@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -142,6 +143,13 @@ def interleave(
             time.sleep(pause)
             out[name].append(fn())
     return out
+
+
+def run_worker(script: str, *args: str) -> dict:
+    """Run ``python script *args`` in a new process; the JSON object on its last stdout line."""
+    cmd = [sys.executable, script, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def spread(values) -> dict:

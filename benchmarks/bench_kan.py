@@ -36,8 +36,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -191,10 +189,16 @@ def e1_accuracy(seeds, steps, lr):
 
 def physnet_in_fresh_process(steps, grid_eps, cache_dir):
     """:func:`run_physnet` in a new Python process with the compilation cache in ``cache_dir``."""
-    cmd = [sys.executable, __file__, "--physnet-worker", "--steps", str(steps)]
-    cmd += ["--grid-eps", str(grid_eps), "--cache-dir", cache_dir]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _machine.run_worker(
+        __file__,
+        "--physnet-worker",
+        "--steps",
+        str(steps),
+        "--grid-eps",
+        str(grid_eps),
+        "--cache-dir",
+        cache_dir,
+    )
 
 
 def physnet_worker(args):

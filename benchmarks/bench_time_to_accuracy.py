@@ -38,8 +38,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import subprocess
-import sys
 import time
 
 import _machine
@@ -249,10 +247,15 @@ def main():
         enable_compilation_cache(cache_dir)
 
     def new_process():
-        cmd = [sys.executable, __file__, "--worker-cache", cache_dir, "--eval-every", str(k)]
-        cmd += ["--fast-max-steps", str(args.fast_max_steps)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return _machine.run_worker(
+            __file__,
+            "--worker-cache",
+            cache_dir,
+            "--eval-every",
+            str(k),
+            "--fast-max-steps",
+            str(args.fast_max_steps),
+        )
 
     candidates = {"physnet_fast": physnet_candidate("fast", args.fast_max_steps)}
     if args.warm_cache:
