@@ -87,6 +87,53 @@ def test_spline_eval_gathers_the_right_rows():
     assert start.shape == (n_in,) and weights.shape == (n_in, order + 1)
 
 
+@pytest.mark.parametrize("kind", ["uniform", "nonuniform"])
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_piecewise_polynomial_evaluation_matches_scipy(kind, order):
+    """bspline_eval (piecewise-polynomial form, Horner) against scipy's BSpline: values, first
+    and second derivatives inside [a, b] (both ends included), the tangent line outside, and
+    the same numbers as the basis route; vector-valued splines, one knot vector per input."""
+    grid, n_out = 7, 3
+    knots = _knots(kind, grid, order)
+    a, b = float(knots[order]), float(knots[grid + order])
+    coef = np.asarray(jax.random.normal(jax.random.key(order), (grid + order, n_out)))
+    reference = BSpline(np.asarray(knots), coef, order)
+    inside = _away_from_knots(knots[order : grid + order + 1])
+    outside = jnp.array([a - 3.0, a - 1e-3, b + 1e-3, b + 4.0])
+    x = jnp.concatenate([inside, outside])
+    uniform = kind == "uniform"
+
+    def spline(v):  # one point, n_out outputs
+        return bspline_eval(v[None], knots[None], jnp.asarray(coef)[None], order, uniform=uniform)[
+            0
+        ]
+
+    values = jax.vmap(spline)(x)
+    ends = np.clip(np.asarray(outside), a, b)
+    tangent = (
+        reference(ends) + reference.derivative(1)(ends) * (np.asarray(outside) - ends)[:, None]
+    )
+    expected = np.concatenate([reference(np.asarray(inside)), tangent])
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-12 * np.max(np.abs(expected)))
+    basis_route = jax.vmap(lambda v: bspline_basis(v, knots, order, uniform=uniform) @ coef)(x)
+    np.testing.assert_allclose(values, basis_route, rtol=0, atol=1e-12 * np.max(np.abs(expected)))
+    d1 = jax.vmap(jax.jacfwd(spline))(inside)
+    d1_ref = reference.derivative(1)(np.asarray(inside))
+    np.testing.assert_allclose(d1, d1_ref, rtol=0, atol=1e-11 * np.max(np.abs(d1_ref)))
+    if order >= 2:
+        d2 = jax.vmap(jax.jacfwd(jax.jacfwd(spline)))(inside)
+        d2_ref = reference.derivative(2)(np.asarray(inside))
+        np.testing.assert_allclose(d2, d2_ref, rtol=0, atol=1e-10 * np.max(np.abs(d2_ref)))
+    # the gradient in the coefficients is the basis itself (the table is linear in them)
+    point = inside[len(inside) // 2]
+    grad = jax.grad(
+        lambda c: bspline_eval(point[None], knots[None], c, order, uniform=uniform)[0, 0]
+    )(jnp.asarray(coef)[None])
+    np.testing.assert_allclose(
+        grad[0, :, 0], bspline_basis(point, knots, order, uniform=uniform), rtol=0, atol=1e-13
+    )
+
+
 @pytest.mark.parametrize("uniform", [True, False])
 def test_outside_the_grid_the_spline_continues_as_its_tangent(uniform):
     order, grid = 3, 5

@@ -95,8 +95,9 @@ class KANLayer(nnx.Module):
         φ_{io}(x) = w^b_{io}\, b(x) + w^s_{io} \sum_m c_{i m o} B_{m,k}(x; t_i)
 
     with b the base activation (SiLU) and B_{m,k} the B-splines of order k on input i's knots
-    t_i. Evaluated from the k + 1 non-zero basis functions of each input and one einsum,
-    ``(in, k+1) x (in, k+1, out)``, so the cost does not grow with G.
+    t_i. The coefficients are converted to piecewise-polynomial form once per call (shared by
+    a batch), and each input then reads its interval's k + 1 monomial coefficients and runs
+    Horner's rule, so the cost per point does not grow with G (see :mod:`._bspline`).
 
     A non-trainable :class:`EdgeMask` ``(in, out)`` of ones multiplies every φ_{io}; pruning
     sets entries to 0, which makes those edges exactly zero (kept by checkpoints, by
@@ -185,8 +186,9 @@ class KAN(AbstractApproximator):
         φ(x) = w_b \,\mathrm{silu}(x) + w_s \sum_{m=0}^{G+k-1} c_m B_{m,k}(x),
 
     with cubic (order k) B-splines on a per-input grid of G intervals, extended by k knots
-    each side. The spline is evaluated from its k + 1 non-zero pieces, so the cost does not
-    grow with G and first and second input derivatives (for ∇H and Hessians of L, which are
+    each side. The spline is evaluated as the one cubic polynomial of the interval holding the
+    input (piecewise-polynomial form, converted from the coefficients once per call), so the
+    cost per point does not grow with G and first and second input derivatives (for ∇H and Hessians of L, which are
     differentiated again in training) are exact and cheap.
 
     **Widths.** ``widths`` lists the node counts, input first: ``[2, 5, 1]``. An entry
