@@ -70,12 +70,26 @@ def euler_lagrange_acceleration(lagrangian, q: Array, qdot: Array) -> Array:
 
     Reference: Cranmer et al., "Lagrangian Neural Networks", 2020, eq. 6.
     """
-    grad_q = jax.grad(lagrangian, argnums=0)(q, qdot)
-    mixed = jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=0)(q, qdot)
-    rhs = grad_q - mixed @ qdot
-    lu, piv = jax.scipy.linalg.lu_factor(mass_matrix(lagrangian, q, qdot))
-    qddot = jax.scipy.linalg.lu_solve((lu, piv), rhs)
-    pivots = jnp.abs(jnp.diagonal(lu))
-    tolerance = q.shape[-1] * jnp.finfo(lu.dtype).eps * jnp.max(pivots)
+    n = q.shape[-1]
+    gradient = jax.grad(lagrangian, argnums=(0, 1))
+
+    def directional(tangent_q, tangent_qdot):  # (∇L, d∇L along the tangent): forward-over-reverse
+        return jax.jvp(gradient, (q, qdot), (tangent_q, tangent_qdot))
+
+    # one batch of n + 1 forward-over-reverse passes: along (q̇, 0) gives (∂²L/∂q̇∂q) q̇, and
+    # along (0, e_i) the columns of the mass matrix ∂²L/∂q̇²; every primal output is ∇L
+    tangents_q = jnp.concatenate([qdot[None], jnp.zeros((n, n), qdot.dtype)])
+    tangents_qdot = jnp.concatenate([jnp.zeros((1, n), qdot.dtype), jnp.eye(n, dtype=qdot.dtype)])
+    (grad_q, _), (_, d_qdot) = jax.vmap(directional)(tangents_q, tangents_qdot)
+    rhs = grad_q[0] - d_qdot[0]
+    mass = d_qdot[1:].T  # mass[:, i] = ∂(∂L/∂q̇)/∂q̇_i
+    if n == 1:  # LU of a 1 x 1 matrix is the matrix: divide, without LAPACK calls
+        qddot = rhs / mass[0]
+        pivots = jnp.abs(mass[0])
+    else:
+        lu, piv = jax.scipy.linalg.lu_factor(mass)
+        qddot = jax.scipy.linalg.lu_solve((lu, piv), rhs)
+        pivots = jnp.abs(jnp.diagonal(lu))
+    tolerance = n * jnp.finfo(pivots.dtype).eps * jnp.max(pivots)
     singular = jnp.min(pivots) <= tolerance
     return jnp.where(singular, jnp.nan, qddot)
