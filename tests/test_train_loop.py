@@ -318,9 +318,10 @@ def test_fit_function_with_grid_updates_keeps_the_trained_coefficients():
     )
     total = sum(float(np.sum(np.abs(v))) for v in jax.tree.leaves(nnx.state(kan)))
     # grid updates run inside the compiled chunks (no chunk boundaries at update steps since
-    # issue 19); the numbers are those of the updates between chunks
+    # issue 19); the numbers are those of the updates between chunks, to 1e-6: since the grid
+    # ends are moved 1e-9 of the range beyond the samples (END_GUARD) they differ by ~2e-8
     np.testing.assert_array_equal(h.test_steps, [20, 40, 60])
-    assert h.train_loss[-1] == pytest.approx(0.007496638647460737, rel=1e-9)
-    assert h.train_loss.sum() == pytest.approx(5.067355644564814, rel=1e-9)
-    assert h.test_loss[-1] == pytest.approx(0.018966673105966298, rel=1e-9)
-    assert total == pytest.approx(96.49681135585736, rel=1e-9)
+    assert h.train_loss[-1] == pytest.approx(0.007496638647460737, rel=1e-6)
+    assert h.train_loss.sum() == pytest.approx(5.067355644564814, rel=1e-6)
+    assert h.test_loss[-1] == pytest.approx(0.018966673105966298, rel=1e-6)
+    assert total == pytest.approx(96.49681135585736, rel=1e-6)

@@ -220,7 +220,7 @@ def bspline_basis(x: Array, knots: Array, order: int, *, uniform: bool = False) 
     return jnp.einsum("...m,...mn->...n", weights, one_hot)
 
 
-def piece_polynomials(knots: Array, order: int) -> Array:
+def piece_polynomials(knots: Array, order: int, *, uniform: bool = False) -> Array:
     r"""Monomial coefficients of the k + 1 non-zero B-splines on every grid interval.
 
     On interval j of the grid, [t_J, t_{J+1}] with J = j + k, and in the local coordinate
@@ -231,11 +231,21 @@ def piece_polynomials(knots: Array, order: int) -> Array:
     Args:
         knots: shape ``(..., G + 2k + 1)``, increasing.
         order: spline order k.
+        uniform: the knots are equally spaced: the pieces are then the same on every
+            interval, a constant matrix scaled by the spacing (no recursion is run, and only
+            the grid ends are read).
 
     Returns:
         Array of shape ``(..., G, k + 1, k + 1)`` (interval, power p, piece s).
     """
     grid = grid_size(knots, order)
+    if uniform:
+        a, b = grid_bounds(knots, order)
+        powers = _trailing(np.arange(order + 1), a.ndim + 1)
+        inverse_h = (grid / (b - a))[..., None] ** powers  # (..., p)
+        matrix = jnp.asarray(_uniform_piece_matrix(order), dtype=knots.dtype)
+        pieces = inverse_h[..., :, None] * matrix.reshape((1,) * a.ndim + matrix.shape)
+        return jnp.broadcast_to(pieces[..., None, :, :], knots.shape[:-1] + (grid,) + matrix.shape)
     starts = np.arange(grid) + order  # J for every interval
 
     def t(m):  # t_{J+m} - t_J, shape (..., G)
@@ -256,7 +266,9 @@ def piece_polynomials(knots: Array, order: int) -> Array:
     return jnp.stack(values, axis=-1)
 
 
-def spline_table(knots: Array, coef: Array, order: int) -> tuple[Array, Array]:
+def spline_table(
+    knots: Array, coef: Array, order: int, *, uniform: bool = False
+) -> tuple[Array, Array]:
     r"""Splines in piecewise-polynomial form, with their linear continuation outside [a, b].
 
     For spline i, s_i(x) = Σ_p T[i, j, p, :] (x - o[i, j])^p on piece j, where piece 0 is
@@ -269,12 +281,13 @@ def spline_table(knots: Array, coef: Array, order: int) -> tuple[Array, Array]:
         knots: shape ``(n, G + 2k + 1)``.
         coef: shape ``(n, G + k, out)``.
         order: spline order k.
+        uniform: the knots are equally spaced (see :func:`piece_polynomials`).
 
     Returns:
         ``(table, origins)`` of shapes ``(n, G + 2, k + 1, out)`` and ``(n, G + 2)``.
     """
     grid = grid_size(knots, order)
-    pieces = piece_polynomials(knots, order)  # (n, G, p, s)
+    pieces = piece_polynomials(knots, order, uniform=uniform)  # (n, G, p, s)
     windows = jnp.stack([coef[:, s : s + grid, :] for s in range(order + 1)], axis=2)
     inner = jnp.einsum("ngps,ngso->ngpo", pieces, windows)  # (n, G, p, out)
     a, b = grid_bounds(knots, order)
@@ -341,7 +354,7 @@ def bspline_eval(x: Array, knots: Array, coef: Array, order: int, *, uniform: bo
     Returns:
         Array of shape ``(n, out)``.
     """
-    table, origins = spline_table(knots, coef, order)
+    table, origins = spline_table(knots, coef, order, uniform=uniform)
     piece = spline_piece(x, knots, order, uniform=uniform)
     return eval_table(x, piece, table, origins)
 

@@ -345,7 +345,9 @@ class KAN(AbstractApproximator):
 
         Layer by layer (each with the inputs produced by the already updated layers before
         it), input i's new grid spans ``[min, max]`` of its samples widened by ``margin`` times
-        the range on each side (uniform, or mixed with quantiles when ``grid_eps < 1``). Each
+        the range on each side, plus 1e-9 of the range so that no sample sits exactly on a
+        grid end, where the continued spline is only C¹ (uniform, or mixed with quantiles when
+        ``grid_eps < 1``). Each
         edge's spline is refitted by float64 least squares to the old edge function (its
         linear continuation included) on 8 Gauss-Legendre points per new interval; the base
         term does not depend on the grid. G and the parameter shapes stay the same, so

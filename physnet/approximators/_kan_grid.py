@@ -26,6 +26,13 @@ from ._kan import KAN, Grid, KANLayer, _check_int
 #: Gauss-Legendre nodes per grid interval used to refit splines after a grid change
 _FIT_NODES = 8
 
+#: a grid update widens each sample range by this fraction of it on both sides (beyond
+#: ``margin``), so that no sample sits exactly on a grid end: there the linearly continued
+#: spline is only C¹, and a sample on the end would take its second derivative (which an
+#: HNN's or LNN's training gradient contains) from one side or the other depending on the
+#: last bit of rounding, e.g. between the compiled in-loop update and the NumPy one
+END_GUARD = 1e-9
+
 
 @dataclasses.dataclass(frozen=True)
 class GridChange:
@@ -148,7 +155,7 @@ def _knots_from_samples(kan: KAN, h: Array, knots: Array, margin: float) -> Arra
     h = np.asarray(h)
     lo, hi = h.min(axis=0), h.max(axis=0)
     width = hi - lo
-    lo, hi = lo - margin * width, hi + margin * width
+    lo, hi = lo - (margin + END_GUARD) * width, hi + (margin + END_GUARD) * width
     degenerate = width <= 1e-12 * np.maximum(1.0, np.abs(lo))
     positions = np.linspace(0.0, 1.0, kan.grid + 1)
     bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
@@ -342,7 +349,7 @@ def _knots_traced(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
     """:func:`_knots_from_samples` in ``jax.numpy`` (traceable)."""
     lo, hi = h.min(axis=0), h.max(axis=0)
     width = hi - lo
-    lo, hi = lo - margin * width, hi + margin * width
+    lo, hi = lo - (margin + END_GUARD) * width, hi + (margin + END_GUARD) * width
     degenerate = width <= 1e-12 * jnp.maximum(1.0, jnp.abs(lo))
     positions = np.linspace(0.0, 1.0, kan.grid + 1)  # the constants of the NumPy path
     bp = lo[:, None] + (hi - lo)[:, None] * jnp.asarray(positions, h.dtype)[None, :]
