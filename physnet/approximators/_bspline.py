@@ -232,8 +232,8 @@ def piece_polynomials(knots: Array, order: int, *, uniform: bool = False) -> Arr
         knots: shape ``(..., G + 2k + 1)``, increasing.
         order: spline order k.
         uniform: the knots are equally spaced: the pieces are then the same on every
-            interval, a constant matrix scaled by the spacing (no recursion is run, and only
-            the grid ends are read).
+            interval, a constant matrix scaled by the spacing (no recursion is run; only the
+            grid ends are read). Wrong results if the knots are not uniform.
 
     Returns:
         Array of shape ``(..., G, k + 1, k + 1)`` (interval, power p, piece s).

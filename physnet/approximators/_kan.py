@@ -188,8 +188,8 @@ class KAN(AbstractApproximator):
     with cubic (order k) B-splines on a per-input grid of G intervals, extended by k knots
     each side. The spline is evaluated as the one cubic polynomial of the interval holding the
     input (piecewise-polynomial form, converted from the coefficients once per call), so the
-    cost per point does not grow with G and first and second input derivatives (for ∇H and Hessians of L, which are
-    differentiated again in training) are exact and cheap.
+    cost per point does not grow with G, and first and second input derivatives (for ∇H and
+    Hessians of L, which are differentiated again in training) are exact and cheap.
 
     **Widths.** ``widths`` lists the node counts, input first: ``[2, 5, 1]``. An entry
     ``[n_add, n_mult]`` makes a layer with ``n_add`` addition nodes and ``n_mult``
@@ -346,13 +346,12 @@ class KAN(AbstractApproximator):
         Layer by layer (each with the inputs produced by the already updated layers before
         it), input i's new grid spans ``[min, max]`` of its samples widened by ``margin`` times
         the range on each side, plus 1e-9 of the range so that no sample sits exactly on a
-        grid end, where the continued spline is only C¹ (uniform, or mixed with quantiles when
-        ``grid_eps < 1``). Each
-        edge's spline is refitted by float64 least squares to the old edge function (its
-        linear continuation included) on 8 Gauss-Legendre points per new interval; the base
-        term does not depend on the grid. G and the parameter shapes stay the same, so
-        training can go on with the same optimizer state. An input whose samples are all
-        equal keeps its grid.
+        grid end, where the continued spline is only C¹ (uniform, or mixed with quantiles
+        when ``grid_eps < 1``). Each edge's spline is refitted by float64 least squares to
+        the old edge function (its linear continuation included) on 8 Gauss-Legendre points
+        per new interval; the base term does not depend on the grid. G and the parameter
+        shapes stay the same, so training can go on with the same optimizer state. An input
+        whose samples are all equal keeps its grid.
 
         Args:
             xs: samples of the network's input, shape ``(n, in_features)``, finite.
