@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from physnet import ConfigError
+from physnet._io import write_json
 from physnet.reproduce import (
     EXPERIMENTS,
     _run,
@@ -118,6 +119,14 @@ def test_best_column_in_quick_run(tmp_path):
     assert "| E3 | gamma_hat |" in text and "quick settings" in text
     for fig in EXPERIMENTS["E3"].figures:
         assert f"](figures/{fig})" in text and (tmp_path / "page" / "figures" / fig).is_file()
+    # a NaN in the run (E5's median of a gauge term no seed has) is written as null with a
+    # top-level "non_finite" note in summary.json; the page still builds and names it
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary["E3"]["gamma_hat"] = float("nan")
+    write_json(tmp_path / "summary.json", summary)
+    assert "non_finite" in json.loads((tmp_path / "summary.json").read_text())
+    text = write_report(tmp_path, tmp_path / "page2").read_text()
+    assert "| E3 | train_mse |" in text and "E3.gamma_hat (nan)" in text
 
 
 def test_report_needs_a_run(tmp_path):

@@ -53,8 +53,12 @@ def write_report(
         results = json.loads(summary_path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise DataError(f"{summary_path}: unreadable summary ({err})") from None
-    quick = any(m.get("quick") for m in results.values())
-    total = sum(m.get("wall_seconds", 0.0) for m in results.values())
+    # write_json adds a top-level "non_finite" note when a number was NaN or inf (written as
+    # null); every other entry is one experiment's metrics
+    note = results.get("non_finite") if isinstance(results.get("non_finite"), str) else None
+    experiments = {name: m for name, m in results.items() if isinstance(m, dict)}
+    quick = any(m.get("quick") for m in experiments.values())
+    total = sum(m.get("wall_seconds", 0.0) for m in experiments.values())
     lines = [
         "# Results: physnet beside the source",
         "",
@@ -71,12 +75,14 @@ def write_report(
         "the function (E6); energy drift is the median over the test initial states of",
         "max_t |H(y(t)) - H(y(0))| / |H(y(0))| with the true energy along the learned rollout.",
         "",
-        format_markdown_table(results),
+        format_markdown_table(experiments),
         "",
     ]
+    if note:
+        lines += [f"Numbers missing from the run's `summary.json` ({note}).", ""]
     with atomic_directory(Path(dest), "report", overwrite=overwrite, inputs=[run_dir]) as tmp:
         (tmp / "figures").mkdir()
-        for name, metrics in results.items():
+        for name, metrics in experiments.items():
             figures = EXPERIMENTS[name].figures if name in EXPERIMENTS else ()
             present = [f for f in figures if (run_dir / name / f).is_file()]
             title = EXPERIMENTS[name].title if name in EXPERIMENTS else name
