@@ -150,13 +150,21 @@ def check_samples(kan: KAN, xs, method: str) -> Array:
     return xs
 
 
-def _knots_from_samples(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
-    """New knots ``(in, G + 2k + 1)`` spanning each column of ``h`` (shape ``(n, in)``)."""
-    h = np.asarray(h)
+def _sample_ends(h, margin: float):
+    """Per column of the samples ``h`` (a NumPy or a JAX array, shape ``(n, in)``): the new grid
+    ends, ``[min, max]`` widened by ``margin + END_GUARD`` of the range on both sides, and
+    whether the column is degenerate (all samples equal, so its grid is kept). One piece of
+    arithmetic for the NumPy update and the traced one, so they agree to the bit."""
     lo, hi = h.min(axis=0), h.max(axis=0)
     width = hi - lo
     lo, hi = lo - (margin + END_GUARD) * width, hi + (margin + END_GUARD) * width
-    degenerate = width <= 1e-12 * np.maximum(1.0, np.abs(lo))
+    return lo, hi, width <= 1e-12 * abs(lo).clip(min=1.0)
+
+
+def _knots_from_samples(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
+    """New knots ``(in, G + 2k + 1)`` spanning each column of ``h`` (shape ``(n, in)``)."""
+    h = np.asarray(h)
+    lo, hi, degenerate = _sample_ends(h, margin)
     positions = np.linspace(0.0, 1.0, kan.grid + 1)
     bp = lo[:, None] + (hi - lo)[:, None] * positions[None, :]
     if kan.grid_eps < 1.0:
@@ -347,10 +355,7 @@ def update_grid_traced(kan: KAN, xs: Array, *, margin: float = 0.0) -> None:
 
 def _knots_traced(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
     """:func:`_knots_from_samples` in ``jax.numpy`` (traceable)."""
-    lo, hi = h.min(axis=0), h.max(axis=0)
-    width = hi - lo
-    lo, hi = lo - (margin + END_GUARD) * width, hi + (margin + END_GUARD) * width
-    degenerate = width <= 1e-12 * jnp.maximum(1.0, jnp.abs(lo))
+    lo, hi, degenerate = _sample_ends(h, margin)
     positions = np.linspace(0.0, 1.0, kan.grid + 1)  # the constants of the NumPy path
     bp = lo[:, None] + (hi - lo)[:, None] * jnp.asarray(positions, h.dtype)[None, :]
     if kan.grid_eps < 1.0:
