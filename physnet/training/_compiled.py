@@ -60,8 +60,8 @@ class Unkeyable(Exception):
 # not redefined while a program runs, and their objects keep what shapes a program in their
 # fields. Anything of another module (a user's loss, penalty, schedule, model class or config
 # module) makes the key unkeyable, so that call compiles as before: user code can read state
-# no snapshot sees (class attributes, slots, globals of the functions it calls).
-# (and the standard library).
+# no snapshot sees (class attributes, slots, globals of the functions it calls). The
+# standard library is trusted as well (see _trusted).
 TRUSTED = ("physnet", "optax", "jax", "jaxlib", "flax", "numpy", "chex")
 
 
