@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_USER_ERROR = 2
 
@@ -249,30 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run directory to create (required)")
-    g = p.add_argument_group("--loss trajectory options")
-    g.add_argument(
-        "--window", type=_positive_int, default=None, help="observations per window (default 2)"
-    )
-    g.add_argument(
-        "--stride", type=_positive_int, default=None, help="between windows (default window-1)"
-    )
-    g.add_argument(
-        "--solver", default=None, choices=list(SOLVERS), help="training integrator (default rk4)"
-    )
-    g.add_argument(
-        "--substeps", type=_positive_int, default=None, help="steps per interval (default 1)"
-    )
-    g.add_argument(
-        "--adjoint", default=None, choices=["recursive", "backsolve"], help="diffrax solvers only"
-    )
-    g = p.add_argument_group("--loss weak options (also --window, --stride)")
-    g.add_argument(
-        "--n-test",
-        type=_positive_int,
-        default=None,
-        help="test functions per subdomain (default 2)",
-    )
-    g.add_argument("--power", type=_positive_int, default=None, help="bump exponent (default 4)")
+    _add_model_flags(p, MODELS)
+    _add_loss_flags(p, LOSSES)
 
     p = sub.add_parser(
         "import",
@@ -481,10 +460,98 @@ def _cmd_simulate(args) -> int:
 _MAX_DATA_BYTES = 4 * 2**30
 _MAX_SIM_STEPS = 10**9
 
-#: the loss flags (constructor options of :class:`~physnet.TrajectoryLoss`,
-#: :class:`~physnet.training.WeakFormLoss`, ...)
-_LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint", "n_test", "power")
-_MODEL_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
+def _loss_flags() -> tuple[str, ...]:
+    """The loss options ``physnet train`` has flags for: every field of every registered loss
+    (:func:`_add_loss_flags`)."""
+    import dataclasses
+
+    from .training import LOSSES
+
+    names = [f.name for cls in LOSSES.values() for f in dataclasses.fields(cls)]
+    return tuple(dict.fromkeys(names))
+_APPROXIMATOR_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
+
+
+def _model_option_parameters(models) -> dict:
+    """``{option: [(model name, inspect.Parameter), ...]}``: the keyword-only parameters of the
+    registered models' ``build`` classmethods (their options, :func:`physnet.build_model`)."""
+    import inspect
+
+    out: dict = {}
+    for name, cls in models.items():
+        for key, param in inspect.signature(cls.build).parameters.items():
+            if param.kind is inspect.Parameter.KEYWORD_ONLY:
+                out.setdefault(key, []).append((name, param))
+    return out
+
+
+def _model_flags() -> tuple[str, ...]:
+    from .models import MODELS
+
+    return (*_APPROXIMATOR_FLAGS, *_model_option_parameters(MODELS))
+
+
+def _bool(text: str) -> bool:
+    from ._errors import ConfigError
+
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"expected true or false, got {text!r}")
+    return value in ("true", "1", "yes")
+
+
+def _add_model_flags(parser, models) -> None:
+    """One flag per model option (a keyword-only parameter of a registered model's ``build``),
+    generated from the signatures: type from the annotation, default and models in the
+    help."""
+    from ._build import PRESETS
+
+    group = parser.add_argument_group("model options (--model ...)")
+    for key, owners in _model_option_parameters(models).items():
+        text = str(owners[0][1].annotation)
+        kind = _bool if "bool" in text else _finite_float if "float" in text else str
+        kind = _positive_int if "int" in text and kind is str else kind
+        which = ", ".join(
+            f"{n} (default {PRESETS.get(n, {}).get('model', {}).get(key, p.default)})"
+            for n, p in owners
+        )
+        group.add_argument(
+            "--" + key.replace("_", "-"), type=kind, default=None, help=f"--model {which}"
+        )
+
+
+def _add_loss_flags(parser, losses) -> None:
+    """One flag per option of the registered losses, generated from their dataclass fields
+    (help, choices and type from the field's metadata, see ``physnet.training._loss_base.
+    option``), grouped by loss; an option several losses share gets one flag."""
+    import dataclasses
+
+    owners: dict[str, dict[str, Any]] = {}  # option -> {loss: its default}
+    for name, cls in losses.items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, {})[name] = f.default
+    for name, cls in losses.items():
+        fields = [f for f in dataclasses.fields(cls) if next(iter(owners[f.name])) == name]
+        if not fields:
+            continue
+        group = parser.add_argument_group(f"--loss {name} options")
+        for f in fields:
+            meta = f.metadata
+            kind = meta.get("type", str)
+            defaults = {k: v for k, v in owners[f.name].items() if v is not None}
+            if len(owners[f.name]) == 1:
+                default = f" (default {f.default})" if f.default is not None else ""
+            else:
+                loss_names = ", ".join(owners[f.name])
+                each = "; ".join(f"{v} for {k}" for k, v in defaults.items())
+                default = f" (--loss {loss_names}" + (f"; default {each})" if each else ")")
+            group.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=_positive_int if kind is int else _positive_float if kind is float else str,
+                default=None,
+                choices=meta.get("choices"),
+                help=f"{meta.get('help', '')}{default}",
+            )
 
 
 def _cmd_train(args) -> int:
@@ -526,9 +593,9 @@ def _cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         model=args.model,
         approximator=args.approximator,
-        options={k: getattr(args, k) for k in _MODEL_FLAGS},
+        options={k: getattr(args, k) for k in _model_flags()},
         loss=args.loss,
-        loss_options={k: getattr(args, k) for k in _LOSS_FLAGS},
+        loss_options={k: getattr(args, k) for k in _loss_flags()},
         steps=3000 if args.steps is None else args.steps,
         lr=args.lr,
         preset=args.preset,

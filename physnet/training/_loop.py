@@ -9,6 +9,7 @@ loss, KAN grid updates, early stopping, user hooks).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +23,26 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
-from ._compiled import compiled_program
 from ._hooks import CompiledHook, Hook
+from ._optimizers import OptimizerSpec
+
+
+def build_optimizer(optimizer) -> optax.GradientTransformation:
+    """The optax optimizer of a (resolved) :class:`OptimizerSpec`, or ``optimizer`` itself."""
+    return optimizer.build() if isinstance(optimizer, OptimizerSpec) else optimizer
+
+
+@functools.partial(jax.jit, static_argnames="optimizer")
+def _init_optimizer(params, *, optimizer):
+    """The optimizer's initial state as one compiled program (rather than one small program
+    per array it makes); cached by JAX for equal specs (an optax object: the same object)."""
+    return _strong(build_optimizer(optimizer).init(params))
+
+
+def _strong(tree):
+    """``tree`` without weak types: what a compiled chunk returns for it, so that the first
+    chunk call and the later ones (fed the chunk's outputs) share one compiled program."""
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, jnp.result_type(x)), tree)
 
 
 @jax.tree_util.register_dataclass
@@ -51,19 +70,22 @@ class TrainState:
     step: Array
 
     @classmethod
-    def create(cls, params, optimizer: optax.GradientTransformation, opt_state=None) -> TrainState:
-        """A fresh state at ``params`` (``opt_state`` default: ``optimizer.init(params)``, run
-        as one compiled program rather than one small program per array it makes)."""
+    def create(cls, params, optimizer, opt_state=None) -> TrainState:
+        """A fresh state at ``params`` for ``optimizer`` (an optax optimizer or a resolved
+        :class:`~physnet.training.OptimizerSpec`); ``opt_state`` default: the optimizer's
+        init, run as one compiled program."""
         if opt_state is not None:  # carried over: its stored loss may be of other data
             opt_state = forget_stored_value(opt_state)
         elif any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)):
-            opt_state = optimizer.init(params)  # inside a trace (vmap over members): traced anyway
+            # inside a trace (vmap over members): traced anyway
+            opt_state = _strong(build_optimizer(optimizer).init(params))
         else:
             try:
-                opt_state = compiled_program(optimizer.init, (params,), label="init")(params)
-            except jax.errors.JAXTypeError:  # an init that is not traceable: run it as it is
-                opt_state = optimizer.init(params)
-        return cls(params, opt_state, params, jnp.asarray(False), jnp.asarray(0))
+                opt_state = _init_optimizer(params, optimizer=optimizer)
+            except (jax.errors.JAXTypeError, TypeError):  # not traceable or not hashable
+                opt_state = _strong(build_optimizer(optimizer).init(params))
+        step = jnp.zeros((), jnp.int_)  # not weakly typed: the chunk returns it strong
+        return cls(params, opt_state, params, jnp.asarray(False), step)
 
     @property
     def diverged_at(self) -> Array:
@@ -249,6 +271,94 @@ def over_members(chunk, members: int, member_batch_size: int | None):
     return mapped
 
 
+@dataclasses.dataclass(frozen=True)
+class ChunkSpec:
+    """Everything that shapes a compiled training chunk, as one hashable value: the static
+    argument of :func:`run_chunk`, so JAX's own cache serves an equal spec (with arguments
+    of equal shapes) the executable it compiled before, in this process or (with the
+    persistent compilation cache) another.
+
+    Attributes:
+        graphdef: the model's ``nnx.GraphDef`` (hashable by value).
+        loss: the loss (a frozen dataclass, equal by value; any other object by identity).
+        optimizer: a resolved :class:`~physnet.training.OptimizerSpec` (by value) or an optax
+            optimizer (by identity).
+        batch_size: minibatch size, or None for full batch.
+        max_length: the most steps one call runs.
+        max_param_norm: see :func:`make_train_chunk`.
+        members: None for one model; else the number of ensemble members (the state is
+            stacked over them, see :func:`over_members`).
+        member_batch_size: see :func:`over_members`.
+    """
+
+    graphdef: Any
+    loss: Any
+    optimizer: Any
+    batch_size: int | None
+    max_length: int
+    max_param_norm: float | None = None
+    members: int | None = None
+    member_batch_size: int | None = None
+
+
+def _chunk_program(spec: ChunkSpec, state, rest, batch, key, start, length, in_chunk=()):
+    """Run steps ``start, ..., start + length - 1`` of the chunk that ``spec`` describes
+    (:func:`make_train_chunk`, over members when ``spec.members`` is set); ``in_chunk`` are the
+    :class:`~physnet.training.CompiledHook` s (pytrees: their arrays are arguments, their
+    options part of the compiled program's key). Returns ``(state, losses)``, or ``(state,
+    rest, losses)`` with ``in_chunk``."""
+    chunk = make_train_chunk(
+        spec.loss,
+        spec.graphdef,
+        build_optimizer(spec.optimizer),
+        batch_size=spec.batch_size,
+        max_length=spec.max_length,
+        max_param_norm=spec.max_param_norm,
+        in_chunk=in_chunk,
+    )
+    if spec.members is not None:
+        chunk = over_members(chunk, spec.members, spec.member_batch_size)
+    return chunk(state, rest, batch, key, start, length)
+
+
+#: the training chunk, compiled once per equal :class:`ChunkSpec` and argument shapes
+run_chunk = jax.jit(_chunk_program, static_argnums=0)
+run_chunk.__doc__ = _chunk_program.__doc__
+
+
+def chunk_for(spec: ChunkSpec) -> Callable:
+    """``run_chunk`` with ``spec`` bound: JAX's cached program for a hashable spec; for a
+    spec that cannot be hashed (a model whose graph holds a list, a loss with an unhashable
+    field), a program compiled for this call only (as ``jax.jit`` of a fresh function)."""
+    try:
+        hash(spec)
+    except TypeError:
+        return jax.jit(functools.partial(_chunk_program, spec))
+    return functools.partial(run_chunk, spec)
+
+
+def _loss_program(params, rest, batch, *, graphdef, loss, members: bool = False):
+    def one(params, rest):
+        return loss(nnx.merge(graphdef, params, rest), batch)
+
+    return jax.vmap(one)(params, rest) if members else one(params, rest)
+
+
+_evaluate_loss = jax.jit(_loss_program, static_argnames=("graphdef", "loss", "members"))
+
+
+def evaluate_loss(params, rest, batch, *, graphdef, loss, members: bool = False):
+    """``loss(model, batch)`` of the model ``graphdef`` holding ``params`` and ``rest`` (per
+    member, vmapped, with ``members``): the test loss between chunks, compiled once per
+    model structure, loss and batch shape (per call, when those cannot be hashed)."""
+    options = dict(graphdef=graphdef, loss=loss, members=members)
+    try:
+        hash((graphdef, loss))
+    except TypeError:
+        return jax.jit(functools.partial(_loss_program, **options))(params, rest, batch)
+    return _evaluate_loss(params, rest, batch, **options)
+
+
 def plan_chunks(
     steps: int, chunk_size: int, boundaries: Sequence[int] = ()
 ) -> list[tuple[int, int]]:
@@ -339,8 +449,31 @@ class _SigintFlag:
         return False
 
 
+@dataclasses.dataclass
+class Host:
+    """What :func:`drive` runs in Python between chunks.
+
+    Attributes:
+        hooks: callables ``hook(step, model, history)`` (internal ones such as the test loss
+            and progress bar first, then the config's); :class:`CompiledHook` s among them
+            run inside the chunk instead.
+        history: the caller's history object (``train_loss`` so far is set before hooks run).
+        sync: ``sync(params, rest) -> model``, the user's model holding the current state.
+        read: ``read() -> (params, rest)`` after the hooks (parameters a hook replaced become
+            the new ``last_good``); None when no hook changes the model.
+        stop_on_divergence: stop at the end of the chunk in which a step diverged (single
+            models) or go on (ensembles: the other members continue).
+    """
+
+    hooks: Sequence = ()
+    history: Any = None
+    sync: Callable[[Any, Any], Any] | None = None
+    read: Callable[[], tuple[Any, Any]] | None = None
+    stop_on_divergence: bool = True
+
+
 def drive(
-    make_chunk: Callable[[int], Callable],
+    spec: ChunkSpec,
     state: TrainState,
     rest,
     batch,
@@ -348,28 +481,23 @@ def drive(
     *,
     steps: int,
     chunk_size: int,
-    hooks: Sequence[Hook | Callable] = (),
-    history=None,
-    sync: Callable[[Any, Any], Any] | None = None,
-    read: Callable[[], tuple[Any, Any]] | None = None,
-    stop_on_divergence: bool = True,
+    host: Host,
     checkpointing: Checkpointing | None = None,
 ) -> Outcome:
-    """Run ``steps`` optimizer steps on ``state``, calling ``hooks`` between chunks.
+    """Run ``steps`` optimizer steps on ``state``, calling ``host.hooks`` between chunks.
 
-    ``make_chunk(max_length)`` builds the chunk (:func:`make_train_chunk`, possibly through
-    :func:`over_members`; ``make_chunk(max_length, in_chunk=hooks)`` when ``hooks`` holds
-    :class:`~physnet.training.CompiledHook` s, which then run inside it); it is compiled once,
-    for the longest chunk of the plan (:func:`plan_chunks`), and serves every chunk. A later
-    call whose chunk maker, hooks and argument shapes are equal by value reuses that executable
-    (:func:`~physnet.training._compiled.compiled_program`: no tracing, no compilation).
+    The chunk is :func:`run_chunk` with ``spec`` (its ``max_length`` set to the longest chunk of
+    the plan, :func:`plan_chunks`): one module-level ``jax.jit`` keyed by the spec and the
+    argument shapes, so a later call with an equal spec runs the executable JAX compiled
+    before (no tracing, no compilation). :class:`~physnet.training.CompiledHook` s among the
+    hooks run inside it.
 
     Hooks run before the first chunk (step 0) and after every chunk, with ``(step, model,
-    history)``: ``model = sync(params, rest)`` (the user's model holding the current
+    history)``: ``model = host.sync(params, rest)`` (the user's model holding the current
     parameters), ``history`` the caller's history object with ``train_loss`` so far. A hook
     returning ``True`` stops training. A :class:`Hook` may demand chunk boundaries
-    (:meth:`Hook.boundaries`). If ``read`` is given, the model is read back after the hooks;
-    parameters a hook replaced (e.g. a KAN grid update) become the new ``last_good``.
+    (:meth:`Hook.boundaries`). If ``host.read`` is given, the model is read back after the
+    hooks; parameters a hook replaced (e.g. a KAN grid update) become the new ``last_good``.
 
     With ``checkpointing``, the state (after the hooks) is saved every ``every`` steps, when
     training ends, diverges or is interrupted; with ``checkpointing.resume``, training
@@ -378,7 +506,8 @@ def drive(
     of the running chunk: the state is saved and ``Outcome.interrupted`` set.
     """
     ck = checkpointing
-    in_chunk = [h for h in hooks if isinstance(h, CompiledHook)]
+    hooks, history, sync, read = host.hooks, host.history, host.sync, host.read
+    in_chunk = tuple(h for h in hooks if isinstance(h, CompiledHook))
     boundaries = [b for h in hooks if isinstance(h, Hook) for b in h.boundaries(steps)]
     if ck is not None and ck.every:
         boundaries += list(range(ck.every, steps, ck.every))
@@ -399,18 +528,17 @@ def drive(
     full_plan = plan_chunks(steps, chunk_size, boundaries)
     plan = [(a, n) for a, n in full_plan if a >= done]
     out = Outcome(state, rest, np.zeros(0), np.asarray(-1), np.asarray(np.nan))
-    if plan:
-        max_length = max(n for _, n in full_plan)
+    spec = dataclasses.replace(spec, max_length=max((n for _, n in full_plan), default=1))
+    extra = (in_chunk,) if in_chunk else ()
+
+    program = chunk_for(spec)
+
+    def compiled(state, rest, start, length):
+        return program(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length), *extra)
+
+    if plan:  # compile (or find compiled) with a call that runs no step
         t0 = time.perf_counter()
-        compiled = compiled_program(
-            lambda: (
-                make_chunk(max_length, in_chunk=in_chunk) if in_chunk else make_chunk(max_length)
-            ),
-            (state, rest, batch, key, jnp.asarray(0), jnp.asarray(max_length)),
-            factory=make_chunk,
-            options=(max_length, in_chunk),
-            label="chunk",
-        )
+        jax.block_until_ready(compiled(state, rest, 0, 0))
         out.compile_seconds = time.perf_counter() - t0
 
     def call_hooks(step: int) -> bool:
@@ -472,7 +600,7 @@ def drive(
             if stop or out.interrupted is not None:
                 break
             t0 = time.perf_counter()
-            outputs = compiled(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length))
+            outputs = compiled(state, rest, start, length)
             if in_chunk:
                 state, rest, losses = outputs
             else:
@@ -481,7 +609,7 @@ def drive(
             out.train_seconds += time.perf_counter() - t0
             seen.append(losses)
             step = start + length
-            if stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
+            if host.stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
                 break
             stop = call_hooks(step)
             if sigint.raised:
