@@ -31,6 +31,7 @@ from typing import Any
 
 from .._errors import DataError
 from .._io import atomic_directory, file_sha256, replace_directory, write_json
+from .._version import __version__
 from ..data import AbstractSplit, Trajectories, split_from_json
 
 #: the version of the run-directory layout written by this physnet
@@ -169,8 +170,6 @@ def run_config(
     """``config`` with what the run used: the data file's path and SHA-256, the data's
     system and parameters, physnet and JAX versions, ``run_format`` and ``status``."""
     import jax
-
-    from .. import __version__
 
     config = dict(config)
     config["data"] = str(Path(data_path).resolve())
