@@ -22,6 +22,8 @@ from . import systems as systems  # noqa: E402
 from . import training as training  # noqa: E402
 from ._build import build_approximator as build_approximator  # noqa: E402
 from ._build import build_model as build_model  # noqa: E402
+from ._checkpoint import load_model as load_model  # noqa: E402
+from ._checkpoint import save_model as save_model  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
 from ._errors import PhysnetError as PhysnetError  # noqa: E402
@@ -50,5 +52,3 @@ from .training import TrajectoryLoss as TrajectoryLoss  # noqa: E402
 from .training import fit as fit  # noqa: E402
 from .training import fit_ensemble as fit_ensemble  # noqa: E402
 from .training import fit_states as fit_states  # noqa: E402
-from .training import load_model as load_model  # noqa: E402
-from .training import save_model as save_model  # noqa: E402

@@ -222,7 +222,7 @@ def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
     prov = run.config.get("provenance")
     if isinstance(prov, dict):
         return prov.get("system"), prov.get("parameters")
-    from ..training import load_extra
+    from .._checkpoint import load_extra
 
     try:
         system = load_extra(run.checkpoint).get("system", {})

@@ -120,7 +120,7 @@ class RunDirectory:
             DataError: for a run whose training has not finished (resume it first) or a
                 damaged checkpoint.
         """
-        from ..training import load_model
+        from .._checkpoint import load_model
 
         if self.status == "training":
             raise DataError(
@@ -215,7 +215,7 @@ def finish_run(
 ) -> Path:
     """Write the trained model (``checkpoint/``) and ``metrics.json`` into a started run and
     set its status; each file is replaced atomically, ``config.json`` last."""
-    from ..training import save_model
+    from .._checkpoint import save_model
 
     out = Path(out)
     run = RunDirectory.open(out)
@@ -258,7 +258,7 @@ def write_run(
     Raises:
         ConfigError: if ``out`` is refused (:func:`physnet._io.check_output`).
     """
-    from ..training import save_model
+    from .._checkpoint import save_model
 
     config = run_config(
         {**config, "status": "complete"}, data_path=data_path, data_metadata=data_metadata

@@ -1,9 +1,9 @@
 """Losses, the training loop and checkpoints."""
 
+from .._checkpoint import load_model as load_model
+from .._checkpoint import model_spec as model_spec
+from .._checkpoint import save_model as save_model
 from ._acceleration_loss import AccelerationLoss as AccelerationLoss
-from ._checkpoint import load_model as load_model
-from ._checkpoint import model_spec as model_spec
-from ._checkpoint import save_model as save_model
 from ._fit import EnsembleHistory as EnsembleHistory
 from ._fit import History as History
 from ._fit import fit as fit
