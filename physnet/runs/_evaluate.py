@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from .._errors import ConfigError, DataError
 from .._io import atomic_directory, check_output, write_json
+from .._version import __version__
 from ..approximators import KAN
 from ..data import Trajectories
 from ..evaluation import (
@@ -221,7 +222,7 @@ def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
     prov = run.config.get("provenance")
     if isinstance(prov, dict):
         return prov.get("system"), prov.get("parameters")
-    from ..training import load_extra
+    from .._checkpoint import load_extra
 
     try:
         system = load_extra(run.checkpoint).get("system", {})
@@ -276,8 +277,6 @@ def evaluate_run(
             another system without ``allow_other_system``); nothing is written.
     """
     import jax as _jax
-
-    from .. import __version__
 
     run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
     if out is None:  # the run's own evaluation slot: a previous evaluation there is replaced

@@ -1,9 +1,9 @@
 """Losses, the training loop and checkpoints."""
 
+from .._checkpoint import load_model as load_model
+from .._checkpoint import model_spec as model_spec
+from .._checkpoint import save_model as save_model
 from ._acceleration_loss import AccelerationLoss as AccelerationLoss
-from ._checkpoint import load_model as load_model
-from ._checkpoint import model_spec as model_spec
-from ._checkpoint import save_model as save_model
 from ._config import FitConfig as FitConfig
 from ._config import Runtime as Runtime
 from ._fit import EnsembleHistory as EnsembleHistory
