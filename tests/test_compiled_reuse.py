@@ -38,7 +38,7 @@ def count_compilations():
 
 
 def _chunks(seen, kind="compile") -> int:
-    return sum(n for name, n in seen[kind].items() if "run_chunk" in name)
+    return sum(n for name, n in seen[kind].items() if "_chunk_program" in name)
 
 
 def _data(n=6):
