@@ -6,14 +6,20 @@ losses, spectral error of learned models.
 predicted per-mode convergence times, trace-ratio loss weights); :class:`KernelDrift` records
 how the kernel moves during :func:`physnet.fit`; :class:`WeightedLoss` applies loss weights.
 
-``compare(tasks, families, match="params" | "flops")`` trains approximator families (MLP, KAN,
-soft-exponential MLP) at matched parameter counts or XLA-counted FLOPs over seeds
-(:mod:`._compare`), with scaling-exponent fits and the continual-learning protocol.
+``compare(tasks, families, match="params" | "flops")``, which trains approximator families
+(MLP, KAN, soft-exponential MLP) at matched parameter counts or XLA-counted FLOPs over seeds,
+with scaling-exponent fits and the continual-learning protocol, lives in :mod:`physnet.compare`
+(it uses nothing of this package); its public names are re-exported here.
 """
 
+from ..compare import TASK_CLASSES as TASK_CLASSES
 from ..compare import TASKS as TASKS
+from ..compare import ClassificationTask as ClassificationTask
 from ..compare import Comparison as Comparison
 from ..compare import Family as Family
+from ..compare import HNNTask as HNNTask
+from ..compare import LNNTask as LNNTask
+from ..compare import RegressionTask as RegressionTask
 from ..compare import Task as Task
 from ..compare import TaskLoss as TaskLoss
 from ..compare import alpha_values as alpha_values
