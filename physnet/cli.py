@@ -785,7 +785,7 @@ def _is_comparison(path: Path) -> bool:
 def _cmd_compare(args) -> int:
     from ._errors import ConfigError
     from ._io import check_output, write_json
-    from .analysis import compare, default_families, expression_task, file_task
+    from .compare import compare, default_families, expression_task, file_task
 
     if args.out:
         check_output(
