@@ -27,7 +27,6 @@ MAX_LINES = 600
 #: Modules still over :data:`MAX_LINES` (being split; remove an entry once its file is short).
 LONG_MODULES = {
     "physnet/cli.py",
-    "physnet/analysis/_compare.py",
 }
 
 #: Layers, bottom first. A module may import from its own top-level unit (the sub-package or
@@ -44,7 +43,7 @@ LAYERS: list[set[str]] = [
     {"_build", "_checkpoint"},  # models from names; models to and from files
     {"training"},  # losses, the loop, fits
     {"evaluation", "interpret"},  # rollouts and metrics (training's losses); read-outs
-    {"runs"},  # run directories: train, evaluate, resume
+    {"runs", "compare"},  # run directories; approximator comparisons on tasks
     {"analysis", "plotting"},  # NTK, chaos, comparisons; figures
     {"reproduce"},  # the paper experiments
     {"cli"},  # the physnet command

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError
-from ..data._import import _Table
+from ..data import Table
 from ._tasks import ClassificationTask, RegressionTask, Task
 
 
@@ -36,7 +36,7 @@ def _read_npz(path: str):
 
 def _read_table(path: str, targets: int):
     """``(x, y, None)`` from a text table: inputs first, the last ``targets`` columns last."""
-    table = _Table(Path(path)).values
+    table = Table(Path(path)).values
     if table.shape[1] <= targets:
         raise DataError(
             f"file_task: {path} has {table.shape[1]} columns; need more than "

@@ -6,6 +6,7 @@ from ._finite_differences import derivative_weights as derivative_weights
 from ._finite_differences import estimate_derivatives as estimate_derivatives
 from ._finite_differences import finite_difference as finite_difference
 from ._generate import generate as generate
+from ._import import Table as Table
 from ._import import from_positions as from_positions
 from ._import import from_table as from_table
 from ._noise import add_noise as add_noise

@@ -55,7 +55,7 @@ def _as_list(value, what: str) -> list:
         raise DataError(f"{what} must be a column or a list of columns, got {value!r}") from None
 
 
-class _Table:
+class Table:
     """The numeric cells of a text table with line numbers and the column names if any."""
 
     def __init__(self, path: Path):
@@ -217,7 +217,7 @@ def from_table(
             ``names`` of the wrong length.
     """
     path = Path(path)
-    table = _Table(path)
+    table = Table(path)
     roles: list[tuple[str, int]] = [("time", table.column(time, "time"))]
     state_specs = _as_list(states, "states")
     if not state_specs:
