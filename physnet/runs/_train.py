@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +398,13 @@ def resume_run(
         raise DataError(f"{rd.path / 'config.json'}: missing option {err}") from None
     if not isinstance(steps, int) or steps < c["steps"]:
         raise ConfigError(f"--steps must be at least the run's {c['steps']}, got {steps!r}")
+    for flag in ("model", "approximator"):  # a user's class: imported only when named
+        value = kwargs[flag]
+        if isinstance(value, str) and ":" in value and value.partition(":")[0] not in sys.modules:
+            raise ConfigError(
+                f"{rd.path} was trained with --{flag} {value}; physnet does not import code "
+                f"named in a run on its own: resume with --resume {rd.path} --{flag} {value}"
+            )
     if steps != c["steps"]:
         from .._io import write_json
 
