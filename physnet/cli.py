@@ -106,10 +106,16 @@ def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     return params
 
 
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
 def _flag_type(default):
     """The argparse type of a user system's parameter flag, from its default."""
     if isinstance(default, bool):
-        return lambda text: {"true": True, "false": False}[text.lower()]
+        return _bool
     if isinstance(default, int):
         return int
     if isinstance(default, float) or default is None:

@@ -398,13 +398,18 @@ def resume_run(
         raise DataError(f"{rd.path / 'config.json'}: missing option {err}") from None
     if not isinstance(steps, int) or steps < c["steps"]:
         raise ConfigError(f"--steps must be at least the run's {c['steps']}, got {steps!r}")
-    for flag in ("model", "approximator"):  # a user's class: imported only when named
-        value = kwargs[flag]
-        if isinstance(value, str) and ":" in value and value.partition(":")[0] not in sys.modules:
-            raise ConfigError(
-                f"{rd.path} was trained with --{flag} {value}; physnet does not import code "
-                f"named in a run on its own: resume with --resume {rd.path} --{flag} {value}"
-            )
+    named = [  # a user's own class, imported only when the user names it again
+        f"--{flag} {kwargs[flag]}"
+        for flag in ("model", "approximator")
+        if isinstance(kwargs[flag], str)
+        and ":" in kwargs[flag]
+        and kwargs[flag].partition(":")[0] not in sys.modules
+    ]
+    if named:
+        raise ConfigError(
+            f"{rd.path} was trained with {' '.join(named)}; physnet does not import code named "
+            f"in a run on its own: resume with --resume {rd.path} {' '.join(named)}"
+        )
     if steps != c["steps"]:
         from .._io import write_json
 

@@ -77,14 +77,20 @@ def system_metadata(system: AbstractSystem) -> dict:
     return meta
 
 
+def _named(system) -> type[AbstractSystem]:
+    """The class of a system the caller names: a class, an instance or an import path."""
+    if isinstance(system, AbstractSystem):
+        return type(_canonical(system))
+    return system_class(system)
+
+
 def _recorded_class(path: str, system) -> type[AbstractSystem]:
     """The class of a data file's ``system_class``: the ``system`` the caller names (a class,
     an instance, or an import path, imported because the caller asked), else a class defined
     in this process already (nothing is imported: a data file never runs code)."""
     recorded = path.rpartition(":")[2].rpartition(".")[2]
     if system is not None:
-        cls = type(_canonical(system)) if isinstance(system, AbstractSystem) else None
-        cls = cls or system_class(system)
+        cls = _named(system)
         if cls.__name__ != recorded:
             raise DataError(
                 f"the data's system is {path}, not {class_path(cls)}; name the data's own class"
@@ -132,6 +138,8 @@ def system_from_metadata(
         )
     else:
         cls = system_class(name)
+        if system is not None and _named(system) is not cls:
+            raise DataError(f"the data's system is {name!r}, not {system!r}")
     params = metadata.get("parameters") or {}
     unknown = sorted(set(params) - set(inspect.signature(cls).parameters))
     if unknown:
