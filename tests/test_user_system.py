@@ -105,6 +105,8 @@ def test_a_data_file_never_imports_the_module_it_names(tmp_path, monkeypatch):
     meta_main = {**meta, "system_class": "__main__:Other"}
     with pytest.raises(pn.DataError, match="define it in an importable module"):
         system_from_metadata(meta_main)
+    with pytest.raises(pn.DataError, match="the data's system is 'duffing', not"):
+        system_from_metadata({"system": "duffing", "parameters": {}}, system=TwoSprings)
     with pytest.raises(pn.DataError, match="the data's system is sideeffect_mod:Other, not"):
         system_from_metadata(meta, system=f"{__name__}:TwoSprings")  # another class: refused
 
@@ -186,6 +188,11 @@ def test_cli_simulates_trains_and_evaluates_a_system_named_by_import_path(
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["provenance"]["system_class"] == "usermod:Quartic"
     assert metrics["energy_drift"] is not None
+    # resuming an interrupted run of a user's model imports it only when named again
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "status": "training"}))
+    r = _cli(tmp_path, "train", "--resume", run, "--quiet")
+    assert "resume with --resume" in _one_line(r.stderr) and "--model usermodels:MyHNN" in r.stderr
 
     capsys.readouterr()
     bad = {
