@@ -85,6 +85,17 @@ def _positive_float(text: str) -> float:
 _OVERWRITE_HELP = "replace the output if it is a previous physnet output of the same kind"
 
 
+class _Choices(list):
+    """The registered names, as argparse choices, that also admit a user's own class named by
+    import path ``package.module:Class`` (imported and checked when the command runs)."""
+
+    def __contains__(self, value) -> bool:
+        return super().__contains__(value) or (isinstance(value, str) and ":" in value)
+
+
+_PATH_HELP = "or your own class as package.module:Class (the module is imported)"
+
+
 def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     """Every registered system's constructor parameters: ``{param: [(system, default)]}``."""
     from .systems import SYSTEMS
@@ -96,7 +107,81 @@ def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     return params
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def _flag_type(default):
+    """The argparse type of a user system's parameter flag, from its default."""
+    if isinstance(default, bool):
+        return _bool
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float) or default is None:
+        return _finite_float
+    return str
+
+
+def _add_user_system_flags(p, user_system) -> None:
+    """``--PARAM`` flags for the constructor parameters of a user's system class that the
+    registered systems do not already have (required where the parameter has no default)."""
+    import inspect
+
+    from ._classpath import class_path
+    from ._errors import ConfigError
+
+    cls = user_system
+    for name, param in inspect.signature(cls).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name in _system_parameters():
+            continue
+        if flag in p._option_string_actions:
+            raise ConfigError(
+                f"--system {class_path(cls)}: its parameter {name!r} has the name of "
+                f"simulate's own {flag}; rename the parameter"
+            )
+        required = param.default is inspect.Parameter.empty
+        default = None if required else param.default
+        p.add_argument(
+            flag,
+            dest=name,
+            type=_flag_type(default),
+            default=None,
+            required=required,
+            help=f"{cls.__name__} {name}" + ("" if required else f" (default {default!r})"),
+        )
+
+
+def _user_system(argv: list[str]):
+    """The class a ``simulate --system package.module:Class`` names (imported, since the user
+    named it), so that its parameters become flags; ``None`` for any other command line.
+
+    Raises:
+        ConfigError: one line, for a path that does not import an AbstractSystem subclass.
+    """
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command != "simulate":
+        return None
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == "--system" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--system="):
+            value = arg.partition("=")[2]
+    if value is None or ":" not in value:
+        return None
+    from .systems import system_class
+
+    return system_class(value)
+
+
+def build_parser(user_system=None) -> argparse.ArgumentParser:
+    """The argument parser; ``user_system``: a user's system class whose parameters
+    ``simulate`` takes as flags (``--system package.module:Class``)."""
     from .evaluation import SOLVERS
     from .systems import SYSTEMS
 
@@ -132,7 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
-    p.add_argument("--system", default="duffing", choices=list(SYSTEMS))
+    p.add_argument(
+        "--system",
+        default="duffing",
+        choices=_Choices(SYSTEMS),
+        help=f"a registered system (default duffing), {_PATH_HELP}; its constructor's "
+        "parameters become --PARAM flags",
+    )
     for param, owners in _system_parameters().items():
         p.add_argument(
             "--" + param.replace("_", "-"),
@@ -153,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    if user_system is not None:
+        _add_user_system_flags(p, user_system)
 
     from .approximators import APPROXIMATORS
     from .models import MODELS
@@ -178,8 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the training state in the run every N steps (default 1000) and on Ctrl-C",
     )
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    p.add_argument("--model", default="hnn", choices=list(MODELS))
-    p.add_argument("--approximator", default="mlp", choices=list(APPROXIMATORS))
+    p.add_argument(
+        "--model",
+        default="hnn",
+        choices=_Choices(MODELS),
+        help=f"a registered model (default hnn), {_PATH_HELP} with a classmethod build",
+    )
+    p.add_argument(
+        "--approximator",
+        default="mlp",
+        choices=_Choices(APPROXIMATORS),
+        help=f"a registered approximator (default mlp), {_PATH_HELP}",
+    )
     p.add_argument("--loss", default="derivative", choices=list(LOSSES))
     p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
@@ -311,6 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     p.add_argument(
+        "--system",
+        default=None,
+        metavar="package.module:Class",
+        help="data of your own system class: import it to rebuild the true system (physnet "
+        "never imports a module named only inside a data file)",
+    )
+    for flag in ("model", "approximator"):
+        p.add_argument(
+            f"--{flag}",
+            default=None,
+            metavar="package.module:Class",
+            help=f"a run trained with --{flag} package.module:Class: import that class to "
+            "load the checkpoint (physnet never imports a module named only inside a run)",
+        )
+    p.add_argument(
         "--allow-other-system",
         action="store_true",
         help="evaluate on --data of another system (or other parameters) than the run's",
@@ -398,17 +516,27 @@ def _cmd_reproduce(args) -> int:
 
 
 def _make_system(args):
+    import inspect
+
     from ._errors import ConfigError
     from .systems import system_class
 
     cls = system_class(args.system)
-    allowed = set(cls.parameter_defaults())
-    given = {k: getattr(args, k) for k in _system_parameters() if getattr(args, k) is not None}
-    extra = sorted(set(given) - allowed)
+    accepted = inspect.signature(cls).parameters
+    names = set(_system_parameters()) | set(accepted)
+    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    extra = sorted(set(given) - set(accepted))
     if extra:
         flags = ", ".join("--" + e.replace("_", "-") for e in extra)
         raise ConfigError(f"{flags} do(es) not apply to --system {args.system}")
-    return cls(**given)
+    try:
+        return cls(**given)
+    except ConfigError:
+        raise
+    except Exception as err:  # a user's constructor rejecting the values
+        raise ConfigError(
+            f"--system {args.system}: {type(err).__name__}: {' '.join(str(err).split())}"
+        ) from None
 
 
 def _cmd_simulate(args) -> int:
@@ -554,6 +682,19 @@ def _add_loss_flags(parser, losses) -> None:
             )
 
 
+def _import_named_classes(args) -> None:
+    """Import the user's own classes that ``--model`` / ``--approximator package.module:Class``
+    name (the user asked for them), so that a run's checkpoint or resumed training finds them;
+    registered names need nothing."""
+    from .approximators._registry import approximator_builder
+    from .models import model_class
+
+    for flag, lookup in (("model", model_class), ("approximator", approximator_builder)):
+        value = getattr(args, flag)
+        if isinstance(value, str) and ":" in value:
+            lookup(value)
+
+
 def _cmd_train(args) -> int:
     from ._errors import ConfigError
     from .runs import resume_run, train_run
@@ -564,6 +705,7 @@ def _cmd_train(args) -> int:
             raise ConfigError(
                 f"--resume RUN reads the run's own options; drop --{' --'.join(given)}"
             )
+        _import_named_classes(args)
         out, metrics = resume_run(
             args.resume, steps=args.steps, progress=False if args.quiet else None
         )
@@ -628,9 +770,17 @@ def _shown(metrics: dict, ensemble) -> dict:
 
 
 def _cmd_evaluate(args) -> int:
+    from ._errors import ConfigError
     from ._io import strict_json
     from .runs import evaluate_run
 
+    for flag in ("model", "approximator"):
+        if getattr(args, flag) is not None and ":" not in getattr(args, flag):
+            raise ConfigError(
+                f"evaluate --{flag} imports your own class for the checkpoint; write "
+                f"package.module:Class (a registered {flag} needs no flag)"
+            )
+    _import_named_classes(args)
     _, metrics = evaluate_run(
         args.run,
         overwrite=args.overwrite,
@@ -642,6 +792,7 @@ def _cmd_evaluate(args) -> int:
         symbolic=args.symbolic,
         energy=args.energy,
         out=args.out,
+        system=args.system,
     )
     print(
         json.dumps(strict_json({k: v for k, v in metrics.items() if not k.endswith("_members")})[0])
@@ -864,8 +1015,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     console = argv is None  # the console script, not a call from Python (tests)
     try:
-        parser = build_parser()
         argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+        from ._errors import PhysnetError
+
+        try:
+            parser = build_parser(_user_system(argv))
+        except PhysnetError as err:  # --system package.module:Class that does not import
+            print(f"physnet simulate: error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
         try:
             args = parser.parse_args(argv)
         except _UsageError as err:

@@ -177,6 +177,7 @@ def run_config(
     config["provenance"] = {
         "system": data_metadata.get("system"),
         "parameters": data_metadata.get("parameters"),
+        **{k: data_metadata[k] for k in ("system_class",) if k in data_metadata},
         "physnet": __version__,
         "jax": jax.__version__,
     }

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +359,17 @@ def resume_run(
     steps = stored.steps if steps is None else steps
     if not isinstance(steps, int) or steps < stored.steps:
         raise ConfigError(f"--steps must be at least the run's {stored.steps}, got {steps!r}")
+    named = [  # a user's own class, imported only when the user names it again
+        f"--{flag} {getattr(stored, flag)}"
+        for flag in ("model", "approximator")
+        if ":" in getattr(stored, flag)
+        and getattr(stored, flag).partition(":")[0] not in sys.modules
+    ]
+    if named:
+        raise ConfigError(
+            f"{rd.path} was trained with {' '.join(named)}; physnet does not import code named "
+            f"in a run on its own: resume with --resume {rd.path} {' '.join(named)}"
+        )
     if steps != stored.steps:
         from .._io import write_json
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import abc
 import inspect
+import weakref
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from jax import Array
+
+from .._classpath import class_path
+
+#: every AbstractSystem subclass defined in this process, by import path (``module:QualName``):
+#: a data file's recorded class is found here without importing anything
+_DEFINED: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
 
 
 class AbstractSystem(abc.ABC):
@@ -21,12 +28,19 @@ class AbstractSystem(abc.ABC):
     :meth:`parameters`.
     """
 
-    #: the system's registry name (``physnet simulate --system NAME``, data files' metadata)
+    #: the system's name (``physnet simulate --system NAME`` for a registered system, data
+    #: files' metadata); optional: a class that does not declare one is named after itself
     name: ClassVar[str]
     #: number of degrees of freedom N (the state has 2N components)
     dof: int = 1
     #: whether the vector field ignores t (False for forced systems such as ForcedDuffing)
     autonomous: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:  # never required: a user's class is named after itself
+            cls.name = cls.__name__
+        _DEFINED[class_path(cls)] = cls
 
     @property
     def state_size(self) -> int:
