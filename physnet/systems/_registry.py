@@ -13,8 +13,7 @@ import inspect
 from .._classpath import check_class, class_path, import_class, importable, is_class_path
 from .._errors import ConfigError, DataError
 from ._analytic import HarmonicOscillator, Pendulum
-from ._base import _DEFINED, AbstractSystem
-from ._coordinates import VelocityCoordinates
+from ._base import _DEFINED, AbstractSystem, VelocityCoordinates
 from ._double_pendulum import DoublePendulum
 from ._duffing import Duffing
 from ._forced_duffing import ForcedDuffing
