@@ -96,6 +96,25 @@ class Experiment:
         return [n for n in names if importlib.util.find_spec(n) is None]
 
 
+def study(name: str, title: str, config, train_and_evaluate, shrink, **kwargs) -> Experiment:
+    """An experiment of ``experiments/<study>/``: ``config`` (a frozen dataclass with a
+    ``seeds`` field) carries its own seed list, ``train_and_evaluate`` aggregates over it and
+    writes the study's tables; ``shrink`` gives the quick settings. ``kwargs``: further
+    :class:`Experiment` fields (``figures``, ``requires``)."""
+    return Experiment(
+        name=name,
+        title=title,
+        config=config,
+        quick_config=shrink(config),
+        train_and_evaluate=train_and_evaluate,
+        with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
+        source={},
+        shrink=shrink,
+        own_seeds=True,
+        **kwargs,
+    )
+
+
 def with_seed(cfg, seed: int):
     """The same experiment with data seed and initialisation seed ``seed`` (for configs with a
     ``data: DataConfig`` and a ``model_seed``)."""

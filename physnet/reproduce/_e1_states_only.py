@@ -47,7 +47,7 @@ from ..data import generate
 from ..evaluation import energy_error, rollout
 from ..systems import Duffing
 from ..training import load_model
-from ._common import Experiment
+from ._common import study
 
 TRAIN = ["--model", "hnn", "--loss", "trajectory", "--quiet"]
 
@@ -140,14 +140,10 @@ def _shrink(cfg: E1StatesOnlyConfig) -> E1StatesOnlyConfig:
     return dataclasses.replace(cfg, seeds=cfg.seeds[:1], steps=20, t1=20.0)
 
 
-E1_STATES_ONLY = Experiment(
-    name="E1-STATES-ONLY",
-    title="E1 from states only: physnet train --loss trajectory, energy over t = 1000",
-    config=E1StatesOnlyConfig(),
-    quick_config=_shrink(E1StatesOnlyConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
-    shrink=_shrink,
-    own_seeds=True,
+E1_STATES_ONLY = study(
+    "E1-STATES-ONLY",
+    "E1 from states only: physnet train --loss trajectory, energy over t = 1000",
+    E1StatesOnlyConfig(),
+    train_and_evaluate,
+    _shrink,
 )

@@ -53,7 +53,7 @@ from ..training import (
     latent_least_squares,
     least_squares,
 )
-from ._common import DataConfig, Experiment, make_data
+from ._common import DataConfig, make_data, study
 
 TRUE = {"alpha": 1.0, "beta": 2.0, "gamma": 0.1}
 POINTS = {0.05: 100, 0.1: 50, 0.2: 25}
@@ -310,16 +310,12 @@ def _requires(cfg: NoisyStatesConfig) -> tuple[str, ...]:
     return ("pysindy",) if any(m.startswith("sindy") for m in cfg.methods) else ()
 
 
-NOISY_STATES = Experiment(
-    name="NOISY-STATES",
-    title="Duffing coefficients from noisy states alone: physnet vs weak SINDy",
-    config=NoisyStatesConfig(),
-    quick_config=_shrink(NoisyStatesConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
+NOISY_STATES = study(
+    "NOISY-STATES",
+    "Duffing coefficients from noisy states alone: physnet vs weak SINDy",
+    NoisyStatesConfig(),
+    train_and_evaluate,
+    _shrink,
     figures=("errors_vs_noise.png",),
-    shrink=_shrink,
     requires=_requires,
-    own_seeds=True,
 )

@@ -61,7 +61,7 @@ from ..data import Trajectories, generate
 from ..models import HNN, symplectic_gradient
 from ..systems import Duffing
 from ..training import fit
-from ._common import Experiment
+from ._common import study
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,14 +326,10 @@ def train_and_evaluate(cfg: NTKConfig, workdir: Path, figures: bool = True) -> d
     }
 
 
-NTK = Experiment(
-    name="NTK",
-    title="NTK spectra of physics losses (HNN, neural ODE, Poisson PINN; MLP vs KAN)",
-    config=NTKConfig(),
-    quick_config=_shrink(NTKConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
-    shrink=_shrink,
-    own_seeds=True,
+NTK = study(
+    "NTK",
+    "NTK spectra of physics losses (HNN, neural ODE, Poisson PINN; MLP vs KAN)",
+    NTKConfig(),
+    train_and_evaluate,
+    _shrink,
 )

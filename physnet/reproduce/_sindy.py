@@ -35,7 +35,7 @@ from ..interpret import read_damping, read_hamiltonian
 from ..models import DissipativeHNN
 from ..systems import Duffing
 from ..training import fit
-from ._common import DataConfig, Experiment, make_data
+from ._common import DataConfig, make_data, study
 
 TRUE = {"alpha": 1.0, "beta": 2.0, "gamma": 0.1}
 
@@ -160,15 +160,11 @@ def _shrink(cfg: SindyComparisonConfig) -> SindyComparisonConfig:
     return dataclasses.replace(cfg, steps=50)
 
 
-SINDY_COMPARISON = Experiment(
-    name="SINDY-COMPARISON",
-    title="Duffing coefficients recovered by physnet and by PySINDy (needs the peers extra)",
-    config=SindyComparisonConfig(),
-    quick_config=_shrink(SindyComparisonConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
-    shrink=_shrink,
+SINDY_COMPARISON = study(
+    "SINDY-COMPARISON",
+    "Duffing coefficients recovered by physnet and by PySINDy (needs the peers extra)",
+    SindyComparisonConfig(),
+    train_and_evaluate,
+    _shrink,
     requires=("pysindy",),
-    own_seeds=True,
 )

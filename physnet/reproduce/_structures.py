@@ -59,7 +59,7 @@ from ..models import (
 )
 from ..systems import DoublePendulum, ForcedDuffing
 from ..training import fit
-from ._common import Experiment
+from ._common import study
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,19 +355,15 @@ def train_and_evaluate(cfg: StructuresConfig, workdir: Path, figures: bool = Tru
 def _shrink(cfg: StructuresConfig) -> StructuresConfig:
     return dataclasses.replace(
         cfg, seeds=(0,), steps=40, start_steps=10, dp_steps=40, points=101, n_train=3,
-        n_test=3, dp_horizon=5.0, lyapunov_t1=10.0, n_section=20, width=8,
+        n_test=3, dp_horizon=5.0, lyapunov_t1=10.0, n_section=20, width=8, dp_warmup=10,
     )  # fmt: skip
 
 
-STRUCTURES = Experiment(
-    name="STRUCTURES",
-    title="neural symplectic form, port-HNN on the forced Duffing, the chaotic case",
-    config=StructuresConfig(),
-    quick_config=_shrink(StructuresConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
+STRUCTURES = study(
+    "STRUCTURES",
+    "neural symplectic form, port-HNN on the forced Duffing, the chaotic case",
+    StructuresConfig(),
+    train_and_evaluate,
+    _shrink,
     figures=("poincare.png",),
-    shrink=_shrink,
-    own_seeds=True,
 )

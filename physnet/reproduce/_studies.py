@@ -2,6 +2,7 @@
 ``physnet reproduce --experiments ntk`` (the folder's name or its registry name)."""
 
 from ._e1_states_only import E1_STATES_ONLY
+from ._kan_vs_mlp import KAN_VS_MLP
 from ._noisy_states import NOISY_STATES
 from ._ntk import NTK
 from ._sindy import SINDY_COMPARISON
@@ -16,4 +17,5 @@ STUDY_EXPERIMENTS = (
     NOISY_STATES,
     NTK,
     STRUCTURES,
+    KAN_VS_MLP,
 )

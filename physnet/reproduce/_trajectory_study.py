@@ -62,7 +62,7 @@ from ..evaluation import energy_drift, rollout
 from ..models import AbstractEnergyModel, DissipativeHNN
 from ..systems import Duffing
 from ..training import TrajectoryLoss, fit
-from ._common import Experiment
+from ._common import study
 
 MODELS = ("node", "hnn", "dhnn")
 METHODS = ("derivative", "fd", "trajectory")
@@ -313,14 +313,10 @@ def _shrink(cfg: TrajectoryStudyConfig) -> TrajectoryStudyConfig:
     )
 
 
-TRAJECTORY_STUDY = Experiment(
-    name="TRAJECTORY-STUDY",
-    title="learning without derivative data: derivative vs fd vs trajectory loss, RK4 vs IMR",
-    config=TrajectoryStudyConfig(),
-    quick_config=_shrink(TrajectoryStudyConfig()),
-    train_and_evaluate=train_and_evaluate,
-    with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
-    source={},
-    shrink=_shrink,
-    own_seeds=True,
+TRAJECTORY_STUDY = study(
+    "TRAJECTORY-STUDY",
+    "learning without derivative data: derivative vs fd vs trajectory loss, RK4 vs IMR",
+    TrajectoryStudyConfig(),
+    train_and_evaluate,
+    _shrink,
 )
