@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4", "E5": "e5", "E6": "e6"}
 
 
-def _run_folder_main(folder: str, argv: list[str], monkeypatch) -> dict:
-    """Run ``experiments/<folder>/main.py`` as a script with ``argv``, the training replaced by
-    a recorder of what ``run_experiment`` was asked to run."""
+def _run_folder_main(folder: str, argv: list[str], monkeypatch, script: str = "main.py") -> dict:
+    """Run ``experiments/<folder>/<script>`` as a script with ``argv``, the training replaced
+    by a recorder of what ``run_experiment`` was asked to run."""
     calls = []
 
     def record(name, workdir, **kwargs):
@@ -36,7 +36,7 @@ def _run_folder_main(folder: str, argv: list[str], monkeypatch) -> dict:
         return {}
 
     monkeypatch.setattr(_run, "run_experiment", record)
-    main = ROOT / "experiments" / folder / "main.py"
+    main = ROOT / "experiments" / folder / script
     monkeypatch.setattr(sys, "argv", [str(main), *argv])
     with pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(main), run_name="__main__")
@@ -146,3 +146,152 @@ def test_experiment_main_runs_a_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "gamma_hat" in proc.stdout
     assert {p.name for p in out.iterdir()} >= {"metrics.json", *EXPERIMENTS["E3"].figures}
+
+
+# ------------------------------------------------------------- every folder is registered
+STUDY_SCRIPTS = {
+    "TRAJECTORY-STUDY": "trajectory_study/run.py",
+    "SINDY-COMPARISON": "sindy_comparison/run.py",
+    "NOISY-STATES": "noisy_states/main.py",
+    "NTK": "ntk/run.py",
+    "STRUCTURES": "structures/main.py",
+    "KAN-VS-MLP": "kan_vs_mlp/main.py",
+}
+
+
+def _folders() -> list[Path]:
+    return sorted(
+        p for p in (ROOT / "experiments").iterdir() if p.is_dir() and p.name[0] not in "._"
+    )
+
+
+def test_every_experiment_folder_is_registered():
+    """Each experiments/<folder> is the registered experiment of its name (a new folder
+    without a registration fails here) and runs by ``--experiments <folder>``; its scripts
+    are thin entry points (the settings live in the registry)."""
+    from physnet.reproduce import parse_experiments
+
+    folders = _folders()
+    assert len(folders) >= 16
+    for folder in folders:
+        key = folder.name.upper().replace("_", "-")
+        assert key in EXPERIMENTS, f"experiments/{folder.name} is not a registered experiment"
+        assert parse_experiments(folder.name) == [key]
+        assert (folder / "README.md").is_file()
+        scripts = sorted(folder.glob("*.py"))
+        assert scripts, folder
+        for script in scripts:
+            lines = script.read_text().splitlines()
+            assert len(lines) <= 40, f"{script} is more than a thin entry point"
+            assert "experiment_main(" in script.read_text() or "get_experiment(" in (
+                script.read_text()
+            ), script
+
+
+def test_studies_run_only_when_named():
+    from physnet.reproduce import parse_experiments
+    from physnet.reproduce._run import STUDIES
+
+    assert set(STUDIES) == set(STUDY_SCRIPTS) | {"E1-STATES-ONLY"}
+    assert parse_experiments("all") == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    assert parse_experiments(None) == parse_experiments("all")
+    assert parse_experiments("kan_vs_mlp,NTK,e1-states-only") == [
+        "KAN-VS-MLP",
+        "NTK",
+        "E1-STATES-ONLY",
+    ]
+    for name in STUDIES:
+        exp = EXPERIMENTS[name]
+        assert exp.own_seeds and exp.best_config is None
+        assert exp.quick_version(exp.config) == exp.quick_config
+        assert exp.quick_config != exp.config
+        assert exp.missing_peers(exp.quick_config) == [] or name == "SINDY-COMPARISON"
+
+
+@pytest.mark.parametrize("name", sorted(STUDY_SCRIPTS))
+def test_study_scripts_run_the_registered_settings(name, tmp_path, monkeypatch):
+    """experiments/<study>/<script> runs the registered config (one place); ``--quick``
+    shrinks it, ``--seeds`` replaces its seed list, ``--set`` one field."""
+    folder, script = STUDY_SCRIPTS[name].split("/")
+    exp = EXPERIMENTS[name]
+    call = _run_folder_main(folder, ["--out", str(tmp_path)], monkeypatch, script)
+    assert call["name"] == name and call["workdir"] == str(tmp_path)
+    assert call["config"] == exp.config and not call["quick"] and call["seeds"] is None
+    call = _run_folder_main(folder, ["--quick", "--seeds", "3"], monkeypatch, script)
+    assert call["config"] == exp.quick_config and call["quick"] and call["seeds"] == (3,)
+    field = dataclasses.fields(exp.config)[0]
+    value = getattr(exp.config, field.name)
+    text = json.dumps(list(value) if isinstance(value, tuple) else value)
+    call = _run_folder_main(folder, ["--set", f"{field.name}={text}"], monkeypatch, script)
+    assert call["config"] == exp.config
+
+
+def test_set_replaces_one_setting(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(_run, "run_experiment", lambda *a, **k: calls.append(k) or {})
+    exp = get_experiment("E1")
+    assert experiment_main("E1", argv=["--set", "steps=7", "--set", "learning_rate=0.01"]) == 0
+    assert calls[-1]["config"] == dataclasses.replace(exp.config, steps=7, learning_rate=0.01)
+    assert experiment_main("structures", argv=["--quick", "--set", "parts=b"]) == 0
+    assert calls[-1]["config"] == dataclasses.replace(
+        EXPERIMENTS["STRUCTURES"].quick_config, parts="b"
+    )
+    with pytest.raises(SystemExit) as exit_:
+        experiment_main("E1", argv=["--set", "no_such_field=1"])
+    assert exit_.value.code == 2
+    assert "no_such_field" in capsys.readouterr().err
+
+
+def test_missing_peer_package_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    """An experiment needing the peers extra refuses to start without it: one line naming
+    the install command, nothing written; NOISY-STATES only when PySINDy methods are asked."""
+    import importlib.util
+
+    from physnet.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pysindy" else real(name, *a),
+    )
+    out = tmp_path / "r"
+    for spec in ("sindy_comparison", "E1,noisy-states"):
+        with pytest.raises(ConfigError, match=r'needs pysindy .*pip install -e "\.\[peers\]"'):
+            reproduce(spec, out, quick=False)
+        assert not out.exists()
+    assert main(["reproduce", "--experiments", "sindy_comparison", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'pip install -e ".[peers]"' in err, err
+    assert not out.exists()
+    noisy = EXPERIMENTS["NOISY-STATES"]
+    assert noisy.missing_peers(noisy.config) == ["pysindy"]
+    assert noisy.missing_peers(noisy.quick_config) == []
+
+
+STUDY_OUTPUTS = {
+    "NTK": "table.md",
+    "NOISY-STATES": "table.md",
+    "STRUCTURES": "results.json",
+    "TRAJECTORY-STUDY": "table.md",
+    "E1-STATES-ONLY": "summary.json",
+    "KAN-VS-MLP": "report.md",
+    "SINDY-COMPARISON": "table.md",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(STUDY_OUTPUTS))
+def test_study_quick_run(name, tmp_path):
+    """The quick setting of every study runs through ``physnet reproduce`` and writes its
+    table (a smoke run: about a minute or more each on 2 shared cores)."""
+    exp = EXPERIMENTS[name]
+    if exp.missing_peers(exp.quick_config):
+        pytest.skip(f"{name} needs the peers extra")
+    results = reproduce(name, tmp_path, quick=True, echo=lambda s: None)
+    metrics = results[name]
+    assert metrics["experiment"] == name and metrics["quick"]
+    assert (tmp_path / name / STUDY_OUTPUTS[name]).is_file()
+    assert json.loads((tmp_path / name / "metrics.json").read_text())["config"] == (
+        json.loads(json.dumps(dataclasses.asdict(exp.quick_config)))
+    )

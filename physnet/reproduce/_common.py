@@ -59,6 +59,14 @@ class Experiment:
         shrink: ``config -> config`` on quick sizes (how ``quick_config`` was made), applied
             to ``best_config`` by ``physnet reproduce --quick --best``.
         columns: metric keys shown in the results table beside the common ones.
+        requires: optional peer packages (import names, from the ``peers`` extra) it needs;
+            a run without one stops before the first experiment with one line naming
+            ``pip install -e ".[peers]"``. A callable ``config -> names`` where it depends
+            on the settings.
+        own_seeds: the config carries its own seed list (field ``seeds``) and the experiment
+            aggregates over it (the studies of ``experiments/<study>/``): it runs once,
+            ``--seeds`` replaces the config's list, and its ``metrics.json`` is what
+            ``train_and_evaluate`` returns (no median over runs).
     """
 
     name: str
@@ -73,10 +81,38 @@ class Experiment:
     best_config: Any = None
     shrink: Callable[[Any], Any] | None = None
     columns: tuple[str, ...] = ()
+    requires: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
+    own_seeds: bool = False
 
     def quick_version(self, cfg):
         """``cfg`` on the quick settings' sizes (``quick_config`` if no ``shrink`` is set)."""
         return self.quick_config if self.shrink is None else self.shrink(cfg)
+
+    def missing_peers(self, cfg) -> list[str]:
+        """The packages of :attr:`requires` (for settings ``cfg``) that cannot be imported."""
+        import importlib.util
+
+        names = self.requires(cfg) if callable(self.requires) else self.requires
+        return [n for n in names if importlib.util.find_spec(n) is None]
+
+
+def study(name: str, title: str, config, train_and_evaluate, shrink, **kwargs) -> Experiment:
+    """An experiment of ``experiments/<study>/``: ``config`` (a frozen dataclass with a
+    ``seeds`` field) carries its own seed list, ``train_and_evaluate`` aggregates over it and
+    writes the study's tables; ``shrink`` gives the quick settings. ``kwargs``: further
+    :class:`Experiment` fields (``figures``, ``requires``)."""
+    return Experiment(
+        name=name,
+        title=title,
+        config=config,
+        quick_config=shrink(config),
+        train_and_evaluate=train_and_evaluate,
+        with_seed=lambda cfg, seed: dataclasses.replace(cfg, seeds=(seed,)),
+        source={},
+        shrink=shrink,
+        own_seeds=True,
+        **kwargs,
+    )
 
 
 def with_seed(cfg, seed: int):

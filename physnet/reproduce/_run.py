@@ -18,9 +18,23 @@ from ._e6 import E6
 from ._papers_hnn import HNN_PAPER
 from ._papers_lnn import LNN_PAPER
 from ._real import REAL_EXPERIMENTS
+from ._studies import STUDY_EXPERIMENTS
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (E1, E2, E3, E4, E5, LNN_MLP, E6, HNN_PAPER, LNN_PAPER, *REAL_EXPERIMENTS)
+    e.name: e
+    for e in (
+        E1,
+        E2,
+        E3,
+        E4,
+        E5,
+        LNN_MLP,
+        E6,
+        HNN_PAPER,
+        LNN_PAPER,
+        *REAL_EXPERIMENTS,
+        *STUDY_EXPERIMENTS,
+    )  # fmt: skip
 }
 
 _COLUMNS = (
@@ -46,14 +60,23 @@ _COLUMNS = (
 BASELINES = ("E5-MLP", "HNN-PAPER", "LNN-PAPER")
 #: measured-data experiments (physnet/reproduce/_real.py), run only when named
 REAL_DATA = tuple(e.name for e in REAL_EXPERIMENTS)
+#: the studies of experiments/<study>/ (physnet/reproduce/_studies.py), run only when named
+STUDIES = tuple(e.name for e in STUDY_EXPERIMENTS)
+
+
+def _key(name: str) -> str:
+    """An experiment's registry key from its name or its folder's (``kan_vs_mlp`` ->
+    ``KAN-VS-MLP``)."""
+    return str(name).strip().upper().replace("_", "-")
 
 
 def parse_experiments(spec: str | None) -> list[str]:
     """``"all"``/``None`` -> the source's experiments E1-E6; ``"E1,E3"`` -> those,
-    validated; baselines (``"E5-MLP"``) run only when named."""
+    validated; baselines (``"E5-MLP"``), measured data and the studies run only when named
+    (by registry name or folder name: ``kan_vs_mlp``)."""
     if spec is None or spec.strip().lower() == "all":
-        return [name for name in EXPERIMENTS if name not in BASELINES + REAL_DATA]
-    names = [s.strip().upper() for s in spec.split(",") if s.strip()]
+        return [name for name in EXPERIMENTS if name not in BASELINES + REAL_DATA + STUDIES]
+    names = [_key(s) for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown or not names:
         raise ConfigError(
@@ -61,6 +84,18 @@ def parse_experiments(spec: str | None) -> list[str]:
             f"{', '.join(EXPERIMENTS)} or 'all' (all but the baselines {', '.join(BASELINES)})"
         )
     return names
+
+
+def check_peers(name: str, config=None) -> None:
+    """Raise one line naming the ``peers`` extra when experiment ``name`` (with ``config``,
+    default its registered settings) needs a package that is not installed."""
+    exp = EXPERIMENTS[name]
+    missing = exp.missing_peers(exp.config if config is None else config)
+    if missing:
+        raise ConfigError(
+            f"experiment {name} needs {', '.join(missing)} (not installed): "
+            'pip install -e ".[peers]"'
+        )
 
 
 def _fmt(x) -> str:
@@ -170,6 +205,17 @@ def run_experiment(
     exp = EXPERIMENTS[name]
     if config is None:
         config = exp.quick_config if quick else exp.config
+    check_peers(name, config)
+    if exp.own_seeds:  # a study: one run over the config's own seeds
+        if seeds is not None:
+            config = dataclasses.replace(config, seeds=tuple(seeds))
+        t0 = time.perf_counter()
+        with atomic_directory(Path(workdir), "experiment", overwrite=overwrite) as tmp:
+            metrics = exp.train_and_evaluate(config, tmp, True)
+            metrics.update(experiment=name, quick=quick, source=exp.source)
+            metrics["wall_seconds"] = time.perf_counter() - t0
+            write_json(tmp / "metrics.json", metrics)
+        return metrics
     if seeds is None:
         seeds = exp.seeds[:1] if quick else exp.seeds
     best_config = exp.best_config if best_config is None else best_config
@@ -214,6 +260,9 @@ def reproduce(
     the first experiment runs.
     """
     names = experiments if isinstance(experiments, list) else parse_experiments(experiments)
+    for name in names:
+        exp = EXPERIMENTS[name]
+        check_peers(name, exp.quick_config if quick else exp.config)
     out = check_output(out, "results", overwrite=True)
     for name in names:
         check_output(out / name, "experiment", overwrite=overwrite)
@@ -235,6 +284,9 @@ def reproduce(
     table.write_text(format_markdown_table(results) + "\n")
     echo("")
     echo(format_table(results))
+    for name, metrics in results.items():
+        if EXPERIMENTS[name].own_seeds and metrics.get("table"):
+            echo(f"\n{name}:\n{metrics['table']}")
     figures = sorted({str(p.parent) for p in out.glob("*/*.png")})
     echo("")
     echo(
@@ -259,7 +311,7 @@ def get_experiment(name: str) -> Experiment:
     Raises:
         ConfigError: ``name`` is not a registered experiment.
     """
-    key = str(name).strip().upper()
+    key = _key(name)
     if key not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[key]
@@ -280,6 +332,8 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
     Options: ``--workdir DIR`` (default ``physnet-results/<name>``), ``--seeds 0,1,2``,
     ``--quick`` (``config`` on the quick sizes, one seed: the registered quick settings for
     the registered config), ``--best`` (also run the best settings),
+    ``--set FIELD=VALUE`` (repeatable: one setting of ``config`` replaced, the value read
+    as JSON, lists as tuples, anything else as a string; applied after ``--quick``),
     ``--print-config`` (print the settings as JSON and exit). Figures are written with
     matplotlib's Agg backend (selected here, at the entry point, never on import).
 
@@ -292,7 +346,7 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
     config = exp.config if config is None else config
     best_config = exp.best_config if best_config is None else best_config
     parser = argparse.ArgumentParser(description=f"{exp.name}: {exp.title}")
-    parser.add_argument("--workdir", default=f"physnet-results/{exp.name}")
+    parser.add_argument("--workdir", "--out", default=f"physnet-results/{exp.name}")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0-4)")
     parser.add_argument("--quick", action="store_true", help="small settings, one seed")
     parser.add_argument("--best", action="store_true", help="also run physnet's best settings")
@@ -302,7 +356,20 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a previous physnet --workdir"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="replace one setting (repeatable), e.g. --set steps=500 --set seeds=[0,1]",
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        config = exp.quick_version(config)
+    try:
+        config = _with_settings(config, args.set)
+    except ValueError as err:
+        parser.error(str(err))
     if args.print_config:
         settings = {"config": config, "best_config": best_config}
         as_dicts = {k: None if v is None else dataclasses.asdict(v) for k, v in settings.items()}
@@ -318,7 +385,7 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
     metrics = run_experiment(
         exp.name,
         args.workdir,
-        config=exp.quick_version(config) if args.quick else config,
+        config=config,
         best_config=best_config,
         seeds=seeds,
         quick=args.quick,
@@ -326,4 +393,27 @@ def experiment_main(name: str, config=None, best_config=None, argv: list[str] | 
         overwrite=args.overwrite,
     )
     print(format_table({exp.name: metrics}))
+    if exp.own_seeds and metrics.get("table"):
+        print(metrics["table"])
     return 0
+
+
+def _with_settings(config, settings: list[str]):
+    """``config`` with each ``FIELD=VALUE`` of ``settings`` replaced (``--set``)."""
+    if not settings:
+        return config
+    fields = {f.name for f in dataclasses.fields(config)}
+    changes = {}
+    for item in settings:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise ValueError(
+                f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(sorted(fields))}"
+            )
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        changes[name] = tuple(value) if isinstance(value, list) else value
+    return dataclasses.replace(config, **changes)

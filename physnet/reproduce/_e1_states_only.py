@@ -25,13 +25,15 @@ For each seed S the script
 
 Usage::
 
-    python experiments/trajectory_study/e1_states_only.py [--seeds 0,1,2,3,4] [--dt 0.1]
-        [--window 2] [--steps 3000] [--lr 3e-3] [--out physnet-results/e1_states_only]
+    physnet reproduce --experiments e1-states-only [--out DIR] [--quick]
+
+The settings: :class:`E1StatesOnlyConfig` (``dt = 0.1``; the README's dt = 0.05 table is
+``dataclasses.replace(config, dt=0.05)``).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -41,9 +43,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import physnet as pn
+from ..data import generate
+from ..evaluation import energy_error, rollout
+from ..systems import Duffing
+from ..training import load_model
+from ._common import study
 
 TRAIN = ["--model", "hnn", "--loss", "trajectory", "--quiet"]
+
+
+@dataclasses.dataclass(frozen=True)
+class E1StatesOnlyConfig:
+    """Per seed of ``seeds``: ``physnet train`` with ``--window``, ``--steps``, ``--lr`` on the
+    source's data without derivatives; rollouts to ``t1`` (1000) at step ``dt``."""
+
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    dt: float = 0.1
+    steps: int = 3000
+    lr: float = 3e-3
+    window: int = 2
+    t1: float = 1000.0
+
+    def train_options(self) -> list:
+        return [*TRAIN, "--window", self.window, "--steps", self.steps, "--lr", self.lr]
 
 
 def physnet(*args) -> dict:
@@ -62,15 +84,14 @@ def growth(err: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return late / early
 
 
-def one_seed(seed: int, out: Path, dt: float, train_options: list, echo, reuse=False) -> dict:
-    system = pn.systems.Duffing(1.0, 2.0, 0.0)
-    data = pn.data.generate(system, 100, 5.0, 50, key=jax.random.key(seed))
+def one_seed(seed: int, out: Path, cfg: E1StatesOnlyConfig, echo) -> dict:
+    system = Duffing(1.0, 2.0, 0.0)
+    data = generate(system, 100, 5.0, 50, key=jax.random.key(seed))
     path = data.without_derivatives().save(out / f"data_{seed}.npz")
     run = out / f"run_{seed}"
-    if not (reuse and (run / "checkpoint").is_dir()):
-        physnet("train", "--data", path, *train_options, "--seed", seed, "--out", run)
+    physnet("train", "--data", path, *cfg.train_options(), "--seed", seed, "--out", run)
     seconds = json.loads((run / "metrics.json").read_text())["train_seconds"]
-    model = pn.load_model(run / "checkpoint")
+    model = load_model(run / "checkpoint")
     k_split, _ = jax.random.split(jax.random.key(seed))
     _, test = data.split(0.8, key=k_split)  # the CLI's split
     y = test.states.reshape(-1, 2)
@@ -80,7 +101,7 @@ def one_seed(seed: int, out: Path, dt: float, train_options: list, echo, reuse=F
     row["test_mse_exact"] = float(jnp.mean((pred - exact) ** 2))
     row["energy_drift_t100"] = physnet("evaluate", "--run", run, "--t1", 100)["energy_drift"]
     imr = physnet(
-        "evaluate", "--run", run, "--t1", 1000, "--dt", dt, "--solver", "implicit-midpoint",
+        "evaluate", "--run", run, "--t1", cfg.t1, "--dt", cfg.dt, "--solver", "implicit-midpoint",
         "--out", run / "evaluation_imr_t1000",
     )  # fmt: skip
     row["cli_imr_t1000"] = {k: imr[k] for k in ("energy_drift", "learned_energy_drift")}
@@ -89,12 +110,12 @@ def one_seed(seed: int, out: Path, dt: float, train_options: list, echo, reuse=F
     def learned_energy(y):  # gauge fixed: zero at the equilibrium
         return model.energy(y) - model.energy(origin)
 
-    ts = jnp.linspace(0.0, 1000.0, 1001)
-    substeps = int(round(1.0 / dt))
+    ts = jnp.linspace(0.0, cfg.t1, int(round(cfg.t1)) + 1)
+    substeps = int(round(1.0 / cfg.dt))
     for solver, tag in (("implicit-midpoint", "imr"), ("rk4", "rk4")):
-        ys = pn.rollout(model, test.y0, ts, solver=solver, substeps=substeps)
-        err = np.asarray(pn.energy_error(learned_energy, ys))
-        true_err = np.asarray(pn.energy_error(system.energy, ys))
+        ys = rollout(model, test.y0, ts, solver=solver, substeps=substeps)
+        err = np.asarray(energy_error(learned_energy, ys))
+        true_err = np.asarray(energy_error(system.energy, ys))
         row[f"learned_drift_{tag}"] = float(np.median(err.max(axis=1)))
         row[f"learned_growth_{tag}"] = float(np.median(growth(err, np.asarray(ts))))
         row[f"true_drift_{tag}"] = float(np.median(true_err.max(axis=1)))
@@ -102,30 +123,27 @@ def one_seed(seed: int, out: Path, dt: float, train_options: list, echo, reuse=F
     return row
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2,3,4")
-    parser.add_argument("--dt", type=float, default=0.1, help="step of the t = 1000 rollouts")
-    parser.add_argument("--out", default="physnet-results/e1_states_only")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--window", type=int, default=2)
-    parser.add_argument("--reuse", action="store_true", help="keep existing OUT/run_S")
-    args = parser.parse_args(argv)
-    train_options = [*TRAIN, "--window", args.window, "--steps", args.steps, "--lr", args.lr]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+def train_and_evaluate(cfg: E1StatesOnlyConfig, workdir: Path, figures: bool = True) -> dict:
+    """Every seed; writes ``summary.json`` (and the data and runs) into ``workdir``."""
     echo = lambda s: print(s, flush=True)  # noqa: E731
-    seeds = [int(s) for s in args.seeds.split(",")]
-    rows = [one_seed(s, out, args.dt, train_options, echo, args.reuse) for s in seeds]
+    rows = [one_seed(s, workdir, cfg, echo) for s in cfg.seeds]
     keys = [k for k in rows[0] if k not in ("seed", "cli_imr_t1000")]
     summary = {k: float(np.median([r[k] for r in rows])) for k in keys}
-    train_options = list(map(str, train_options))
-    result = {"dt": args.dt, "train_options": train_options, "median": summary, "per_seed": rows}
-    (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    train_options = list(map(str, cfg.train_options()))
+    result = {"dt": cfg.dt, "train_options": train_options, "median": summary, "per_seed": rows}
+    (workdir / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
     echo(json.dumps({"median": summary}, indent=1))
-    return 0
+    return {"config": dataclasses.asdict(cfg), **result}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _shrink(cfg: E1StatesOnlyConfig) -> E1StatesOnlyConfig:
+    return dataclasses.replace(cfg, seeds=cfg.seeds[:1], steps=20, t1=20.0)
+
+
+E1_STATES_ONLY = study(
+    "E1-STATES-ONLY",
+    "E1 from states only: physnet train --loss trajectory, energy over t = 1000",
+    E1StatesOnlyConfig(),
+    train_and_evaluate,
+    _shrink,
+)
