@@ -13,6 +13,7 @@ from ._metrics import rollout_metrics as rollout_metrics
 from ._metrics import rollout_times as rollout_times
 from ._metrics import trajectory_metrics as trajectory_metrics
 from ._metrics import trajectory_rmse as trajectory_rmse
+from ._metrics import true_rollout as true_rollout
 from ._rollout import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS
 from ._rollout import SOLVERS as SOLVERS
 from ._rollout import rollout as rollout

@@ -144,6 +144,16 @@ def rollout_times(t1: float, dt: float, substeps: int = 1) -> Array:
     return jnp.linspace(0.0, t1, n_out + 1)
 
 
+def true_rollout(
+    system: AbstractSystem, y0: Array, *, t1: float, dt: float, substeps: int = 10
+) -> Array:
+    """The true system's rollout that :func:`rollout_metrics` compares a model with (RK4 on
+    :func:`rollout_times`): compute it once and pass it as ``true=`` when several models are
+    scored on the same system and initial states."""
+    ts = rollout_times(t1, dt, substeps)
+    return rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+
+
 def rollout_metrics(
     model,
     system: AbstractSystem,
@@ -171,10 +181,9 @@ def rollout_metrics(
         solver: the model's solver (see :func:`physnet.integrators.solve`).
         substeps: steps per recording interval.
         learned_energy: also report ``learned_energy_drift`` (energy models only).
-        true: the true rollout ``(B, len(ts), d)`` on the same times, when the caller has
-            it (several models compared on one system and ``y0``): ``rollout(system.
-            vector_field, y0, rollout_times(t1, dt, substeps), solver="rk4",
-            substeps=substeps)``; default: computed here.
+        true: :func:`true_rollout` of the same system, ``y0``, ``t1``, ``dt`` and
+            ``substeps``, when the caller has it (several models compared on one system);
+            default: computed here.
 
     Returns:
         :func:`trajectory_metrics` with the true energy: ``energy_drift``, ``rollout_rmse``
@@ -194,11 +203,11 @@ def rollout_metrics(
     ts = rollout_times(t1, dt, substeps)
     learned = rollout(model, y0, ts, solver=solver, substeps=substeps)
     if true is None:
-        true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+        true = true_rollout(system, y0, t1=t1, dt=dt, substeps=substeps)
     elif jnp.shape(true) != jnp.shape(learned):
         raise ConfigError(
             f"rollout_metrics: true has shape {jnp.shape(true)}, the rollout "
-            f"{jnp.shape(learned)}; pass the true rollout on the same times (see true_times)"
+            f"{jnp.shape(learned)}; pass true_rollout(system, y0, t1=..., dt=..., substeps=...) of the same settings"
         )
     return trajectory_metrics(
         learned,

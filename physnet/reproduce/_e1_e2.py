@@ -8,7 +8,7 @@ from pathlib import Path
 from flax import nnx
 
 from ..approximators import MLP
-from ..evaluation import derivative_mse, rollout, rollout_metrics, rollout_times
+from ..evaluation import derivative_mse, rollout_metrics, true_rollout
 from ..models import HNN, NeuralODE
 from ..systems import Duffing
 from ..training import Adam, fit
@@ -46,11 +46,11 @@ class HNNConfig:
 
 def true_rollouts(cfg: HNNConfig, test) -> dict:
     """The true system's rollouts from the test states on the times of the short and long
-    rollout metrics (computed once, shared by the models compared)."""
+    rollout metrics, by ``(t1, dt)`` (computed once, shared by the models compared)."""
     system = Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma)
     y0 = clean_initial_states(test)
     return {
-        t1: rollout(system.vector_field, y0, rollout_times(t1, dt), solver="rk4")
+        (t1, dt): true_rollout(system, y0, t1=t1, dt=dt)
         for t1, dt in ((cfg.rollout_t1, cfg.rollout_dt), (cfg.long_rollout_t1, cfg.long_rollout_dt))
     }
 
@@ -69,13 +69,12 @@ def train_model(model, train, test, cfg: HNNConfig, true: dict | None = None):
     }
     system = Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma)
     y0 = clean_initial_states(test)
-    short_t1, long_t1 = cfg.rollout_t1, cfg.long_rollout_t1
+    short = (cfg.rollout_t1, cfg.rollout_dt)
+    long = (cfg.long_rollout_t1, cfg.long_rollout_dt)
     metrics.update(
-        rollout_metrics(model, system, y0, t1=short_t1, dt=cfg.rollout_dt, true=true[short_t1])
+        rollout_metrics(model, system, y0, t1=short[0], dt=short[1], true=true[short])
     )
-    long = rollout_metrics(
-        model, system, y0, t1=long_t1, dt=cfg.long_rollout_dt, true=true[long_t1]
-    )
+    long = rollout_metrics(model, system, y0, t1=long[0], dt=long[1], true=true[long])
     metrics["energy_drift_t1000"] = long["energy_drift"]
     return metrics
 
