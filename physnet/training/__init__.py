@@ -31,6 +31,8 @@ from ._losses import Regularized as Regularized
 from ._losses import get_loss as get_loss
 from ._losses import loss_from_json as loss_from_json
 from ._losses import loss_to_json as loss_to_json
+from ._losses import option as option
+from ._losses import sample_times as sample_times
 from ._optimizers import OPTIMIZERS as OPTIMIZERS
 from ._optimizers import SCHEDULES as SCHEDULES
 from ._optimizers import Adam as Adam

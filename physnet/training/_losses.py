@@ -18,6 +18,7 @@ from .._errors import ConfigError
 from ._acceleration_loss import AccelerationLoss
 from ._loss_base import AbstractLoss as AbstractLoss
 from ._loss_base import DerivativeLoss
+from ._loss_base import option as option
 from ._loss_base import sample_times as sample_times
 from ._trajectory_loss import TrajectoryLoss
 from ._weak_loss import WeakFormLoss
