@@ -1,10 +1,15 @@
-"""Physics read-outs of learned models: H of (dissipative) HNNs, γ, Duffing coefficients."""
+"""Physics read-outs of learned models: H of (dissipative) HNNs, γ, Duffing coefficients.
+
+What a model can read out is declared by the model (:meth:`AbstractVectorField.parts`,
+:meth:`AbstractVectorField.readout`); how an approximator becomes a formula is declared here,
+once per approximator class, in :data:`READERS`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +19,7 @@ from flax import nnx
 
 from .._errors import ConfigError, DataError
 from ..approximators import KAN, Polynomial
-from ..models import HNN, DissipativeHNN, NeuralSymplecticForm, PortHNN
+from ..models import AbstractEnergyModel, AbstractVectorField, Part
 from ._expressions import (
     _as_samples,
     _check_names,
@@ -185,10 +190,11 @@ def read_hamiltonian(
         ConfigError: for another model, or ``"symbolic"`` without a KAN. DataError: on bad
             samples.
     """
-    if not isinstance(model, HNN | DissipativeHNN | PortHNN | NeuralSymplecticForm):
+    hamiltonian = _part(model, "hamiltonian")
+    if hamiltonian is None or not isinstance(model, AbstractEnergyModel):
         raise ConfigError(
-            "read_hamiltonian: model must be an HNN, DissipativeHNN, PortHNN or "
-            f"NeuralSymplecticForm, got {type(model).__name__}"
+            "read_hamiltonian: model must have a learned Hamiltonian (an HNN, DissipativeHNN, "
+            f"PortHNN or NeuralSymplecticForm), got {type(model).__name__}"
         )
     d = model.state_size
     names = _check_names(names, d, "names", "read_hamiltonian")
@@ -197,7 +203,7 @@ def read_hamiltonian(
     expression, r2 = _read(
         "H",
         values,
-        model.hamiltonian,
+        hamiltonian.approximator,
         xs,
         names,
         method=method,
@@ -208,18 +214,30 @@ def read_hamiltonian(
     return _physics_readout("H", expression, r2, method, 1.0, names)
 
 
+def _part(model, kind: str) -> Part | None:
+    """The first of ``model``'s declared parts of ``kind`` (``None`` if it has none)."""
+    if not isinstance(model, AbstractVectorField):
+        return None
+    return next((p for p in model.parts() if p.kind == kind), None)
+
+
 def read_damping(model) -> float:
-    """The learned damping γ of a :class:`~physnet.DissipativeHNN` in the small-friction form
-    (dp/dt = -∂H/∂q - γ ∂H/∂p; γ for q̈ = ... - γ q̇ when H = p²/2 + V(q)).
+    """The learned damping γ of a model with a scalar friction: a
+    :class:`~physnet.DissipativeHNN` or :class:`~physnet.PortHNN` in the small-friction form
+    (dp/dt = -∂H/∂q - γ ∂H/∂p; γ for q̈ = ... - γ q̇ when H = p²/2 + V(q)), 0 without
+    dissipation; an :class:`~physnet.LNN` with a friction (γ on its L's own scale; see
+    :func:`read_model` for the normalised value). Read from ``model.readout()["gamma_hat"]``.
 
     Raises:
-        ConfigError: for another model or the general dissipative form.
+        ConfigError: for a model without a scalar damping (e.g. the general dissipative form).
     """
-    if not isinstance(model, DissipativeHNN | PortHNN):
+    readout = model.readout() if isinstance(model, AbstractVectorField) else {}
+    if "gamma_hat" not in readout:
         raise ConfigError(
-            f"read_damping: model must be a DissipativeHNN or PortHNN, got {type(model).__name__}"
+            "read_damping: model must have a scalar friction γ (a DissipativeHNN or PortHNN in "
+            f"the friction form, or an LNN with a Friction), got {type(model).__name__}"
         )
-    return float(model.gamma)
+    return float(readout["gamma_hat"])
 
 
 def duffing_coefficients(
@@ -267,3 +285,202 @@ def coefficient_errors(recovered: dict[str, float], truth: dict[str, float]) -> 
         if k not in truth and k != "1":
             errors[k] = abs(c) / scale
     return errors
+
+
+# ----------------------------------------------------------------- reading a whole model
+@dataclasses.dataclass(frozen=True)
+class ApproximatorReader:
+    """How one approximator class becomes formulas (an entry of :data:`READERS`).
+
+    Attributes:
+        read: ``read(approximator, xs, names, output_names) -> (expressions, r2)``: one sympy
+            expression per output in the input ``names``, from the samples ``xs`` ``(n, in)``
+            where it needs them, and the R² of the formulas against the approximator.
+        exact: whether the expressions are the approximator itself (not a fit to samples).
+    """
+
+    read: Callable[..., tuple[tuple[sympy.Expr, ...], float]]
+    exact: bool
+
+
+def _read_polynomial(approx, xs, names, output_names):
+    return tuple(sympy.expand(e) for e in approx.expressions(names)), 1.0
+
+
+def _read_kan(approx, xs, names, output_names):
+    result = symbolic_formula(approx, xs, names=names, output_names=output_names)
+    return result.expressions, result.r2_min
+
+
+#: approximator class -> its :class:`ApproximatorReader`; subclasses use their parent's entry.
+#: Make your own approximator readable by adding ``READERS[MyApproximator] = ApproximatorReader(
+#: read, exact)``.
+READERS: dict[type, ApproximatorReader] = {
+    Polynomial: ApproximatorReader(_read_polynomial, exact=True),
+    KAN: ApproximatorReader(_read_kan, exact=False),
+}
+
+
+def approximator_reader(approximator) -> ApproximatorReader | None:
+    """The :data:`READERS` entry of ``approximator``'s class or nearest parent (``None``)."""
+    for cls in type(approximator).__mro__:
+        if cls in READERS:
+            return READERS[cls]
+    return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].upper() in "AEIOU" or word in ("MLP", "NN") else "a"
+
+
+def unreadable(model) -> str | None:
+    """``None`` if every learned part of ``model`` can be read as a formula; otherwise one line
+    naming the first part that cannot and why."""
+    if not isinstance(model, AbstractVectorField):
+        return f"{type(model).__name__} is not a physnet model"
+    parts = model.parts()
+    if not parts:
+        return f"{type(model).__name__} declares no learned parts to read (see Model.parts)"
+    for part in parts:
+        if approximator_reader(part.approximator) is None:
+            kind = type(part.approximator).__name__
+            return (
+                f"{part.label} of the {type(model).__name__} is {_article(kind)} {kind}, which "
+                "has no symbolic form; use --approximator kan or polynomial (a KAN or "
+                "Polynomial approximator)"
+            )
+    return None
+
+
+def check_readable(model) -> None:
+    """Raise :class:`ConfigError` with the one line of :func:`unreadable` unless every
+    learned part of ``model`` can be read."""
+    reason = unreadable(model)
+    if reason is not None:
+        raise ConfigError(f"--symbolic: {reason}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelReadout:
+    """A learned model as formulas (see :func:`read_model`).
+
+    Attributes:
+        formula: every part's formula, the main law first, joined by ``"; "``.
+        coefficients: monomial -> coefficient of the main law (H, L or the vector field).
+        r2: R² of the main law's formula (see :class:`PhysicsReadout`).
+        constants: the model's :meth:`~physnet.models.AbstractVectorField.readout`
+            (``gamma_hat``, force amplitudes and frequencies), with an LNN's friction on the
+            scale of its normalised L.
+        parts: part name -> ``{"formula", "coefficients", "r2"}`` for every learned part.
+    """
+
+    formula: str
+    coefficients: dict[str, float]
+    r2: float
+    constants: dict[str, float]
+    parts: dict[str, dict]
+
+
+def _default_names(kind: str, d: int) -> tuple[str, ...]:
+    n = d // 2
+    q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
+    if kind == "lagrangian":
+        return (*q, *(v + "dot" for v in q))
+    if kind == "vector_field" or 2 * n != d:
+        return tuple(f"y{j + 1}" for j in range(d))
+    return (*q, *(v.replace("q", "p") for v in q))
+
+
+def read_model(model, data, *, names: Sequence[str] | None = None) -> ModelReadout:
+    r"""Read every learned part of a model as a formula, and its physical constants.
+
+    The model declares what there is to read (:meth:`~physnet.models.AbstractVectorField.parts`
+    and :meth:`~physnet.models.AbstractVectorField.readout`); each part's approximator is read
+    by its :data:`READERS` entry. The main law:
+
+    - a Hamiltonian H (HNN, dissipative HNN, port-HNN, neural symplectic form):
+      :func:`read_hamiltonian`, exactly for a Polynomial, by sparse polynomial regression of
+      the learned H (degree 4) for a KAN;
+    - a Lagrangian L (LNN): :func:`read_lagrangian` (``method="dynamics"``, normalised to a
+      q̇² coefficient of 1/2); an LNN's friction γ is reported on that scale, so ``gamma_hat``
+      is the damping of q̈ = ... - γq̇ for a unit mass;
+    - a vector field (neural ODE): the approximator's formula per component (``dy1_dt``, ...).
+
+    Further parts (a 1-form θ, the dissipation's A, a force F(t)) are read the same way as
+    functions of the state (or of the time t).
+
+    Args:
+        model: a physnet model.
+        data: :class:`~physnet.Trajectories` (their valid states and times) or states
+            ``(n, d)`` (then no part may be a function of time).
+        names: the state's names (default q, p; q, qdot for an LNN; y1.. for a neural ODE).
+
+    Returns:
+        :class:`ModelReadout`.
+
+    Raises:
+        ConfigError: in one line, naming the first part that cannot be read and why (an MLP
+            has no symbolic form). DataError: on bad samples.
+    """
+    from ..data import Trajectories
+    from ._lagrangian import read_lagrangian
+
+    check_readable(model)
+    d = model.state_size
+    if isinstance(data, Trajectories):
+        states, times = data.states[data.mask], data.flat_times()
+    else:
+        states, times = _as_samples(np.asarray(data, dtype=np.float64), d, "read_model"), None
+    parts = model.parts()
+    main = parts[0]
+    names = tuple(names) if names else _default_names(main.kind, d)
+    constants = dict(model.readout())
+    out: dict[str, dict] = {}
+    for part in parts:
+        reader = approximator_reader(part.approximator)
+        if part is main and main.kind == "hamiltonian":
+            r = read_hamiltonian(
+                model, states, names=names, method="symbolic" if reader.exact else "direct"
+            )
+            entry = {"formula": r.formula, "coefficients": r.coefficients, "r2": r.r2}
+        elif part is main and main.kind == "lagrangian":
+            r = read_lagrangian(model, states, names=names)
+            entry = {"formula": r.formula, "coefficients": r.coefficients, "r2": r.r2}
+            if "gamma_hat" in constants:  # Q = -γq̇ scales with L
+                constants["gamma_hat"] = constants["gamma_hat"] * r.scale
+        else:
+            entry = _read_part(part, reader, states, times, names, main_vector_field=part is main)
+        out[part.name] = entry
+    first = out[main.name]
+    return ModelReadout(
+        formula="; ".join(e["formula"] for e in out.values()),
+        coefficients=first["coefficients"],
+        r2=first["r2"],
+        constants=constants,
+        parts=out,
+    )
+
+
+def _read_part(part, reader, states, times, names, *, main_vector_field) -> dict:
+    """``{"formula", "coefficients", "r2"}`` of one learned function of the state or time."""
+    from ._symbolic import _summary
+
+    approx = part.approximator
+    if part.inputs == "time":
+        if times is None:
+            raise DataError(f"read_model: {part.label} is a function of time; pass Trajectories")
+        xs, inputs = np.asarray(times, dtype=np.float64).reshape(-1, 1), ("t",)
+    else:
+        xs, inputs = np.asarray(states, dtype=np.float64), tuple(names)
+    m = approx.out_features
+    if main_vector_field:
+        outputs = [f"d{v}_dt" for v in inputs]
+    elif m == 1:
+        outputs = [part.name]
+    else:
+        outputs = [f"{part.name}{k + 1}" for k in range(m)]
+    expressions, r2 = reader.read(approx, xs, list(inputs), outputs)
+    coefficients, formula = _summary(tuple(expressions), outputs, 6)
+    if m == 1:
+        formula = f"{outputs[0]} = {formula}"
+    return {"formula": formula, "coefficients": coefficients, "r2": float(r2)}

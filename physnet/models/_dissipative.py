@@ -11,7 +11,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
-from ._base import AbstractEnergyModel
+from ._base import AbstractEnergyModel, Part, check_scalar_energy
 from ._dissipation import (
     AbstractDissipation,
     Friction,
@@ -19,7 +19,6 @@ from ._dissipation import (
     NoDissipation,
     check_gamma_init,
 )
-from ._hnn import check_scalar_energy
 from ._mechanics import symplectic_gradient
 
 #: the accepted string values of ``DissipativeHNN(dissipation=...)``
@@ -121,14 +120,13 @@ class DissipativeHNN(AbstractEnergyModel):
             ConfigError: for a state-dependent dissipation such as the general form -AᵀA
                 (use :meth:`dissipation_matrix`).
         """
-        if isinstance(self.dissipation, Friction):
-            return self.dissipation.gamma
-        if isinstance(self.dissipation, NoDissipation):
-            return jnp.zeros((), dtype=jnp.float64)
-        raise ConfigError(
-            "DissipativeHNN: gamma is defined for the friction form only; the general form's "
-            "dissipation depends on the state, see dissipation_matrix(y)"
-        )
+        gamma = self.dissipation.damping
+        if gamma is None:
+            raise ConfigError(
+                "DissipativeHNN: gamma is defined for the friction form only; the general form's "
+                "dissipation depends on the state, see dissipation_matrix(y)"
+            )
+        return gamma
 
     def energy(self, y: Array) -> Array:
         return self.hamiltonian(y)[0]
@@ -156,6 +154,12 @@ class DissipativeHNN(AbstractEnergyModel):
 
     def submodules(self):
         return {"hamiltonian": self.hamiltonian, "dissipation": self.dissipation}
+
+    def parts(self) -> tuple[Part, ...]:
+        return (
+            Part("H", "hamiltonian", self.hamiltonian, "the H network"),
+            *self.dissipation.parts(),
+        )
 
     @classmethod
     def build(

@@ -22,16 +22,15 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
-from ._base import AbstractEnergyModel
-from ._dissipation import AbstractDissipation, Friction, NoDissipation, _inverse_softplus
+from ._base import AbstractComponent, AbstractEnergyModel, Part, check_scalar_energy
+from ._dissipation import AbstractDissipation, _inverse_softplus
 from ._dissipative import as_dissipation
-from ._hnn import check_scalar_energy
 
 #: the accepted string values of ``PortHNN.build(force=...)``
 FORCE_FORMS = ("fourier", "learned", "none")
 
 
-class AbstractForce(nnx.Module, abc.ABC):
+class AbstractForce(AbstractComponent):
     """An external force F(t) of shape ``(N,)`` acting on the N momenta."""
 
     dof: int
@@ -39,13 +38,6 @@ class AbstractForce(nnx.Module, abc.ABC):
     @abc.abstractmethod
     def __call__(self, t) -> Array:
         """F(t), shape ``(N,)``, at the scalar time ``t``."""
-
-    @abc.abstractmethod
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments other than the sub-modules."""
-
-    def submodules(self) -> dict[str, nnx.Module]:
-        return {}
 
 
 class NoForce(AbstractForce):
@@ -154,6 +146,18 @@ class FourierForce(AbstractForce):
         wt = self.frequencies * t
         return jnp.cos(wt) @ self.cos[...] + jnp.sin(wt) @ self.sin[...]
 
+    def readout(self) -> dict[str, float]:
+        """``force_frequency_k`` (ω_k) and ``force_amplitude_k`` (A_k; ``force_amplitude_k_i``
+        for the momentum i of several), k and i from 1."""
+        out: dict[str, float] = {}
+        omegas, amplitudes = self.frequencies, self.amplitudes
+        for k in range(self.n_terms):
+            out[f"force_frequency_{k + 1}"] = float(omegas[k])
+            for i in range(self.dof):
+                key = f"force_amplitude_{k + 1}" + (f"_{i + 1}" if self.dof > 1 else "")
+                out[key] = float(amplitudes[k, i])
+        return out
+
     def config(self) -> dict[str, Any]:
         return {
             "dof": self.dof,
@@ -191,6 +195,9 @@ class LearnedForce(AbstractForce):
 
     def submodules(self) -> dict[str, nnx.Module]:
         return {"approximator": self.approximator}
+
+    def parts(self) -> tuple[Part, ...]:
+        return (Part("F", "force", self.approximator, "the force network F(t)", inputs="time"),)
 
 
 class PortHNN(AbstractEnergyModel):
@@ -261,11 +268,10 @@ class PortHNN(AbstractEnergyModel):
     @property
     def gamma(self) -> Array:
         """The learned damping γ of a :class:`Friction` dissipation (0 for none)."""
-        if isinstance(self.dissipation, Friction):
-            return self.dissipation.gamma
-        if isinstance(self.dissipation, NoDissipation):
-            return jnp.zeros((), dtype=jnp.float64)
-        raise ConfigError("PortHNN: gamma is defined for the friction form only")
+        gamma = self.dissipation.damping
+        if gamma is None:
+            raise ConfigError("PortHNN: gamma is defined for the friction form only")
+        return gamma
 
     def energy(self, y: Array) -> Array:
         return self.hamiltonian(y)[0]
@@ -299,6 +305,13 @@ class PortHNN(AbstractEnergyModel):
             "dissipation": self.dissipation,
             "force": self.force,
         }
+
+    def parts(self) -> tuple[Part, ...]:
+        return (
+            Part("H", "hamiltonian", self.hamiltonian, "the H network"),
+            *self.dissipation.parts(),
+            *self.force.parts(),
+        )
 
     @classmethod
     def build(
