@@ -207,3 +207,15 @@ def test_check_scalar_energy_lives_beside_the_base_class():
     assert check_scalar_energy is _base.check_scalar_energy is _hnn.check_scalar_energy
     with pytest.raises(ValueError, match="scalar output"):
         check_scalar_energy("HNN", "hamiltonian", pn.KAN([2, 2], rngs=nnx.Rngs(0)))
+
+
+def test_friction_lnn_builds_from_options():
+    from physnet._build import build_model
+
+    model = build_model("lnn", 2, "mlp", seed=0, width=4, dissipation="friction", gamma_init=0.2)
+    assert model.readout() == {"gamma_hat": pytest.approx(0.2)} and model.kinetic == 1.0
+    assert build_model("lnn", 2, "mlp", seed=0, width=4).dissipation is None
+    with pytest.raises(ValueError, match="dissipation must be"):
+        build_model("lnn", 2, "mlp", dissipation="bogus")
+    with pytest.raises(ValueError, match="gamma_init applies to dissipation='friction'"):
+        build_model("lnn", 2, "mlp", gamma_init=0.2)

@@ -231,13 +231,14 @@ class LNN(AbstractEnergyModel):
         approximator,
         *,
         kinetic: float = 0.0,
-        dissipation: str = "none",
+        dissipation: str | None = None,
         gamma_init: float | None = None,
     ) -> LNN:
         """``LNN(approximator(state_size, 1), kinetic=kinetic)`` (see
         :func:`physnet.build_model`); ``dissipation="friction"`` adds a
-        :class:`~physnet.models.Friction` starting at ``gamma_init`` (default 0.01)."""
-        if dissipation == "none":
+        :class:`~physnet.models.Friction` starting at ``gamma_init`` (default 0.01);
+        ``None`` (the default) or ``"none"``: no dissipation."""
+        if dissipation is None or dissipation == "none":
             if gamma_init is not None:
                 raise ConfigError("LNN: gamma_init applies to dissipation='friction' only")
             friction = None
