@@ -49,7 +49,7 @@ from flax import nnx
 
 import physnet as pn
 from physnet.reproduce._common import DataConfig, make_data
-from physnet.training import Hook, _compiled, get_loss
+from physnet.training import Hook, get_loss
 
 THRESHOLDS = (1e-4, 1e-5)
 SEED = 4
@@ -232,7 +232,7 @@ def main():
     def physnet_candidate(optimizer, steps):
         def run():
             if not args.warm_cache:  # cold: nothing compiled earlier in this process either
-                _compiled.clear_compiled()
+                jax.clear_caches()
             return physnet_run(train, test, optimizer, steps, k)
 
         return run

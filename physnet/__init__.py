@@ -5,9 +5,6 @@ physnet's parameters, data and integrators are float64 throughout. It has no oth
 side effect (in particular it selects no matplotlib backend).
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
-
 import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
@@ -25,10 +22,13 @@ from . import systems as systems  # noqa: E402
 from . import training as training  # noqa: E402
 from ._build import build_approximator as build_approximator  # noqa: E402
 from ._build import build_model as build_model  # noqa: E402
+from ._checkpoint import load_model as load_model  # noqa: E402
+from ._checkpoint import save_model as save_model  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
 from ._errors import PhysnetError as PhysnetError  # noqa: E402
 from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
+from ._version import __version__ as __version__  # noqa: E402
 from .approximators import KAN as KAN  # noqa: E402
 from .approximators import MLP as MLP  # noqa: E402
 from .approximators import AbstractApproximator as AbstractApproximator  # noqa: E402
@@ -52,10 +52,3 @@ from .training import TrajectoryLoss as TrajectoryLoss  # noqa: E402
 from .training import fit as fit  # noqa: E402
 from .training import fit_ensemble as fit_ensemble  # noqa: E402
 from .training import fit_states as fit_states  # noqa: E402
-from .training import load_model as load_model  # noqa: E402
-from .training import save_model as save_model  # noqa: E402
-
-try:
-    __version__ = _version("physnet")  # single source: pyproject.toml's [project] version
-except _PackageNotFoundError:  # a source tree on sys.path, never installed
-    __version__ = "0+unknown"

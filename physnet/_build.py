@@ -15,6 +15,7 @@ from flax import nnx
 
 from ._errors import ConfigError
 from .approximators import APPROXIMATORS, build_approximator
+from .approximators._registry import approximator_builder
 from .models import MODELS, model_class
 
 __all__ = ["APPROXIMATORS", "MODELS", "PRESETS", "build_approximator", "build_model"]
@@ -39,7 +40,9 @@ def model_options(kind: str) -> tuple[str, ...]:
 
 def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0, **options: Any):
     """A model by registered name (``"node"``, ``"hnn"``, ``"dhnn"``, ``"lnn"``, ...) around
-    freshly initialised approximators of registered kind ``approximator``.
+    freshly initialised approximators of registered kind ``approximator``; either may instead
+    be a user's own class or its import path ``package.module:Class`` (see
+    :func:`~physnet.models.model_class`, :func:`~physnet.approximators.build_approximator`).
 
     Options named by the model class's ``build`` (e.g. ``dissipation``, ``dissipation_rank``,
     ``gamma_init`` for ``"dhnn"``; ``kinetic`` for ``"lnn"``) go to the model, the others to
@@ -50,10 +53,7 @@ def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0,
         ConfigError: for an unknown name or option, or an invalid value.
     """
     cls = model_class(kind)
-    if approximator not in APPROXIMATORS:
-        raise ConfigError(
-            f"unknown approximator {approximator!r}; choose one of {', '.join(APPROXIMATORS)}"
-        )
+    approximator_builder(approximator)  # an unknown name or bad path fails before any work
     if "rngs" in options:
         raise ConfigError(
             "build_model initialises from seed=N (an integer), not rngs=; pass seed instead"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._version import __version__
+
 #: set to 0, false, no or off to disable the cache for physnet's commands
 ENV_DISABLE = "PHYSNET_COMPILATION_CACHE"
 #: a directory to use instead of the per-user default
@@ -20,8 +22,6 @@ ENV_DIR = "PHYSNET_CACHE_DIR"
 def default_cache_dir() -> Path:
     """``$PHYSNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/physnet`` (``~/.cache/physnet``), with a
     subdirectory per physnet version."""
-    from . import __version__
-
     base = os.environ.get(ENV_DIR)
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

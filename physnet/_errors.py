@@ -4,6 +4,8 @@ Every error a user can cause (bad files, bad shapes, unknown options, diverging 
 derives from :class:`PhysnetError`, so the command line can print one clear line for it.
 """
 
+from __future__ import annotations
+
 
 class PhysnetError(Exception):
     """Base class of physnet's user-facing errors."""
@@ -18,28 +20,57 @@ class ConfigError(PhysnetError, ValueError):
 
 
 class TrainingDivergedError(PhysnetError, FloatingPointError):
-    """The training loss became non-finite.
+    """The training loss became non-finite (or the parameters' norm exceeded its bound).
 
     Attributes:
         step: the 0-based optimizer step whose loss (or gradient) was first non-finite.
         last_loss: the last finite training loss, or ``nan`` if there was none.
         history: the :class:`~physnet.training.History` up to the failure.
+        bound: the parameter-norm bound that counted as divergence, or None.
+        kept: where the last good parameters are (the end of the message's second clause).
+        saved: the training checkpoint holding them, or None.
 
     Args:
-        step, last_loss, history: the attributes above.
-        message: the error text, when the default (which names ``step`` and ``last_loss``)
-            does not fit, e.g. for an ensemble whose members all diverged.
+        step, last_loss, history, bound, kept, saved: the attributes above.
+        message: the error text, when the default (made from the attributes) does not fit,
+            e.g. for an ensemble whose members all diverged.
     """
 
-    def __init__(self, step: int, last_loss: float, history=None, *, message: str | None = None):
+    def __init__(
+        self,
+        step: int,
+        last_loss: float,
+        history=None,
+        *,
+        message: str | None = None,
+        bound: float | None = None,
+        kept: str = "the model keeps the parameters of the last good step",
+        saved=None,
+    ):
         self.step = int(step)
         self.last_loss = float(last_loss)
         self.history = history
-        super().__init__(
-            message
-            or f"training diverged: the loss became non-finite at step {self.step} "
-            f"(last finite loss {self.last_loss:.6g}); the model keeps the parameters of "
-            f"the last finite step. Lower the learning rate or check the data."
+        self.bound = bound
+        self.kept = kept
+        self.saved = saved
+        super().__init__(message or self._describe())
+
+    def _describe(self) -> str:
+        what = "the loss, a gradient or an update became non-finite"
+        if self.bound is not None:
+            what += f", or the parameters' norm exceeded {self.bound:g}"
+        saved = f" (saved in {self.saved})" if self.saved is not None else ""
+        return (
+            f"training diverged at step {self.step}: {what} (last finite loss "
+            f"{self.last_loss:.6g}); {self.kept}{saved}. Lower the learning rate or check the "
+            "data."
+        )
+
+    def kept_by(self, kept: str) -> TrainingDivergedError:
+        """The same error, saying the last good parameters are ``kept`` elsewhere (e.g. in
+        a run directory)."""
+        return TrainingDivergedError(
+            self.step, self.last_loss, self.history, bound=self.bound, kept=kept
         )
 
 

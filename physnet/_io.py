@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
+from ._version import __version__
 
 #: the marker file of a directory physnet wrote: ``{"kind": ..., "physnet": version}``
 MARKER = ".physnet-output"
@@ -166,8 +167,6 @@ def check_output(
 
 def write_marker(directory: str | os.PathLike, kind: str) -> None:
     """Mark ``directory`` as a physnet output of ``kind``."""
-    from . import __version__
-
     (Path(directory) / MARKER).write_text(json.dumps({"kind": kind, "physnet": __version__}))
 
 

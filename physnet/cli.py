@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_USER_ERROR = 2
 
@@ -84,6 +85,17 @@ def _positive_float(text: str) -> float:
 _OVERWRITE_HELP = "replace the output if it is a previous physnet output of the same kind"
 
 
+class _Choices(list):
+    """The registered names, as argparse choices, that also admit a user's own class named by
+    import path ``package.module:Class`` (imported and checked when the command runs)."""
+
+    def __contains__(self, value) -> bool:
+        return super().__contains__(value) or (isinstance(value, str) and ":" in value)
+
+
+_PATH_HELP = "or your own class as package.module:Class (the module is imported)"
+
+
 def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     """Every registered system's constructor parameters: ``{param: [(system, default)]}``."""
     from .systems import SYSTEMS
@@ -95,7 +107,81 @@ def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     return params
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def _flag_type(default):
+    """The argparse type of a user system's parameter flag, from its default."""
+    if isinstance(default, bool):
+        return _bool
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float) or default is None:
+        return _finite_float
+    return str
+
+
+def _add_user_system_flags(p, user_system) -> None:
+    """``--PARAM`` flags for the constructor parameters of a user's system class that the
+    registered systems do not already have (required where the parameter has no default)."""
+    import inspect
+
+    from ._classpath import class_path
+    from ._errors import ConfigError
+
+    cls = user_system
+    for name, param in inspect.signature(cls).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name in _system_parameters():
+            continue
+        if flag in p._option_string_actions:
+            raise ConfigError(
+                f"--system {class_path(cls)}: its parameter {name!r} has the name of "
+                f"simulate's own {flag}; rename the parameter"
+            )
+        required = param.default is inspect.Parameter.empty
+        default = None if required else param.default
+        p.add_argument(
+            flag,
+            dest=name,
+            type=_flag_type(default),
+            default=None,
+            required=required,
+            help=f"{cls.__name__} {name}" + ("" if required else f" (default {default!r})"),
+        )
+
+
+def _user_system(argv: list[str]):
+    """The class a ``simulate --system package.module:Class`` names (imported, since the user
+    named it), so that its parameters become flags; ``None`` for any other command line.
+
+    Raises:
+        ConfigError: one line, for a path that does not import an AbstractSystem subclass.
+    """
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command != "simulate":
+        return None
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == "--system" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--system="):
+            value = arg.partition("=")[2]
+    if value is None or ":" not in value:
+        return None
+    from .systems import system_class
+
+    return system_class(value)
+
+
+def build_parser(user_system=None) -> argparse.ArgumentParser:
+    """The argument parser; ``user_system``: a user's system class whose parameters
+    ``simulate`` takes as flags (``--system package.module:Class``)."""
     from .evaluation import SOLVERS
     from .systems import SYSTEMS
 
@@ -131,7 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("simulate", help="generate a trajectory data set (.npz)")
-    p.add_argument("--system", default="duffing", choices=list(SYSTEMS))
+    p.add_argument(
+        "--system",
+        default="duffing",
+        choices=_Choices(SYSTEMS),
+        help=f"a registered system (default duffing), {_PATH_HELP}; its constructor's "
+        "parameters become --PARAM flags",
+    )
     for param, owners in _system_parameters().items():
         p.add_argument(
             "--" + param.replace("_", "-"),
@@ -152,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    if user_system is not None:
+        _add_user_system_flags(p, user_system)
 
     from .approximators import APPROXIMATORS
     from .models import MODELS
@@ -177,8 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the training state in the run every N steps (default 1000) and on Ctrl-C",
     )
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    p.add_argument("--model", default="hnn", choices=list(MODELS))
-    p.add_argument("--approximator", default="mlp", choices=list(APPROXIMATORS))
+    p.add_argument(
+        "--model",
+        default="hnn",
+        choices=_Choices(MODELS),
+        help=f"a registered model (default hnn), {_PATH_HELP} with a classmethod build",
+    )
+    p.add_argument(
+        "--approximator",
+        default="mlp",
+        choices=_Choices(APPROXIMATORS),
+        help=f"a registered approximator (default mlp), {_PATH_HELP}",
+    )
     p.add_argument("--loss", default="derivative", choices=list(LOSSES))
     p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
@@ -249,30 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run directory to create (required)")
-    g = p.add_argument_group("--loss trajectory options")
-    g.add_argument(
-        "--window", type=_positive_int, default=None, help="observations per window (default 2)"
-    )
-    g.add_argument(
-        "--stride", type=_positive_int, default=None, help="between windows (default window-1)"
-    )
-    g.add_argument(
-        "--solver", default=None, choices=list(SOLVERS), help="training integrator (default rk4)"
-    )
-    g.add_argument(
-        "--substeps", type=_positive_int, default=None, help="steps per interval (default 1)"
-    )
-    g.add_argument(
-        "--adjoint", default=None, choices=["recursive", "backsolve"], help="diffrax solvers only"
-    )
-    g = p.add_argument_group("--loss weak options (also --window, --stride)")
-    g.add_argument(
-        "--n-test",
-        type=_positive_int,
-        default=None,
-        help="test functions per subdomain (default 2)",
-    )
-    g.add_argument("--power", type=_positive_int, default=None, help="bump exponent (default 4)")
+    _add_model_flags(p, MODELS)
+    _add_loss_flags(p, LOSSES)
 
     p = sub.add_parser(
         "import",
@@ -331,6 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    p.add_argument(
+        "--system",
+        default=None,
+        metavar="package.module:Class",
+        help="data of your own system class: import it to rebuild the true system (physnet "
+        "never imports a module named only inside a data file)",
+    )
+    for flag in ("model", "approximator"):
+        p.add_argument(
+            f"--{flag}",
+            default=None,
+            metavar="package.module:Class",
+            help=f"a run trained with --{flag} package.module:Class: import that class to "
+            "load the checkpoint (physnet never imports a module named only inside a run)",
+        )
     p.add_argument(
         "--allow-other-system",
         action="store_true",
@@ -420,17 +517,27 @@ def _cmd_reproduce(args) -> int:
 
 
 def _make_system(args):
+    import inspect
+
     from ._errors import ConfigError
     from .systems import system_class
 
     cls = system_class(args.system)
-    allowed = set(cls.parameter_defaults())
-    given = {k: getattr(args, k) for k in _system_parameters() if getattr(args, k) is not None}
-    extra = sorted(set(given) - allowed)
+    accepted = inspect.signature(cls).parameters
+    names = set(_system_parameters()) | set(accepted)
+    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    extra = sorted(set(given) - set(accepted))
     if extra:
         flags = ", ".join("--" + e.replace("_", "-") for e in extra)
         raise ConfigError(f"{flags} do(es) not apply to --system {args.system}")
-    return cls(**given)
+    try:
+        return cls(**given)
+    except ConfigError:
+        raise
+    except Exception as err:  # a user's constructor rejecting the values
+        raise ConfigError(
+            f"--system {args.system}: {type(err).__name__}: {' '.join(str(err).split())}"
+        ) from None
 
 
 def _cmd_simulate(args) -> int:
@@ -482,10 +589,111 @@ def _cmd_simulate(args) -> int:
 _MAX_DATA_BYTES = 4 * 2**30
 _MAX_SIM_STEPS = 10**9
 
-#: the loss flags (constructor options of :class:`~physnet.TrajectoryLoss`,
-#: :class:`~physnet.training.WeakFormLoss`, ...)
-_LOSS_FLAGS = ("window", "stride", "solver", "substeps", "adjoint", "n_test", "power")
-_MODEL_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
+def _loss_flags() -> tuple[str, ...]:
+    """The loss options ``physnet train`` has flags for: every field of every registered loss
+    (:func:`_add_loss_flags`)."""
+    import dataclasses
+
+    from .training import LOSSES
+
+    names = [f.name for cls in LOSSES.values() for f in dataclasses.fields(cls)]
+    return tuple(dict.fromkeys(names))
+_APPROXIMATOR_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
+
+
+def _model_option_parameters(models) -> dict:
+    """``{option: [(model name, inspect.Parameter), ...]}``: the keyword-only parameters of the
+    registered models' ``build`` classmethods (their options, :func:`physnet.build_model`)."""
+    import inspect
+
+    out: dict = {}
+    for name, cls in models.items():
+        for key, param in inspect.signature(cls.build).parameters.items():
+            if param.kind is inspect.Parameter.KEYWORD_ONLY:
+                out.setdefault(key, []).append((name, param))
+    return out
+
+
+def _model_flags() -> tuple[str, ...]:
+    from .models import MODELS
+
+    return (*_APPROXIMATOR_FLAGS, *_model_option_parameters(MODELS))
+
+
+def _bool(text: str) -> bool:
+    from ._errors import ConfigError
+
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"expected true or false, got {text!r}")
+    return value in ("true", "1", "yes")
+
+
+def _add_model_flags(parser, models) -> None:
+    """One flag per model option (a keyword-only parameter of a registered model's ``build``),
+    generated from the signatures: type from the annotation, default and models in the
+    help."""
+    from ._build import PRESETS
+
+    group = parser.add_argument_group("model options (--model ...)")
+    for key, owners in _model_option_parameters(models).items():
+        text = str(owners[0][1].annotation)
+        kind = _bool if "bool" in text else _finite_float if "float" in text else str
+        kind = _positive_int if "int" in text and kind is str else kind
+        which = ", ".join(
+            f"{n} (default {PRESETS.get(n, {}).get('model', {}).get(key, p.default)})"
+            for n, p in owners
+        )
+        group.add_argument(
+            "--" + key.replace("_", "-"), type=kind, default=None, help=f"--model {which}"
+        )
+
+
+def _add_loss_flags(parser, losses) -> None:
+    """One flag per option of the registered losses, generated from their dataclass fields
+    (help, choices and type from the field's metadata, see ``physnet.training._loss_base.
+    option``), grouped by loss; an option several losses share gets one flag."""
+    import dataclasses
+
+    owners: dict[str, dict[str, Any]] = {}  # option -> {loss: its default}
+    for name, cls in losses.items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, {})[name] = f.default
+    for name, cls in losses.items():
+        fields = [f for f in dataclasses.fields(cls) if next(iter(owners[f.name])) == name]
+        if not fields:
+            continue
+        group = parser.add_argument_group(f"--loss {name} options")
+        for f in fields:
+            meta = f.metadata
+            kind = meta.get("type", str)
+            defaults = {k: v for k, v in owners[f.name].items() if v is not None}
+            if len(owners[f.name]) == 1:
+                default = f" (default {f.default})" if f.default is not None else ""
+            else:
+                loss_names = ", ".join(owners[f.name])
+                each = "; ".join(f"{v} for {k}" for k, v in defaults.items())
+                default = f" (--loss {loss_names}" + (f"; default {each})" if each else ")")
+            group.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=_positive_int if kind is int else _positive_float if kind is float else str,
+                default=None,
+                choices=meta.get("choices"),
+                help=f"{meta.get('help', '')}{default}",
+            )
+
+
+def _import_named_classes(args) -> None:
+    """Import the user's own classes that ``--model`` / ``--approximator package.module:Class``
+    name (the user asked for them), so that a run's checkpoint or resumed training finds them;
+    registered names need nothing."""
+    from .approximators._registry import approximator_builder
+    from .models import model_class
+
+    for flag, lookup in (("model", model_class), ("approximator", approximator_builder)):
+        value = getattr(args, flag)
+        if isinstance(value, str) and ":" in value:
+            lookup(value)
 
 
 def _cmd_train(args) -> int:
@@ -498,6 +706,7 @@ def _cmd_train(args) -> int:
             raise ConfigError(
                 f"--resume RUN reads the run's own options; drop --{' --'.join(given)}"
             )
+        _import_named_classes(args)
         out, metrics = resume_run(
             args.resume, steps=args.steps, progress=False if args.quiet else None
         )
@@ -527,9 +736,9 @@ def _cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         model=args.model,
         approximator=args.approximator,
-        options={k: getattr(args, k) for k in _MODEL_FLAGS},
+        options={k: getattr(args, k) for k in _model_flags()},
         loss=args.loss,
-        loss_options={k: getattr(args, k) for k in _LOSS_FLAGS},
+        loss_options={k: getattr(args, k) for k in _loss_flags()},
         steps=3000 if args.steps is None else args.steps,
         lr=args.lr,
         preset=args.preset,
@@ -562,9 +771,17 @@ def _shown(metrics: dict, ensemble) -> dict:
 
 
 def _cmd_evaluate(args) -> int:
+    from ._errors import ConfigError
     from ._io import strict_json
     from .runs import evaluate_run
 
+    for flag in ("model", "approximator"):
+        if getattr(args, flag) is not None and ":" not in getattr(args, flag):
+            raise ConfigError(
+                f"evaluate --{flag} imports your own class for the checkpoint; write "
+                f"package.module:Class (a registered {flag} needs no flag)"
+            )
+    _import_named_classes(args)
     _, metrics = evaluate_run(
         args.run,
         overwrite=args.overwrite,
@@ -576,6 +793,7 @@ def _cmd_evaluate(args) -> int:
         symbolic=args.symbolic,
         energy=args.energy,
         out=args.out,
+        system=args.system,
     )
     print(
         json.dumps(strict_json({k: v for k, v in metrics.items() if not k.endswith("_members")})[0])
@@ -719,7 +937,7 @@ def _is_comparison(path: Path) -> bool:
 def _cmd_compare(args) -> int:
     from ._errors import ConfigError
     from ._io import check_output, write_json
-    from .analysis import compare, default_families, expression_task, file_task
+    from .compare import compare, default_families, expression_task, file_task
 
     if args.out:
         check_output(
@@ -798,8 +1016,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     console = argv is None  # the console script, not a call from Python (tests)
     try:
-        parser = build_parser()
         argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+        from ._errors import PhysnetError
+
+        try:
+            parser = build_parser(_user_system(argv))
+        except PhysnetError as err:  # --system package.module:Class that does not import
+            print(f"physnet simulate: error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
         try:
             args = parser.parse_args(argv)
         except _UsageError as err:

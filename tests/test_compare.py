@@ -9,6 +9,11 @@ from flax import nnx
 
 from physnet import ConfigError, DataError
 from physnet.analysis import (
+    TASK_CLASSES,
+    ClassificationTask,
+    HNNTask,
+    LNNTask,
+    RegressionTask,
     Task,
     builtin_tasks,
     compare,
@@ -29,6 +34,7 @@ from physnet.analysis import (
 )
 from physnet.approximators import KAN, MLP
 from physnet.cli import main
+from physnet.models import HNN, LNN
 
 
 def test_parameter_count_and_sizing():
@@ -125,6 +131,73 @@ def test_tasks_validate_and_read_files(tmp_path):
         file_task(csv, targets=3)
     with pytest.raises(ConfigError, match="unknown task"):
         builtin_tasks(["nope"])
+
+
+def test_task_classes_carry_their_behaviour():
+    """Each way an approximator enters a task is a class; Task(..., kind=...) builds it."""
+    x, y = np.linspace(-1, 1, 8).reshape(4, 2), np.array([[1.0, 2.0]] * 4)
+    assert set(TASK_CLASSES) == {"regression", "classification", "hnn", "lnn"}
+    for kind, cls in TASK_CLASSES.items():
+        task = Task("t", (x, np.zeros(4)), (x, np.ones(4)), kind=kind)
+        assert type(task) is cls and task.kind == kind and isinstance(task, Task)
+    assert type(Task("t", (x, y), (x, y))) is RegressionTask
+    with pytest.raises(ConfigError, match="kind"):
+        HNNTask("t", (x, y), (x, y), kind="lnn")
+    reg, hnn = RegressionTask("r", (x, y), (x, y)), HNNTask("h", (x, y), (x, y))
+    assert reg.out_features == 2 and hnn.out_features == 1
+    lnn = Task("l", (x, y[:, :1]), (x, y[:, :1]), kind="lnn", kinetic=2.0)
+    assert isinstance(lnn, LNNTask) and lnn.kinetic == 2.0 and lnn.out_features == 1
+    approx = MLP(2, 1, width=4, depth=1, rngs=nnx.Rngs(0))
+    assert reg.model(approx) is approx and isinstance(hnn.model(approx), HNN)
+    model = lnn.model(approx)
+    assert isinstance(model, LNN) and model.kinetic == 2.0
+    assert lnn.predict(model, x).shape == (4, 1) and hnn.predict(hnn.model(approx), x).shape == (
+        4,
+        2,
+    )
+    assert reg.score(np.array([[1.0], [3.0]]), np.array([[0.0], [0.0]])) == pytest.approx(5**0.5)
+    labels = np.array([0, 2, 1, 1])
+    cls = ClassificationTask("c", (x, labels), (x, labels))
+    assert cls.train[1].dtype == np.int32 and cls.out_features == 3
+    logits = np.eye(3)[[0, 2, 2, 1]]
+    assert cls.score(logits, labels) == 0.25
+    assert float(cls.loss(logits, labels)) < float(cls.loss(-logits, labels))
+
+
+def test_a_new_task_class_trains_without_touching_the_harness():
+    """A task is extended by subclassing (here: an absolute-error loss), not by a new mode."""
+
+    class AbsoluteTask(RegressionTask):
+        kind = "absolute"
+
+        def loss(self, pred, y):
+            return abs(pred - y).mean()
+
+        def score(self, pred, y):
+            return float(np.mean(np.abs(pred - y)))
+
+    x = np.linspace(-1, 1, 16).reshape(-1, 1)
+    task = AbsoluteTask("abs", (x, x**2), (x, x**2))
+    row = train_one(task, mlp_family(), 4, 0, steps=2)
+    assert row["task"] == "abs" and np.isfinite(row["error"]) and not row["diverged"]
+
+
+def test_file_task_reads_text_with_the_data_reader(tmp_path):
+    """Text tables go through physnet.data's reader: comment lines before a header row,
+    whitespace or commas, and errors that name the line."""
+    rows = "\n".join(f"{i / 10},{i / 5},{i % 2}" for i in range(10))
+    (tmp_path / "c.csv").write_text(f"# measured 2026\na,b,label\n{rows}\n")
+    task = file_task(tmp_path / "c.csv", classification=True)
+    assert isinstance(task, ClassificationTask) and task.in_features == 2
+    assert len(task.train[0]) + len(task.test[0]) == 10
+    (tmp_path / "w.txt").write_text("% a b y\n" + rows.replace(",", " ") + "\n")
+    task = file_task(tmp_path / "w.txt")
+    assert isinstance(task, RegressionTask) and task.out_features == 1
+    (tmp_path / "r.csv").write_text("1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="line 2"):
+        file_task(tmp_path / "r.csv")
+    with pytest.raises(DataError, match="not found"):
+        file_task(tmp_path / "missing.csv")
 
 
 def test_peaks_task_regions():

@@ -1,116 +1,162 @@
-"""In-process reuse of compiled training chunks (physnet.training._compiled)."""
+"""Reuse of compiled training programs through JAX's own cache: the chunk is one module-level
+``jax.jit`` (physnet.training.run_chunk) whose static argument is a ChunkSpec value (graph
+definition, loss, optimizer spec, sizes). Compilations are counted with JAX's own monitoring
+events, not a private counter."""
+
+import contextlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 from flax import nnx
 
 import physnet as pn
-from physnet.training import _compiled
+from physnet.training import Adam, AdamThenLBFGS, FitConfig
+
+TRACE = "/jax/core/compile/jaxpr_trace_duration"
+COMPILE = "/jax/core/compile/backend_compile_duration"
+
+
+@contextlib.contextmanager
+def count_compilations():
+    """``{"trace": {fun: n}, "compile": {fun: n}}`` of the jitted functions JAX traced and
+    compiled inside the block (JAX's monitoring events)."""
+    seen = {"trace": {}, "compile": {}}
+
+    def listener(event, duration, **kwargs):
+        kind = {TRACE: "trace", COMPILE: "compile"}.get(event)
+        if kind is not None:
+            name = kwargs.get("fun_name", "?")
+            seen[kind][name] = seen[kind].get(name, 0) + 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield seen
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def _chunks(seen, kind="compile") -> int:
+    return sum(n for name, n in seen[kind].items() if "_chunk_program" in name)
 
 
 def _data(n=6):
     return pn.data.generate(pn.systems.Duffing(1.0, 2.0, 0.0), n, 2.0, 20, key=jax.random.key(0))
 
 
-def _model(width=8):
-    return pn.HNN(pn.MLP(2, 1, width=width, depth=1, rngs=nnx.Rngs(0)))
+def _model(width=8, seed=0):
+    return pn.HNN(pn.MLP(2, 1, width=width, depth=1, rngs=nnx.Rngs(seed)))
 
 
-def _chunk_stats():
-    return dict(_compiled.stats["chunk"])
+def _fit(model, data, optimizer, steps=10, **kw):
+    """Fit, and the compilations during it."""
+    with count_compilations() as seen:
+        h = pn.fit(
+            model, data, steps=steps, optimizer=optimizer, chunk_size=5, progress=False, **kw
+        )
+    return h, seen
 
 
-def _fit(model, data, optimizer, steps=10):
-    """Fit, and the chunk's reuse counts during it."""
-    before = _chunk_stats()
-    h = pn.fit(model, data, steps=steps, optimizer=optimizer, chunk_size=5, progress=False)
-    return h, {k: _compiled.stats["chunk"][k] - before[k] for k in before}
+def test_a_loop_over_seeds_compiles_the_chunk_once_and_nothing_else():
+    data, test = _data(), _data(n=3)
+    config = FitConfig(steps=10, optimizer=Adam(1e-2), chunk_size=5)
+    pn.fit(_model(seed=0), data, config, test_data=test, progress=False)  # warm
+    losses = []
+    with count_compilations() as seen:
+        for seed in range(1, 5):
+            h = pn.fit(_model(seed=seed), data, config, test_data=test, progress=False)
+            losses.append(h.train_loss)
+    assert seen == {"trace": {}, "compile": {}}, seen  # no tracing, no compilation at all
+    assert not np.array_equal(losses[0], losses[1])  # different seeds, different runs
 
 
-def test_token_is_a_value_snapshot():
-    tok = _compiled.token
-    assert tok(optax.adam(1e-3)) == tok(optax.adam(1e-3))
-    assert tok(optax.adam(1e-3)) != tok(optax.adam(1e-2))
-    assert tok(optax.adam(1e-3)) != tok(optax.sgd(1e-3))
-    assert tok(jnp.arange(3.0)) == tok(jnp.arange(3.0))
-    assert tok(jnp.arange(3.0)) != tok(jnp.arange(3.0) + 1)
-    assert tok(jnp.arange(3.0)) != tok(jnp.arange(3))  # dtype counts
-    assert tok(1) != tok(1.0) != tok(True)
-    assert tok(pn.training.get_loss("derivative")) == tok(pn.training.get_loss("derivative"))
-    assert tok(pn.training.get_loss("derivative")) != tok(pn.training.get_loss("trajectory"))
-
-    class Opaque:
-        __slots__ = ()
-        __hash__ = None
-
-    with pytest.raises(_compiled.Unkeyable):
-        tok([Opaque()])
-    with pytest.raises(_compiled.Unkeyable):
-        tok(np.zeros(_compiled.MAX_ARRAY_BYTES // 8 + 1))
-
-
-def test_an_equal_second_fit_reuses_the_executable_and_gives_the_same_numbers(monkeypatch):
-    _compiled.clear_compiled()
+def test_a_fresh_but_equal_config_reuses_the_program_and_gives_the_same_numbers():
     data = _data()
     a, b = _model(), _model()
-    ha, sa = _fit(a, data, optax.adam(1e-2))
-    hb, sb = _fit(b, data, optax.adam(1e-2))  # a new but equal optimizer, loss and model
-    assert sa["misses"] == 1 and sb == {"hits": 1, "misses": 0, "unkeyable": 0}
+    ha, sa = _fit(a, data, Adam(1e-2))
+    hb, sb = _fit(b, data, Adam(1e-2))  # a new but equal optimizer spec, loss and model
+    assert _chunks(sb) == 0 and _chunks(sb, "trace") == 0
     np.testing.assert_array_equal(ha.train_loss, hb.train_loss)
-    monkeypatch.setenv("PHYSNET_REUSE_COMPILED", "0")
-    c = _model()
-    hc, sc = _fit(c, data, optax.adam(1e-2))
-    assert sc == {"hits": 0, "misses": 0, "unkeyable": 0}
-    np.testing.assert_array_equal(ha.train_loss, hc.train_loss)
-    for x, y in zip(jax.tree.leaves(nnx.state(a)), jax.tree.leaves(nnx.state(c)), strict=True):
+    for x, y in zip(jax.tree.leaves(nnx.state(a)), jax.tree.leaves(nnx.state(b)), strict=True):
         np.testing.assert_array_equal(x, y)
+    # the spec builds exactly the optax optimizer it names
+    hc, _ = _fit(_model(), data, optax.adam(1e-2))
+    np.testing.assert_array_equal(ha.train_loss, hc.train_loss)
 
 
-@pytest.mark.parametrize(
-    "change",
-    ["learning rate", "optimizer", "width", "samples", "steps per chunk"],
-)
-def test_anything_the_program_depends_on_forces_a_new_compilation(change):
-    _compiled.clear_compiled()
+def test_anything_the_program_depends_on_forces_a_new_compilation():
     data = _data()
-    _fit(_model(), data, optax.adam(1e-2))
-    model, opt, steps = _model(), optax.adam(1e-2), 10
-    if change == "learning rate":
-        opt = optax.adam(2e-2)
-    elif change == "optimizer":
-        opt = optax.lbfgs()
-    elif change == "width":
-        model = _model(width=6)
-    elif change == "samples":
-        data = _data(n=5)
-    else:
-        steps = 12  # chunks of 4 instead of 5
-    h, s = _fit(model, data, opt, steps=steps)
-    assert s["misses"] == 1 and s["hits"] == 0
-    assert np.all(np.isfinite(h.train_loss))
+    _fit(_model(), data, Adam(1e-2))
+    changes = {
+        "learning rate": dict(optimizer=Adam(2e-2)),
+        "optimizer": dict(optimizer=AdamThenLBFGS(adam_steps=2)),
+        "schedule": dict(optimizer=Adam(1e-2, "warmup-cosine")),
+        "width": dict(model=_model(width=6)),
+        "samples": dict(data=_data(n=5)),
+        "steps per chunk": dict(steps=12),  # chunks of 4 instead of 5
+        "loss": dict(loss=pn.TrajectoryLoss(3)),
+        "max_param_norm": dict(max_param_norm=1e3),
+    }
+    for name, change in changes.items():
+        kw = {"model": _model(), "data": data, "optimizer": Adam(1e-2), "steps": 10, **change}
+        h, seen = _fit(kw.pop("model"), kw.pop("data"), kw.pop("optimizer"), **kw)
+        assert _chunks(seen) == 1, name
+        assert np.all(np.isfinite(h.train_loss)), name
 
 
-def test_the_test_loss_evaluation_is_reused_too():
-    _compiled.clear_compiled()
-    data, test = _data(), _data(n=3)
-    runs = []
-    for _ in range(2):
-        before = dict(_compiled.stats["test-loss"])
-        h = pn.fit(
-            _model(),
-            data,
-            steps=6,
-            optimizer=optax.adam(1e-2),
-            test_data=test,
-            chunk_size=3,
-            progress=False,
-        )
-        runs.append(({k: _compiled.stats["test-loss"][k] - before[k] for k in before}, h.test_loss))
-    assert runs[0][0]["misses"] == 1 and runs[1][0] == {"hits": 1, "misses": 0, "unkeyable": 0}
-    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+def test_losses_and_optimizer_specs_are_values():
+    assert pn.TrajectoryLoss(3) == pn.TrajectoryLoss(3)
+    assert hash(pn.TrajectoryLoss(3, solver="tsit5")) == hash(pn.TrajectoryLoss(3, solver="tsit5"))
+    assert pn.TrajectoryLoss(3) != pn.TrajectoryLoss(4)
+    assert pn.training.get_loss("derivative") == pn.training.get_loss("derivative")
+    assert Adam(1e-3) == Adam(1e-3) != Adam(1e-2)
+    assert AdamThenLBFGS().resolve(1000) == AdamThenLBFGS(adam_steps=50)
+    data = _data()
+    _fit(_model(), data, Adam(1e-2), loss=pn.TrajectoryLoss(3))
+    _, seen = _fit(_model(), data, Adam(1e-2), loss=pn.TrajectoryLoss(3))
+    assert _chunks(seen) == 0
+
+
+def test_optax_objects_and_user_code_follow_jax_identity_rule():
+    """An optax object or a user's penalty is a static argument compared by identity: the same
+    object reuses the program, an equal one built afresh compiles again (documented)."""
+    data = _data()
+    opt = optax.adam(1e-2)
+    _fit(_model(), data, opt)
+    _, same = _fit(_model(), data, opt)
+    _, fresh = _fit(_model(), data, optax.adam(1e-2))
+    assert _chunks(same) == 0 and _chunks(fresh) == 1
+
+    def penalty(model, batch):
+        return 0.0 * jnp.sum(batch["y"][0])
+
+    loss = pn.training.Regularized("derivative", penalty)
+    _fit(_model(), data, Adam(1e-2), loss=loss)
+    _, same = _fit(_model(), data, Adam(1e-2), loss=pn.training.Regularized("derivative", penalty))
+    _, other = _fit(
+        _model(), data, Adam(1e-2), loss=pn.training.Regularized("derivative", lambda m, b: 0.0)
+    )
+    assert _chunks(same) == 0 and _chunks(other) == 1
+
+
+def test_a_grid_update_hook_is_a_pytree_so_equal_hooks_share_the_program():
+    """The in-chunk KAN grid update passes its samples as an argument: a fresh hook with the
+    same options and sample shapes reuses the program; other samples change the numbers."""
+    data = _data()
+    xs = data.flat()[0]
+
+    def run(samples):
+        model = pn.HNN(pn.KAN([2, 3, 1], grid=4, rngs=nnx.Rngs(0)))
+        hook = pn.training.GridUpdate(samples, every=3, until=9)
+        return _fit(model, data, Adam(1e-2), hooks=[hook])
+
+    h1, _ = run(xs)
+    h2, seen = run(xs)
+    h3, seen3 = run(0.5 * xs)
+    assert _chunks(seen) == 0 and _chunks(seen3) == 0
+    np.testing.assert_array_equal(h1.train_loss, h2.train_loss)
+    assert not np.array_equal(h1.train_loss, h3.train_loss)
 
 
 def test_an_optimizer_init_that_cannot_be_traced_runs_as_it_is():
@@ -123,37 +169,6 @@ def test_an_optimizer_init_that_cannot_be_traced_runs_as_it_is():
     h, _ = _fit(_model(), _data(), optax.GradientTransformation(init, base.update))
     ref, _ = _fit(_model(), _data(), optax.adam(1e-2))
     np.testing.assert_array_equal(h.train_loss, ref.train_loss)
-
-
-def _user_penalty(model, batch):
-    return 0.0 * jnp.sum(batch["y"][0])
-
-
-def test_user_code_and_ambiguous_values_are_never_served_a_cached_program():
-    """Review findings: a user's function, class or module can read state no snapshot sees
-    (globals of the functions it calls, class attributes, slots), so it makes the key
-    unkeyable; values that compare equal but act differently get different tokens."""
-    tok = _compiled.token
-    with pytest.raises(_compiled.Unkeyable):
-        tok(_user_penalty)  # defined in a test module, not in a library
-
-    class Config:
-        scale = 1.0
-
-    with pytest.raises(_compiled.Unkeyable):
-        tok(Config())
-    with pytest.raises(_compiled.Unkeyable):
-        tok({"get": {"w": 1.0}.get, "x": object()})
-    assert tok(0.0) != tok(-0.0)
-    assert tok(jnp.asarray(1.0)) != tok(np.asarray(1.0))  # weak type and kind
-    assert tok({"w": 1.0}.get) != tok({"w": 2.0}.get)  # a bound builtin by its owner's value
-
-    h1, s1 = _fit(_model(), _data(), optax.adam(1e-2))
-    loss = pn.training.Regularized(pn.training.get_loss("derivative"), _user_penalty)
-    before = _chunk_stats()
-    pn.fit(_model(), _data(), steps=10, optimizer=optax.adam(1e-2), loss=loss, progress=False)
-    after = _chunk_stats()
-    assert after["unkeyable"] == before["unkeyable"] + 1 and after["hits"] == before["hits"]
 
 
 def test_stored_line_search_values_are_forgotten_when_parameters_or_data_change():

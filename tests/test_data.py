@@ -95,6 +95,25 @@ def test_save_load_roundtrip(tmp_path, duffing_data):
         states_only.flat()
 
 
+def test_the_methods_are_the_data_functions(tmp_path, duffing_data):
+    """Noise, I/O and derivative estimation are functions of pn.data; the methods call them."""
+    _, data = duffing_data
+    key = jax.random.key(4)
+    by_method = data.with_noise(0.05, key=key, derivatives=False)
+    by_function = pn.data.add_noise(data, 0.05, key=key, derivatives=False)
+    for name in ("states", "derivatives", "clean_states", "clean_derivatives"):
+        np.testing.assert_array_equal(getattr(by_function, name), getattr(by_method, name))
+    assert by_function.metadata == by_method.metadata
+    a = by_method.save(tmp_path / "a.npz")
+    b = pn.data.save(by_function, tmp_path / "b")
+    assert b == tmp_path / "b.npz" and a.read_bytes() == b.read_bytes()
+    assert pn.data.is_data_file(b)
+    estimated = pn.data.estimate_derivatives(data.without_derivatives())
+    np.testing.assert_array_equal(
+        estimated.derivatives, data.without_derivatives().with_estimated_derivatives().derivatives
+    )
+
+
 def _write(path, **arrays):
     np.savez(path, **arrays)
     return path

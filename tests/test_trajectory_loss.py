@@ -326,7 +326,7 @@ def test_cli_trains_an_hnn_on_states_only(tmp_path, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["loss"] == "trajectory" and "test_mse" not in metrics
     config = json.loads((run / "config.json").read_text())
-    assert config["window"] == 2
+    assert config["loss_options"]["window"] == 2  # one schema: loss options nested
     model = pn.load_model(run / "checkpoint")
     untrained = pn.HNN(pn.MLP(2, 1, width=16, depth=2, rngs=nnx.Rngs(0)))
     k_split, _ = jax.random.split(jax.random.key(0))

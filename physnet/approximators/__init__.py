@@ -12,12 +12,12 @@ from ._bspline import extend_knots as extend_knots
 from ._bspline import uniform_knots as uniform_knots
 from ._kan import KAN as KAN
 from ._kan import EdgeMask as EdgeMask
-from ._kan import Grid as Grid
 from ._kan import KANLayer as KANLayer
+from ._kan import update_grids as update_grids
+from ._kan import update_grids_traced as update_grids_traced
+from ._kan_grid import Grid as Grid
 from ._kan_grid import GridChange as GridChange
 from ._kan_grid import remap_optimizer_state as remap_optimizer_state
-from ._kan_grid import update_grids as update_grids
-from ._kan_grid import update_grids_traced as update_grids_traced
 from ._mlp import MLP as MLP
 from ._polynomial import Polynomial as Polynomial
 from ._polynomial import monomial_exponents as monomial_exponents

@@ -1,12 +1,12 @@
-"""Kolmogorov-Arnold network with B-spline edges (the network; its grid update and
-refinement algorithms live in :mod:`._kan_grid`)."""
+"""Kolmogorov-Arnold network with B-spline edges (the network, and the grid update of every
+KAN inside a model; the grid algorithms live in :mod:`._kan_grid`)."""
 
 from __future__ import annotations
 
 import functools
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +15,7 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError
+from . import _kan_grid
 from ._activations import get_activation
 from ._base import AbstractApproximator
 from ._bspline import (
@@ -22,13 +23,7 @@ from ._bspline import (
     grid_bounds,
     grid_size,
 )
-
-if TYPE_CHECKING:
-    from ._kan_grid import GridChange
-
-
-class Grid(nnx.Variable):
-    """Knot vectors of a KAN layer: state that is saved and restored but never trained."""
+from ._kan_grid import Grid, GridChange
 
 
 class EdgeMask(nnx.Variable):
@@ -360,9 +355,7 @@ class KAN(AbstractApproximator):
         Returns:
             :class:`GridChange`; ``output_change`` is measured on ``xs``.
         """
-        from ._kan_grid import update_grid
-
-        return update_grid(self, xs, margin=margin)
+        return _kan_grid.update_grid(self, xs, margin=margin)
 
     def refine(self, grid: int, xs: Array | None = None) -> GridChange:
         """Extend every grid to ``grid`` intervals on the same range, in place.
@@ -382,9 +375,7 @@ class KAN(AbstractApproximator):
         Returns:
             :class:`GridChange`.
         """
-        from ._kan_grid import refine
-
-        return refine(self, grid, xs)
+        return _kan_grid.refine(self, _check_int("grid", grid, 1), xs)
 
     def activation_names(self) -> tuple[str, ...]:
         return (self.base_activation,)
@@ -413,3 +404,34 @@ def _out_of_grid(graphdef, state, xs: Array) -> Array:
         )
 
     return jnp.mean(jax.vmap(flags)(xs), axis=0)
+
+
+def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[str, GridChange]:
+    """Call :meth:`KAN.update_grid` on every KAN inside ``module`` whose input is ``xs``.
+
+    Every physnet model feeds its approximators the state, so for a model trained on
+    trajectories pass the training states (``data.flat()[0]``) before :func:`physnet.fit`, to
+    put the grids where the data are. KANs with another input size are left alone.
+
+    Args:
+        module: a model or approximator.
+        xs: samples, shape ``(n, d)``.
+        margin: see :meth:`KAN.update_grid`.
+
+    Returns:
+        The changes, keyed by each KAN's path in ``module`` (``""`` for ``module`` itself).
+    """
+    xs = jnp.asarray(xs)
+    changes = {}
+    for path, node in nnx.iter_graph(module):
+        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
+            changes["/".join(map(str, path))] = node.update_grid(xs, margin=margin)
+    return changes
+
+
+def update_grids_traced(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> None:
+    """:func:`update_grids` inside ``jax.jit``: :func:`update_grid_traced` on every KAN inside
+    ``module`` whose input size is ``xs.shape[1]``, in place."""
+    for _, node in nnx.iter_graph(module):
+        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
+            _kan_grid.update_grid_traced(node, xs, margin=margin)

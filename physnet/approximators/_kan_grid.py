@@ -1,10 +1,12 @@
-"""Grid algorithms of the KAN: grid update and refinement by least-squares refits, and
-carrying an optimizer state across a refinement.
+"""Grid algorithms of the KAN: the grids, their update and refinement by least-squares refits,
+and carrying an optimizer state across a refinement.
 
 :meth:`KAN.update_grid <physnet.approximators.KAN.update_grid>` and
 :meth:`KAN.refine <physnet.approximators.KAN.refine>` call :func:`update_grid` and
-:func:`refine` here; :func:`update_grids` updates every KAN inside a model, and
-:func:`remap_optimizer_state` maps an optax state's coefficient-shaped leaves.
+:func:`refine` here, and :func:`~physnet.approximators.update_grids` (beside the KAN) calls
+them on every KAN inside a model; :func:`remap_optimizer_state` maps an optax state's
+coefficient-shaped leaves. The functions take the KAN as an argument and know its class only
+as a type, so the KAN's module imports this one without an import circle.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +24,9 @@ from jax import Array
 
 from .._errors import ConfigError
 from ._bspline import bspline_basis, grid_size
-from ._kan import KAN, Grid, KANLayer, _check_int
+
+if TYPE_CHECKING:
+    from ._kan import KAN, KANLayer
 
 #: Gauss-Legendre nodes per grid interval used to refit splines after a grid change
 _FIT_NODES = 8
@@ -32,6 +37,10 @@ _FIT_NODES = 8
 #: HNN's or LNN's training gradient contains) from one side or the other depending on the
 #: last bit of rounding, e.g. between the compiled in-loop update and the NumPy one
 END_GUARD = 1e-9
+
+
+class Grid(nnx.Variable):
+    """Knot vectors of a KAN layer: state that is saved and restored but never trained."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +109,7 @@ def update_grid(kan: KAN, xs: Array, *, margin: float = 0.0) -> GridChange:
 
 def refine(kan: KAN, grid: int, xs: Array | None = None) -> GridChange:
     """Extend every grid of ``kan`` to ``grid`` intervals on the same range, in place (see
-    :meth:`KAN.refine`)."""
-    grid = _check_int("grid", grid, 1)
+    :meth:`KAN.refine`, which checks ``grid``)."""
     before = None
     if xs is not None:
         xs = check_samples(kan, xs, "refine")
@@ -231,29 +239,6 @@ def _trace(graphdef, state, xs: Array) -> tuple[list[Array], Array]:
     return jax.vmap(kan.layer_inputs)(xs), jax.vmap(kan)(xs)
 
 
-def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[str, GridChange]:
-    """Call :meth:`KAN.update_grid` on every KAN inside ``module`` whose input is ``xs``.
-
-    Every physnet model feeds its approximators the state, so for a model trained on
-    trajectories pass the training states (``data.flat()[0]``) before :func:`physnet.fit`, to
-    put the grids where the data are. KANs with another input size are left alone.
-
-    Args:
-        module: a model or approximator.
-        xs: samples, shape ``(n, d)``.
-        margin: see :meth:`KAN.update_grid`.
-
-    Returns:
-        The changes, keyed by each KAN's path in ``module`` (``""`` for ``module`` itself).
-    """
-    xs = jnp.asarray(xs)
-    changes = {}
-    for path, node in nnx.iter_graph(module):
-        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
-            changes["/".join(map(str, path))] = node.update_grid(xs, margin=margin)
-    return changes
-
-
 def _key_name(entry):
     """The name or index of one step of a pytree path (dict key, attribute, sequence index)."""
     if isinstance(entry, jax.tree_util.DictKey):
@@ -366,11 +351,3 @@ def _knots_traced(kan: KAN, h: Array, knots: Array, margin: float) -> Array:
     steps = jnp.arange(1, kan.order + 1, dtype=h.dtype)[None, :] * (bp[:, -1:] - bp[:, :1]) / grid
     extended = jnp.concatenate([bp[:, :1] - steps[:, ::-1], bp, bp[:, -1:] + steps], axis=-1)
     return jnp.where(degenerate[:, None], knots, extended)
-
-
-def update_grids_traced(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> None:
-    """:func:`update_grids` inside ``jax.jit``: :func:`update_grid_traced` on every KAN inside
-    ``module`` whose input size is ``xs.shape[1]``, in place."""
-    for _, node in nnx.iter_graph(module):
-        if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:
-            update_grid_traced(node, xs, margin=margin)

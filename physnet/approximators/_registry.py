@@ -11,7 +11,9 @@ from typing import Any
 
 from flax import nnx
 
+from .._classpath import check_class, import_class, is_class_path
 from .._errors import ConfigError
+from ._base import AbstractApproximator
 from ._kan import KAN
 from ._mlp import MLP
 from ._polynomial import Polynomial
@@ -73,22 +75,43 @@ def _polynomial(
 APPROXIMATORS = {"mlp": _mlp, "softexp": _softexp, "kan": _kan, "polynomial": _polynomial}
 
 
+def approximator_builder(kind: str | type):
+    """The builder ``(in_features, out_features, *, rngs, **options)`` of a registered
+    approximator name, or a user's own class (the class itself or its import path
+    ``package.module:Class``, whose module is imported): a subclass of
+    :class:`AbstractApproximator` constructed as ``cls(in_features, out_features, rngs=rngs,
+    **options)``.
+
+    Raises:
+        ConfigError: for an unknown name or a path that does not import such a class.
+    """
+    if isinstance(kind, type):
+        return check_class(kind, AbstractApproximator, flag=f"approximator {kind!r}")
+    if is_class_path(kind):
+        return import_class(kind, AbstractApproximator, flag="--approximator")
+    if kind not in APPROXIMATORS:
+        raise ConfigError(
+            f"unknown approximator {kind!r}; choose one of {', '.join(APPROXIMATORS)}, or "
+            "name your own class as package.module:Class"
+        )
+    return APPROXIMATORS[kind]
+
+
 def build_approximator(
-    kind: str, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
+    kind: str | type, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
 ):
     """An approximator ``(in_features,) -> (out_features,)`` by registered name (``"mlp"``,
-    ``"softexp"``, ``"kan"``, ``"polynomial"``) and options; options that are ``None`` take the defaults.
+    ``"softexp"``, ``"kan"``, ``"polynomial"``) or a user's own class (the class or
+    ``package.module:Class``, see :func:`approximator_builder`) and options; options that are
+    ``None`` take the defaults.
 
     Raises:
         ConfigError: for an unknown name or option (the message names it and the choices).
     """
-    if kind not in APPROXIMATORS:
-        raise ConfigError(
-            f"unknown approximator {kind!r}; choose one of {', '.join(APPROXIMATORS)}"
-        )
+    builder = approximator_builder(kind)
     options = {k: v for k, v in options.items() if v is not None}
     try:
-        return APPROXIMATORS[kind](in_features, out_features, rngs=rngs, **options)
+        return builder(in_features, out_features, rngs=rngs, **options)
     except TypeError as err:  # an option the constructor does not take
         if "unexpected keyword argument" not in str(err):
             raise

@@ -1,18 +1,21 @@
 """Trajectory data: generation from a system, import of measured tables, the container,
-splitting, noise and I/O."""
+splitting, noise, units, derivative estimation and I/O."""
 
 from ._finite_differences import FD_METHODS as FD_METHODS
 from ._finite_differences import derivative_weights as derivative_weights
 from ._finite_differences import estimate_derivatives as estimate_derivatives
 from ._finite_differences import finite_difference as finite_difference
-from ._finite_differences import from_positions as from_positions
 from ._generate import generate as generate
+from ._import import Table as Table
+from ._import import from_positions as from_positions
 from ._import import from_table as from_table
+from ._noise import add_noise as add_noise
+from ._npz import is_data_file as is_data_file
+from ._npz import save as save
 from ._split import AbstractSplit as AbstractSplit
 from ._split import TimeSplit as TimeSplit
 from ._split import TrajectorySplit as TrajectorySplit
 from ._split import split_from_json as split_from_json
 from ._trajectories import Trajectories as Trajectories
-from ._trajectories import is_data_file as is_data_file
 
 load = Trajectories.load

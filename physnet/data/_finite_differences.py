@@ -22,13 +22,16 @@ trajectories (``lengths``) use each trajectory's own grid:
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from .._errors import ConfigError, DataError
-from ._trajectories import Trajectories
+
+if TYPE_CHECKING:
+    from ._trajectories import Trajectories
 
 #: the accepted values of ``method``
 FD_METHODS = ("central", "forward", "savgol")
@@ -253,31 +256,28 @@ def estimate_derivatives(
     return dataclasses.replace(data, derivatives=dy, clean_derivatives=clean, metadata=meta)
 
 
-def from_positions(
+def velocity_states(
     ts,
     positions: Array,
     method: str = "central",
     *,
     window_length: int = 7,
     polyorder: int = 3,
-    metadata: dict | None = None,
     lengths=None,
-) -> Trajectories:
-    """Trajectories with states (q, q̇) from observed positions q only, q̇ estimated.
-
-    For Lagrangian models (:class:`physnet.LNN`), whose state is (q, q̇): train them on these
-    states with the trajectory loss, ideally ``TrajectoryLoss(observe="positions")`` so only
-    the observed q enter the loss and the estimated q̇ serve as initial conditions.
+) -> tuple[Array, str]:
+    """States (q, q̇) from observed positions q, q̇ estimated on each trajectory's own times,
+    and the estimator's description (what :func:`physnet.data.from_positions` and
+    :meth:`Trajectories.with_velocities <physnet.data.Trajectories.with_velocities>` record
+    as ``metadata["velocities"]``).
 
     Args:
         ts: recording times, shape ``(T,)`` or ``(B, T)`` per trajectory.
         positions: observed q, shape ``(B, T, N)``.
         method, window_length, polyorder: the velocity estimator (:func:`derivative_weights`).
-        metadata: stored on the result (``"velocities"`` is added).
         lengths: valid observations per trajectory ``(B,)`` for ragged data, or ``None``.
 
     Returns:
-        :class:`Trajectories` with states ``(B, T, 2N)`` and no derivatives.
+        States ``(B, T, 2N)`` and the description.
 
     Raises:
         DataError: if ``positions`` is not ``(B, T, N)`` with ``T = len(ts)``.
@@ -294,11 +294,34 @@ def from_positions(
         axis=1,
         lengths=lengths,
     )
-    meta = dict(metadata or {})
-    meta["velocities"] = _describe(method, window_length, polyorder)
-    return Trajectories(
-        ts=jnp.asarray(ts),
-        states=jnp.concatenate([q, qdot], axis=-1),
-        metadata=meta,
-        lengths=lengths,
+    return jnp.concatenate([q, qdot], axis=-1), _describe(method, window_length, polyorder)
+
+
+def with_velocities(
+    data: Trajectories, method: str = "central", *, window_length: int = 7, polyorder: int = 3
+) -> Trajectories:
+    """Positions-only trajectories (state q) turned into states (q, q̇), q̇ estimated (see
+    :meth:`Trajectories.with_velocities <physnet.data.Trajectories.with_velocities>`).
+
+    Raises:
+        DataError: if the data are not marked ``metadata["positions_only"]``.
+    """
+    if not data.metadata.get("positions_only"):
+        raise DataError(
+            "with_velocities: these trajectories already hold full states; it applies to "
+            "positions-only data (metadata['positions_only'])"
+        )
+    meta = {k: v for k, v in data.metadata.items() if k != "positions_only"}
+    if "names" in meta:
+        meta["names"] = list(meta["names"]) + [f"d{n}/dt" for n in meta["names"]]
+    if "scales" in meta:
+        meta["scales"] = list(meta["scales"]) * 2
+    states, meta["velocities"] = velocity_states(
+        data.ts,
+        data.states,
+        method,
+        window_length=window_length,
+        polyorder=polyorder,
+        lengths=data.lengths,
     )
+    return type(data)(ts=jnp.asarray(data.ts), states=states, metadata=meta, lengths=data.lengths)

@@ -9,6 +9,7 @@ from jax import Array
 from .._errors import ConfigError
 from ..integrators import integrate
 from ..systems import AbstractSystem
+from ..systems._registry import system_metadata
 from ._trajectories import Trajectories
 
 
@@ -38,6 +39,8 @@ def generate(
     states. With ``coordinates="velocity"`` the states are (q, q̇), q̇ = M(q)⁻¹ p, and the
     derivatives (q̇, q̈) with the system's exact accelerations (data for Lagrangian models;
     no unit-mass assumption); the metadata records ``"coordinates"`` and ``"unit_mass"``.
+    Any :class:`AbstractSystem` subclass works, registered or not; for one that is not
+    registered the metadata also record ``"system_class"``, its import path ``module:Class``.
 
     Args:
         system: the system to simulate.
@@ -101,8 +104,7 @@ def generate(
 
     states, derivatives = solve(y0)
     metadata = {
-        "system": system.name,
-        "parameters": system.parameters(),
+        **system_metadata(system),  # a user's own class: also its import path
         "noise": 0.0,
         "coordinates": coordinates,
         "unit_mass": bool(system.unit_mass),

@@ -1,4 +1,5 @@
-"""Measured trajectories in: flat rows (times, states, trial ids) and text/CSV tables.
+"""Measured trajectories in: text/CSV tables (their rows grouped into trials by
+:func:`._rows.from_arrays`) and positions-only records (:func:`from_positions`).
 
 A table holds one observation per row: a time column, state columns, optionally a trial column
 (rows of several trials in one file) and derivative columns. Comment lines starting with ``%``
@@ -10,120 +11,20 @@ match the column count names the columns. Every malformed input raises one
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+from jax import Array
 
 from .._errors import DataError
 from .._io import file_sha256
+from ._finite_differences import velocity_states
+from ._rows import from_arrays
+from ._trajectories import Trajectories
 
-#: trials need at least this many observations (a derivative stencil and a test point)
-MIN_TRIAL_POINTS = 3
 _COMMENT = ("%", "#")
-
-
-def _id_text(value) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _json_id(value):
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def from_arrays(
-    times,
-    states,
-    derivatives=None,
-    trajectory_ids=None,
-    *,
-    metadata: dict[str, Any] | None = None,
-    trajectories=None,
-    row_labels: Sequence[str] | None = None,
-):
-    """See :meth:`physnet.data.Trajectories.from_arrays` (``row_labels`` name the rows in
-    messages, e.g. ``"line 12"``; default ``"row i"``)."""
-    if trajectories is None:
-        from ._trajectories import Trajectories as trajectories
-    t = np.asarray(times, dtype=np.float64)
-    y = np.asarray(states, dtype=np.float64)
-    if t.ndim != 1:
-        raise DataError(f"from_arrays: times must have shape (n,), got {t.shape}")
-    n = t.shape[0]
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != n:
-        raise DataError(f"from_arrays: states must have shape ({n}, d), got {y.shape}")
-    dy = None
-    if derivatives is not None:
-        dy = np.asarray(derivatives, dtype=np.float64)
-        if dy.ndim == 1:
-            dy = dy[:, None]
-        if dy.shape != y.shape:
-            raise DataError(
-                f"from_arrays: derivatives must have the shape of states {y.shape}, got {dy.shape}"
-            )
-    label = (lambda i: row_labels[i]) if row_labels is not None else (lambda i: f"row {i}")
-    for name, arr in (("times", t), ("states", y), ("derivatives", dy)):
-        if arr is None:
-            continue
-        bad = ~np.isfinite(arr.reshape(n, -1)).all(axis=1)
-        if bad.any():
-            raise DataError(f"from_arrays: {name} at {label(int(np.argmax(bad)))} is NaN or inf")
-    if trajectory_ids is None:
-        ids = np.zeros(n)
-    else:
-        ids = np.asarray(trajectory_ids)
-        if ids.shape != (n,):
-            raise DataError(f"from_arrays: trajectory_ids must have shape ({n},), got {ids.shape}")
-    if n == 0:
-        raise DataError("from_arrays: no rows")
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    groups = [np.flatnonzero(inverse == g) for g in np.argsort(first, kind="stable")]
-    order_ids = [uniq[g] for g in np.argsort(first, kind="stable")]
-    for tid, rows in zip(order_ids, groups, strict=True):
-        if rows.size < MIN_TRIAL_POINTS:
-            raise DataError(
-                f"trial {_id_text(tid)} has {rows.size} observation(s); a trial needs at least "
-                f"{MIN_TRIAL_POINTS} (drop it from the file)"
-            )
-        steps = np.diff(t[rows])
-        if np.any(steps <= 0):
-            k = int(np.argmax(steps <= 0))
-            what = "repeats" if steps[k] == 0 else "goes backwards from"
-            raise DataError(
-                f"trial {_id_text(tid)}: time {t[rows[k + 1]]:g} at {label(int(rows[k + 1]))} "
-                f"{what} {t[rows[k]]:g} at {label(int(rows[k]))}; times must strictly increase "
-                "within a trial"
-            )
-    lengths = np.array([rows.size for rows in groups], dtype=np.int64)
-    width = int(lengths.max())
-    shared = np.all(lengths == width) and all(
-        np.array_equal(t[rows], t[groups[0]]) for rows in groups
-    )
-    # padding: values repeat the last observation, times continue with the last step
-    k = np.arange(width)
-    src = np.stack([rows[np.minimum(k, rows.size - 1)] for rows in groups])
-    extra = np.maximum(k[None, :] - (lengths[:, None] - 1), 0)
-    last_step = np.array([t[rows[-1]] - t[rows[-2]] for rows in groups])
-    ts = t[src] + extra * last_step[:, None]
-    meta = dict(metadata or {})
-    meta["trajectory_ids"] = [_json_id(i) for i in order_ids]
-    return trajectories(
-        ts=jnp.asarray(ts[0] if shared else ts),
-        states=jnp.asarray(y[src]),
-        derivatives=None if dy is None else jnp.asarray(dy[src]),
-        metadata=meta,
-        lengths=lengths,
-    )
 
 
 # ----------------------------------------------------------------------------- tables
@@ -154,7 +55,7 @@ def _as_list(value, what: str) -> list:
         raise DataError(f"{what} must be a column or a list of columns, got {value!r}") from None
 
 
-class _Table:
+class Table:
     """The numeric cells of a text table with line numbers and the column names if any."""
 
     def __init__(self, path: Path):
@@ -316,7 +217,7 @@ def from_table(
             ``names`` of the wrong length.
     """
     path = Path(path)
-    table = _Table(path)
+    table = Table(path)
     roles: list[tuple[str, int]] = [("time", table.column(time, "time"))]
     state_specs = _as_list(states, "states")
     if not state_specs:
@@ -381,8 +282,47 @@ def from_table(
             v[:, deriv_cols] if deriv_cols else None,
             None if trial_col is None else v[:, trial_col],
             metadata=meta,
+            trajectories=Trajectories,
             row_labels=labels,
         )
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
     return data.rescaled(scale)
+
+
+def from_positions(
+    ts,
+    positions: Array,
+    method: str = "central",
+    *,
+    window_length: int = 7,
+    polyorder: int = 3,
+    metadata: dict | None = None,
+    lengths=None,
+) -> Trajectories:
+    """Trajectories with states (q, q̇) from observed positions q only, q̇ estimated.
+
+    For Lagrangian models (:class:`physnet.LNN`), whose state is (q, q̇): train them on these
+    states with the trajectory loss, ideally ``TrajectoryLoss(observe="positions")`` so only
+    the observed q enter the loss and the estimated q̇ serve as initial conditions.
+
+    Args:
+        ts: recording times, shape ``(T,)`` or ``(B, T)`` per trajectory.
+        positions: observed q, shape ``(B, T, N)``.
+        method, window_length, polyorder: the velocity estimator
+            (:func:`~physnet.data.derivative_weights`).
+        metadata: stored on the result (``"velocities"`` is added).
+        lengths: valid observations per trajectory ``(B,)`` for ragged data, or ``None``.
+
+    Returns:
+        :class:`Trajectories` with states ``(B, T, 2N)`` and no derivatives.
+
+    Raises:
+        DataError: if ``positions`` is not ``(B, T, N)`` with ``T = len(ts)``.
+    """
+    states, velocities = velocity_states(
+        ts, positions, method, window_length=window_length, polyorder=polyorder, lengths=lengths
+    )
+    meta = dict(metadata or {})
+    meta["velocities"] = velocities
+    return Trajectories(ts=jnp.asarray(ts), states=states, metadata=meta, lengths=lengths)

@@ -1,30 +1,27 @@
-"""The container for observed trajectories."""
+"""The container for observed trajectories.
+
+What is not intrinsic to the container lives in functions of their own modules, which the
+methods here call (they know the container only as a type, so there is no import circle):
+file I/O in :mod:`._npz`, noise in :mod:`._noise`, units in :mod:`._units`, derivative
+estimation in :mod:`._finite_differences`, grouping flat rows in :mod:`._rows` and splits in
+:mod:`._split`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from .._errors import DataError
-from .._io import atomic_path
-
-_ARRAY_FIELDS = ("states", "derivatives", "clean_states", "clean_derivatives")
-#: 2: per-trajectory ts ``(B, T)`` and ``lengths`` (files of version 1 still load)
-FORMAT_VERSION = 2
-
-
-def _along_last(scales, ndim: int) -> Array:
-    """``scales`` (d,) shaped to broadcast on the last axis of an ``ndim`` array."""
-    scales = jnp.asarray(scales, dtype=jnp.float64)
-    return jnp.reshape(scales, (1,) * max(ndim - 1, 0) + scales.shape)
+from . import _finite_differences, _noise, _npz, _rows, _units
+from ._npz import ARRAY_FIELDS
+from ._split import TrajectorySplit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +108,7 @@ class Trajectories:
             steps = np.where(valid, steps, 1.0) if ts.ndim == 2 else steps
         if np.any(steps <= 0):
             raise DataError("ts must be strictly increasing")
-        for name in _ARRAY_FIELDS:
+        for name in ARRAY_FIELDS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -433,37 +430,15 @@ class Trajectories:
         The split itself (which trajectories) is :meth:`physnet.data.TrajectorySplit.random`,
         which run directories store.
         """
-        from ._split import TrajectorySplit
-
         return TrajectorySplit.random(self.n_trajectories, train_fraction, key=key).apply(self)
 
     def with_noise(self, sigma: float, *, key: Array, derivatives: bool = True) -> Trajectories:
         """Add independent N(0, σ²) noise to the states (and derivatives).
 
-        The noise-free arrays are kept as ``clean_states``/``clean_derivatives``.
+        The noise-free arrays are kept as ``clean_states``/``clean_derivatives``; see
+        :func:`physnet.data.add_noise`.
         """
-        if not (sigma >= 0 and np.isfinite(sigma)):
-            raise DataError(f"noise sigma must be finite and >= 0, got {sigma!r}")
-        k1, k2 = jax.random.split(key)
-        clean_y = self.states if self.clean_states is None else self.clean_states
-        clean_dy = self.derivatives if self.clean_derivatives is None else self.clean_derivatives
-        # padding stays noise-free (a copy of the last valid observation)
-        m = 1.0 if self.lengths is None else jnp.asarray(self.mask)[..., None]
-        noise = sigma * jax.random.normal(k1, self.states.shape, self.states.dtype)
-        states = self.states + m * noise
-        dy = self.derivatives
-        if dy is not None and derivatives:
-            dy = dy + m * sigma * jax.random.normal(k2, dy.shape, dy.dtype)
-        meta = dict(self.metadata)
-        meta["noise"] = float(np.hypot(meta.get("noise", 0.0), sigma))
-        return dataclasses.replace(
-            self,
-            states=states,
-            derivatives=dy,
-            clean_states=clean_y,
-            clean_derivatives=clean_dy,
-            metadata=meta,
-        )
+        return _noise.add_noise(self, sigma, key=key, derivatives=derivatives)
 
     def without_derivatives(self) -> Trajectories:
         """The same trajectories with only times and states."""
@@ -476,9 +451,9 @@ class Trajectories:
         differences (``"central"``, second order; ``"forward"``, first order) or
         Savitzky-Golay (``"savgol"``), on each trajectory's own times; see
         :func:`physnet.data.estimate_derivatives`."""
-        from ._finite_differences import estimate_derivatives
-
-        return estimate_derivatives(self, method, window_length=window_length, polyorder=polyorder)
+        return _finite_differences.estimate_derivatives(
+            self, method, window_length=window_length, polyorder=polyorder
+        )
 
     def with_velocities(
         self, method: str = "central", *, window_length: int = 7, polyorder: int = 3
@@ -489,26 +464,8 @@ class Trajectories:
         Raises:
             DataError: if the data are not marked ``metadata["positions_only"]``.
         """
-        from ._finite_differences import from_positions
-
-        if not self.metadata.get("positions_only"):
-            raise DataError(
-                "with_velocities: these trajectories already hold full states; it applies to "
-                "positions-only data (metadata['positions_only'])"
-            )
-        meta = {k: v for k, v in self.metadata.items() if k != "positions_only"}
-        if "names" in meta:
-            meta["names"] = list(meta["names"]) + [f"d{n}/dt" for n in meta["names"]]
-        if "scales" in meta:
-            meta["scales"] = list(meta["scales"]) * 2
-        return from_positions(
-            self.ts,
-            self.states,
-            method,
-            window_length=window_length,
-            polyorder=polyorder,
-            metadata=meta,
-            lengths=self.lengths,
+        return _finite_differences.with_velocities(
+            self, method, window_length=window_length, polyorder=polyorder
         )
 
     # ---------------------------------------------------------------- units
@@ -516,21 +473,16 @@ class Trajectories:
     def scales(self) -> np.ndarray:
         """Per-component scales ``(d,)``: a state in the file's units is ``scales * y``
         (``metadata["scales"]``; ones when the data were not rescaled)."""
-        scales = self.metadata.get("scales")
-        if scales is None:
-            return np.ones(self.state_size)
-        return np.asarray(scales, dtype=np.float64)
+        return _units.scales(self)
 
     def to_units(self, values) -> Array:
         """Scaled states or derivatives (last axis the state) in the file's units:
         ``values * scales``. Time is never rescaled, so derivatives scale as states do."""
-        values = jnp.asarray(values)
-        return values * _along_last(self.scales, values.ndim)
+        return _units.to_units(self, values)
 
     def from_units(self, values) -> Array:
         """States or derivatives in the file's units scaled as these data: ``values / scales``."""
-        values = jnp.asarray(values)
-        return values / _along_last(self.scales, values.ndim)
+        return _units.from_units(self, values)
 
     def rescaled(self, scale="std") -> Trajectories:
         """The data with every state component divided by a scale, the scales kept.
@@ -547,61 +499,11 @@ class Trajectories:
             ConfigError: for an unknown ``scale``; DataError for a constant component or
                 scales that are not ``d`` positive finite numbers.
         """
-        from .._errors import ConfigError
-
-        if scale is None or (isinstance(scale, str) and scale == "none"):
-            return self
-        if isinstance(scale, str):
-            if scale != "std":
-                raise ConfigError(f"unknown scale {scale!r}; choose 'none', 'std' or numbers")
-            values = np.asarray(self.states)[self.mask]
-            s = values.std(axis=0)
-            if np.any(s <= 0):
-                bad = int(np.flatnonzero(s <= 0)[0])
-                raise DataError(
-                    f"scale='std': state component {bad} is constant, so it has no scale; "
-                    "give the scales explicitly"
-                )
-        else:
-            s = np.asarray(scale, dtype=np.float64).reshape(-1)
-            if s.shape != (self.state_size,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
-                raise DataError(
-                    f"scales must be {self.state_size} positive finite numbers, got {scale!r}"
-                )
-        inv = _along_last(1.0 / s, 3)
-
-        def div(a):
-            return None if a is None else jnp.asarray(a) * inv
-
-        meta = dict(self.metadata)
-        meta["scales"] = (self.scales * s).tolist()
-        return dataclasses.replace(
-            self,
-            states=div(self.states),
-            derivatives=div(self.derivatives),
-            clean_states=div(self.clean_states),
-            clean_derivatives=div(self.clean_derivatives),
-            metadata=meta,
-        )
+        return _units.rescale(self, scale)
 
     def unscaled(self) -> Trajectories:
         """The data in the file's units (``metadata["scales"]`` removed)."""
-        if "scales" not in self.metadata:
-            return self
-        s = _along_last(self.scales, 3)
-
-        def mul(a):
-            return None if a is None else jnp.asarray(a) * s
-
-        meta = {k: v for k, v in self.metadata.items() if k != "scales"}
-        return dataclasses.replace(
-            self,
-            states=mul(self.states),
-            derivatives=mul(self.derivatives),
-            clean_states=mul(self.clean_states),
-            clean_derivatives=mul(self.clean_derivatives),
-            metadata=meta,
-        )
+        return _units.unscale(self)
 
     # ----------------------------------------------------------- constructors
     @classmethod
@@ -635,9 +537,7 @@ class Trajectories:
             DataError: for mismatched shapes, NaN/inf, a trial whose times repeat or go
                 backwards (naming the trial and the row), or a trial with fewer than 3 rows.
         """
-        from ._import import from_arrays
-
-        return from_arrays(
+        return _rows.from_arrays(
             times, states, derivatives, trajectory_ids, metadata=metadata, trajectories=cls
         )
 
@@ -646,28 +546,10 @@ class Trajectories:
         """Write a ``.npz`` file (no pickle) atomically; returns the path written.
 
         An existing file is replaced only if it is a physnet data file and ``overwrite`` is
-        true; anything else there is refused (:func:`physnet._io.check_output`).
+        true; anything else there is refused (:func:`physnet._io.check_output`). See
+        :func:`physnet.data.save`.
         """
-        from .._io import check_output
-
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz")
-        check_output(path, "data", overwrite=overwrite, directory=False, recognise=is_data_file)
-        arrays = {"ts": np.asarray(self.ts)}
-        if self.lengths is not None:
-            arrays["lengths"] = np.asarray(self.lengths)
-        for name in _ARRAY_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                arrays[name] = np.asarray(value)
-        arrays["metadata"] = np.array(
-            json.dumps({"format_version": FORMAT_VERSION, **self.metadata})
-        )
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        return path
+        return _npz.save(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trajectories:
@@ -679,63 +561,4 @@ class Trajectories:
             DataError: if the file is missing, not a valid ``.npz``, lacks required arrays,
                 has wrong shapes, or contains NaN/inf.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"data file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                contents = {k: npz[k] for k in npz.files}
-        except Exception as err:  # zipfile.BadZipFile, ValueError (pickled arrays), OSError
-            reason = str(err)
-            if "pickle" in reason:  # numpy's advice to load it unsafely is wrong here
-                reason = "not a zip archive of arrays; physnet never loads pickled data"
-            raise DataError(f"{path}: not a readable .npz data file ({reason})") from None
-        missing = [k for k in ("ts", "states") if k not in contents]
-        if missing:
-            raise DataError(
-                f"{path}: missing array(s) {', '.join(missing)} (found {sorted(contents)})"
-            )
-        metadata: dict[str, Any] = {}
-        if "metadata" in contents:
-            try:
-                metadata = json.loads(str(contents.pop("metadata")))
-            except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
-                raise DataError(f"{path}: metadata is not valid JSON ({err})") from None
-            if not isinstance(metadata, dict):
-                raise DataError(f"{path}: metadata must be a JSON object, got {metadata!r:.40}")
-            metadata.pop("format_version", None)
-        unknown = sorted(set(contents) - {"ts", "lengths", *_ARRAY_FIELDS})
-        if unknown:
-            raise DataError(f"{path}: unexpected array(s) {', '.join(unknown)}")
-        for name, arr in contents.items():
-            if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(
-                arr.dtype, np.complexfloating
-            ):
-                raise DataError(
-                    f"{path}: array {name!r} must be real numbers, got dtype {arr.dtype}"
-                )
-        try:
-            return cls(
-                ts=jnp.asarray(contents["ts"], dtype=jnp.float64),
-                **{
-                    k: jnp.asarray(contents[k], dtype=jnp.float64)
-                    for k in _ARRAY_FIELDS
-                    if k in contents
-                },
-                metadata=metadata,
-                lengths=contents.get("lengths"),
-            )
-        except (ValueError, TypeError, IndexError) as err:  # DataError is a ValueError
-            raise DataError(f"{path}: {err}") from None
-
-
-def is_data_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a ``.npz`` data file written by :meth:`Trajectories.save`."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if "metadata" not in npz.files:
-                return False
-            meta = json.loads(str(npz["metadata"]))
-    except Exception:  # any unreadable file is not one of ours
-        return False
-    return isinstance(meta, dict) and "format_version" in meta
+        return _npz.load(path, cls)

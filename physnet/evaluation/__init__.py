@@ -10,6 +10,7 @@ from ._metrics import energy_error as energy_error
 from ._metrics import energy_function as energy_function
 from ._metrics import energy_mse as energy_mse
 from ._metrics import rollout_metrics as rollout_metrics
+from ._metrics import rollout_times as rollout_times
 from ._metrics import trajectory_metrics as trajectory_metrics
 from ._metrics import trajectory_rmse as trajectory_rmse
 from ._rollout import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS

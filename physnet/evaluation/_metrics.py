@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
 from .._errors import ConfigError
@@ -138,6 +137,13 @@ def trajectory_metrics(
     return metrics
 
 
+def rollout_times(t1: float, dt: float, substeps: int = 1) -> Array:
+    """The recording times of :func:`rollout_metrics`: ``linspace(0, t1, n + 1)`` with
+    n = round(t1 / (dt · substeps)) (at least 1)."""
+    n_out = max(1, int(round(t1 / (dt * substeps))))
+    return jnp.linspace(0.0, t1, n_out + 1)
+
+
 def rollout_metrics(
     model,
     system: AbstractSystem,
@@ -148,6 +154,7 @@ def rollout_metrics(
     solver="rk4",
     substeps: int = 10,
     learned_energy: bool = False,
+    true: Array | None = None,
 ) -> dict[str, float]:
     """Roll the model and the true system out from ``y0`` and compare them.
 
@@ -164,6 +171,10 @@ def rollout_metrics(
         solver: the model's solver (see :func:`physnet.integrators.solve`).
         substeps: steps per recording interval.
         learned_energy: also report ``learned_energy_drift`` (energy models only).
+        true: the true rollout ``(B, len(ts), d)`` on the same times, when the caller has
+            it (several models compared on one system and ``y0``): ``rollout(system.
+            vector_field, y0, rollout_times(t1, dt, substeps), solver="rk4",
+            substeps=substeps)``; default: computed here.
 
     Returns:
         :func:`trajectory_metrics` with the true energy: ``energy_drift``, ``rollout_rmse``
@@ -180,40 +191,21 @@ def rollout_metrics(
         )
     if not (t1 > 0 and dt > 0):
         raise ConfigError(f"rollout_metrics: need t1 > 0 and dt > 0, got t1={t1!r}, dt={dt!r}")
-    n_out = max(1, int(round(t1 / (dt * substeps))))
-    ts = jnp.linspace(0.0, t1, n_out + 1)
+    ts = rollout_times(t1, dt, substeps)
     learned = rollout(model, y0, ts, solver=solver, substeps=substeps)
-    true = _true_rollout(system, y0, ts, substeps)
+    if true is None:
+        true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
+    elif jnp.shape(true) != jnp.shape(learned):
+        raise ConfigError(
+            f"rollout_metrics: true has shape {jnp.shape(true)}, the rollout "
+            f"{jnp.shape(learned)}; pass the true rollout on the same times (see true_times)"
+        )
     return trajectory_metrics(
         learned,
         true,
         energy=system.energy,
         learned_energy=model.energy if learned_energy else None,
     )
-
-
-#: the last true rollouts of :func:`rollout_metrics` (models compared on the same system and
-#: initial states, e.g. an HNN and its neural-ODE baseline, share them)
-_TRUE_ROLLOUTS: dict = {}
-_TRUE_ROLLOUTS_KEPT = 8
-
-
-def _true_rollout(system, y0, ts, substeps: int):
-    """``rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)``, remembered
-    for a system equal by value (hashable) and identical ``y0`` and ``ts``."""
-    if isinstance(y0, jax.core.Tracer) or isinstance(ts, jax.core.Tracer):
-        return rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
-    y0_np, ts_np = np.asarray(y0), np.asarray(ts)
-    try:
-        key = (system, y0_np.tobytes(), y0_np.shape, ts_np.tobytes(), int(substeps))
-        hash(key)
-    except TypeError:  # a system holding arrays: not remembered
-        return rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
-    if key not in _TRUE_ROLLOUTS:
-        if len(_TRUE_ROLLOUTS) >= _TRUE_ROLLOUTS_KEPT:
-            _TRUE_ROLLOUTS.pop(next(iter(_TRUE_ROLLOUTS)))
-        _TRUE_ROLLOUTS[key] = rollout(system.vector_field, y0, ts, solver="rk4", substeps=substeps)
-    return _TRUE_ROLLOUTS[key]
 
 
 def energy_mse(energy, learned: Array, target: Array, mask: Array | None = None) -> Array:

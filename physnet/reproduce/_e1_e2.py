@@ -8,10 +8,10 @@ from pathlib import Path
 from flax import nnx
 
 from ..approximators import MLP
-from ..evaluation import derivative_mse, rollout_metrics
+from ..evaluation import derivative_mse, rollout, rollout_metrics, rollout_times
 from ..models import HNN, NeuralODE
 from ..systems import Duffing
-from ..training import fit, make_optimizer
+from ..training import Adam, fit
 from ._common import (
     DataConfig,
     Experiment,
@@ -44,8 +44,20 @@ class HNNConfig:
     figure_t1: float = 40.0
 
 
-def train_model(model, train, test, cfg: HNNConfig):
-    optimizer = make_optimizer(cfg.learning_rate, cfg.steps, cfg.schedule)
+def true_rollouts(cfg: HNNConfig, test) -> dict:
+    """The true system's rollouts from the test states on the times of the short and long
+    rollout metrics (computed once, shared by the models compared)."""
+    system = Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma)
+    y0 = clean_initial_states(test)
+    return {
+        t1: rollout(system.vector_field, y0, rollout_times(t1, dt), solver="rk4")
+        for t1, dt in ((cfg.rollout_t1, cfg.rollout_dt), (cfg.long_rollout_t1, cfg.long_rollout_dt))
+    }
+
+
+def train_model(model, train, test, cfg: HNNConfig, true: dict | None = None):
+    true = true_rollouts(cfg, test) if true is None else true
+    optimizer = Adam(cfg.learning_rate, cfg.schedule)
     history = fit(model, train, steps=cfg.steps, optimizer=optimizer, test_data=test)
     metrics = {
         "train_mse": derivative_mse(model, train),
@@ -57,8 +69,13 @@ def train_model(model, train, test, cfg: HNNConfig):
     }
     system = Duffing(cfg.data.alpha, cfg.data.beta, cfg.data.gamma)
     y0 = clean_initial_states(test)
-    metrics.update(rollout_metrics(model, system, y0, t1=cfg.rollout_t1, dt=cfg.rollout_dt))
-    long = rollout_metrics(model, system, y0, t1=cfg.long_rollout_t1, dt=cfg.long_rollout_dt)
+    short_t1, long_t1 = cfg.rollout_t1, cfg.long_rollout_t1
+    metrics.update(
+        rollout_metrics(model, system, y0, t1=short_t1, dt=cfg.rollout_dt, true=true[short_t1])
+    )
+    long = rollout_metrics(
+        model, system, y0, t1=long_t1, dt=cfg.long_rollout_dt, true=true[long_t1]
+    )
     metrics["energy_drift_t1000"] = long["energy_drift"]
     return metrics
 
@@ -68,11 +85,12 @@ def run_hnn_experiment(cfg: HNNConfig, workdir: Path, figures: dict[str, str], t
     train, test = make_data(system, cfg.data)
     mlp = dict(width=cfg.width, depth=cfg.depth, activation=cfg.activation)
     hnn = HNN(MLP(2, 1, **mlp, rngs=nnx.Rngs(cfg.model_seed)))
-    metrics = train_model(hnn, train, test, cfg)
+    true = true_rollouts(cfg, test)
+    metrics = train_model(hnn, train, test, cfg, true)
     metrics["model"] = "hnn"
     if cfg.compare_node:  # the unstructured baseline on the same data
         node = NeuralODE(MLP(2, 2, **mlp, rngs=nnx.Rngs(cfg.model_seed)))
-        metrics["neural_ode"] = train_model(node, train, test, cfg)
+        metrics["neural_ode"] = train_model(node, train, test, cfg, true)
     metrics["config"] = dataclasses.asdict(cfg)
     trajectory_figures(
         hnn,

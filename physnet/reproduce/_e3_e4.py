@@ -23,7 +23,7 @@ from ..evaluation import acceleration_mse, derivative_mse, energy_error, rollout
 from ..models import LNN, DissipativeHNN
 from ..plotting import energy_curve, phase_portrait, save_figure
 from ..systems import Duffing
-from ..training import fit, make_optimizer
+from ..training import Adam, fit
 from ._common import (
     DataConfig,
     Experiment,
@@ -77,7 +77,7 @@ def run_dhnn_experiment(
         rngs=nnx.Rngs(cfg.model_seed),
     )
     model = DissipativeHNN(mlp, gamma_init=cfg.gamma_init)
-    optimizer = make_optimizer(cfg.learning_rate, cfg.steps, cfg.schedule)
+    optimizer = Adam(cfg.learning_rate, cfg.schedule)
     history = fit(model, train, steps=cfg.steps, optimizer=optimizer, test_data=test)
     gamma_hat = float(model.gamma)
     metrics = {

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from .._errors import ConfigError, DataError
 from .._io import atomic_directory, check_output, write_json
+from .._version import __version__
 from ..data import Trajectories
 from ..evaluation import (
     energy_function,
@@ -201,13 +202,33 @@ def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
     prov = run.config.get("provenance")
     if isinstance(prov, dict):
         return prov.get("system"), prov.get("parameters")
-    from ..training import load_extra
+    from .._checkpoint import load_extra
 
     try:
         system = load_extra(run.checkpoint).get("system", {})
     except Exception:  # an unreadable checkpoint is reported when the model loads
         return None, None
     return system.get("system"), system.get("parameters")
+
+
+def _load_model(run: RunDirectory):
+    """The run's model; for one trained with a user's own class (``--model`` or
+    ``--approximator package.module:Class``) that this process has not imported, the error
+    says which flag imports it (a module named inside a run is never imported unasked)."""
+    try:
+        return run.load_model()
+    except DataError as err:
+        paths = [
+            f"--{k} {v}"
+            for k in ("model", "approximator")
+            if isinstance(v := run.config.get(k), str) and ":" in v
+        ]
+        if "unknown class" not in str(err) or not paths:
+            raise
+        raise DataError(
+            f"{err}; the run was trained with {' and '.join(paths)}: pass the same flag(s) to "
+            "import the class (physnet does not import code named in a run on its own)"
+        ) from None
 
 
 def evaluate_run(
@@ -222,6 +243,7 @@ def evaluate_run(
     out: str | os.PathLike | None = None,
     overwrite: bool = False,
     allow_other_system: bool = False,
+    system=None,
 ) -> tuple[Path, dict[str, Any]]:
     """Roll a trained run's model out from the test initial states and write its metrics.
 
@@ -243,6 +265,9 @@ def evaluate_run(
             previous evaluation is replaced (anything else there is still refused).
         allow_other_system: evaluate on data of another system (or other parameters) than
             the run trained on; refused by default.
+        system: for data of a user's own system class (``metadata["system_class"]``) not
+            defined in this process: the class, or its import path ``package.module:Class``
+            (imported: physnet never imports a module named only inside a data file).
 
     The metrics record what was used (``provenance``: run, data file and SHA-256, system,
     versions). A learned vector field that collapsed or exploded (:func:`field_health`) is
@@ -257,8 +282,6 @@ def evaluate_run(
     """
     import jax as _jax
 
-    from .. import __version__
-
     run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
     if out is None:  # the run's own evaluation slot: a previous evaluation there is replaced
         out, overwrite = run.path / "evaluation", True
@@ -270,7 +293,7 @@ def evaluate_run(
             f"--t1 {t1:g} / --dt {dt:g} is {t1 / dt:.3g} integrator steps per initial state, "
             f"over the budget of {MAX_ROLLOUT_STEPS:.0e}; lower --t1 or raise --dt"
         )
-    model = run.load_model()
+    model = _load_model(run)
     ensemble = model if isinstance(model, Ensemble) else None
     if ensemble is not None:
         if symbolic:
@@ -302,7 +325,7 @@ def evaluate_run(
             metrics |= symbolic_metrics(model, test)
         metrics |= {"dt": dt}
     else:
-        system = system_from_metadata(test.metadata)
+        system = system_from_metadata(test.metadata, system=system)
         n_out = max(1, int(round(t1 / (dt * SUBSTEPS))))
         ts = jnp.linspace(0.0, t1, n_out + 1)
         y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
@@ -336,6 +359,7 @@ def evaluate_run(
         "data_sha256": file_sha256(data) if data is not None else run.config.get("data_sha256"),
         "system": given[0],
         "parameters": given[1],
+        **{k: test.metadata[k] for k in ("system_class",) if k in test.metadata},
         "trained_system": trained[0],
         "split": None if run.split is None else run.split.kind,
         "physnet": __version__,

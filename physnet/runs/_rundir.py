@@ -31,6 +31,7 @@ from typing import Any
 
 from .._errors import DataError
 from .._io import atomic_directory, file_sha256, replace_directory, write_json
+from .._version import __version__
 from ..data import AbstractSplit, Trajectories, split_from_json
 
 #: the version of the run-directory layout written by this physnet
@@ -119,7 +120,7 @@ class RunDirectory:
             DataError: for a run whose training has not finished (resume it first) or a
                 damaged checkpoint.
         """
-        from ..training import load_model
+        from .._checkpoint import load_model
 
         if self.status == "training":
             raise DataError(
@@ -170,14 +171,13 @@ def run_config(
     system and parameters, physnet and JAX versions, ``run_format`` and ``status``."""
     import jax
 
-    from .. import __version__
-
     config = dict(config)
     config["data"] = str(Path(data_path).resolve())
     config["data_sha256"] = file_sha256(data_path)
     config["provenance"] = {
         "system": data_metadata.get("system"),
         "parameters": data_metadata.get("parameters"),
+        **{k: data_metadata[k] for k in ("system_class",) if k in data_metadata},
         "physnet": __version__,
         "jax": jax.__version__,
     }
@@ -216,7 +216,7 @@ def finish_run(
 ) -> Path:
     """Write the trained model (``checkpoint/``) and ``metrics.json`` into a started run and
     set its status; each file is replaced atomically, ``config.json`` last."""
-    from ..training import save_model
+    from .._checkpoint import save_model
 
     out = Path(out)
     run = RunDirectory.open(out)
@@ -259,7 +259,7 @@ def write_run(
     Raises:
         ConfigError: if ``out`` is refused (:func:`physnet._io.check_output`).
     """
-    from ..training import save_model
+    from .._checkpoint import save_model
 
     config = run_config(
         {**config, "status": "complete"}, data_path=data_path, data_metadata=data_metadata

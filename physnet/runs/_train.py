@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
-import optax
 
 from .._build import build_model
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
@@ -18,16 +19,16 @@ from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
 from ..models import DissipativeHNN, Ensemble, Friction
-from ..training import LOSSES, fit, fit_ensemble, get_loss
+from ..training import LOSSES, Runtime, fit, fit_ensemble, get_loss
 from ..training import fit_states as states_fit
+from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
+from ._config import RunConfig
 from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
 
 #: seeds are 64-bit signed integers (``jax.random.key`` with x64)
 MAX_SEED = 2**63 - 1
 #: refuse models whose parameters and optimizer state would need more memory than this
 MAX_TRAIN_BYTES = 8 * 2**30
-#: the training state is saved every this many steps unless told otherwise
-CHECKPOINT_EVERY = 1000
 
 #: how ``split="auto"`` chooses: by trajectory when the data hold several, by time for one
 SPLITS = ("auto", "trajectory", "time")
@@ -76,6 +77,21 @@ def make_loss(name: str, options: dict[str, Any] | None = None):
         ]
         where = f"--loss {' or '.join(owners)} only, not" if owners else "no loss, including"
         raise ConfigError(f"{flags} appl(ies) to {where} --loss {name}") from None
+
+
+def _run_config(config: RunConfig | None, options: dict[str, Any]) -> RunConfig:
+    if config is None:
+        config = RunConfig()
+    elif not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a physnet.runs.RunConfig, got {config!r}")
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(
+            f"train_run: unknown option(s) {', '.join(unknown)}; the run options are "
+            f"{', '.join(sorted(known))}"
+        )
+    return config.replace(**options) if options else config
 
 
 def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str, float]:
@@ -142,28 +158,18 @@ def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> No
 def train_run(
     data_path: str | os.PathLike,
     out: str | os.PathLike,
+    config: RunConfig | None = None,
     *,
-    model: str = "hnn",
-    approximator: str = "mlp",
-    options: dict[str, Any] | None = None,
-    loss: str = "derivative",
-    loss_options: dict[str, Any] | None = None,
-    steps: int = 3000,
-    lr: float = 1e-3,
-    preset: str | None = None,
-    fit_states: dict[str, Any] | None = None,
-    batch_size: int | None = None,
-    seed: int = 0,
-    train_fraction: float = 0.8,
-    split: str = "auto",
-    ensemble: int | None = None,
-    ensemble_batch: int | None = None,
     progress: bool | None = None,
     overwrite: bool = False,
-    checkpoint_every: int | None = CHECKPOINT_EVERY,
     resume: bool = False,
+    **options: Any,
 ) -> tuple[Path, dict[str, Any]]:
     """Train a registered model on a data file and write a run directory.
+
+    ``config`` is a :class:`RunConfig`; its fields may also be given (or replaced) as keywords
+    (``train_run(data, out, model="dhnn", steps=500)``). ``config.json`` is
+    ``config.to_json()`` plus the run's metadata (data file, SHA-256, provenance, status).
 
     Random keys: ``jax.random.split(jax.random.key(seed))`` gives the split key and the
     minibatch key; parameters are initialised from ``nnx.Rngs(seed)`` (member i of an
@@ -177,30 +183,14 @@ def train_run(
     Args:
         data_path: a ``.npz`` data file (:meth:`Trajectories.save`).
         out: the run directory to create: new, empty or (with ``overwrite``) a previous run.
-        model, approximator: registered names (:data:`physnet.models.MODELS`,
-            :data:`physnet.approximators.APPROXIMATORS`).
-        options: model and approximator options (:func:`physnet.build_model`).
-        loss, loss_options: registered loss name and its constructor options.
-        preset: a training recipe of :data:`physnet.training.RECIPES` (e.g. ``"fast"``)
-            instead of Adam at ``lr``; full batch only.
-        steps, lr, batch_size: Adam steps, learning rate (> 0), minibatch size (None: full
-            batch).
-        seed: the run's seed, in [0, 2**63 - 1].
-        train_fraction, split: the train/test split (:func:`make_split`).
-        ensemble, ensemble_batch: train ``ensemble`` members in one compiled call, vmapping
-            ``ensemble_batch`` at a time (:func:`physnet.fit_ensemble`).
-        fit_states: identify the model from the states alone with :func:`physnet.fit_states`
-            (weak form, then latent-start shooting by Levenberg-Marquardt) instead of
-            gradient steps; a dict of its options ``weak_steps``, ``latent_steps``,
-            ``max_step`` (``{}``: the defaults). ``loss="weak"`` with ``loss_options``
-            configures the weak stage. Single models only (no ensemble, preset or resume);
-            the estimated noise level goes to ``metrics["noise_level"]``.
+        config: the run's options (:class:`RunConfig`: model, approximator and their options,
+            loss and its options, steps, lr or preset, fit_states, batch_size, seed, split,
+            ensemble, checkpoint_every); default ``RunConfig()``.
         progress: show a progress bar (default: when stderr is a terminal).
         overwrite: replace a previous physnet run at ``out``.
-        checkpoint_every: steps between saves of the training state (None: only at the end,
-            on divergence and on Ctrl-C).
         resume: continue the interrupted run ``out`` from its training state (the options
             must be the run's; :func:`resume_run` reads them from it).
+        options: :class:`RunConfig` fields, replacing ``config``'s.
 
     Returns:
         ``(out, metrics)``.
@@ -211,7 +201,13 @@ def train_run(
             run then holds the last good parameters (status ``"diverged"``).
         TrainingInterrupted: on Ctrl-C; the run holds the training state to resume from.
     """
-    options = {k: v for k, v in (options or {}).items() if v is not None}
+    config = _run_config(config, options)
+    model, approximator, options = config.model, config.approximator, config.options
+    loss, loss_options, steps, lr = config.loss, config.loss_options, config.steps, config.lr
+    preset, fit_states, batch_size = config.preset, config.fit_states, config.batch_size
+    seed, train_fraction, split = config.seed, config.train_fraction, config.split
+    ensemble, ensemble_batch = config.ensemble, config.ensemble_batch
+    checkpoint_every = config.checkpoint_every
     out = Path(out)
     if not resume:
         check_output(out, "run", overwrite=overwrite, inputs=[data_path])
@@ -246,42 +242,20 @@ def train_run(
 
     training_state = out / "training.npz"
     fit_options = dict(
-        steps=steps,
-        optimizer=optax.adam(lr) if preset is None else preset,
-        loss=loss_fn,
         test_data=test,
-        batch_size=batch_size,
         key=k_batch,
-        progress=progress,
-        checkpoint=training_state,
-        checkpoint_every=checkpoint_every,
-        resume=training_state if resume else None,
+        runtime=Runtime(
+            progress=progress,
+            checkpoint=training_state,
+            checkpoint_every=checkpoint_every,
+            resume=training_state if resume else None,
+            member_batch_size=ensemble_batch,
+        ),
     )
-    given_loss_options = {k: v for k, v in (loss_options or {}).items() if v is not None}
-    config: dict[str, Any] = {
-        "model": model,
-        "approximator": approximator,
-        **options,
-        "options": options,
-        "loss": loss,
-        **given_loss_options,
-        "loss_options": given_loss_options,
-        "steps": steps,
-        "lr": lr,
-        "batch_size": batch_size,
-        "seed": seed,
-        "train_fraction": train_fraction,
-        "split": the_split.kind,
-        "ensemble": ensemble,
-        "ensemble_batch": ensemble_batch,
-        "checkpoint_every": checkpoint_every,
-    }
-    if preset is not None:
-        config["preset"] = preset
-    if fit_states is not None:
-        config["fit_states"] = dict(fit_states)
+    fit_config = config.fit_config(loss_fn)
+    stored = config.replace(split=the_split.kind).to_json()
     if ensemble is not None:
-        config["seeds"] = [seed + i for i in range(ensemble)]
+        stored["seeds"] = [seed + i for i in range(ensemble)]
     metrics: dict[str, Any] = {
         "model": model,
         "approximator": approximator,
@@ -293,15 +267,15 @@ def train_run(
         if not training_state.is_file():
             raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
     else:
-        config = run_config(config, data_path=data_path, data_metadata=data.metadata)
-        start_run(out, config=config, split=the_split, overwrite=overwrite, inputs=[data_path])
+        stored = run_config(stored, data_path=data_path, data_metadata=data.metadata)
+        start_run(out, config=stored, split=the_split, overwrite=overwrite, inputs=[data_path])
     finish = dict(data_metadata=data.metadata)
     try:
         if ensemble is None:
             trained = make_model(seed)
             try:
                 if fit_states is None:
-                    history = fit(trained, train, **fit_options)
+                    history = fit(trained, train, fit_config, **fit_options)
                 else:
                     weak = loss_fn if loss == "weak" else None
                     result = states_fit(trained, train, weak=weak, **fit_states)
@@ -313,13 +287,9 @@ def train_run(
                     status="diverged",
                     **finish,
                 )
-                raise TrainingDivergedError(
-                    err.step,
-                    err.last_loss,
-                    err.history,
-                    message=f"{err}".split("; the model keeps")[0]
-                    + f"; the run {out} holds the parameters of the last good step (status "
-                    "diverged). Lower the learning rate or check the data.",
+                raise err.kept_by(
+                    f"the run {out} holds the parameters of the last good step (status "
+                    "diverged)"
                 ) from None
             if fit_states is None:
                 metrics |= {
@@ -340,7 +310,7 @@ def train_run(
             metrics |= _member_metrics(trained, train, test)
         else:
             trained, extra = _train_ensemble(
-                make_model, train, test, ensemble, seed, ensemble_batch, fit_options, out, finish
+                make_model, train, test, ensemble, seed, fit_config, fit_options, out, finish
             )
             metrics |= extra
     except TrainingInterrupted as err:
@@ -385,23 +355,26 @@ def resume_run(
             f"{rd.path}: the run's data file {data} changed since training started (SHA-256 "
             "differs); a resumed run must see the same data"
         )
-    try:
-        names = ("model", "approximator", "options", "loss", "loss_options", "lr")
-        kwargs = {k: c[k] for k in names}
-        kwargs |= {k: c[k] for k in ("batch_size", "seed", "train_fraction", "split")}
-        kwargs |= {
-            k: c.get(k) for k in ("ensemble", "ensemble_batch", "checkpoint_every", "preset")
-        }
-        steps = c["steps"] if steps is None else steps
-    except KeyError as err:
-        raise DataError(f"{rd.path / 'config.json'}: missing option {err}") from None
-    if not isinstance(steps, int) or steps < c["steps"]:
-        raise ConfigError(f"--steps must be at least the run's {c['steps']}, got {steps!r}")
-    if steps != c["steps"]:
+    stored = RunConfig.from_json(c)
+    steps = stored.steps if steps is None else steps
+    if not isinstance(steps, int) or steps < stored.steps:
+        raise ConfigError(f"--steps must be at least the run's {stored.steps}, got {steps!r}")
+    named = [  # a user's own class, imported only when the user names it again
+        f"--{flag} {getattr(stored, flag)}"
+        for flag in ("model", "approximator")
+        if ":" in getattr(stored, flag)
+        and getattr(stored, flag).partition(":")[0] not in sys.modules
+    ]
+    if named:
+        raise ConfigError(
+            f"{rd.path} was trained with {' '.join(named)}; physnet does not import code named "
+            f"in a run on its own: resume with --resume {rd.path} {' '.join(named)}"
+        )
+    if steps != stored.steps:
         from .._io import write_json
 
         write_json(rd.path / "config.json", {**c, "steps": steps})
-    return train_run(data, rd.path, steps=steps, progress=progress, resume=True, **kwargs)
+    return train_run(data, rd.path, stored.replace(steps=steps), progress=progress, resume=True)
 
 
 def _summarise_members(metrics: dict, summary: dict) -> None:
@@ -412,10 +385,10 @@ def _summarise_members(metrics: dict, summary: dict) -> None:
         metrics[f"{key}_members"] = s["members"]
 
 
-def _train_ensemble(make_model, train, test, n, seed, member_batch_size, fit_options, out, finish):
+def _train_ensemble(make_model, train, test, n, seed, fit_config, fit_options, out, finish):
     seeds = [seed + i for i in range(n)]
     ens = Ensemble([make_model(s) for s in seeds])
-    history = fit_ensemble(ens, train, member_batch_size=member_batch_size, **fit_options)
+    history = fit_ensemble(ens, train, fit_config, **fit_options)
     diverged = [i for i, step in enumerate(history.diverged_at) if step >= 0]
     if len(diverged) == n:
         step = int(np.min(history.diverged_at))

@@ -4,7 +4,7 @@ two-body, double pendulum), a spring chain and analytic systems for tests."""
 from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem
-from ._coordinates import VelocityCoordinates as VelocityCoordinates
+from ._base import VelocityCoordinates as VelocityCoordinates
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._duffing import Duffing as Duffing
 from ._forced_duffing import ForcedDuffing as ForcedDuffing

@@ -1,14 +1,22 @@
-"""The abstract physical system."""
+"""The abstract physical system, and a system seen on the state (q, q̇) instead of its
+canonical (q, p)."""
 
 from __future__ import annotations
 
 import abc
 import inspect
+import weakref
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from jax import Array
+
+from .._classpath import class_path
+
+#: every AbstractSystem subclass defined in this process, by import path (``module:QualName``):
+#: a data file's recorded class is found here without importing anything
+_DEFINED: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
 
 
 class AbstractSystem(abc.ABC):
@@ -20,12 +28,19 @@ class AbstractSystem(abc.ABC):
     :meth:`parameters`.
     """
 
-    #: the system's registry name (``physnet simulate --system NAME``, data files' metadata)
+    #: the system's name (``physnet simulate --system NAME`` for a registered system, data
+    #: files' metadata); optional: a class that does not declare one is named after itself
     name: ClassVar[str]
     #: number of degrees of freedom N (the state has 2N components)
     dof: int = 1
     #: whether the vector field ignores t (False for forced systems such as ForcedDuffing)
     autonomous: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:  # never required: a user's class is named after itself
+            cls.name = cls.__name__
+        _DEFINED[class_path(cls)] = cls
 
     @property
     def state_size(self) -> int:
@@ -92,8 +107,6 @@ class AbstractSystem(abc.ABC):
         """The same system on the state (q, q̇) instead of (q, p): vector field (q̇, q̈),
         energy of the corresponding canonical state (what data for Lagrangian models and
         their evaluation use)."""
-        from ._coordinates import VelocityCoordinates
-
         return VelocityCoordinates(self)
 
     @classmethod
@@ -114,3 +127,51 @@ class AbstractSystem(abc.ABC):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.parameters().items()))))
+
+
+class VelocityCoordinates(AbstractSystem):
+    r"""``system`` on the state x = (q, q̇): dx/dt = (q̇, q̈(q, q̇)), energy H(q, M(q) q̇).
+
+    The coordinates of Lagrangian data (Cranmer et al. 2020): a Lagrangian model's vector
+    field acts on (q, q̇), so data for it, and the true system it is evaluated against, use
+    these coordinates. Data files record them as ``metadata["coordinates"] = "velocity"`` and
+    :func:`~physnet.systems.system_from_metadata` returns this wrapper for them. The mass matrix
+    of the wrapped state is the identity in the sense that its second half is q̇ itself.
+
+    Args:
+        system: the canonical system.
+    """
+
+    def __init__(self, system: AbstractSystem):
+        self.system = system
+        self.name = system.name
+        self.dof = system.dof
+
+    def parameters(self) -> dict[str, float]:
+        return self.system.parameters()
+
+    def vector_field(self, t, y: Array, args=None) -> Array:
+        q, qdot = y[: self.dof], y[self.dof :]
+        return jnp.concatenate([qdot, jnp.atleast_1d(self.system.acceleration(q, qdot))])
+
+    def energy(self, y: Array) -> Array:
+        return self.system.energy(self.system.to_canonical(y[: self.dof], y[self.dof :]))
+
+    def acceleration(self, q: Array, qdot: Array) -> Array:
+        return self.system.acceleration(q, qdot)
+
+    def sample_initial_states(self, key: Array, n: int, y0_std: float = 1.0) -> Array:
+        y = self.system.sample_initial_states(key, n, y0_std)
+        return jax.vmap(self.system.to_velocity)(y)
+
+    def in_velocity_coordinates(self) -> AbstractSystem:
+        return self
+
+    def __repr__(self) -> str:
+        return f"VelocityCoordinates({self.system!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, VelocityCoordinates) and self.system == other.system
+
+    def __hash__(self) -> int:
+        return hash(("VelocityCoordinates", hash(self.system)))

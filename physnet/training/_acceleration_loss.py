@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
-from ._losses import LOSSES, AbstractLoss, sample_times
+from ._loss_base import AbstractLoss, sample_times
+from ._loss_base import option as _option
 
 
+@dataclasses.dataclass(frozen=True)
 class AccelerationLoss(AbstractLoss):
     r"""Acceleration matching (SPEC.md eq. 18): mean over samples and components of
     (q̈_θ(q, q̇) - q̈)².
@@ -34,12 +39,14 @@ class AccelerationLoss(AbstractLoss):
     Reference: Cranmer et al., "Lagrangian Neural Networks", 2020.
     """
 
-    name = "acceleration"
+    name: ClassVar[str] = "acceleration"
+    norm: str = _option(
+        "l2", "l2: mean squared error; l1: mean absolute error", choices=("l2", "l1")
+    )
 
-    def __init__(self, norm: str = "l2"):
-        if norm not in ("l2", "l1"):
-            raise ConfigError(f"AccelerationLoss: norm must be 'l2' or 'l1', got {norm!r}")
-        self.norm = norm
+    def __post_init__(self):
+        if self.norm not in ("l2", "l1"):
+            raise ConfigError(f"AccelerationLoss: norm must be 'l2' or 'l1', got {self.norm!r}")
 
     def prepare(self, data: Trajectories, *, clean: bool = False):
         if data.state_size % 2:
@@ -55,6 +62,3 @@ class AccelerationLoss(AbstractLoss):
         pred = jax.vmap(lambda t, y: model(t, y)[n:])(sample_times(batch), batch["y"])
         err = pred - batch["qddot"]
         return jnp.mean(jnp.abs(err)) if self.norm == "l1" else jnp.mean(err**2)
-
-
-LOSSES[AccelerationLoss.name] = AccelerationLoss

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -44,7 +45,28 @@ class CompiledHook(Hook):
     where :meth:`due` holds: :meth:`apply` changes the model (traced, in place, keeping the
     parameter shapes), and the changed parameters become the new rollback point. No chunk
     boundary, no host round trip and no recompilation: every chunk runs the same executable.
-    Between chunks, ``__call__`` only checks the model (at step 0)."""
+    Between chunks, ``__call__`` only checks the model (at step 0).
+
+    A compiled hook is an argument of the compiled chunk, so it is a pytree: every subclass is
+    registered, and by default the whole hook is static (part of the compiled program's key,
+    compared by identity unless the subclass defines ``__eq__`` and ``__hash__``). A hook with
+    arrays overrides :meth:`tree_flatten`/:meth:`tree_unflatten` to pass them as children
+    (arguments, not constants): equal options and equally shaped arrays then share one
+    compiled chunk (see :class:`GridUpdate`).
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_pytree_node(cls, lambda h: h.tree_flatten(), cls.tree_unflatten)
+
+    def tree_flatten(self) -> tuple[tuple, object]:
+        """``(children, aux)``: by default no children, the hook itself as static data."""
+        return (), self
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        """The hook of :meth:`tree_flatten`'s ``(aux, children)``."""
+        return aux
 
     @abc.abstractmethod
     def due(self, step: Array) -> Array:
@@ -93,6 +115,15 @@ class GridUpdate(CompiledHook):
         self.every = every
         self.until = int(until)
         self.margin = float(margin)
+
+    def tree_flatten(self):
+        return (self.xs,), (self.every, self.until, self.margin)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        hook = object.__new__(cls)
+        (hook.xs,), (hook.every, hook.until, hook.margin) = children, aux
+        return hook
 
     def due(self, step: Array) -> Array:
         return (step < self.until) & (step % self.every == 0)

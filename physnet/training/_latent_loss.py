@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -9,7 +12,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..data import Trajectories
-from ._losses import AbstractLoss
+from ._loss_base import AbstractLoss
 from ._trajectory_loss import TrajectoryLoss, cut_windows
 
 
@@ -33,6 +36,7 @@ class LatentStarts(nnx.Module):
         return self.model(t, y, args)
 
 
+@dataclasses.dataclass(frozen=True)
 class LatentShootingLoss(AbstractLoss):
     r"""Multiple shooting with estimated starting states (errors in variables): every window's
     starting state z_k is a parameter fitted jointly with the model, and the whole window,
@@ -83,31 +87,44 @@ class LatentShootingLoss(AbstractLoss):
     Ribeiro et al., "On the smoothness of nonlinear system identification" (2020).
     """
 
-    name = "latent-shooting"
+    name: ClassVar[str] = "latent-shooting"
+    window: int = 4
+    _: dataclasses.KW_ONLY
+    stride: int | None = None
+    solver: object = "rk4"
+    substeps: int = 1
+    adjoint: object = None
+    rtol: float = 1e-8
+    atol: float = 1e-8
+    max_steps: int = 4096
 
-    def __init__(
-        self,
-        window: int = 4,
-        *,
-        stride: int | None = None,
-        solver="rk4",
-        substeps: int = 1,
-        adjoint=None,
-        rtol: float = 1e-8,
-        atol: float = 1e-8,
-        max_steps: int = 4096,
-    ):
-        self._shooting = TrajectoryLoss(
-            window,
-            stride=stride,
-            solver=solver,
-            substeps=substeps,
-            adjoint=adjoint,
-            rtol=rtol,
-            atol=atol,
-            max_steps=max_steps,
+    def __post_init__(self):
+        shooting = TrajectoryLoss(
+            self.window,
+            stride=self.stride,
+            solver=self.solver,
+            substeps=self.substeps,
+            adjoint=self.adjoint,
+            rtol=self.rtol,
+            atol=self.atol,
+            max_steps=self.max_steps,
         )
-        self.window, self.stride = self._shooting.window, self._shooting.stride
+        for f in dataclasses.fields(self):  # the validated, normalised options
+            object.__setattr__(self, f.name, getattr(shooting, f.name))
+
+    @property
+    def _shooting(self) -> TrajectoryLoss:
+        """The trajectory loss integrating each window from its latent start."""
+        return TrajectoryLoss(
+            self.window,
+            stride=self.stride,
+            solver=self.solver,
+            substeps=self.substeps,
+            adjoint=self.adjoint,
+            rtol=self.rtol,
+            atol=self.atol,
+            max_steps=self.max_steps,
+        )
 
     def __repr__(self) -> str:
         return f"LatentShootingLoss(window={self.window}, stride={self.stride})"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -13,16 +14,18 @@ from flax import nnx
 from jax import Array
 
 from .._errors import ConfigError, DataError, TrainingDivergedError
-from ._fit import fit_module
+from ._config import FitConfig
+from ._fit import train_module
 from ._hooks import GridUpdate, has_kan
 from ._loop import TrainState
 from ._losses import AbstractLoss, Regularized
 
 
+@dataclasses.dataclass(frozen=True)
 class MSELoss(AbstractLoss):
     """Mean over samples and outputs of (f(x) - y)² for an approximator f on ``{"x", "y"}``."""
 
-    name = "mse"
+    name: ClassVar[str] = "mse"
 
     def prepare(self, data, *, clean: bool = False):
         """``{"x": x, "y": y}`` from the pair ``data = (x, y)``."""
@@ -145,7 +148,6 @@ def fit_function(
     if test is not None:
         tx, ty = _check_xy(approximator, *test, "test")
         test_batch = {"x": tx, "y": ty}
-    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
     if regularization is not None and not callable(regularization):
         raise ConfigError(
             f"fit_function: regularization must be a callable (approximator, batch) -> scalar, "
@@ -157,25 +159,20 @@ def fit_function(
     if update_grid_every is not None:
         hooks.append(GridUpdate(x, every=update_grid_every, until=update_grid_until))
 
-    graphdef, params, rest = nnx.split(approximator, nnx.Param, ...)
-    state = TrainState.create(params, optimizer, opt_state)
-
-    history, out, bad = fit_module(
+    config = FitConfig(
+        steps, loss, optimizer, batch_size, chunk_size, max_param_norm=None, hooks=hooks
+    )
+    _, params, _ = nnx.split(approximator, nnx.Param, ...)
+    state = TrainState.create(params, config.resolved_optimizer(), opt_state)
+    history, out, bad = train_module(
         approximator,
-        graphdef,
-        rest,
         state,
-        loss=loss,
-        test_loss=mse,
-        optimizer=optimizer,
-        batch=batch,
-        test_batch=test_batch,
-        key=key,
-        batch_size=batch_size,
-        hooks=hooks,
-        steps=steps,
-        chunk_size=chunk_size,
+        batch,
+        key,
+        config,
+        test=None if test_batch is None else (mse, test_batch),
         progress=False,
+        checkpointing=None,
     )
     if bad >= 0:
         raise TrainingDivergedError(bad, float(out.last_finite), history)

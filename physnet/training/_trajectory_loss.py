@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +15,8 @@ from .._errors import ConfigError, DataError
 from ..data import Trajectories
 from ..integrators import ADJOINTS as ADJOINTS
 from ..integrators import SOLVERS, ImplicitMidpoint, get_adjoint, get_solver, solve
-from ._losses import LOSSES, AbstractLoss
+from ._loss_base import AbstractLoss
+from ._loss_base import option as _option
 
 #: the accepted values of ``TrajectoryLoss(observe=...)``
 OBSERVED = ("state", "positions")
@@ -104,6 +108,7 @@ def _resolve_adjoint(adjoint, solver):
         raise ConfigError(f"TrajectoryLoss: {err}") from None
 
 
+@dataclasses.dataclass(frozen=True)
 class TrajectoryLoss(AbstractLoss):
     r"""Trajectory matching by multiple shooting: the model is integrated over short windows
     of the observed trajectories, each started from its observed state, and the predicted
@@ -169,42 +174,50 @@ class TrajectoryLoss(AbstractLoss):
     equations" (2021), for diffrax's adjoints.
     """
 
-    name = "trajectory"
+    name: ClassVar[str] = "trajectory"
+    window: int = _option(2, "observations per window (>= 2)")
+    _: dataclasses.KW_ONLY
+    stride: int | None = _option(
+        None, "observations between window starts (default window - 1)", kind=int
+    )
+    solver: object = _option(
+        "rk4", "training integrator", choices=tuple(n for n in SOLVERS if n != "implicit-midpoint")
+    )
+    substeps: int = _option(1, "integrator steps per observation interval")
+    adjoint: object = _option(
+        None, "diffrax solvers only: how reverse mode differentiates the solve", choices=ADJOINTS
+    )
+    observe: str = _option(
+        "state", "compare all components, or the positions (first half) only", choices=OBSERVED
+    )
+    rtol: float = _option(1e-8, "relative tolerance of adaptive diffrax solvers")
+    atol: float = _option(1e-8, "absolute tolerance of adaptive diffrax solvers")
+    max_steps: int = _option(4096, "step budget per window of diffrax solvers")
 
-    def __init__(
-        self,
-        window: int = 2,
-        *,
-        stride: int | None = None,
-        solver="rk4",
-        substeps: int = 1,
-        adjoint=None,
-        observe: str = "state",
-        rtol: float = 1e-8,
-        atol: float = 1e-8,
-        max_steps: int = 4096,
-    ):
-        owner = "TrajectoryLoss"
-        self.window = _positive_int(owner, "window", window, 2)
-        stride = self.window - 1 if stride is None else stride
-        self.stride = _positive_int(owner, "stride", stride, 1)
-        self.substeps = _positive_int(owner, "substeps", substeps, 1)
-        self.max_steps = _positive_int(owner, "max_steps", max_steps, 1)
-        self.solver = _resolve_solver(solver)
-        self.adjoint = _resolve_adjoint(adjoint, self.solver)
-        if observe not in OBSERVED:
+    def __post_init__(self):
+        owner, _set = "TrajectoryLoss", object.__setattr__
+        _set(self, "window", _positive_int(owner, "window", self.window, 2))
+        stride = self.window - 1 if self.stride is None else self.stride
+        _set(self, "stride", _positive_int(owner, "stride", stride, 1))
+        _set(self, "substeps", _positive_int(owner, "substeps", self.substeps, 1))
+        _set(self, "max_steps", _positive_int(owner, "max_steps", self.max_steps, 1))
+        _resolve_adjoint(self.adjoint, _resolve_solver(self.solver))  # validated here
+        if self.observe not in OBSERVED:
             raise ConfigError(
-                f"TrajectoryLoss: observe must be one of {', '.join(OBSERVED)}, got {observe!r}"
+                f"TrajectoryLoss: observe must be one of {', '.join(OBSERVED)}, "
+                f"got {self.observe!r}"
             )
-        self.observe = observe
-        for name, value in (("rtol", rtol), ("atol", atol)):
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
             if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
                 raise ConfigError(f"TrajectoryLoss: {name} must be a number > 0, got {value!r}")
-        self.rtol, self.atol = float(rtol), float(atol)
+            _set(self, name, float(value))
 
     def __repr__(self) -> str:
-        solver = type(self.solver).__name__
-        adjoint = None if self.adjoint is None else type(self.adjoint).__name__
+        solver = self.solver if isinstance(self.solver, str) else type(self.solver).__name__
+        adjoint = self.adjoint
+        if adjoint is not None and not isinstance(adjoint, str):
+            adjoint = type(adjoint).__name__
         return (
             f"TrajectoryLoss(window={self.window}, stride={self.stride}, solver={solver}, "
             f"substeps={self.substeps}, adjoint={adjoint}, observe={self.observe!r})"
@@ -251,7 +264,7 @@ class TrajectoryLoss(AbstractLoss):
             def field(t, y, args):
                 return model(t, y, None)
 
-        options = dict(
+        options = dict(  # names or objects: solve resolves them
             solver=self.solver,
             substeps=self.substeps,
             rtol=self.rtol,
@@ -268,6 +281,3 @@ class TrajectoryLoss(AbstractLoss):
         if self.observe == "positions":
             err = err[..., : err.shape[-1] // 2]
         return jnp.mean(err**2)
-
-
-LOSSES[TrajectoryLoss.name] = TrajectoryLoss

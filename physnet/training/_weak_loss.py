@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +12,8 @@ from jax import Array
 
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
-from ._losses import LOSSES, AbstractLoss
+from ._loss_base import AbstractLoss
+from ._loss_base import option as _option
 from ._trajectory_loss import window_starts
 
 #: the accepted values of ``WeakFormLoss(quadrature=...)``
@@ -78,6 +82,7 @@ def bump_test_functions(ts: np.ndarray, power: int, n_test: int) -> tuple[np.nda
     return phi, dphi
 
 
+@dataclasses.dataclass(frozen=True)
 class WeakFormLoss(AbstractLoss):
     r"""Weak-form loss: the model's vector field integrated against smooth compactly supported
     test functions over subdomains of each trajectory; no derivative of the data is ever taken.
@@ -132,28 +137,30 @@ class WeakFormLoss(AbstractLoss):
     (2021); Messenger & Bortz, "Weak SINDy for partial differential equations" (2021).
     """
 
-    name = "weak"
+    name: ClassVar[str] = "weak"
+    window: int = _option(15, "observations per subdomain (>= 3)")
+    _: dataclasses.KW_ONLY
+    stride: int | None = _option(
+        None, "observations between subdomain starts (default window // 4)", kind=int
+    )
+    n_test: int = _option(2, "test functions per subdomain")
+    power: int = _option(4, "bump exponent of the test functions")
+    quadrature: str = _option(
+        "trapezoid", "quadrature rule of the weak-form integrals", choices=QUADRATURES
+    )
 
-    def __init__(
-        self,
-        window: int = 15,
-        *,
-        stride: int | None = None,
-        n_test: int = 2,
-        power: int = 4,
-        quadrature: str = "trapezoid",
-    ):
-        self.window = _int_option("window", window, 3)
-        stride = max(1, self.window // 4) if stride is None else stride
-        self.stride = _int_option("stride", stride, 1)
-        self.n_test = _int_option("n_test", n_test, 1)
-        self.power = _int_option("power", power, 1)
-        if quadrature not in QUADRATURES:
+    def __post_init__(self):
+        _set = object.__setattr__
+        _set(self, "window", _int_option("window", self.window, 3))
+        stride = max(1, self.window // 4) if self.stride is None else self.stride
+        _set(self, "stride", _int_option("stride", stride, 1))
+        _set(self, "n_test", _int_option("n_test", self.n_test, 1))
+        _set(self, "power", _int_option("power", self.power, 1))
+        if self.quadrature not in QUADRATURES:
             raise ConfigError(
                 f"WeakFormLoss: quadrature must be one of {', '.join(QUADRATURES)}, "
-                f"got {quadrature!r}"
+                f"got {self.quadrature!r}"
             )
-        self.quadrature = quadrature
 
     def __repr__(self) -> str:
         return (
@@ -211,6 +218,3 @@ class WeakFormLoss(AbstractLoss):
 
     def __call__(self, model, batch) -> Array:
         return jnp.mean(self.residuals(model, batch) ** 2)
-
-
-LOSSES[WeakFormLoss.name] = WeakFormLoss

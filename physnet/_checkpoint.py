@@ -28,10 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .._errors import DataError
-from .._io import atomic_path, check_output, write_marker
-from ..approximators import AbstractApproximator
-from ..models import (
+from ._errors import DataError
+from ._io import atomic_path, check_output, write_marker
+from .approximators import AbstractApproximator
+from .models import (
     AbstractDissipation,
     AbstractForce,
     AbstractVectorField,
