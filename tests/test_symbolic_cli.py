@@ -8,7 +8,6 @@ import pytest
 
 from physnet.cli import main
 from physnet.interpret import coefficient_errors, duffing_coefficients
-from physnet.runs import train_run
 
 ALPHA, BETA, GAMMA = 1.0, 2.0, 0.1
 
@@ -80,19 +79,12 @@ def test_dhnn_polynomial_from_states_recovers_the_law(damped, tmp_path, capsys):
 
 
 def test_friction_lnn_gives_its_lagrangian_and_damping(damped, tmp_path, capsys):
-    """An LNN with a Friction (Rayleigh force -γq̇) and a polynomial L: the read-out gives
-    L = q̇²/2 - αq²/2 - βq⁴/4 and the damping of that normalised L."""
+    """An LNN with a Friction (Rayleigh force -γq̇, ``--dissipation friction``) and a
+    polynomial L: the read-out gives L = q̇²/2 - αq²/2 - βq⁴/4 and the damping of that
+    normalised L (measured: both within 1e-6)."""
     run = tmp_path / "lnn"
-    train_run(
-        damped,
-        run,
-        model="lnn",
-        approximator="polynomial",
-        options={"dissipation": "friction", "degree": 4},
-        preset="fast",
-        steps=300,
-        progress=False,
-    )
+    flags = ["--model", "lnn", "--approximator", "polynomial", "--degree", "4"]
+    _train(damped, run, *flags, "--dissipation", "friction", "--preset", "fast", "--steps", "300")
     metrics = _evaluate(run, capsys)
     assert metrics["formula"].startswith("L = ")
     truth = duffing_coefficients(ALPHA, BETA, kind="lagrangian")
