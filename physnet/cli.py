@@ -436,8 +436,9 @@ def build_parser(user_system=None) -> argparse.ArgumentParser:
     p.add_argument(
         "--symbolic",
         action="store_true",
-        help="KAN models: read the learned H (hnn, dhnn, with gamma_hat) or L (lnn) as a "
-        "polynomial, or the KAN's formula (node); adds formula and coefficients to metrics",
+        help="models whose learned parts are KAN or polynomial: read the learned H (hnn, dhnn, "
+        "port-hnn, nsf) or L (lnn) as a polynomial, or the vector field (node), with gamma_hat "
+        "and force parameters; adds formula and coefficients to metrics",
     )
 
     p = sub.add_parser("analyze", help="analyses of a trained run (ntk: tangent kernel spectra)")

@@ -311,3 +311,30 @@ def test_fourier_force_frequency_bound():
         FourierForce(1, 1, min_frequency=-1.0)
     with pytest.raises(ConfigError, match="> min_frequency"):
         FourierForce(1, 1, omega_init=0.5, min_frequency=0.6)
+
+
+# ------------------------------------------------------------- one port-Hamiltonian core
+def test_dissipative_hnn_is_the_port_hamiltonian_core_without_a_force():
+    """DissipativeHNN and PortHNN share one core (H, dissipation, (J + D)∇H): with no force
+    the port-HNN's field is the dissipative HNN's, bit for bit, for every dissipation form."""
+    from physnet.models._dissipative import HamiltonianWithDissipation
+
+    assert issubclass(pn.DissipativeHNN, HamiltonianWithDissipation)
+    assert issubclass(pn.PortHNN, HamiltonianWithDissipation)
+    assert not issubclass(pn.PortHNN, pn.DissipativeHNN)  # isinstance checks keep their meaning
+    ys = jax.random.normal(jax.random.key(0), (8, 2))
+    for dissipation in ("friction", "none", "general"):
+        h = pn.MLP(2, 1, width=8, rngs=nnx.Rngs(1))
+        d = pn.MLP(2, 4, width=8, rngs=nnx.Rngs(2)) if dissipation == "general" else dissipation
+        dhnn = pn.DissipativeHNN(h, d)
+        port = pn.PortHNN(h, dhnn.dissipation, force="none")
+        a = jax.vmap(lambda y, m=dhnn: m(0.3, y))(ys)
+        b = jax.vmap(lambda y, m=port: m(0.3, y))(ys)
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            port.dissipation_matrix(ys[0]), -dhnn.dissipation_matrix(ys[0])
+        )
+        if dissipation != "general":
+            assert float(port.gamma) == float(dhnn.gamma)
+    with pytest.raises(ConfigError, match="PortHNN: gamma is defined for the friction form only"):
+        _ = port.gamma

@@ -106,7 +106,7 @@ class Polynomial(AbstractApproximator):
         if not constant:
             excluded.add((0,) * self.in_features)
         self.constant = (0,) * self.in_features not in excluded
-        self.exclude = sorted(e for e in excluded if any(e))
+        self.exclude = tuple(sorted(e for e in excluded if any(e)))  # hashable: a static field
         self.init_scale = float(init_scale)
         self.param_dtype = jnp.dtype(param_dtype).name
         self.exponents = tuple(e for e in every if e not in excluded)

@@ -6,6 +6,13 @@ from ._library import FunctionFit as FunctionFit
 from ._library import fit_library as fit_library
 from ._library import fit_sparse_polynomial as fit_sparse_polynomial
 from ._library import stlsq as stlsq
+from ._model_readout import READERS as READERS
+from ._model_readout import ApproximatorReader as ApproximatorReader
+from ._model_readout import ModelReadout as ModelReadout
+from ._model_readout import approximator_reader as approximator_reader
+from ._model_readout import check_readable as check_readable
+from ._model_readout import read_model as read_model
+from ._model_readout import unreadable as unreadable
 from ._polynomial import PolynomialFit as PolynomialFit
 from ._polynomial import fit_polynomial as fit_polynomial
 from ._prune import PruneReport as PruneReport

@@ -76,7 +76,7 @@ def _read_lagrangian_dynamics(model, xs, names, degree, threshold, normalize):
     @jax.jit
     def accel_and_mass(state, xs):
         m = nnx.merge(graphdef, state)
-        acc = jax.vmap(lambda y: m.acceleration(y[:n], y[n:]))(xs)
+        acc = jax.vmap(lambda y: m.conservative_acceleration(y[:n], y[n:]))(xs)
         return acc, jax.vmap(m.mass_matrix)(xs)
 
     acc, mass = (np.asarray(a) for a in accel_and_mass(state, jnp.asarray(xs)))

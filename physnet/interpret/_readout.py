@@ -1,4 +1,8 @@
-"""Physics read-outs of learned models: H of (dissipative) HNNs, γ, Duffing coefficients."""
+"""Physics read-outs of learned models: H of (dissipative) HNNs, γ, Duffing coefficients.
+
+What a model can read out is declared by the model (:meth:`AbstractVectorField.parts`,
+:meth:`AbstractVectorField.readout`); :mod:`._model_readout` reads a whole model.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from flax import nnx
 
 from .._errors import ConfigError, DataError
 from ..approximators import KAN, Polynomial
-from ..models import HNN, DissipativeHNN, NeuralSymplecticForm, PortHNN
+from ..models import AbstractEnergyModel, AbstractVectorField, Part
 from ._expressions import (
     _as_samples,
     _check_names,
@@ -185,10 +189,11 @@ def read_hamiltonian(
         ConfigError: for another model, or ``"symbolic"`` without a KAN. DataError: on bad
             samples.
     """
-    if not isinstance(model, HNN | DissipativeHNN | PortHNN | NeuralSymplecticForm):
+    hamiltonian = _part(model, "hamiltonian")
+    if hamiltonian is None or not isinstance(model, AbstractEnergyModel):
         raise ConfigError(
-            "read_hamiltonian: model must be an HNN, DissipativeHNN, PortHNN or "
-            f"NeuralSymplecticForm, got {type(model).__name__}"
+            "read_hamiltonian: model must have a learned Hamiltonian (an HNN, DissipativeHNN, "
+            f"PortHNN or NeuralSymplecticForm), got {type(model).__name__}"
         )
     d = model.state_size
     names = _check_names(names, d, "names", "read_hamiltonian")
@@ -197,7 +202,7 @@ def read_hamiltonian(
     expression, r2 = _read(
         "H",
         values,
-        model.hamiltonian,
+        hamiltonian.approximator,
         xs,
         names,
         method=method,
@@ -208,18 +213,30 @@ def read_hamiltonian(
     return _physics_readout("H", expression, r2, method, 1.0, names)
 
 
+def _part(model, kind: str) -> Part | None:
+    """The first of ``model``'s declared parts of ``kind`` (``None`` if it has none)."""
+    if not isinstance(model, AbstractVectorField):
+        return None
+    return next((p for p in model.parts() if p.kind == kind), None)
+
+
 def read_damping(model) -> float:
-    """The learned damping γ of a :class:`~physnet.DissipativeHNN` in the small-friction form
-    (dp/dt = -∂H/∂q - γ ∂H/∂p; γ for q̈ = ... - γ q̇ when H = p²/2 + V(q)).
+    """The learned damping γ of a model with a scalar friction: a
+    :class:`~physnet.DissipativeHNN` or :class:`~physnet.PortHNN` in the small-friction form
+    (dp/dt = -∂H/∂q - γ ∂H/∂p; γ for q̈ = ... - γ q̇ when H = p²/2 + V(q)), 0 without
+    dissipation; an :class:`~physnet.LNN` with a friction (γ on its L's own scale; see
+    :func:`read_model` for the normalised value). Read from ``model.readout()["gamma_hat"]``.
 
     Raises:
-        ConfigError: for another model or the general dissipative form.
+        ConfigError: for a model without a scalar damping (e.g. the general dissipative form).
     """
-    if not isinstance(model, DissipativeHNN | PortHNN):
+    readout = model.readout() if isinstance(model, AbstractVectorField) else {}
+    if "gamma_hat" not in readout:
         raise ConfigError(
-            f"read_damping: model must be a DissipativeHNN or PortHNN, got {type(model).__name__}"
+            "read_damping: model must have a scalar friction γ (a DissipativeHNN or PortHNN in "
+            f"the friction form, or an LNN with a Friction), got {type(model).__name__}"
         )
-    return float(model.gamma)
+    return float(readout["gamma_hat"])
 
 
 def duffing_coefficients(

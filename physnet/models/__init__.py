@@ -1,8 +1,11 @@
 """Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, NeuralSymplecticForm, PortHNN,
 and pure mechanics helpers."""
 
+from ._base import AbstractComponent as AbstractComponent
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
+from ._base import Part as Part
+from ._base import check_scalar_energy as check_scalar_energy
 from ._dissipation import AbstractDissipation as AbstractDissipation
 from ._dissipation import Friction as Friction
 from ._dissipation import LearnedDissipation as LearnedDissipation

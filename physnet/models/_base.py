@@ -1,12 +1,72 @@
-"""Abstract learned vector fields."""
+"""Abstract learned vector fields, their components, and what they can read out.
+
+A model declares its capabilities instead of being enumerated by callers:
+
+- :meth:`AbstractVectorField.parts` — its learned functions (H, L, the vector field, a
+  1-form, the dissipation's A, a force F(t)), each a :class:`Part` naming its approximator, so a
+  reader (``physnet.interpret.read_model``) can turn each into a formula or say which one
+  cannot be read;
+- :meth:`AbstractVectorField.readout` — the physical constants it holds as parameters, keyed
+  as in ``metrics.json`` (``gamma_hat`` of a friction, a force's amplitudes and frequencies),
+  collected from its components (:class:`AbstractComponent`).
+"""
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any
 
 from flax import nnx
 from jax import Array
+
+from .._errors import ConfigError
+from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
+
+#: the kinds of :class:`Part` physnet's models declare (a reader may support more)
+PART_KINDS = ("hamiltonian", "lagrangian", "vector_field", "one_form", "dissipation", "force")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Part:
+    """One learned function of a model, declared for read-outs (:meth:`AbstractVectorField.parts`).
+
+    Attributes:
+        name: the function's symbol in formulas: ``"H"``, ``"L"``, ``"f"``, ``"theta"``,
+            ``"A"``, ``"F"``.
+        kind: what the function is, one of :data:`PART_KINDS` (or a model's own).
+        approximator: the approximator that computes it.
+        label: how to name it to a user, e.g. ``"the H network"``.
+        inputs: ``"state"`` (a function of one state) or ``"time"`` (of the scalar time t).
+    """
+
+    name: str
+    kind: str
+    approximator: AbstractApproximator
+    label: str
+    inputs: str = "state"
+
+
+class AbstractComponent(nnx.Module, abc.ABC):
+    """A learnable piece of a model that is not an approximator (a dissipation, a force):
+    it declares its checkpoint arguments and what it can read out."""
+
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments other than the sub-modules."""
+
+    def submodules(self) -> dict[str, nnx.Module]:
+        """The learnable sub-modules by constructor argument name (for checkpoints)."""
+        return {}
+
+    def parts(self) -> tuple[Part, ...]:
+        """The learned functions inside the component (none by default)."""
+        return ()
+
+    def readout(self) -> dict[str, float]:
+        """The physical constants the component holds as parameters, by metrics key (none by
+        default)."""
+        return {}
 
 
 class AbstractVectorField(nnx.Module, abc.ABC):
@@ -29,6 +89,29 @@ class AbstractVectorField(nnx.Module, abc.ABC):
     def submodules(self) -> dict[str, nnx.Module]:
         """The learnable parts by constructor argument name (for checkpoints)."""
 
+    def parts(self) -> tuple[Part, ...]:
+        """The model's learned functions, the main law first (for read-outs).
+
+        The default lists every approximator among :meth:`submodules` under its argument name
+        and the parts of every component; physnet's models name theirs (``"H"``, ``"L"``, ...).
+        """
+        out: list[Part] = []
+        for key, module in self.submodules().items():
+            if isinstance(module, AbstractApproximator):
+                out.append(Part(key, key, module, f"the {key} network"))
+            elif isinstance(module, AbstractComponent):
+                out.extend(module.parts())
+        return tuple(out)
+
+    def readout(self) -> dict[str, float]:
+        """Physical constants held as parameters, by ``metrics.json`` key (e.g. ``gamma_hat``):
+        the union of the components' :meth:`AbstractComponent.readout` (empty without any)."""
+        out: dict[str, float] = {}
+        for module in self.submodules().values():
+            if isinstance(module, AbstractComponent):
+                out |= module.readout()
+        return out
+
 
 class AbstractEnergyModel(AbstractVectorField):
     """A vector field built from a learned scalar energy, exposed by :meth:`energy`."""
@@ -36,3 +119,31 @@ class AbstractEnergyModel(AbstractVectorField):
     @abc.abstractmethod
     def energy(self, y: Array) -> Array:
         """The model's learned energy of one state (a scalar)."""
+
+
+def check_scalar_energy(owner: str, name: str, approx) -> None:
+    """Validate an approximator used as a scalar energy (H or L): an approximator with a
+    scalar output, an even-sized input (q, p) and smooth activations.
+
+    Raises:
+        ConfigError: naming ``owner``, the argument ``name`` and the offending value.
+    """
+    if not isinstance(approx, AbstractApproximator):
+        raise ConfigError(f"{owner}: {name} must be an approximator, got {type(approx).__name__}")
+    if approx.out_features != 1:
+        raise ConfigError(
+            f"{owner}: {name} must have a scalar output (out_features=1), got "
+            f"out_features={approx.out_features}"
+        )
+    if approx.in_features % 2:
+        raise ConfigError(
+            f"{owner}: {name} must take an even-sized state (q, p), got "
+            f"in_features={approx.in_features}"
+        )
+    nonsmooth = [a for a in approx.activation_names() if a in NONSMOOTH_ACTIVATIONS]
+    if nonsmooth:
+        activation = nonsmooth[0]
+        raise ConfigError(
+            f"{owner}: {name} uses the non-smooth activation {activation!r}; its derivatives "
+            "define the dynamics, so use a smooth one (tanh, softplus, silu)"
+        )

@@ -9,7 +9,9 @@ only decrease:
 - :class:`NoDissipation` — D = 0 (a plain HNN).
 
 A new form is one subclass of :class:`AbstractDissipation`: its ``__call__``
-and :meth:`~AbstractDissipation.matrix` plus the ``config``/``submodules`` pair checkpoints need.
+and :meth:`~AbstractDissipation.matrix` plus the ``config``/``submodules`` pair checkpoints need;
+a form with one scalar damping states it as :attr:`~AbstractDissipation.damping` (then
+``gamma_hat`` is read out), one with learned functions lists them in ``parts``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
+from ._base import AbstractComponent, Part
 
 
 def _inverse_softplus(x: float) -> float:
@@ -47,7 +50,7 @@ def check_gamma_init(gamma_init, owner: str = "Friction") -> float:
     return float(gamma_init)
 
 
-class AbstractDissipation(nnx.Module, abc.ABC):
+class AbstractDissipation(AbstractComponent):
     """A negative semi-definite dissipation D(u) acting on ∇H (one state, no batch axis)."""
 
     #: the label :attr:`DissipativeHNN.form` reports (kept for code written against the
@@ -62,13 +65,16 @@ class AbstractDissipation(nnx.Module, abc.ABC):
     def matrix(self, y: Array) -> Array:
         """The matrix D(y), shape ``(2N, 2N)``, negative semi-definite."""
 
-    @abc.abstractmethod
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments other than the sub-modules."""
+    @property
+    def damping(self) -> Array | None:
+        """The one scalar damping γ >= 0 of D = [[0, 0], [0, -γ I]] (a scalar array), or
+        ``None`` when D is not of that form (the default)."""
+        return None
 
-    def submodules(self) -> dict[str, nnx.Module]:
-        """The learnable sub-modules by constructor argument name (for checkpoints)."""
-        return {}
+    def readout(self) -> dict[str, float]:
+        """``{"gamma_hat": γ}`` when the form has a scalar :attr:`damping`, else ``{}``."""
+        gamma = self.damping
+        return {} if gamma is None else {"gamma_hat": float(gamma)}
 
     def check_state_size(self, state_size: int) -> None:
         """Raise :class:`ConfigError` if the component cannot act on states of this size."""
@@ -85,6 +91,11 @@ class NoDissipation(AbstractDissipation):
     def matrix(self, y: Array) -> Array:
         d = y.shape[-1]
         return jnp.zeros((d, d), dtype=y.dtype)
+
+    @property
+    def damping(self) -> Array:
+        """γ = 0."""
+        return jnp.zeros((), dtype=jnp.float64)
 
     def config(self) -> dict[str, Any]:
         return {}
@@ -118,6 +129,11 @@ class Friction(AbstractDissipation):
     def gamma(self) -> Array:
         """The damping γ = softplus(raw) >= 0 (a scalar array)."""
         return jax.nn.softplus(self.raw_gamma[...])
+
+    @property
+    def damping(self) -> Array:
+        """γ (see :attr:`gamma`)."""
+        return self.gamma
 
     def __call__(self, y: Array, grad_h: Array) -> Array:
         n = grad_h.shape[-1] // 2
@@ -182,3 +198,6 @@ class LearnedDissipation(AbstractDissipation):
 
     def submodules(self) -> dict[str, nnx.Module]:
         return {"approximator": self.approximator}
+
+    def parts(self) -> tuple[Part, ...]:
+        return (Part("A", "dissipation", self.approximator, "the dissipation network A"),)

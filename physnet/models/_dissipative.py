@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +11,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
-from ._base import AbstractEnergyModel
+from ._base import AbstractEnergyModel, Part, check_scalar_energy
 from ._dissipation import (
     AbstractDissipation,
     Friction,
@@ -19,14 +19,65 @@ from ._dissipation import (
     NoDissipation,
     check_gamma_init,
 )
-from ._hnn import check_scalar_energy
 from ._mechanics import symplectic_gradient
 
 #: the accepted string values of ``DissipativeHNN(dissipation=...)``
 DISSIPATION_FORMS = ("friction", "none")
 
 
-class DissipativeHNN(AbstractEnergyModel):
+class HamiltonianWithDissipation(AbstractEnergyModel):
+    r"""The port-Hamiltonian core that :class:`DissipativeHNN` and :class:`~physnet.PortHNN`
+    share: a learned H and a negative semi-definite dissipation component D, with the
+    autonomous field (J + D(u))∇H(u) (:meth:`autonomous_field`). :class:`DissipativeHNN` is
+    this field; :class:`~physnet.PortHNN` adds a force through its input port. Abstract:
+    a subclass defines ``__call__``, ``config`` and ``submodules``.
+    """
+
+    def _set_core(self, owner: str, hamiltonian, dissipation, gamma_init) -> None:
+        """Validate and store H and the dissipation (``owner`` names the class in errors)."""
+        check_scalar_energy(owner, "hamiltonian", hamiltonian)
+        self.hamiltonian = hamiltonian
+        self.state_size = hamiltonian.in_features
+        self.dissipation = as_dissipation(
+            dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
+        )
+        self.dissipation.check_state_size(self.state_size)
+
+    #: the error of :attr:`gamma` for a dissipation without a scalar damping
+    _no_gamma: ClassVar[str] = "gamma is defined for the friction form only"
+
+    @property
+    def gamma(self) -> Array:
+        """The learned damping γ = softplus(raw) >= 0 (a scalar array) of a :class:`Friction`;
+        0 for :class:`NoDissipation`.
+
+        Raises:
+            ConfigError: for a state-dependent dissipation such as the general form -AᵀA
+                (use :meth:`dissipation_matrix`).
+        """
+        gamma = self.dissipation.damping
+        if gamma is None:
+            raise ConfigError(self._no_gamma)
+        return gamma
+
+    def energy(self, y: Array) -> Array:
+        return self.hamiltonian(y)[0]
+
+    def autonomous_field(self, y: Array) -> Array:
+        """(J + D(y))∇H(y), the field without any force, shape ``(2N,)``."""
+        grad_h = jax.grad(self.energy)(y)
+        n = self.state_size // 2
+        conservative = jnp.concatenate([grad_h[n:], -grad_h[:n]])
+        return conservative + self.dissipation(y, grad_h)
+
+    def parts(self) -> tuple[Part, ...]:
+        return (
+            Part("H", "hamiltonian", self.hamiltonian, "the H network"),
+            *self.dissipation.parts(),
+        )
+
+
+class DissipativeHNN(HamiltonianWithDissipation):
     r"""Hamiltonian neural network with learned dissipation that can only remove energy.
 
     The vector field is du/dt = (J + D(u)) ∇H_NN(u), J = [[0, I], [-I, 0]], with a negative
@@ -85,13 +136,12 @@ class DissipativeHNN(AbstractEnergyModel):
         *,
         gamma_init: float | None = None,
     ):
-        check_scalar_energy("DissipativeHNN", "hamiltonian", hamiltonian)
-        self.hamiltonian = hamiltonian
-        self.state_size = hamiltonian.in_features
-        self.dissipation = as_dissipation(
-            dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
-        )
-        self.dissipation.check_state_size(self.state_size)
+        self._set_core("DissipativeHNN", hamiltonian, dissipation, gamma_init)
+
+    _no_gamma: ClassVar[str] = (
+        "DissipativeHNN: gamma is defined for the friction form only; the general form's "
+        "dissipation depends on the state, see dissipation_matrix(y)"
+    )
 
     @property
     def form(self) -> str:
@@ -112,27 +162,6 @@ class DissipativeHNN(AbstractEnergyModel):
             raise AttributeError(f"raw_gamma: the dissipation is {type(self.dissipation).__name__}")
         return self.dissipation.raw_gamma
 
-    @property
-    def gamma(self) -> Array:
-        """The learned damping γ = softplus(raw) >= 0 (a scalar array) of a :class:`Friction`;
-        0 for :class:`NoDissipation`.
-
-        Raises:
-            ConfigError: for a state-dependent dissipation such as the general form -AᵀA
-                (use :meth:`dissipation_matrix`).
-        """
-        if isinstance(self.dissipation, Friction):
-            return self.dissipation.gamma
-        if isinstance(self.dissipation, NoDissipation):
-            return jnp.zeros((), dtype=jnp.float64)
-        raise ConfigError(
-            "DissipativeHNN: gamma is defined for the friction form only; the general form's "
-            "dissipation depends on the state, see dissipation_matrix(y)"
-        )
-
-    def energy(self, y: Array) -> Array:
-        return self.hamiltonian(y)[0]
-
     def dissipation_matrix(self, y: Array) -> Array:
         """The negative semi-definite matrix D(y), shape ``(2N, 2N)``, of du/dt = (J + D)∇H."""
         return self.dissipation.matrix(y)
@@ -146,10 +175,7 @@ class DissipativeHNN(AbstractEnergyModel):
         return self.dissipation(y, jax.grad(self.energy)(y))
 
     def __call__(self, t, y: Array, args=None) -> Array:
-        grad_h = jax.grad(self.energy)(y)
-        n = self.state_size // 2
-        conservative = jnp.concatenate([grad_h[n:], -grad_h[:n]])
-        return conservative + self.dissipation(y, grad_h)
+        return self.autonomous_field(y)
 
     def config(self) -> dict[str, Any]:
         return {}

@@ -6,33 +6,10 @@ from typing import Any
 
 from jax import Array
 
-from .._errors import ConfigError
-from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
-from ._base import AbstractEnergyModel
+from ..approximators import AbstractApproximator
+from ._base import AbstractEnergyModel, Part
+from ._base import check_scalar_energy as check_scalar_energy
 from ._mechanics import symplectic_gradient
-
-
-def check_scalar_energy(owner: str, name: str, approx) -> None:
-    """Validate an approximator used as a scalar energy (H or L)."""
-    if not isinstance(approx, AbstractApproximator):
-        raise ConfigError(f"{owner}: {name} must be an approximator, got {type(approx).__name__}")
-    if approx.out_features != 1:
-        raise ConfigError(
-            f"{owner}: {name} must have a scalar output (out_features=1), got "
-            f"out_features={approx.out_features}"
-        )
-    if approx.in_features % 2:
-        raise ConfigError(
-            f"{owner}: {name} must take an even-sized state (q, p), got "
-            f"in_features={approx.in_features}"
-        )
-    nonsmooth = [a for a in approx.activation_names() if a in NONSMOOTH_ACTIVATIONS]
-    if nonsmooth:
-        activation = nonsmooth[0]
-        raise ConfigError(
-            f"{owner}: {name} uses the non-smooth activation {activation!r}; its derivatives "
-            "define the dynamics, so use a smooth one (tanh, softplus, silu)"
-        )
 
 
 class HNN(AbstractEnergyModel):
@@ -63,6 +40,9 @@ class HNN(AbstractEnergyModel):
 
     def submodules(self):
         return {"hamiltonian": self.hamiltonian}
+
+    def parts(self) -> tuple[Part, ...]:
+        return (Part("H", "hamiltonian", self.hamiltonian, "the H network"),)
 
     @classmethod
     def build(cls, state_size: int, approximator) -> HNN:

@@ -13,8 +13,8 @@ from jax import Array
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from . import _mechanics
-from ._base import AbstractEnergyModel
-from ._hnn import check_scalar_energy
+from ._base import AbstractEnergyModel, Part, check_scalar_energy
+from ._dissipation import AbstractDissipation, Friction
 
 
 class LNN(AbstractEnergyModel):
@@ -58,14 +58,25 @@ class LNN(AbstractEnergyModel):
     with a mass matrix that changes sign (see :meth:`check_mass_matrix`). Avoid tanh with zero
     biases: an odd network has an odd Hessian, so ∂²L_NN/∂q̇² changes sign through the origin.
 
+    **Friction.** ``dissipation=`` a dissipation component (:class:`~physnet.models.Friction`,
+    :class:`~physnet.models.LearnedDissipation`, ...) adds the generalised force
+    Q(q, q̇) = [D(y)·(0, q̇)]_q̇ to the Euler-Lagrange equations, d/dt ∂L/∂q̇ = ∂L/∂q + Q: for
+    :class:`~physnet.models.Friction` Q = -γq̇ (Rayleigh's dissipation function γ/2·|q̇|²), so
+    the energy decays as dE/dt = q̇·Q <= 0 for every parameter value. γ is on the scale of
+    the learned L (the equations are unchanged by L -> cL, γ -> cγ); the read-out
+    (:func:`physnet.interpret.read_model`) reports it for L normalised to a q̇² coefficient of
+    1/2, i.e. the physical damping of q̈ = ... - γq̇ for a unit mass.
+
     Args:
         lagrangian: approximator ``(2N,) -> (1,)`` on the state (q, q̇), with a smooth
             activation.
         kinetic: coefficient k >= 0 of the kinetic reference term k/2 |q̇|² (default 0).
+        dissipation: an optional dissipation component (default ``None``: conservative).
 
     Raises:
         ConfigError: if the approximator has a non-scalar output, an odd input size or a
-            non-smooth activation, or if ``kinetic`` is negative or not finite.
+            non-smooth activation, if ``kinetic`` is negative or not finite, or if
+            ``dissipation`` is not a dissipation component that fits the state.
 
     Reference: Cranmer, Greydanus, Hoyer, Battaglia, Spergel, Ho, "Lagrangian Neural
     Networks", 2020.
@@ -73,13 +84,27 @@ class LNN(AbstractEnergyModel):
 
     name = "lnn"
 
-    def __init__(self, lagrangian: AbstractApproximator, *, kinetic: float = 0.0):
+    def __init__(
+        self,
+        lagrangian: AbstractApproximator,
+        *,
+        kinetic: float = 0.0,
+        dissipation: AbstractDissipation | None = None,
+    ):
         check_scalar_energy("LNN", "lagrangian", lagrangian)
         if not (isinstance(kinetic, int | float) and math.isfinite(kinetic) and kinetic >= 0):
             raise ConfigError(f"LNN: kinetic must be a finite number >= 0, got {kinetic!r}")
+        if dissipation is not None and not isinstance(dissipation, AbstractDissipation):
+            raise ConfigError(
+                "LNN: dissipation must be a dissipation component (Friction(), "
+                f"LearnedDissipation(approximator)) or None, got {dissipation!r}"
+            )
         self.lagrangian = lagrangian
         self.state_size = lagrangian.in_features
         self.kinetic = float(kinetic)
+        if dissipation is not None:
+            dissipation.check_state_size(self.state_size)
+        self.dissipation = dissipation
 
     @property
     def dof(self) -> int:
@@ -94,8 +119,23 @@ class LNN(AbstractEnergyModel):
             value = value + 0.5 * self.kinetic * jnp.dot(qdot, qdot)
         return value
 
+    def generalised_force(self, q: Array, qdot: Array) -> Array | None:
+        """The dissipation's generalised force Q = [D(y)·(0, q̇)]_q̇, shape ``(N,)`` (-γq̇ for a
+        :class:`~physnet.models.Friction`), or ``None`` without a dissipation."""
+        if self.dissipation is None:
+            return None
+        y = jnp.concatenate([q, qdot])
+        return self.dissipation(y, jnp.concatenate([jnp.zeros_like(q), qdot]))[self.dof :]
+
     def acceleration(self, q: Array, qdot: Array) -> Array:
-        """q̈ of shape ``(N,)`` from the Euler-Lagrange equations (NaN if singular)."""
+        """q̈ of shape ``(N,)`` from the Euler-Lagrange equations with the dissipation's
+        generalised force, if any (NaN if singular)."""
+        force = self.generalised_force(q, qdot)
+        return _mechanics.euler_lagrange_acceleration(self.lagrangian_at, q, qdot, force)
+
+    def conservative_acceleration(self, q: Array, qdot: Array) -> Array:
+        """q̈ of shape ``(N,)`` from the Euler-Lagrange equations of L alone (no dissipation;
+        equal to :meth:`acceleration` without one)."""
         return _mechanics.euler_lagrange_acceleration(self.lagrangian_at, q, qdot)
 
     def mass_matrix(self, y: Array) -> Array:
@@ -175,10 +215,35 @@ class LNN(AbstractEnergyModel):
         return {"kinetic": self.kinetic}
 
     def submodules(self):
-        return {"lagrangian": self.lagrangian}
+        subs = {"lagrangian": self.lagrangian}
+        if self.dissipation is not None:
+            subs["dissipation"] = self.dissipation
+        return subs
+
+    def parts(self) -> tuple[Part, ...]:
+        dissipation = () if self.dissipation is None else self.dissipation.parts()
+        return (Part("L", "lagrangian", self.lagrangian, "the L network"), *dissipation)
 
     @classmethod
-    def build(cls, state_size: int, approximator, *, kinetic: float = 0.0) -> LNN:
+    def build(
+        cls,
+        state_size: int,
+        approximator,
+        *,
+        kinetic: float = 0.0,
+        dissipation: str | None = None,
+        gamma_init: float | None = None,
+    ) -> LNN:
         """``LNN(approximator(state_size, 1), kinetic=kinetic)`` (see
-        :func:`physnet.build_model`)."""
-        return cls(approximator(state_size, 1), kinetic=kinetic)
+        :func:`physnet.build_model`); ``dissipation="friction"`` adds a
+        :class:`~physnet.models.Friction` starting at ``gamma_init`` (default 0.01);
+        ``None`` (the default) or ``"none"``: no dissipation."""
+        if dissipation is None or dissipation == "none":
+            if gamma_init is not None:
+                raise ConfigError("LNN: gamma_init applies to dissipation='friction' only")
+            friction = None
+        elif dissipation == "friction":
+            friction = Friction(0.01 if gamma_init is None else gamma_init)
+        else:
+            raise ConfigError(f"LNN: dissipation must be 'none' or 'friction', got {dissipation!r}")
+        return cls(approximator(state_size, 1), kinetic=kinetic, dissipation=friction)

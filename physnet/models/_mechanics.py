@@ -41,15 +41,17 @@ def mass_matrix(lagrangian, q: Array, qdot: Array) -> Array:
     return jax.hessian(lagrangian, argnums=1)(q, qdot)
 
 
-def euler_lagrange_acceleration(lagrangian, q: Array, qdot: Array) -> Array:
+def euler_lagrange_acceleration(
+    lagrangian, q: Array, qdot: Array, force: Array | None = None
+) -> Array:
     r"""The acceleration q̈ solved from the Euler-Lagrange equations of ``lagrangian``.
 
-    d/dt ∂L/∂q̇ = ∂L/∂q expands to (∂²L/∂q̇²) q̈ + (∂²L/∂q̇∂q) q̇ = ∂L/∂q, so
+    d/dt ∂L/∂q̇ = ∂L/∂q + Q expands to (∂²L/∂q̇²) q̈ + (∂²L/∂q̇∂q) q̇ = ∂L/∂q + Q, so
 
     .. math::
         \ddot q = \left(\frac{\partial^2 L}{\partial \dot q^2}\right)^{-1}
         \left(\frac{\partial L}{\partial q}
-        - \frac{\partial^2 L}{\partial \dot q\, \partial q}\, \dot q\right),
+        - \frac{\partial^2 L}{\partial \dot q\, \partial q}\, \dot q + Q\right),
 
     with (∂²L/∂q̇∂q)_ij = ∂²L/∂q̇_i∂q_j. The mass matrix is factorised once (LU with partial
     pivoting) and the system solved: no pseudo-inverse, so a singular mass matrix is never
@@ -64,6 +66,8 @@ def euler_lagrange_acceleration(lagrangian, q: Array, qdot: Array) -> Array:
         lagrangian: scalar function ``lagrangian(q, qdot)``, twice differentiable.
         q: positions, shape ``(n,)``.
         qdot: velocities, shape ``(n,)``.
+        force: an optional generalised force Q, shape ``(n,)`` (e.g. a Rayleigh friction
+            -γq̇); none by default.
 
     Returns:
         q̈, shape ``(n,)``.
@@ -82,6 +86,8 @@ def euler_lagrange_acceleration(lagrangian, q: Array, qdot: Array) -> Array:
     tangents_qdot = jnp.concatenate([jnp.zeros((1, n), qdot.dtype), jnp.eye(n, dtype=qdot.dtype)])
     (grad_q, _), (_, d_qdot) = jax.vmap(directional)(tangents_q, tangents_qdot)
     rhs = grad_q[0] - d_qdot[0]
+    if force is not None:
+        rhs = rhs + force
     mass = d_qdot[1:].T  # mass[:, i] = ∂(∂L/∂q̇)/∂q̇_i
     if n == 1:  # LU of a 1 x 1 matrix is the matrix: divide, without LAPACK calls
         qddot = rhs / mass[0]

@@ -8,7 +8,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
-from ._base import AbstractVectorField
+from ._base import AbstractVectorField, Part
 
 
 class NeuralODE(AbstractVectorField):
@@ -45,6 +45,9 @@ class NeuralODE(AbstractVectorField):
 
     def submodules(self):
         return {"vector_field": self.vector_field}
+
+    def parts(self) -> tuple[Part, ...]:
+        return (Part("f", "vector_field", self.vector_field, "the vector-field network"),)
 
     @classmethod
     def build(cls, state_size: int, approximator) -> NeuralODE:

@@ -12,8 +12,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
-from ._base import AbstractEnergyModel
-from ._hnn import check_scalar_energy
+from ._base import AbstractEnergyModel, Part, check_scalar_energy
 
 
 def symplectic_form(one_form, y: Array) -> Array:
@@ -227,6 +226,13 @@ class NeuralSymplecticForm(AbstractEnergyModel):
 
     def submodules(self):
         return {"one_form": self.one_form, "hamiltonian": self.hamiltonian}
+
+    def parts(self) -> tuple[Part, ...]:
+        """H (in the model's own coordinates, scaled with its form) first, then θ_NN."""
+        return (
+            Part("H", "hamiltonian", self.hamiltonian, "the H network"),
+            Part("theta", "one_form", self.one_form, "the 1-form network"),
+        )
 
     @classmethod
     def build(

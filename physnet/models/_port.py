@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -22,16 +22,15 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
-from ._base import AbstractEnergyModel
-from ._dissipation import AbstractDissipation, Friction, NoDissipation, _inverse_softplus
-from ._dissipative import as_dissipation
-from ._hnn import check_scalar_energy
+from ._base import AbstractComponent, Part
+from ._dissipation import AbstractDissipation, _inverse_softplus
+from ._dissipative import HamiltonianWithDissipation
 
 #: the accepted string values of ``PortHNN.build(force=...)``
 FORCE_FORMS = ("fourier", "learned", "none")
 
 
-class AbstractForce(nnx.Module, abc.ABC):
+class AbstractForce(AbstractComponent):
     """An external force F(t) of shape ``(N,)`` acting on the N momenta."""
 
     dof: int
@@ -39,13 +38,6 @@ class AbstractForce(nnx.Module, abc.ABC):
     @abc.abstractmethod
     def __call__(self, t) -> Array:
         """F(t), shape ``(N,)``, at the scalar time ``t``."""
-
-    @abc.abstractmethod
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments other than the sub-modules."""
-
-    def submodules(self) -> dict[str, nnx.Module]:
-        return {}
 
 
 class NoForce(AbstractForce):
@@ -154,6 +146,18 @@ class FourierForce(AbstractForce):
         wt = self.frequencies * t
         return jnp.cos(wt) @ self.cos[...] + jnp.sin(wt) @ self.sin[...]
 
+    def readout(self) -> dict[str, float]:
+        """``force_frequency_k`` (ω_k) and ``force_amplitude_k`` (A_k; ``force_amplitude_k_i``
+        for the momentum i of several), k and i from 1."""
+        out: dict[str, float] = {}
+        omegas, amplitudes = self.frequencies, self.amplitudes
+        for k in range(self.n_terms):
+            out[f"force_frequency_{k + 1}"] = float(omegas[k])
+            for i in range(self.dof):
+                key = f"force_amplitude_{k + 1}" + (f"_{i + 1}" if self.dof > 1 else "")
+                out[key] = float(amplitudes[k, i])
+        return out
+
     def config(self) -> dict[str, Any]:
         return {
             "dof": self.dof,
@@ -192,8 +196,11 @@ class LearnedForce(AbstractForce):
     def submodules(self) -> dict[str, nnx.Module]:
         return {"approximator": self.approximator}
 
+    def parts(self) -> tuple[Part, ...]:
+        return (Part("F", "force", self.approximator, "the force network F(t)", inputs="time"),)
 
-class PortHNN(AbstractEnergyModel):
+
+class PortHNN(HamiltonianWithDissipation):
     r"""Port-Hamiltonian neural network (Desai et al., 2021).
 
     .. math::
@@ -236,39 +243,10 @@ class PortHNN(AbstractEnergyModel):
         *,
         gamma_init: float | None = None,
     ):
-        check_scalar_energy("PortHNN", "hamiltonian", hamiltonian)
-        self.hamiltonian = hamiltonian
-        self.state_size = hamiltonian.in_features
-        n = self.state_size // 2
-        self.dissipation = as_dissipation(
-            dissipation, gamma_init, param_dtype=hamiltonian.param_dtype
-        )
-        self.dissipation.check_state_size(self.state_size)
-        if isinstance(force, str) and force == "fourier":
-            force = FourierForce(n)
-        elif isinstance(force, str) and force == "none":
-            force = NoForce(n)
-        elif isinstance(force, AbstractApproximator):
-            force = LearnedForce(force)
-        if not isinstance(force, AbstractForce) or force.dof != n:
-            raise ConfigError(
-                f"PortHNN: force must be 'fourier', 'none' or a forcing component of {n} "
-                f"component(s) (FourierForce({n}), LearnedForce(approximator(1, {n}))), got "
-                f"{force!r}"
-            )
-        self.force = force
+        self._set_core("PortHNN", hamiltonian, dissipation, gamma_init)
+        self.force = as_force(force, self.state_size // 2)
 
-    @property
-    def gamma(self) -> Array:
-        """The learned damping γ of a :class:`Friction` dissipation (0 for none)."""
-        if isinstance(self.dissipation, Friction):
-            return self.dissipation.gamma
-        if isinstance(self.dissipation, NoDissipation):
-            return jnp.zeros((), dtype=jnp.float64)
-        raise ConfigError("PortHNN: gamma is defined for the friction form only")
-
-    def energy(self, y: Array) -> Array:
-        return self.hamiltonian(y)[0]
+    _no_gamma: ClassVar[str] = "PortHNN: gamma is defined for the friction form only"
 
     def dissipation_matrix(self, y: Array) -> Array:
         """R(y) = -D(y), positive semi-definite, shape ``(2N, 2N)``."""
@@ -278,12 +256,6 @@ class PortHNN(AbstractEnergyModel):
         """G = (0, I)ᵀ, shape ``(2N, N)``."""
         n = self.state_size // 2
         return jnp.concatenate([jnp.zeros((n, n)), jnp.eye(n)], axis=0)
-
-    def autonomous_field(self, y: Array) -> Array:
-        """(J - R(y))∇H(y), the field without the force, shape ``(2N,)``."""
-        grad_h = jax.grad(self.energy)(y)
-        n = self.state_size // 2
-        return jnp.concatenate([grad_h[n:], -grad_h[:n]]) + self.dissipation(y, grad_h)
 
     def __call__(self, t, y: Array, args=None) -> Array:
         n = self.state_size // 2
@@ -299,6 +271,9 @@ class PortHNN(AbstractEnergyModel):
             "dissipation": self.dissipation,
             "force": self.force,
         }
+
+    def parts(self) -> tuple[Part, ...]:
+        return (*super().parts(), *self.force.parts())
 
     @classmethod
     def build(
@@ -317,15 +292,43 @@ class PortHNN(AbstractEnergyModel):
         ``force`` ``"fourier"`` (:class:`FourierForce` with ``n_terms`` terms from
         ``omega_init``), ``"learned"`` (:class:`LearnedForce` around ``approximator(1, N)``)
         or ``"none"``."""
-        n = state_size // 2
-        if force == "fourier":
-            forcing = FourierForce(n, n_terms, omega_init=omega_init)
-        elif force == "learned":
-            forcing = LearnedForce(approximator(1, n))
-        elif force == "none":
-            forcing = NoForce(n)
-        else:
+        if force not in FORCE_FORMS:
             raise ConfigError(
                 f"PortHNN: force must be one of {', '.join(map(repr, FORCE_FORMS))}, got {force!r}"
             )
+        n = state_size // 2
+        forcing = as_force(
+            force, n, n_terms=n_terms, omega_init=omega_init, approximator=approximator
+        )
         return cls(approximator(state_size, 1), dissipation, forcing, gamma_init=gamma_init)
+
+
+def as_force(
+    force, dof: int, *, n_terms: int = 1, omega_init: float = 1.0, approximator=None
+) -> AbstractForce:
+    """The component for ``PortHNN(force=...)`` and ``PortHNN.build(force=...)``: the one place
+    where the string forms and a bare approximator become forcing components.
+
+    ``"fourier"`` -> :class:`FourierForce` (``dof``, ``n_terms`` terms from ``omega_init``),
+    ``"none"`` -> :class:`NoForce`, ``"learned"`` -> :class:`LearnedForce` around
+    ``approximator(1, dof)`` (a factory, as in ``build``), an approximator ->
+    :class:`LearnedForce`; a component is returned as it is.
+
+    Raises:
+        ConfigError: for any other value or a force whose size is not ``dof``.
+    """
+    if isinstance(force, str) and force == "fourier":
+        force = FourierForce(dof, n_terms, omega_init=omega_init)
+    elif isinstance(force, str) and force == "none":
+        force = NoForce(dof)
+    elif isinstance(force, str) and force == "learned" and approximator is not None:
+        force = LearnedForce(approximator(1, dof))
+    elif isinstance(force, AbstractApproximator):
+        force = LearnedForce(force)
+    if not isinstance(force, AbstractForce) or force.dof != dof:
+        raise ConfigError(
+            f"PortHNN: force must be 'fourier', 'none' or a forcing component of {dof} "
+            f"component(s) (FourierForce({dof}), LearnedForce(approximator(1, {dof}))), got "
+            f"{force!r}"
+        )
+    return force

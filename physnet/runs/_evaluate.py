@@ -14,7 +14,6 @@ import jax.numpy as jnp
 from .._errors import ConfigError, DataError
 from .._io import atomic_directory, check_output, write_json
 from .._version import __version__
-from ..approximators import KAN
 from ..data import Trajectories
 from ..evaluation import (
     energy_function,
@@ -25,7 +24,7 @@ from ..evaluation import (
     trajectory_metrics,
     trajectory_rmse,
 )
-from ..models import HNN, LNN, AbstractEnergyModel, DissipativeHNN, Ensemble, Friction
+from ..models import AbstractEnergyModel, Ensemble
 from ..systems import system_from_metadata
 from ._rundir import RunDirectory, file_sha256
 
@@ -40,52 +39,34 @@ SUBSTEPS = 10
 
 
 def check_symbolic(model) -> None:
-    """Raise :class:`ConfigError` unless every learned function of ``model`` is a KAN."""
-    parts = model.submodules().values()
-    if not all(isinstance(a, KAN) for a in parts):
-        kinds = ", ".join(sorted({type(a).__name__ for a in parts}))
-        raise ConfigError(
-            f"--symbolic needs a KAN-based model (train with --approximator kan), got "
-            f"{type(model).__name__} with {kinds}"
-        )
+    """Raise :class:`ConfigError` in one line unless every learned part of ``model`` can be
+    read as a formula (:func:`physnet.interpret.check_readable`: a KAN or Polynomial H, L or
+    vector field, with any friction, learned dissipation or force that is itself readable)."""
+    from ..interpret import check_readable
+
+    check_readable(model)
 
 
 def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
-    """``formula``, ``coefficients`` and ``symbolic_r2`` (plus ``gamma_hat``) read on the
-    data's states: H for HNN/DissipativeHNN, L (normalised to a q̇² coefficient of 1/2) for
-    LNN (both by sparse polynomial regression of the learned scalar, degree 4), the composed
-    edge formula of the KAN for a neural ODE."""
-    from ..interpret import read_damping, read_hamiltonian, read_lagrangian, symbolic_formula
+    """``formula``, ``coefficients`` and ``symbolic_r2`` of the model's main law (H, L
+    normalised to a q̇² coefficient of 1/2, or the vector field), read on the data's states by
+    :func:`physnet.interpret.read_model`, plus the model's physical constants (``gamma_hat``,
+    force amplitudes and frequencies). ``formula`` holds every learned part's formula; with
+    more than one part, ``symbolic_parts`` holds each part's formula, coefficients and R²."""
+    from ..interpret import read_model
 
-    d = model.state_size
-    n = d // 2
-    q = ["q"] if n == 1 else [f"q{i + 1}" for i in range(n)]
     given = data.metadata.get("names")
-    states = data.states[data.mask]
-    out: dict[str, Any] = {}
-    if isinstance(model, HNN | DissipativeHNN):
-        names = given or (*q, *(v.replace("q", "p") for v in q))
-        readout = read_hamiltonian(model, states, names=tuple(names))
-        if isinstance(model, DissipativeHNN) and isinstance(model.dissipation, Friction):
-            out["gamma_hat"] = read_damping(model)
-    elif isinstance(model, LNN):
-        names = given or (*q, *(v + "dot" for v in q))
-        readout = read_lagrangian(model, states, names=tuple(names))
-    else:
-        names = [f"y{j + 1}" for j in range(d)]
-        result = symbolic_formula(
-            model.vector_field, states, names=names, output_names=[f"d{v}_dt" for v in names]
-        )
-        return out | {
-            "formula": result.formula,
-            "coefficients": result.coefficients,
-            "symbolic_r2": result.r2_min,
-        }
-    return out | {
+    names = tuple(given) if isinstance(given, list | tuple) and given else None
+    readout = read_model(model, data, names=names)
+    out: dict[str, Any] = dict(readout.constants)
+    out |= {
         "formula": readout.formula,
         "coefficients": readout.coefficients,
         "symbolic_r2": readout.r2,
     }
+    if len(readout.parts) > 1:
+        out["symbolic_parts"] = readout.parts
+    return out
 
 
 def _model_metrics(model, system, learned, true) -> dict[str, float]:
@@ -177,8 +158,7 @@ def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy)
         scaled = test.from_units(learned)
         h = jax.vmap(model.energy)(scaled) - model.energy(origin)
         metrics["learned_energy_change"] = float((h[-1] - h[0]) / h[0])
-    if isinstance(model, DissipativeHNN) and isinstance(model.dissipation, Friction):
-        metrics["gamma_hat"] = float(model.gamma)
+    metrics |= model.readout()
     return metrics
 
 
