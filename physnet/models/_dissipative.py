@@ -146,7 +146,8 @@ class DissipativeHNN(HamiltonianWithDissipation):
     @property
     def form(self) -> str:
         """The dissipation's label: ``"friction"``, ``"general"``, ``"none"`` (read-only,
-        derived from :attr:`dissipation`; prefer ``isinstance(model.dissipation, Friction)``)."""
+        derived from :attr:`dissipation`; prefer asking the component: ``model.dissipation.damping``,
+        ``model.readout()``)."""
         return self.dissipation.form
 
     @property
