@@ -32,7 +32,7 @@ from .._io import write_json
 from ..data import TimeSplit, Trajectories
 from ..datasets import load as load_dataset
 from ..evaluation import derivative_mse, energy_function, energy_mse, rollout, trajectory_rmse
-from ..models import HNN, DissipativeHNN, Ensemble, Friction
+from ..models import HNN, DissipativeHNN, Ensemble
 from ..training import fit, fit_ensemble
 from ._common import Experiment
 
@@ -230,8 +230,9 @@ def _score(model, cfg, raw, train, test, energy) -> dict[str, Any]:
         "omega0": math.sqrt(max(lin["omega0_sq"], 0.0)),
         "damping_rate": lin["damping_rate"],
     }
-    if isinstance(model, DissipativeHNN) and isinstance(model.dissipation, Friction):
-        row["gamma_hat"] = float(model.gamma)
+    gamma = model.readout().get("gamma_hat")  # a dissipation with a scalar damping
+    if gamma is not None:
+        row["gamma_hat"] = gamma
     return row
 
 

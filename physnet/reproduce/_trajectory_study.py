@@ -59,7 +59,7 @@ from .._build import build_model
 from .._errors import TrainingDivergedError
 from ..data import generate
 from ..evaluation import energy_drift, rollout
-from ..models import AbstractEnergyModel, DissipativeHNN
+from ..models import AbstractEnergyModel
 from ..systems import Duffing
 from ..training import TrajectoryLoss, fit
 from ._common import study
@@ -195,8 +195,9 @@ def evaluate(cfg: TrajectoryStudyConfig, model, system, test, reference) -> dict
             metrics["rollout_rmse"] = (
                 float(np.sqrt(np.mean(err**2))) if np.all(np.isfinite(err)) else float("inf")
             )
-    if isinstance(model, DissipativeHNN):
-        metrics["gamma_hat"] = float(model.gamma)
+    gamma = model.readout().get("gamma_hat")  # a dissipation with a scalar damping
+    if gamma is not None:
+        metrics["gamma_hat"] = gamma
     return metrics
 
 

@@ -18,7 +18,7 @@ from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInt
 from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
-from ..models import DissipativeHNN, Ensemble, Friction
+from ..models import Ensemble
 from ..training import LOSSES, Runtime, fit, fit_ensemble, get_loss
 from ..training import fit_states as states_fit
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
@@ -420,8 +420,9 @@ def _train_ensemble(make_model, train, test, n, seed, fit_config, fit_options, o
 
     def readout(member):
         row = _member_metrics(member, train, test)
-        if isinstance(member, DissipativeHNN) and isinstance(member.dissipation, Friction):
-            row["gamma_hat"] = float(member.gamma)
+        gamma = member.readout().get("gamma_hat")  # a dissipation with a scalar damping
+        if gamma is not None:
+            row["gamma_hat"] = gamma
         return row
 
     last = [r[np.isfinite(r)][-1] if np.isfinite(r).any() else np.nan for r in history.train_loss]
