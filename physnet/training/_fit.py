@@ -340,8 +340,7 @@ def _run(spec, state, rest, batch, key, *, config, host, test, progress, checkpo
             rest,
             batch,
             key,
-            steps=config.steps,
-            chunk_size=config.chunk_size,
+            config=config,
             host=host,
             checkpointing=checkpointing,
         )

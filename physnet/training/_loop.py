@@ -150,12 +150,13 @@ def drive(
     batch,
     key,
     *,
-    steps: int,
-    chunk_size: int,
+    config,
     host: Host,
     checkpointing: Checkpointing | None = None,
 ) -> Outcome:
-    """Run ``steps`` optimizer steps on ``state``, calling ``host.hooks`` between chunks.
+    """Run ``config.steps`` optimizer steps on ``state`` in chunks of at most
+    ``config.chunk_size`` (``config`` a :class:`~physnet.training.FitConfig`), calling
+    ``host.hooks`` between chunks (``config.hooks`` are among them).
 
     The chunk is :func:`run_chunk` with ``spec`` (its ``max_length`` set to the longest chunk of
     the plan, :func:`plan_chunks`): one module-level ``jax.jit`` keyed by the spec and the
@@ -177,6 +178,7 @@ def drive(
     of the running chunk: the state is saved and ``Outcome.interrupted`` set.
     """
     ck = checkpointing
+    steps, chunk_size = config.steps, config.chunk_size
     hooks, history, sync, read = host.hooks, host.history, host.sync, host.read
     in_chunk = tuple(h for h in hooks if isinstance(h, CompiledHook))
     boundaries = [b for h in hooks if isinstance(h, Hook) for b in h.boundaries(steps)]
