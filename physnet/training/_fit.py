@@ -115,6 +115,16 @@ def _runtime(runtime, where: str, **options) -> Runtime:
         raise ConfigError(f"{where}: {err}") from None
 
 
+def _config_and_runtime(where: str, given: dict) -> tuple[FitConfig, Runtime]:
+    """The :class:`FitConfig` and :class:`Runtime` of a keyword wrapper's arguments
+    (``given``: its ``locals()``): ``config``/``runtime`` with the given fields replaced."""
+    fields = [f.name for f in dataclasses.fields(FitConfig)]
+    config = _config(given["config"], where, {k: given[k] for k in fields})
+    names = [f.name for f in dataclasses.fields(Runtime) if f.name in given]
+    runtime = _runtime(given["runtime"], where, **{k: given[k] for k in names})
+    return config, runtime
+
+
 def _prepare(config: FitConfig, data, test_data, key, where: str):
     """The loss's sample arrays of ``data`` and ``test_data`` and the PRNG key."""
     batch = config.loss.prepare(data)
@@ -201,26 +211,7 @@ def fit(
             holds the parameters reached, saved in ``checkpoint`` when given.
         ConfigError: on invalid options; DataError: on a bad ``resume`` file.
     """
-    options = dict(
-        steps=steps,
-        optimizer=optimizer,
-        loss=loss,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        hooks=hooks,
-        max_param_norm=max_param_norm,
-    )
-    config = _config(config, "fit", options)
-    runtime = _runtime(
-        runtime,
-        "fit",
-        progress=progress,
-        mesh=mesh,
-        mesh_axis=mesh_axis,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-    )
+    config, runtime = _config_and_runtime("fit", locals())
     return _fit_model(model, data, config, test_data=test_data, key=key, runtime=runtime)
 
 
@@ -423,27 +414,7 @@ def fit_ensemble(
     Raises:
         TrainingInterrupted: on Ctrl-C (SIGINT), as in :func:`fit`.
     """
-    options = dict(
-        steps=steps,
-        optimizer=optimizer,
-        loss=loss,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        hooks=hooks,
-        max_param_norm=max_param_norm,
-    )
-    config = _config(config, "fit_ensemble", options)
-    runtime = _runtime(
-        runtime,
-        "fit_ensemble",
-        progress=progress,
-        mesh=mesh,
-        mesh_axis=mesh_axis,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        member_batch_size=member_batch_size,
-    )
+    config, runtime = _config_and_runtime("fit_ensemble", locals())
     return _fit_members(ensemble, data, config, test_data=test_data, key=key, runtime=runtime)
 
 

@@ -99,32 +99,14 @@ class LatentShootingLoss(AbstractLoss):
     max_steps: int = 4096
 
     def __post_init__(self):
-        shooting = TrajectoryLoss(
-            self.window,
-            stride=self.stride,
-            solver=self.solver,
-            substeps=self.substeps,
-            adjoint=self.adjoint,
-            rtol=self.rtol,
-            atol=self.atol,
-            max_steps=self.max_steps,
-        )
+        shooting = self._shooting  # validates the options
         for f in dataclasses.fields(self):  # the validated, normalised options
             object.__setattr__(self, f.name, getattr(shooting, f.name))
 
     @property
     def _shooting(self) -> TrajectoryLoss:
         """The trajectory loss integrating each window from its latent start."""
-        return TrajectoryLoss(
-            self.window,
-            stride=self.stride,
-            solver=self.solver,
-            substeps=self.substeps,
-            adjoint=self.adjoint,
-            rtol=self.rtol,
-            atol=self.atol,
-            max_steps=self.max_steps,
-        )
+        return TrajectoryLoss(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     def __repr__(self) -> str:
         return f"LatentShootingLoss(window={self.window}, stride={self.stride})"
