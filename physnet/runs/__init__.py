@@ -1,6 +1,7 @@
 """Run directories: what ``physnet train`` writes (config, split, checkpoint, metrics) and
 ``physnet evaluate`` reads; training and evaluating a run from options."""
 
+from ._config import RunConfig as RunConfig  # the run schema (config.json)
 from ._evaluate import evaluate_run as evaluate_run
 from ._evaluate import symbolic_metrics as symbolic_metrics
 from ._rundir import RUN_FORMAT as RUN_FORMAT
