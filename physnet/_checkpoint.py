@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ._errors import DataError
+from ._errors import DataError, UnknownClassError
 from ._io import atomic_path, check_output, write_marker
 from .approximators import AbstractApproximator
 from .models import (
@@ -76,7 +76,7 @@ def build_from_spec(spec: dict):
         raise DataError(f"a model description must be a JSON object, got {spec!r:.60}")
     name = spec.get("class")
     if not isinstance(name, str) or name not in registry:
-        raise DataError(f"checkpoint names an unknown class {name!r:.60}")
+        raise UnknownClassError(name, f"checkpoint names an unknown class {name!r:.60}")
     cls = registry[name]
     config = spec.get("config", {})
     subs_spec = spec.get("submodules", {})
@@ -192,6 +192,8 @@ def load_model(directory: str | os.PathLike):
         raise DataError(f"{model_file}: ensemble size must be a positive integer, got {members!r}")
     try:
         model = build_from_spec(spec)
+    except UnknownClassError as err:  # keeps its kind and class name
+        raise UnknownClassError(err.class_name, f"{model_file}: {err}") from None
     except DataError as err:
         raise DataError(f"{model_file}: {err}") from None
     except Exception as err:  # wrong or missing constructor arguments, bad values

@@ -15,6 +15,18 @@ class DataError(PhysnetError, ValueError):
     """A data file or array is missing, malformed, non-finite or of the wrong shape."""
 
 
+class UnknownClassError(DataError):
+    """A file (a checkpoint) names a class this process does not know.
+
+    Attributes:
+        class_name: the class name the file records.
+    """
+
+    def __init__(self, class_name: str, message: str):
+        self.class_name = class_name
+        super().__init__(message)
+
+
 class ConfigError(PhysnetError, ValueError):
     """An option, argument or configuration value is not valid."""
 

@@ -7,6 +7,7 @@ Adding an approximator is one new module plus one line in ``APPROXIMATORS``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from flax import nnx
@@ -19,8 +20,24 @@ from ._mlp import MLP
 from ._polynomial import Polynomial
 
 
+def _check_options(kind: str, options: dict, target) -> None:
+    """ConfigError naming the first option ``target``'s signature does not take (none when it
+    takes ``**kwargs``): read from the signature, not from a TypeError's text."""
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        known = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        raise ConfigError(
+            f"{kind}: unexpected keyword argument {unknown[0]!r} (its options: "
+            f"{', '.join(k for k in known if k != 'rngs') or 'none'})"
+        )
+
+
 def _mlp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any) -> MLP:
     """:class:`MLP` with the given options (``width``, ``depth``, ``activation``, ``init``)."""
+    _check_options("mlp", options, MLP.__init__)
     return MLP(in_features, out_features, rngs=rngs, **options)
 
 
@@ -32,6 +49,7 @@ def _softexp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: 
             f"softexp: the activation is soft_exponential by definition, got "
             f"activation={activation!r}; use --approximator mlp for other activations"
         )
+    _check_options("softexp", options, MLP.__init__)
     return MLP(in_features, out_features, rngs=rngs, activation="soft_exponential", **options)
 
 
@@ -68,6 +86,7 @@ def _polynomial(
 ) -> Polynomial:
     """:class:`Polynomial` with the given options (``degree``, ``constant``, ``exclude``,
     ``init_scale``)."""
+    _check_options("polynomial", options, Polynomial.__init__)
     return Polynomial(in_features, out_features, rngs=rngs, **options)
 
 
@@ -110,9 +129,5 @@ def build_approximator(
     """
     builder = approximator_builder(kind)
     options = {k: v for k, v in options.items() if v is not None}
-    try:
-        return builder(in_features, out_features, rngs=rngs, **options)
-    except TypeError as err:  # an option the constructor does not take
-        if "unexpected keyword argument" not in str(err):
-            raise
-        raise ConfigError(f"{kind}: {err}") from None
+    _check_options(str(kind), options, builder)  # the registered builders check their own
+    return builder(in_features, out_features, rngs=rngs, **options)

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._errors import ConfigError, DataError
+from .._errors import ConfigError, DataError, UnknownClassError
 from .._io import atomic_directory, check_output, write_json
 from .._version import __version__
 from ..data import Trajectories
@@ -217,13 +217,13 @@ def _load_model(run: RunDirectory):
     says which flag imports it (a module named inside a run is never imported unasked)."""
     try:
         return run.load_model()
-    except DataError as err:
+    except UnknownClassError as err:
         paths = [
             f"--{k} {v}"
             for k in ("model", "approximator")
             if isinstance(v := run.config.get(k), str) and ":" in v
         ]
-        if "unknown class" not in str(err) or not paths:
+        if not paths:
             raise
         raise DataError(
             f"{err}; the run was trained with {' and '.join(paths)}: pass the same flag(s) to "
