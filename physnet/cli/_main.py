@@ -98,7 +98,7 @@ _PATH_HELP = "or your own class as package.module:Class (the module is imported)
 
 def _system_parameters() -> dict[str, list[tuple[str, float]]]:
     """Every registered system's constructor parameters: ``{param: [(system, default)]}``."""
-    from .systems import SYSTEMS
+    from ..systems import SYSTEMS
 
     params: dict[str, list[tuple[str, float]]] = {}
     for name, cls in SYSTEMS.items():
@@ -129,8 +129,8 @@ def _add_user_system_flags(p, user_system) -> None:
     registered systems do not already have (required where the parameter has no default)."""
     import inspect
 
-    from ._classpath import class_path
-    from ._errors import ConfigError
+    from .._classpath import class_path
+    from .._errors import ConfigError
 
     cls = user_system
     for name, param in inspect.signature(cls).parameters.items():
@@ -174,7 +174,7 @@ def _user_system(argv: list[str]):
             value = arg.partition("=")[2]
     if value is None or ":" not in value:
         return None
-    from .systems import system_class
+    from ..systems import system_class
 
     return system_class(value)
 
@@ -182,8 +182,8 @@ def _user_system(argv: list[str]):
 def build_parser(user_system=None) -> argparse.ArgumentParser:
     """The argument parser; ``user_system``: a user's system class whose parameters
     ``simulate`` takes as flags (``--system package.module:Class``)."""
-    from .evaluation import SOLVERS
-    from .systems import SYSTEMS
+    from ..evaluation import SOLVERS
+    from ..systems import SYSTEMS
 
     parser = _Parser(prog="physnet", description="Physics-informed dynamics identification.")
     parser.add_argument(
@@ -247,10 +247,10 @@ def build_parser(user_system=None) -> argparse.ArgumentParser:
     if user_system is not None:
         _add_user_system_flags(p, user_system)
 
-    from .approximators import APPROXIMATORS
-    from .models import MODELS
-    from .runs import SPLITS
-    from .training import LOSSES, RECIPES
+    from ..approximators import APPROXIMATORS
+    from ..models import MODELS
+    from ..runs import SPLITS
+    from ..training import LOSSES, RECIPES
 
     p = sub.add_parser("train", help="train a model on a data file")
     p.add_argument(
@@ -491,11 +491,11 @@ def build_parser(user_system=None) -> argparse.ArgumentParser:
 def _cmd_reproduce(args) -> int:
     import matplotlib
 
-    from .reproduce import parse_experiments, reproduce
+    from ..reproduce import parse_experiments, reproduce
 
     matplotlib.use("Agg")  # a batch job writing PNG files: no window (never selected on import)
-    from ._io import check_output
-    from .reproduce import write_report
+    from .._io import check_output
+    from ..reproduce import write_report
 
     names = parse_experiments(args.experiments)
     check_output(args.out, "results", overwrite=True)  # a results folder gains experiments
@@ -519,8 +519,8 @@ def _cmd_reproduce(args) -> int:
 def _make_system(args):
     import inspect
 
-    from ._errors import ConfigError
-    from .systems import system_class
+    from .._errors import ConfigError
+    from ..systems import system_class
 
     cls = system_class(args.system)
     accepted = inspect.signature(cls).parameters
@@ -543,9 +543,9 @@ def _make_system(args):
 def _cmd_simulate(args) -> int:
     import jax
 
-    from ._errors import ConfigError, DataError
-    from ._io import check_output
-    from .data import generate, is_data_file
+    from .._errors import ConfigError, DataError
+    from .._io import check_output
+    from ..data import generate, is_data_file
 
     system = _make_system(args)
     out = args.out if str(args.out).endswith(".npz") else str(args.out) + ".npz"
@@ -594,7 +594,7 @@ def _loss_flags() -> tuple[str, ...]:
     (:func:`_add_loss_flags`)."""
     import dataclasses
 
-    from .training import LOSSES
+    from ..training import LOSSES
 
     names = [f.name for cls in LOSSES.values() for f in dataclasses.fields(cls)]
     return tuple(dict.fromkeys(names))
@@ -615,13 +615,13 @@ def _model_option_parameters(models) -> dict:
 
 
 def _model_flags() -> tuple[str, ...]:
-    from .models import MODELS
+    from ..models import MODELS
 
     return (*_APPROXIMATOR_FLAGS, *_model_option_parameters(MODELS))
 
 
 def _bool(text: str) -> bool:
-    from ._errors import ConfigError
+    from .._errors import ConfigError
 
     value = text.strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):
@@ -633,7 +633,7 @@ def _add_model_flags(parser, models) -> None:
     """One flag per model option (a keyword-only parameter of a registered model's ``build``),
     generated from the signatures: type from the annotation, default and models in the
     help."""
-    from ._build import PRESETS
+    from .._build import PRESETS
 
     group = parser.add_argument_group("model options (--model ...)")
     for key, owners in _model_option_parameters(models).items():
@@ -687,8 +687,8 @@ def _import_named_classes(args) -> None:
     """Import the user's own classes that ``--model`` / ``--approximator package.module:Class``
     name (the user asked for them), so that a run's checkpoint or resumed training finds them;
     registered names need nothing."""
-    from .approximators._registry import approximator_builder
-    from .models import model_class
+    from ..approximators._registry import approximator_builder
+    from ..models import model_class
 
     for flag, lookup in (("model", model_class), ("approximator", approximator_builder)):
         value = getattr(args, flag)
@@ -697,8 +697,8 @@ def _import_named_classes(args) -> None:
 
 
 def _cmd_train(args) -> int:
-    from ._errors import ConfigError
-    from .runs import resume_run, train_run
+    from .._errors import ConfigError
+    from ..runs import resume_run, train_run
 
     if args.resume is not None:
         given = [f for f in ("data", "out") if getattr(args, f) is not None]
@@ -762,7 +762,7 @@ def _cmd_train(args) -> int:
 
 
 def _shown(metrics: dict, ensemble) -> dict:
-    from ._io import strict_json
+    from .._io import strict_json
 
     shown = {k: v for k, v in metrics.items() if k.endswith("mse") or k.endswith("mse_std")}
     if ensemble is not None:
@@ -771,9 +771,9 @@ def _shown(metrics: dict, ensemble) -> dict:
 
 
 def _cmd_evaluate(args) -> int:
-    from ._errors import ConfigError
-    from ._io import strict_json
-    from .runs import evaluate_run
+    from .._errors import ConfigError
+    from .._io import strict_json
+    from ..runs import evaluate_run
 
     for flag in ("model", "approximator"):
         if getattr(args, flag) is not None and ":" not in getattr(args, flag):
@@ -814,7 +814,7 @@ def _describe_data(data) -> str:
 
 
 def _cmd_import(args) -> int:
-    from .data import from_table
+    from ..data import from_table
 
     data = from_table(
         args.file,
@@ -828,7 +828,7 @@ def _cmd_import(args) -> int:
     )
     if args.estimate_derivatives is not None:
         if data.has_derivatives:
-            from ._errors import ConfigError
+            from .._errors import ConfigError
 
             raise ConfigError(
                 "--estimate-derivatives and --derivatives both give dy/dt; choose one"
@@ -840,8 +840,8 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_datasets(args) -> int:
-    from . import datasets
-    from ._errors import ConfigError
+    from .. import datasets
+    from .._errors import ConfigError
 
     if args.export is None:
         if args.out is not None:
@@ -871,9 +871,9 @@ def _cmd_analyze(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import plotting
-    from ._io import atomic_directory, check_output, strict_json, write_json
-    from .analysis import analyze_run
+    from .. import plotting
+    from .._io import atomic_directory, check_output, strict_json, write_json
+    from ..analysis import analyze_run
 
     out = Path(args.out) if args.out else Path(args.run) / "ntk"
     check_output(out, "ntk analysis", overwrite=args.overwrite, inputs=[args.run])
@@ -917,7 +917,7 @@ def _cmd_analyze(args) -> int:
 
 
 def _floats(text: str, what: str) -> list[float]:
-    from ._errors import ConfigError
+    from .._errors import ConfigError
 
     try:
         return [float(v) for v in text.split(",")]
@@ -935,9 +935,9 @@ def _is_comparison(path: Path) -> bool:
 
 
 def _cmd_compare(args) -> int:
-    from ._errors import ConfigError
-    from ._io import check_output, write_json
-    from .compare import compare, default_families, expression_task, file_task
+    from .._errors import ConfigError
+    from .._io import check_output, write_json
+    from ..compare import compare, default_families, expression_task, file_task
 
     if args.out:
         check_output(
@@ -1017,7 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
     console = argv is None  # the console script, not a call from Python (tests)
     try:
         argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-        from ._errors import PhysnetError
+        from .._errors import PhysnetError
 
         try:
             parser = build_parser(_user_system(argv))
@@ -1030,10 +1030,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USER_ERROR
         if console and not args.no_compilation_cache:
-            from ._compilation_cache import enable_compilation_cache
+            from .._compilation_cache import enable_compilation_cache
 
             enable_compilation_cache()
-        from ._errors import PhysnetError, TrainingInterrupted
+        from .._errors import PhysnetError, TrainingInterrupted
 
         try:
             return COMMANDS[args.command](args)
