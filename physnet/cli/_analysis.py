@@ -22,6 +22,8 @@ def add_analyze_parser(sub) -> None:
 
 
 def add_compare_parser(sub) -> None:
+    from ..compare import MATCHES
+
     p = sub.add_parser(
         "compare",
         help="MLP vs soft-exp MLP vs KAN on your function, at matched parameters or FLOPs",
@@ -40,7 +42,7 @@ def add_compare_parser(sub) -> None:
     p.add_argument("--n-train", type=_positive_int, default=200, help="--expr: samples")
     p.add_argument("--targets", type=_positive_int, default=1, help="--data .csv: last N columns")
     p.add_argument("--classify", action="store_true", help="--data: targets are class labels")
-    p.add_argument("--match", choices=("params", "flops"), default="params")
+    p.add_argument("--match", choices=MATCHES, default="params")
     p.add_argument(
         "--budget",
         type=_positive_float,

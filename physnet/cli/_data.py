@@ -7,6 +7,8 @@ from ._types import _OVERWRITE_HELP
 
 
 def add_import_parser(sub) -> None:
+    from ..data import FD_METHODS
+
     p = sub.add_parser(
         "import",
         help="read measured trajectories from a CSV or text table into a data file (.npz)",
@@ -37,7 +39,7 @@ def add_import_parser(sub) -> None:
     p.add_argument(
         "--estimate-derivatives",
         default=None,
-        choices=["central", "forward", "savgol"],
+        choices=FD_METHODS,
         help="estimate dy/dt from the states on the recorded times (central: second order, "
         "exact for quadratics on non-uniform grids; forward: as the HNN paper does)",
     )
