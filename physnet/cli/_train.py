@@ -1,0 +1,305 @@
+"""``physnet train``: its parser (model and loss flags generated from the registries) and
+the command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ._types import (
+    _OVERWRITE_HELP,
+    _PATH_HELP,
+    _bool,
+    _Choices,
+    _finite_float,
+    _nonnegative_int,
+    _positive_float,
+    _positive_int,
+    _seed,
+)
+
+
+def add_train_parser(sub) -> None:
+    from ..approximators import APPROXIMATORS
+    from ..models import MODELS
+    from ..runs import SPLITS
+    from ..training import LOSSES, RECIPES
+
+    p = sub.add_parser("train", help="train a model on a data file")
+    p.add_argument(
+        "--data", default=None, help="data file (.npz) from `physnet simulate` (required)"
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue the interrupted run RUN from its saved training state, with its own "
+        "options (--steps may raise the step count); the result equals an uninterrupted run",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="save the training state in the run every N steps (default 1000) and on Ctrl-C",
+    )
+    p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    p.add_argument(
+        "--model",
+        default="hnn",
+        choices=_Choices(MODELS),
+        help=f"a registered model (default hnn), {_PATH_HELP} with a classmethod build",
+    )
+    p.add_argument(
+        "--approximator",
+        default="mlp",
+        choices=_Choices(APPROXIMATORS),
+        help=f"a registered approximator (default mlp), {_PATH_HELP}",
+    )
+    p.add_argument("--loss", default="derivative", choices=list(LOSSES))
+    p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=list(RECIPES),
+        help="a training recipe instead of Adam at --lr (fast: Adam, then L-BFGS; full batch)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
+    g = p.add_argument_group(
+        "states-only identification (noisy states, no derivatives: physnet.fit_states)"
+    )
+    g.add_argument(
+        "--fit-states",
+        action="store_true",
+        help="weak form, then latent-start shooting by Levenberg-Marquardt, instead of Adam "
+        "steps (small models: a polynomial H or a small net); reports the noise level",
+    )
+    g.add_argument("--weak-steps", type=_nonnegative_int, default=None, help="(default 30)")
+    g.add_argument("--latent-steps", type=_nonnegative_int, default=None, help="(default 20)")
+    g.add_argument(
+        "--max-step",
+        type=_positive_float,
+        default=None,
+        help="trust region of the weak stage (e.g. 1 for a polynomial H; default none)",
+    )
+    p.add_argument("--width", type=_positive_int, default=None, help="MLP width (default 32)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=None, help="MLP hidden layers (default 2)"
+    )
+    p.add_argument("--activation", default=None, help="MLP activation (default tanh)")
+    p.add_argument(
+        "--grid", type=_positive_int, default=None, help="KAN grid intervals (default 5)"
+    )
+    p.add_argument("--order", type=_positive_int, default=None, help="KAN spline order (default 3)")
+    p.add_argument(
+        "--degree",
+        type=_positive_int,
+        default=None,
+        help="polynomial total degree (default 3; --approximator polynomial)",
+    )
+    p.add_argument("--train-fraction", type=_finite_float, default=0.8)
+    p.add_argument(
+        "--split",
+        default="auto",
+        choices=list(SPLITS),
+        help="trajectory: whole trajectories train or test; time: the first --train-fraction "
+        "of every record trains; auto (default): by trajectory when the data hold several, "
+        "by time for one record",
+    )
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train N members (initialised with seeds seed..seed+N-1, same data) in one "
+        "compiled call; metrics report the median and the spread over members",
+    )
+    p.add_argument(
+        "--ensemble-batch",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="with --ensemble: vmap K members at a time, the groups in sequence (default all; "
+        "1 is fastest on a CPU with few cores)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", default=None, help="run directory to create (required)")
+    _add_model_flags(p, MODELS)
+    _add_loss_flags(p, LOSSES)
+
+
+def _loss_flags() -> tuple[str, ...]:
+    """The loss options ``physnet train`` has flags for: every field of every registered loss
+    (:func:`_add_loss_flags`)."""
+    import dataclasses
+
+    from ..training import LOSSES
+
+    names = [f.name for cls in LOSSES.values() for f in dataclasses.fields(cls)]
+    return tuple(dict.fromkeys(names))
+
+
+_APPROXIMATOR_FLAGS = ("width", "depth", "activation", "grid", "order", "degree")
+
+
+def _model_option_parameters(models) -> dict:
+    """``{option: [(model name, inspect.Parameter), ...]}``: the keyword-only parameters of the
+    registered models' ``build`` classmethods (their options, :func:`physnet.build_model`)."""
+    import inspect
+
+    out: dict = {}
+    for name, cls in models.items():
+        for key, param in inspect.signature(cls.build).parameters.items():
+            if param.kind is inspect.Parameter.KEYWORD_ONLY:
+                out.setdefault(key, []).append((name, param))
+    return out
+
+
+def _model_flags() -> tuple[str, ...]:
+    from ..models import MODELS
+
+    return (*_APPROXIMATOR_FLAGS, *_model_option_parameters(MODELS))
+
+
+def _add_model_flags(parser, models) -> None:
+    """One flag per model option (a keyword-only parameter of a registered model's ``build``),
+    generated from the signatures: type from the annotation, default and models in the
+    help."""
+    from .._build import PRESETS
+
+    group = parser.add_argument_group("model options (--model ...)")
+    for key, owners in _model_option_parameters(models).items():
+        text = str(owners[0][1].annotation)
+        kind = _bool if "bool" in text else _finite_float if "float" in text else str
+        kind = _positive_int if "int" in text and kind is str else kind
+        which = ", ".join(
+            f"{n} (default {PRESETS.get(n, {}).get('model', {}).get(key, p.default)})"
+            for n, p in owners
+        )
+        group.add_argument(
+            "--" + key.replace("_", "-"), type=kind, default=None, help=f"--model {which}"
+        )
+
+
+def _add_loss_flags(parser, losses) -> None:
+    """One flag per option of the registered losses, generated from their dataclass fields
+    (help, choices and type from the field's metadata, see ``physnet.training._loss_base.
+    option``), grouped by loss; an option several losses share gets one flag."""
+    import dataclasses
+
+    owners: dict[str, dict[str, Any]] = {}  # option -> {loss: its default}
+    for name, cls in losses.items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, {})[name] = f.default
+    for name, cls in losses.items():
+        fields = [f for f in dataclasses.fields(cls) if next(iter(owners[f.name])) == name]
+        if not fields:
+            continue
+        group = parser.add_argument_group(f"--loss {name} options")
+        for f in fields:
+            meta = f.metadata
+            kind = meta.get("type", str)
+            defaults = {k: v for k, v in owners[f.name].items() if v is not None}
+            if len(owners[f.name]) == 1:
+                default = f" (default {f.default})" if f.default is not None else ""
+            else:
+                loss_names = ", ".join(owners[f.name])
+                each = "; ".join(f"{v} for {k}" for k, v in defaults.items())
+                default = f" (--loss {loss_names}" + (f"; default {each})" if each else ")")
+            group.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=_positive_int if kind is int else _positive_float if kind is float else str,
+                default=None,
+                choices=meta.get("choices"),
+                help=f"{meta.get('help', '')}{default}",
+            )
+
+
+def _import_named_classes(args) -> None:
+    """Import the user's own classes that ``--model`` / ``--approximator package.module:Class``
+    name (the user asked for them), so that a run's checkpoint or resumed training finds them;
+    registered names need nothing."""
+    from ..approximators._registry import approximator_builder
+    from ..models import model_class
+
+    for flag, lookup in (("model", model_class), ("approximator", approximator_builder)):
+        value = getattr(args, flag)
+        if isinstance(value, str) and ":" in value:
+            lookup(value)
+
+
+def _cmd_train(args) -> int:
+    from .._errors import ConfigError
+    from ..runs import resume_run, train_run
+
+    if args.resume is not None:
+        given = [f for f in ("data", "out") if getattr(args, f) is not None]
+        if given:
+            raise ConfigError(
+                f"--resume RUN reads the run's own options; drop --{' --'.join(given)}"
+            )
+        _import_named_classes(args)
+        out, metrics = resume_run(
+            args.resume, steps=args.steps, progress=False if args.quiet else None
+        )
+        print(json.dumps(_shown(metrics, None) | {"out": str(out)}))
+        return 0
+    missing = [f"--{f}" for f in ("data", "out") if getattr(args, f) is None]
+    if missing:
+        raise ConfigError(f"train needs {' and '.join(missing)} (or --resume RUN)")
+    if args.approximator != "kan" and (args.grid is not None or args.order is not None):
+        raise ConfigError("--grid and --order apply to --approximator kan only")
+    if args.approximator != "polynomial" and args.degree is not None:
+        raise ConfigError("--degree applies to --approximator polynomial only")
+    states_flags = {k: getattr(args, k) for k in ("weak_steps", "latent_steps", "max_step")}
+    fit_states = None
+    if args.fit_states:
+        fit_states = {k: v for k, v in states_flags.items() if v is not None}
+        if args.steps is not None:
+            raise ConfigError("--fit-states does not take Adam --steps")
+    elif any(v is not None for v in states_flags.values()):
+        given = [f"--{k.replace('_', '-')}" for k, v in states_flags.items() if v is not None]
+        raise ConfigError(f"{', '.join(given)} appl(ies) to --fit-states only")
+    out, metrics = train_run(
+        args.data,
+        args.out,
+        fit_states=fit_states,
+        overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every,
+        model=args.model,
+        approximator=args.approximator,
+        options={k: getattr(args, k) for k in _model_flags()},
+        loss=args.loss,
+        loss_options={k: getattr(args, k) for k in _loss_flags()},
+        steps=3000 if args.steps is None else args.steps,
+        lr=args.lr,
+        preset=args.preset,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        train_fraction=args.train_fraction,
+        split=args.split,
+        ensemble=args.ensemble,
+        ensemble_batch=args.ensemble_batch,
+        progress=False if args.quiet else None,
+    )
+    diverged = metrics.get("diverged_members")
+    if diverged:
+        print(
+            f"physnet train: warning: ensemble members {diverged} diverged and keep the "
+            "parameters of their last finite step",
+            file=sys.stderr,
+        )
+    print(json.dumps(_shown(metrics, args.ensemble) | {"out": str(out)}))
+    return 0
+
+
+def _shown(metrics: dict, ensemble) -> dict:
+    from .._io import strict_json
+
+    shown = {k: v for k, v in metrics.items() if k.endswith("mse") or k.endswith("mse_std")}
+    if ensemble is not None:
+        shown["ensemble"] = ensemble
+    return strict_json(shown)[0]
