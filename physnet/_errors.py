@@ -15,6 +15,11 @@ class DataError(PhysnetError, ValueError):
     """A data file or array is missing, malformed, non-finite or of the wrong shape."""
 
 
+class NonFiniteError(DataError):
+    """An array holds NaN or infinity where finite values are needed (e.g. a simulation that
+    blew up)."""
+
+
 class UnknownClassError(DataError):
     """A file (a checkpoint) names a class this process does not know.
 

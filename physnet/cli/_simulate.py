@@ -156,7 +156,7 @@ def _make_system(args):
 def _cmd_simulate(args) -> int:
     import jax
 
-    from .._errors import ConfigError, DataError
+    from .._errors import ConfigError, NonFiniteError
     from .._io import check_output
     from ..data import generate, is_data_file
 
@@ -182,9 +182,7 @@ def _cmd_simulate(args) -> int:
             key=k_data,
             coordinates=args.coordinates,
         )
-    except DataError as err:
-        if "NaN" not in str(err) and "inf" not in str(err):
-            raise
+    except NonFiniteError:
         h = args.t1 / max(args.n_points - 1, 1) / 100
         raise ConfigError(
             f"the simulation of {system} blew up (non-finite states): the RK4 step "

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from .._errors import DataError
+from .._errors import DataError, NonFiniteError
 from . import _finite_differences, _noise, _npz, _rows, _units
 from ._npz import ARRAY_FIELDS
 from ._split import TrajectorySplit
@@ -76,7 +76,7 @@ class Trajectories:
                 f"per-trajectory times), got shape {ts.shape}"
             )
         if not np.all(np.isfinite(ts)):
-            raise DataError("ts contains NaN or inf")
+            raise NonFiniteError("ts contains NaN or inf")
         if states.shape[1] != ts.shape[-1] or (ts.ndim == 2 and ts.shape[0] != states.shape[0]):
             raise DataError(
                 "states must have shape (n_trajectories, n_times, state_size) with n_times = "
@@ -119,7 +119,7 @@ class Trajectories:
                 )
             if not np.all(np.isfinite(arr)):
                 bad = int(np.sum(~np.isfinite(arr)))
-                raise DataError(f"{name} contains {bad} NaN or inf value(s)")
+                raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
 
     # ------------------------------------------------------------------ views
     @property
