@@ -13,6 +13,7 @@ in (θ, z_k) and one P×P solve, P the number of model parameters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import jax
@@ -27,18 +28,6 @@ from ..data import Trajectories
 from ._latent_loss import LatentShootingLoss
 from ._trajectory_loss import _positive_int
 from ._weak_loss import WeakFormLoss
-
-
-def _flat(model):
-    """``(theta, build, unravel)``: the model's ``nnx.Param`` values as one vector, the
-    function that rebuilds the model from such a vector, and the one back to the params."""
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    theta, unravel = ravel_pytree(params)
-
-    def build(theta):
-        return nnx.merge(graphdef, unravel(theta), rest)
-
-    return theta, build, unravel
 
 
 def _marquardt(diag: Array, lam) -> Array:
@@ -93,6 +82,98 @@ class LeastSquaresResult:
     seconds: float
     noise_level: np.ndarray | None = None
     starts: np.ndarray | None = None
+
+
+def _program(fn, **static):
+    """``fn`` compiled with ``static`` as static arguments: one module-level ``jax.jit`` (JAX's
+    cache serves equal graph definitions, losses and options again); a fresh compilation
+    only when they cannot be hashed."""
+    try:
+        hash(tuple(static.values()))
+    except TypeError:
+        return jax.jit(functools.partial(fn, **static))
+    return functools.partial(_JITTED[fn], **static)
+
+
+def _lm_program(params, rest, batch, *, graphdef, loss, steps, damping, max_step):
+    """Levenberg-Marquardt on ``loss.residuals`` (see :func:`least_squares`): returns the
+    fitted params and the costs."""
+    theta0, unravel = ravel_pytree(params)
+
+    def residual(theta):
+        return loss.residuals(nnx.merge(graphdef, unravel(theta), rest), batch).ravel()
+
+    def cost(theta):
+        return jnp.mean(residual(theta) ** 2)
+
+    def step(theta, lam):
+        r = residual(theta)
+        jac = jax.jacfwd(residual)(theta)
+        a = jac.T @ jac
+        g = jac.T @ r
+        delta = jnp.linalg.solve(a + jnp.diag(_marquardt(jnp.diag(a), lam)), -g)
+        if max_step is None:
+            return theta + delta
+        # a trust region in the parameters themselves: no component moves by more than
+        # max_step (the step scaled down as a whole, its direction kept)
+        return theta + delta * jnp.minimum(1.0, max_step / (jnp.max(jnp.abs(delta)) + 1e-300))
+
+    theta, costs = _lm_loop(cost, step, theta0, steps, damping)
+    return unravel(theta), costs
+
+
+def _latent_program(params, rest, z0, ts, ys, *, graphdef, loss, steps, damping):
+    """Levenberg-Marquardt on the latent-start shooting residuals with the starts eliminated
+    by the Schur complement (see :func:`latent_least_squares`): returns the fitted (params,
+    starts), the costs and the final residuals ``(S, W d)``."""
+    theta0, unravel = ravel_pytree(params)
+    shooting = loss._shooting
+
+    def window(theta, z, t, y):
+        model = nnx.merge(graphdef, unravel(theta), rest)
+        pred = shooting.predict(model, {"ts": t[None], "ys": z[None, None]})[0]
+        return (pred - y).ravel()  # (W d,)
+
+    def residuals(theta, z):
+        return jax.vmap(window, in_axes=(None, 0, 0, 0))(theta, z, ts, ys)  # (S, W d)
+
+    def cost(x):
+        return jnp.mean(residuals(*x) ** 2)
+
+    def step(x, lam):
+        theta, z = x
+        r = residuals(theta, z)  # (S, m)
+        jt, jz = jax.vmap(jax.jacfwd(window, argnums=(0, 1)), in_axes=(None, 0, 0, 0))(
+            theta, z, ts, ys
+        )  # (S, m, P), (S, m, d)
+        a = jnp.einsum("smp,smq->pq", jt, jt)
+        b = jnp.einsum("smp,smd->spd", jt, jz)
+        c = jnp.einsum("smd,sme->sde", jz, jz)
+        ga = jnp.einsum("smp,sm->p", jt, r)
+        gz = jnp.einsum("smd,sm->sd", jz, r)
+        a = a + jnp.diag(_marquardt(jnp.diag(a), lam))
+        cdiag = jnp.diagonal(c, axis1=1, axis2=2)
+        c = c + jax.vmap(jnp.diag)(_marquardt(cdiag, lam))
+        c_inv_bt = jnp.linalg.solve(c, jnp.swapaxes(b, 1, 2))  # (S, d, P)
+        c_inv_g = jnp.linalg.solve(c, gz[..., None])[..., 0]  # (S, d)
+        schur = a - jnp.einsum("spd,sdq->pq", b, c_inv_bt)
+        rhs = -(ga - jnp.einsum("spd,sd->p", b, c_inv_g))
+        dtheta = jnp.linalg.solve(schur, rhs)
+        dz = -(c_inv_g + jnp.einsum("sdp,p->sd", c_inv_bt, dtheta))
+        return theta + dtheta, z + dz
+
+    (theta, z), costs = _lm_loop(cost, step, (theta0, z0), steps, damping)
+    return (unravel(theta), z), costs, residuals(theta, z)
+
+
+_JITTED = {
+    _lm_program: jax.jit(
+        _lm_program, static_argnames=("graphdef", "loss", "steps", "damping", "max_step")
+    ),
+    _latent_program: jax.jit(
+        _latent_program, static_argnames=("graphdef", "loss", "steps", "damping")
+    ),
+}
 
 
 def least_squares(
@@ -154,36 +235,14 @@ def least_squares(
     if max_step is not None:
         max_step = _positive_float("least_squares", "max_step", max_step)
     batch = loss.prepare(data)
-    theta0, build, unravel = _flat(model)
-
-    def residual(theta, batch):
-        return loss.residuals(build(theta), batch).ravel()
-
-    def cost(theta, batch):
-        return jnp.mean(residual(theta, batch) ** 2)
-
-    def step(theta, lam, batch):
-        r = residual(theta, batch)
-        jac = jax.jacfwd(residual)(theta, batch)
-        a = jac.T @ jac
-        g = jac.T @ r
-        delta = jnp.linalg.solve(a + jnp.diag(_marquardt(jnp.diag(a), lam)), -g)
-        if max_step is None:
-            return theta + delta
-        # a trust region in the parameters themselves: no component moves by more than
-        # max_step (the step scaled down as a whole, its direction kept)
-        return theta + delta * jnp.minimum(1.0, max_step / (jnp.max(jnp.abs(delta)) + 1e-300))
-
-    # the data are arguments, not constants, so that the compilation cache serves every data set
-    run = jax.jit(
-        lambda theta, batch: _lm_loop(
-            lambda x: cost(x, batch), lambda x, lam: step(x, lam, batch), theta, steps, damping
-        )
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    program = _program(
+        _lm_program, graphdef=graphdef, loss=loss, steps=steps, damping=damping, max_step=max_step
     )
-    theta, costs = run(theta0, batch)
+    params, costs = program(params, rest, batch)
     costs = np.asarray(costs)
     _check_start(costs, "least_squares")
-    nnx.update(model, unravel(theta))
+    nnx.update(model, params)
     return LeastSquaresResult(costs=costs, seconds=time.perf_counter() - t0)
 
 
@@ -267,52 +326,12 @@ def latent_least_squares(
             f"latent_least_squares: starts must have shape {tuple(ys[:, 0].shape)}, "
             f"got {tuple(z0.shape)}"
         )
-    theta0, build, unravel = _flat(model)
-    shooting = loss._shooting
-
-    def window(theta, z, t, y):
-        pred = shooting.predict(build(theta), {"ts": t[None], "ys": z[None, None]})[0]
-        return (pred - y).ravel()  # (W d,)
-
-    def residuals(theta, z, ts, ys):
-        return jax.vmap(window, in_axes=(None, 0, 0, 0))(theta, z, ts, ys)  # (S, W d)
-
-    def cost(x, ts, ys):
-        return jnp.mean(residuals(*x, ts, ys) ** 2)
-
-    def step(x, lam, ts, ys):
-        theta, z = x
-        r = residuals(theta, z, ts, ys)  # (S, m)
-        jt, jz = jax.vmap(jax.jacfwd(window, argnums=(0, 1)), in_axes=(None, 0, 0, 0))(
-            theta, z, ts, ys
-        )  # (S, m, P), (S, m, d)
-        a = jnp.einsum("smp,smq->pq", jt, jt)
-        b = jnp.einsum("smp,smd->spd", jt, jz)
-        c = jnp.einsum("smd,sme->sde", jz, jz)
-        ga = jnp.einsum("smp,sm->p", jt, r)
-        gz = jnp.einsum("smd,sm->sd", jz, r)
-        a = a + jnp.diag(_marquardt(jnp.diag(a), lam))
-        cdiag = jnp.diagonal(c, axis1=1, axis2=2)
-        c = c + jax.vmap(jnp.diag)(_marquardt(cdiag, lam))
-        c_inv_bt = jnp.linalg.solve(c, jnp.swapaxes(b, 1, 2))  # (S, d, P)
-        c_inv_g = jnp.linalg.solve(c, gz[..., None])[..., 0]  # (S, d)
-        schur = a - jnp.einsum("spd,sdq->pq", b, c_inv_bt)
-        rhs = -(ga - jnp.einsum("spd,sd->p", b, c_inv_g))
-        dtheta = jnp.linalg.solve(schur, rhs)
-        dz = -(c_inv_g + jnp.einsum("sdp,p->sd", c_inv_bt, dtheta))
-        return theta + dtheta, z + dz
-
-    # the data are arguments, not constants, so that the compilation cache serves every data set
-    run = jax.jit(
-        lambda x, ts, ys: _lm_loop(
-            lambda x: cost(x, ts, ys), lambda x, lam: step(x, lam, ts, ys), x, steps, damping
-        )
-    )
-    (theta, z), costs = run((theta0, z0), ts, ys)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    program = _program(_latent_program, graphdef=graphdef, loss=loss, steps=steps, damping=damping)
+    (params, z), costs, r = program(params, rest, z0, ts, ys)
     costs = np.asarray(costs)
     _check_start(costs, "latent_least_squares")
-    nnx.update(model, unravel(theta))
-    r = jax.jit(residuals)(theta, z, ts, ys)
+    nnx.update(model, params)
     err = np.asarray(r).reshape(ys.shape)
     sigma = np.sqrt(np.sum(err**2, axis=(0, 1)) / (ys.shape[0] * (ys.shape[1] - 1)))
     return LeastSquaresResult(
