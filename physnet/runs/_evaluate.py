@@ -3,24 +3,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._errors import ConfigError, DataError, UnknownClassError
 from .._io import atomic_directory, check_output, write_json
 from .._version import __version__
 from ..data import Trajectories
 from ..evaluation import (
+    decay_rate,
     energy_function,
     energy_mse,
     ensemble_readout,
     ensemble_spread,
+    equilibria,
+    format_eigenvalues,
+    match_equilibria,
     rollout,
+    search_box,
     trajectory_metrics,
     trajectory_rmse,
 )
@@ -198,6 +206,168 @@ def field_health(model, data: Trajectories) -> str | None:
     return None
 
 
+def _time_dependent(model) -> bool:
+    """Whether a learned field depends on time (a part of time, such as a force F(t))."""
+    try:
+        return any(part.inputs == "time" for part in model.parts())
+    except Exception:  # a user's model whose parts cannot be listed: assume autonomous
+        return False
+
+
+def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any]:
+    """The rest points of the learned field and their stability, with the true system's.
+
+    Searched by :func:`physnet.evaluation.equilibria` in the test states' range widened by
+    10 % on each side (``equilibria_box``, file units) from 256 starts, for one model (an
+    ensemble's members each, in ``equilibria_members``), and with the same routine on the
+    true system's field when it is known and time-independent. Keys:
+
+    - ``equilibria``: list of ``{"state" (file units), "eigenvalues" ([Re, Im] pairs of the
+      Jacobian's eigenvalues, 1/time), "kind" (stable, unstable, saddle, centre,
+      non-hyperbolic: :func:`physnet.evaluation.classify`, tolerance |Re λ| <= 1e-6 ·
+      max(1, max |λ|)), "residual" (max |f(y*)|)}``, nearest the box's centre first; with a
+      known system each also holds ``"true"`` (index of the nearest true equilibrium),
+      ``"distance"`` (max-norm distance to it) and ``"eigenvalue_error"`` (largest |λ - λ_true|).
+    - ``equilibria_true``: the same for the true field.
+    - ``decay_rate`` / ``decay_rate_true``: :func:`physnet.evaluation.decay_rate`, the
+      slowest rate min_i(-Re λ_i) over the stable equilibria (``null`` when none is stable);
+      ``gamma_true``: the system's damping parameter ``gamma`` when it has one.
+    - ``state_names``: the names of the state components, in the order of ``state``.
+    - ``equilibria_note``: why equilibria were not computed (a field of time, a system that
+      is not autonomous), instead of ``equilibria``.
+    """
+    ensemble = model if isinstance(model, Ensemble) else None
+    members = [model] if ensemble is None else ensemble.members()
+    states = test.states[test.mask]
+    lo, hi = search_box(states)
+    d = test.state_size
+    width = np.asarray(test.to_units(hi)) - np.asarray(test.to_units(lo))
+    out: dict[str, Any] = {
+        "state_names": state_names(test),
+        "equilibria_box": [
+            [float(x) for x in test.to_units(lo)],
+            [float(x) for x in test.to_units(hi)],
+        ],
+    }
+    true_found = None
+    if system is not None:
+        params = system.parameters()
+        if "gamma" in params:
+            out["gamma_true"] = float(params["gamma"])
+        if getattr(system, "autonomous", True):
+            true_box = (np.asarray(test.to_units(lo)), np.asarray(test.to_units(hi)))
+            true_found = equilibria(system.vector_field, d, box=true_box)
+            out["equilibria_true"] = [e.to_json() for e in true_found]
+            out["decay_rate_true"] = decay_rate(true_found)
+        else:
+            out["equilibria_note"] = "the true system is forced (not autonomous)"
+    if _time_dependent(members[0]):
+        out["equilibria_note"] = "the learned field depends on time (a force F(t)): no equilibria"
+        return out
+
+    def learned(m):
+        found = equilibria(m, d, box=(lo, hi))
+        rows = []
+        for e in found:
+            row = e.to_json()
+            row["state"] = [float(x) for x in test.to_units(e.state)]
+            rows.append(row)
+        if true_found is not None:
+            in_units = [
+                dataclasses.replace(e, state=np.asarray(test.to_units(e.state))) for e in found
+            ]
+            for row, m_ in zip(rows, match_equilibria(in_units, true_found, width), strict=True):
+                row |= m_
+        return rows, decay_rate(found)
+
+    if ensemble is None:
+        rows, rate = learned(model)
+        out["equilibria"] = rows
+        out["decay_rate"] = rate
+    else:
+        results = [learned(m) for m in members]
+        out["equilibria_members"] = [r[0] for r in results]
+        rates = [r[1] for r in results]
+        out["decay_rate_members"] = rates
+        known = [r for r in rates if r is not None]
+        out["decay_rate"] = float(np.median(known)) if len(known) == len(rates) else None
+    return out
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def _state_text(state, names) -> str:
+    return "(" + ", ".join(f"{n}={x:.4g}" for n, x in zip(names, state, strict=True)) + ")"
+
+
+def evaluation_summary(metrics: dict[str, Any], names: Sequence[str] | None = None) -> str:
+    """A few lines for a person reading the console: the learned law, its drift, its
+    equilibria and their stability, its decay rate, each beside the true system's where known
+    (``metrics`` as :func:`evaluate_run` returns them)."""
+    lines = []
+    if metrics.get("formula"):
+        lines.append(f"learned law: {metrics['formula']}")
+    if metrics.get("gamma_hat") is not None:
+        true = metrics.get("gamma_true")
+        lines.append(
+            f"damping gamma: {_fmt(metrics['gamma_hat'])}"
+            + ("" if true is None else f" (true {_fmt(true)})")
+        )
+    for key, what in (
+        ("energy_drift", "true energy drift along the learned rollouts (median max rel.)"),
+        ("learned_energy_drift", "learned energy drift along its own rollouts"),
+        ("learned_energy_change", "learned energy change along the held-out rollouts"),
+        ("energy_change_measured", "measured energy change"),
+        ("rollout_rmse", "rollout RMSE"),
+    ):
+        if key in metrics:
+            lines.append(f"{what}: {_fmt(metrics[key])}")
+    if "equilibria_note" in metrics:
+        lines.append(f"equilibria: {metrics['equilibria_note']}")
+    lo = metrics.get("equilibria_box", [[]])[0]
+    d = len(lo)
+    names = (
+        list(names) if names is not None and len(names) == d else [f"y{i + 1}" for i in range(d)]
+    )
+    true = metrics.get("equilibria_true")
+    if "equilibria" in metrics:
+        found = metrics["equilibria"]
+        lines.append(f"equilibria of the learned field in the data's range: {len(found)}")
+        for e in found:
+            line = (
+                f"  {_state_text(e['state'], names)} {e['kind']}, eigenvalues "
+                f"{format_eigenvalues([complex(*z) for z in e['eigenvalues']])}"
+            )
+            if true is not None and e.get("true") is not None:
+                t = true[e["true"]]
+                line += (
+                    f" | true {_state_text(t['state'], names)} {t['kind']}, eigenvalues "
+                    f"{format_eigenvalues([complex(*z) for z in t['eigenvalues']])}"
+                )
+            lines.append(line)
+        if true is not None:
+            matched = {e.get("true") for e in found}
+            for i, t in enumerate(true):
+                if i not in matched:
+                    lines.append(
+                        f"  missed: true {_state_text(t['state'], names)} {t['kind']}, eigenvalues "
+                        f"{format_eigenvalues([complex(*z) for z in t['eigenvalues']])}"
+                    )
+    elif "equilibria_members" in metrics:
+        counts = [len(m) for m in metrics["equilibria_members"]]
+        lines.append(f"equilibria of each member's learned field: {counts}")
+    if "decay_rate" in metrics or "decay_rate_true" in metrics:
+        line = (
+            f"decay rate (slowest -Re λ at a stable equilibrium): {_fmt(metrics.get('decay_rate'))}"
+        )
+        if "decay_rate_true" in metrics:
+            line += f" (true {_fmt(metrics['decay_rate_true'])})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
     prov = run.config.get("provenance")
     if isinstance(prov, dict):
@@ -268,6 +438,11 @@ def evaluate_run(
         system: for data of a user's own system class (``metadata["system_class"]``) not
             defined in this process: the class, or its import path ``package.module:Class``
             (imported: physnet never imports a module named only inside a data file).
+
+    On every run the learned field's equilibria, their stability and its decay rate are added,
+    beside the true system's when known (:func:`equilibrium_metrics`: ``equilibria``,
+    ``equilibria_true``, ``decay_rate``, ``decay_rate_true``, ``gamma_true``,
+    ``equilibria_box``, ``state_names``); :func:`evaluation_summary` writes them for a person.
 
     The metrics record what was used (``provenance``: run, data file and SHA-256, system,
     versions). A learned vector field that collapsed or exploded (:func:`field_health`) is
@@ -345,6 +520,11 @@ def evaluate_run(
         metrics["energy"] = energy
     members = [model] if ensemble is None else [ensemble.member(i) for i in range(len(ensemble))]
     problems = {i: p for i, m in enumerate(members) if (p := field_health(m, test)) is not None}
+    true_system = system if "system" in test.metadata else None
+    if problems:
+        metrics["equilibria_note"] = "the learned vector field is not sane (see vector_field)"
+    else:
+        metrics |= equilibrium_metrics(model if ensemble is None else ensemble, test, true_system)
     if problems:
         metrics["vector_field"] = "; ".join(
             p if ensemble is None else f"member {i}: {p}" for i, p in problems.items()
