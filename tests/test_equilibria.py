@@ -157,6 +157,7 @@ def test_bad_box_is_refused():
 def test_format_eigenvalues():
     assert format_eigenvalues([-0.05 - 0.999j, -0.05 + 0.999j]) == "-0.05±0.999i"
     assert format_eigenvalues([-1.0, 1.0]) == "-1, 1"
+    assert format_eigenvalues([4e-17 - 2j, 4e-17 + 2j]) == "0±2i"
 
 
 # --- through the CLI on a trained dissipative HNN ------------------------------------------
@@ -223,3 +224,18 @@ def test_learned_eigenvalues_are_those_of_the_model_jacobian(dhnn_run):
     assert np.max(np.abs(np.asarray(model(0.0, jnp.asarray(e.state))))) < 1e-12
     # trace = -γ̂ H_pp: an underdamped focus decays at γ̂ H_pp / 2
     assert decay_rate([e]) == pytest.approx(gamma * hess[1, 1] / 2, rel=1e-9)
+
+
+def test_without_a_known_system_only_the_learned_answers(dhnn_run):
+    """Measured data (no system): the learned equilibria and decay rate, no true ones."""
+    from physnet.runs._evaluate import equilibrium_metrics, evaluation_summary
+    from physnet.runs._rundir import RunDirectory
+
+    run = RunDirectory.open(dhnn_run)
+    metrics = equilibrium_metrics(run.load_model(), run.train_test()[1], None)
+    assert not {"equilibria_true", "decay_rate_true", "gamma_true"} & set(metrics)
+    (learned,) = metrics["equilibria"]
+    assert learned["kind"] == "stable" and "true" not in learned
+    assert metrics["decay_rate"] == pytest.approx(GAMMA / 2, rel=0.05)
+    text = evaluation_summary(metrics, metrics["state_names"])
+    assert "stable, eigenvalues" in text and "true" not in text

@@ -274,8 +274,12 @@ def match_equilibria(
 
 
 def format_eigenvalues(eigenvalues) -> str:
-    """``-0.05±0.999i, ...``: conjugate pairs once, real ones alone, 3 significant digits."""
-    parts, lam = [], list(np.asarray(eigenvalues, dtype=complex))
+    """``-0.05±0.999i, ...``: conjugate pairs once, real ones alone, 3 significant digits; a
+    real part below 1e-9 · max(1, max |λ|) (round-off of a centre) shows as 0."""
+    lam = np.asarray(eigenvalues, dtype=complex)
+    tiny = 1e-9 * max(1.0, float(np.max(np.abs(lam)))) if lam.size else 0.0
+    lam = np.where(np.abs(lam.real) <= tiny, 0.0, lam.real) + 1j * lam.imag  # round-off: 0
+    parts, lam = [], list(lam)
     while lam:
         z = lam.pop(0)
         if abs(z.imag) > 1e-12 * max(1.0, abs(z)):

@@ -298,6 +298,15 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
 
+#: at most this many learned equilibria are listed on the console (all are in metrics.json)
+SUMMARY_EQUILIBRIA = 6
+
+
+def _equilibrium_text(e: dict, names) -> str:
+    lam = format_eigenvalues([complex(*z) for z in e["eigenvalues"]])
+    return f"{_state_text(e['state'], names)} {e['kind']}, eigenvalues {lam}"
+
+
 def _state_text(state, names) -> str:
     return "(" + ", ".join(f"{n}={x:.4g}" for n, x in zip(names, state, strict=True)) + ")"
 
@@ -335,26 +344,29 @@ def evaluation_summary(metrics: dict[str, Any], names: Sequence[str] | None = No
     if "equilibria" in metrics:
         found = metrics["equilibria"]
         lines.append(f"equilibria of the learned field in the data's range: {len(found)}")
-        for e in found:
-            line = (
-                f"  {_state_text(e['state'], names)} {e['kind']}, eigenvalues "
-                f"{format_eigenvalues([complex(*z) for z in e['eigenvalues']])}"
-            )
-            if true is not None and e.get("true") is not None:
-                t = true[e["true"]]
+        # each true equilibrium is shown beside the learned one nearest to it
+        nearest: dict[int, int] = {}
+        for j, e in enumerate(found):
+            i = e.get("true")
+            if i is not None and (
+                i not in nearest or e["distance"] < found[nearest[i]]["distance"]
+            ):
+                nearest[i] = j
+        partner = {j: i for i, j in nearest.items()}
+        for j, e in enumerate(found[:SUMMARY_EQUILIBRIA]):
+            line = f"  {_equilibrium_text(e, names)}"
+            if true is not None:
                 line += (
-                    f" | true {_state_text(t['state'], names)} {t['kind']}, eigenvalues "
-                    f"{format_eigenvalues([complex(*z) for z in t['eigenvalues']])}"
+                    f" | true {_equilibrium_text(true[partner[j]], names)}"
+                    if j in partner
+                    else " | no true counterpart"
                 )
             lines.append(line)
-        if true is not None:
-            matched = {e.get("true") for e in found}
-            for i, t in enumerate(true):
-                if i not in matched:
-                    lines.append(
-                        f"  missed: true {_state_text(t['state'], names)} {t['kind']}, eigenvalues "
-                        f"{format_eigenvalues([complex(*z) for z in t['eigenvalues']])}"
-                    )
+        if len(found) > SUMMARY_EQUILIBRIA:
+            lines.append(f"  ... and {len(found) - SUMMARY_EQUILIBRIA} more (metrics.json)")
+        for i, t in enumerate(true or []):
+            if i not in nearest:
+                lines.append(f"  missed: true {_equilibrium_text(t, names)}")
     elif "equilibria_members" in metrics:
         counts = [len(m) for m in metrics["equilibria_members"]]
         lines.append(f"equilibria of each member's learned field: {counts}")
