@@ -18,7 +18,7 @@ import pytest
 
 from physnet._errors import ConfigError
 from physnet.cli import main
-from physnet.evaluation import classify, decay_rate, equilibria, format_eigenvalues
+from physnet.evaluation import classify, decay_rate, equilibria, format_eigenvalues, search_box
 from physnet.systems import Duffing, Pendulum
 
 
@@ -239,3 +239,30 @@ def test_without_a_known_system_only_the_learned_answers(dhnn_run):
     assert metrics["decay_rate"] == pytest.approx(GAMMA / 2, rel=0.05)
     text = evaluation_summary(metrics, metrics["state_names"])
     assert "stable, eigenvalues" in text and "true" not in text
+
+
+def test_a_forced_model_gives_the_equilibria_of_its_unforced_part(dhnn_run):
+    """A port-Hamiltonian model with a Fourier force F(t) has no fixed points; evaluate reports
+    those of its unforced field (J - R)∇H instead, and says so."""
+
+    import physnet as pn
+    from physnet.runs._evaluate import equilibrium_metrics
+    from physnet.runs._rundir import RunDirectory
+
+    run = RunDirectory.open(dhnn_run)
+    test = run.train_test()[1]
+    model = pn.PortHNN(run.load_model().hamiltonian, gamma_init=0.2)  # the trained H
+    metrics = equilibrium_metrics(model, test, None)
+    assert "unforced part" in metrics["equilibria_note"]
+    lo, hi = search_box(test.states[test.mask])
+    expected = equilibria(lambda t, y, args=None: model.autonomous_field(y), 2, box=(lo, hi))
+    assert len(metrics["equilibria"]) == len(expected) >= 1
+    for row, e in zip(metrics["equilibria"], expected, strict=True):
+        assert row["state"] == pytest.approx(list(e.state), abs=1e-10)
+        hess = np.asarray(jax.hessian(model.energy)(jnp.asarray(e.state)))
+        lam = np.linalg.eigvals(np.array([[0.0, 1.0], [-1.0, -0.2]]) @ hess)
+        lam = lam[np.lexsort((lam.imag, lam.real))]
+        assert [complex(*z) for z in row["eigenvalues"]] == pytest.approx(list(lam), abs=1e-6)
+    # the forced field itself is not at rest there
+    y = jnp.asarray(expected[0].state)
+    assert float(jnp.max(jnp.abs(model(1.0, y) - model(0.0, y)))) > 1e-6

@@ -206,12 +206,28 @@ def field_health(model, data: Trajectories) -> str | None:
     return None
 
 
-def _time_dependent(model) -> bool:
-    """Whether a learned field depends on time (a part of time, such as a force F(t))."""
-    try:
-        return any(part.inputs == "time" for part in model.parts())
-    except Exception:  # a user's model whose parts cannot be listed: assume autonomous
-        return False
+def _time_dependent(model, states) -> bool:
+    """Whether a learned field depends on time (a force F(t)): it differs between t = 0 and
+    later times at a few of ``states`` by more than round-off."""
+    ys = jnp.asarray(states[:16])
+    f0 = jax.vmap(lambda y: model(0.0, y))(ys)
+    scale = 1.0 + float(jnp.max(jnp.abs(f0)))
+    for t in (0.37, 1.9, 5.3):
+        ft = jax.vmap(lambda y, t=t: model(t, y))(ys)
+        if float(jnp.max(jnp.abs(ft - f0))) > 1e-10 * scale:
+            return True
+    return False
+
+
+class _Unforced:
+    """The field of a forced model without its force, ``model.autonomous_field(y)``, with the
+    diffrax signature (hashed by identity)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, t, y, args=None):
+        return self.model.autonomous_field(y)
 
 
 def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any]:
@@ -234,7 +250,8 @@ def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any
       ``gamma_true``: the system's damping parameter ``gamma`` when it has one.
     - ``state_names``: the names of the state components, in the order of ``state``.
     - ``equilibria_note``: why equilibria were not computed (a field of time, a system that
-      is not autonomous), instead of ``equilibria``.
+      is not autonomous), or that they are those of the learned field without its force
+      (a forced model's ``autonomous_field``: the rest points of the unforced system).
     """
     ensemble = model if isinstance(model, Ensemble) else None
     members = [model] if ensemble is None else ensemble.members()
@@ -261,12 +278,18 @@ def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any
             out["decay_rate_true"] = decay_rate(true_found)
         else:
             out["equilibria_note"] = "the true system is forced (not autonomous)"
-    if _time_dependent(members[0]):
-        out["equilibria_note"] = "the learned field depends on time (a force F(t)): no equilibria"
-        return out
+    unforced = False
+    if _time_dependent(members[0], states):
+        if not hasattr(members[0], "autonomous_field"):
+            note = "the learned field depends on time: it has no equilibria"
+            out["equilibria_note"] = "; ".join(filter(None, (out.get("equilibria_note"), note)))
+            return out
+        unforced = True
+        note = "the learned field depends on time (a force F(t)): equilibria of its unforced part"
+        out["equilibria_note"] = "; ".join(filter(None, (out.get("equilibria_note"), note)))
 
     def learned(m):
-        found = equilibria(m, d, box=(lo, hi))
+        found = equilibria(_Unforced(m) if unforced else m, d, box=(lo, hi))
         rows = []
         for e in found:
             row = e.to_json()
