@@ -228,8 +228,9 @@ def test_learned_eigenvalues_are_those_of_the_model_jacobian(dhnn_run):
 
 def test_without_a_known_system_only_the_learned_answers(dhnn_run):
     """Measured data (no system): the learned equilibria and decay rate, no true ones."""
-    from physnet.runs._evaluate import equilibrium_metrics, evaluation_summary
+    from physnet.runs._evaluate import equilibrium_metrics
     from physnet.runs._rundir import RunDirectory
+    from physnet.runs._summary import evaluation_summary
 
     run = RunDirectory.open(dhnn_run)
     metrics = equilibrium_metrics(run.load_model(), run.train_test()[1], None)

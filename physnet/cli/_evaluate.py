@@ -60,7 +60,7 @@ def _cmd_evaluate(args) -> int:
     from .._errors import ConfigError
     from .._io import strict_json
     from ..runs import evaluate_run
-    from ..runs._evaluate import evaluation_summary
+    from ..runs._summary import evaluation_summary
 
     for flag in ("model", "approximator"):
         if getattr(args, flag) is not None and ":" not in getattr(args, flag):
