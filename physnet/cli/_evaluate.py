@@ -60,6 +60,7 @@ def _cmd_evaluate(args) -> int:
     from .._errors import ConfigError
     from .._io import strict_json
     from ..runs import evaluate_run
+    from ..runs._summary import evaluation_summary
 
     for flag in ("model", "approximator"):
         if getattr(args, flag) is not None and ":" not in getattr(args, flag):
@@ -84,6 +85,7 @@ def _cmd_evaluate(args) -> int:
     print(
         json.dumps(strict_json({k: v for k, v in metrics.items() if not k.endswith("_members")})[0])
     )
+    print(evaluation_summary(metrics, metrics.get("state_names")), file=sys.stderr)
     if "vector_field" in metrics:
         print(f"physnet evaluate: warning: {metrics['vector_field']}", file=sys.stderr)
         return EXIT_USER_ERROR

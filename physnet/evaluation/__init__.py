@@ -3,6 +3,13 @@
 from ._ensemble import Spread as Spread
 from ._ensemble import ensemble_readout as ensemble_readout
 from ._ensemble import ensemble_spread as ensemble_spread
+from ._equilibria import Equilibrium as Equilibrium
+from ._equilibria import classify as classify
+from ._equilibria import decay_rate as decay_rate
+from ._equilibria import equilibria as equilibria
+from ._equilibria import format_eigenvalues as format_eigenvalues
+from ._equilibria import match_equilibria as match_equilibria
+from ._equilibria import search_box as search_box
 from ._metrics import acceleration_mse as acceleration_mse
 from ._metrics import derivative_mse as derivative_mse
 from ._metrics import energy_drift as energy_drift

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -10,17 +11,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._errors import ConfigError, DataError, UnknownClassError
 from .._io import atomic_directory, check_output, write_json
 from .._version import __version__
 from ..data import Trajectories
 from ..evaluation import (
+    decay_rate,
     energy_function,
     energy_mse,
     ensemble_readout,
     ensemble_spread,
+    equilibria,
+    match_equilibria,
     rollout,
+    search_box,
     trajectory_metrics,
     trajectory_rmse,
 )
@@ -198,6 +204,117 @@ def field_health(model, data: Trajectories) -> str | None:
     return None
 
 
+def _time_dependent(model, states) -> bool:
+    """Whether a learned field depends on time (a force F(t)): it differs between t = 0 and
+    later times at a few of ``states`` by more than round-off."""
+    ys = jnp.asarray(states[:16])
+    f0 = jax.vmap(lambda y: model(0.0, y))(ys)
+    scale = 1.0 + float(jnp.max(jnp.abs(f0)))
+    for t in (0.37, 1.9, 5.3):
+        ft = jax.vmap(lambda y, t=t: model(t, y))(ys)
+        if float(jnp.max(jnp.abs(ft - f0))) > 1e-10 * scale:
+            return True
+    return False
+
+
+class _Unforced:
+    """The field of a forced model without its force, ``model.autonomous_field(y)``, with the
+    diffrax signature (hashed by identity)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, t, y, args=None):
+        return self.model.autonomous_field(y)
+
+
+def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any]:
+    """The rest points of the learned field and their stability, with the true system's.
+
+    Searched by :func:`physnet.evaluation.equilibria` in the test states' range widened by
+    10 % on each side (``equilibria_box``, file units) from 256 starts, for one model (an
+    ensemble's members each, in ``equilibria_members``), and with the same routine on the
+    true system's field when it is known and time-independent. Keys:
+
+    - ``equilibria``: list of ``{"state" (file units), "eigenvalues" ([Re, Im] pairs of the
+      Jacobian's eigenvalues, 1/time), "kind" (stable, unstable, saddle, centre,
+      non-hyperbolic: :func:`physnet.evaluation.classify`, tolerance |Re λ| <= 1e-6 ·
+      max(1, max |λ|)), "residual" (max |f(y*)|)}``, nearest the box's centre first; with a
+      known system each also holds ``"true"`` (index of the nearest true equilibrium),
+      ``"distance"`` (max-norm distance to it) and ``"eigenvalue_error"`` (largest |λ - λ_true|).
+    - ``equilibria_true``: the same for the true field.
+    - ``decay_rate`` / ``decay_rate_true``: :func:`physnet.evaluation.decay_rate`, the
+      slowest rate min_i(-Re λ_i) over the stable equilibria (``null`` when none is stable);
+      ``gamma_true``: the system's damping parameter ``gamma`` when it has one.
+    - ``state_names``: the names of the state components, in the order of ``state``.
+    - ``equilibria_note``: why equilibria were not computed (a field of time, a system that
+      is not autonomous), or that they are those of the learned field without its force
+      (a forced model's ``autonomous_field``: the rest points of the unforced system).
+    """
+    ensemble = model if isinstance(model, Ensemble) else None
+    members = [model] if ensemble is None else ensemble.members()
+    states = test.states[test.mask]
+    lo, hi = search_box(states)
+    d = test.state_size
+    width = np.asarray(test.to_units(hi)) - np.asarray(test.to_units(lo))
+    out: dict[str, Any] = {
+        "state_names": state_names(test),
+        "equilibria_box": [
+            [float(x) for x in test.to_units(lo)],
+            [float(x) for x in test.to_units(hi)],
+        ],
+    }
+    true_found = None
+    if system is not None:
+        params = system.parameters()
+        if "gamma" in params:
+            out["gamma_true"] = float(params["gamma"])
+        if getattr(system, "autonomous", True):
+            true_box = (np.asarray(test.to_units(lo)), np.asarray(test.to_units(hi)))
+            true_found = equilibria(system.vector_field, d, box=true_box)
+            out["equilibria_true"] = [e.to_json() for e in true_found]
+            out["decay_rate_true"] = decay_rate(true_found)
+        else:
+            out["equilibria_note"] = "the true system is forced (not autonomous)"
+    unforced = False
+    if _time_dependent(members[0], states):
+        if not hasattr(members[0], "autonomous_field"):
+            note = "the learned field depends on time: it has no equilibria"
+            out["equilibria_note"] = "; ".join(filter(None, (out.get("equilibria_note"), note)))
+            return out
+        unforced = True
+        note = "the learned field depends on time (a force F(t)): equilibria of its unforced part"
+        out["equilibria_note"] = "; ".join(filter(None, (out.get("equilibria_note"), note)))
+
+    def learned(m):
+        found = equilibria(_Unforced(m) if unforced else m, d, box=(lo, hi))
+        rows = []
+        for e in found:
+            row = e.to_json()
+            row["state"] = [float(x) for x in test.to_units(e.state)]
+            rows.append(row)
+        if true_found is not None:
+            in_units = [
+                dataclasses.replace(e, state=np.asarray(test.to_units(e.state))) for e in found
+            ]
+            for row, m_ in zip(rows, match_equilibria(in_units, true_found, width), strict=True):
+                row |= m_
+        return rows, decay_rate(found)
+
+    if ensemble is None:
+        rows, rate = learned(model)
+        out["equilibria"] = rows
+        out["decay_rate"] = rate
+    else:
+        results = [learned(m) for m in members]
+        out["equilibria_members"] = [r[0] for r in results]
+        rates = [r[1] for r in results]
+        out["decay_rate_members"] = rates
+        known = [r for r in rates if r is not None]
+        out["decay_rate"] = float(np.median(known)) if len(known) == len(rates) else None
+    return out
+
+
 def _trained_system(run: RunDirectory) -> tuple[Any, Any]:
     prov = run.config.get("provenance")
     if isinstance(prov, dict):
@@ -268,6 +385,11 @@ def evaluate_run(
         system: for data of a user's own system class (``metadata["system_class"]``) not
             defined in this process: the class, or its import path ``package.module:Class``
             (imported: physnet never imports a module named only inside a data file).
+
+    On every run the learned field's equilibria, their stability and its decay rate are added,
+    beside the true system's when known (:func:`equilibrium_metrics`: ``equilibria``,
+    ``equilibria_true``, ``decay_rate``, ``decay_rate_true``, ``gamma_true``,
+    ``equilibria_box``, ``state_names``); :func:`physnet.runs._summary.evaluation_summary` writes them for a person.
 
     The metrics record what was used (``provenance``: run, data file and SHA-256, system,
     versions). A learned vector field that collapsed or exploded (:func:`field_health`) is
@@ -345,6 +467,11 @@ def evaluate_run(
         metrics["energy"] = energy
     members = [model] if ensemble is None else [ensemble.member(i) for i in range(len(ensemble))]
     problems = {i: p for i, m in enumerate(members) if (p := field_health(m, test)) is not None}
+    true_system = system if "system" in test.metadata else None
+    if problems:
+        metrics["equilibria_note"] = "the learned vector field is not sane (see vector_field)"
+    else:
+        metrics |= equilibrium_metrics(model if ensemble is None else ensemble, test, true_system)
     if problems:
         metrics["vector_field"] = "; ".join(
             p if ensemble is None else f"member {i}: {p}" for i, p in problems.items()
