@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from . import _mechanics
@@ -92,8 +92,7 @@ class LNN(AbstractEnergyModel):
         dissipation: AbstractDissipation | None = None,
     ):
         check_scalar_energy("LNN", "lagrangian", lagrangian)
-        if not (isinstance(kinetic, int | float) and math.isfinite(kinetic) and kinetic >= 0):
-            raise ConfigError(f"LNN: kinetic must be a finite number >= 0, got {kinetic!r}")
+        number("LNN", "kinetic", kinetic, low=0)
         if dissipation is not None and not isinstance(dissipation, AbstractDissipation):
             raise ConfigError(
                 "LNN: dissipation must be a dissipation component (Friction(), "

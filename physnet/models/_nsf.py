@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
 from ._base import AbstractEnergyModel, Part, check_scalar_energy
@@ -134,15 +134,7 @@ class NeuralSymplecticForm(AbstractEnergyModel):
                 f"NeuralSymplecticForm: one_form uses the non-smooth activation "
                 f"{nonsmooth[0]!r}; W is its derivative, so use a smooth one (tanh, softplus)"
             )
-        if not (
-            isinstance(canonical, int | float)
-            and not isinstance(canonical, bool)
-            and math.isfinite(canonical)
-            and canonical >= 0
-        ):
-            raise ConfigError(
-                f"NeuralSymplecticForm: canonical must be a finite number >= 0, got {canonical!r}"
-            )
+        number("NeuralSymplecticForm", "canonical", canonical, low=0)
         self.one_form = one_form
         self.hamiltonian = hamiltonian
         self.state_size = n

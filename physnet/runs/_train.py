@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from .._build import build_model
+from .._checks import number
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
@@ -106,8 +107,7 @@ def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str,
 
 def _check_options(lr, seed, ensemble, model, approximator, options, state_size) -> None:
     """Option ranges, before any work: learning rate, seeds, model size (memory estimate)."""
-    if isinstance(lr, bool) or not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
-        raise ConfigError(f"the learning rate must be a finite number > 0, got {lr!r}")
+    number("train", "the learning rate", lr, positive=True)
     last = seed + (ensemble or 1) - 1 if isinstance(seed, int) else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= last <= MAX_SEED:
         raise ConfigError(
