@@ -118,3 +118,12 @@ def optional(check, owner, name: str, value, **kwargs):
     """``None`` if ``value`` is None, else ``check(owner, name, value, **kwargs)`` (a failure
     says "... or None, got ...")."""
     return check(owner, name, value, none=True, **kwargs)
+
+
+def known_options(owner, options, known, *, error: type[Exception] = ConfigError) -> None:
+    """Refuse the names in ``options`` that are not in ``known``: ``"{owner}: unknown option(s)
+    a, b; choose from x, y"`` (``known`` listed in its own order)."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"choose from {', '.join(known)}" if known else "it takes none"
+        raise error(f"{owner}: unknown option(s) {', '.join(unknown)}; {takes}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flax import nnx
 
-from .._checks import integer
+from .._checks import integer, known_options
 from .._classpath import check_class, import_class, is_class_path
 from .._errors import ConfigError
 from ._base import AbstractApproximator
@@ -54,12 +54,7 @@ def _kan(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any)
     kwargs = {}
     if "activation" in options:
         kwargs["base_activation"] = options.pop("activation")
-    unknown = sorted(set(options) - set(_KAN_OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"kan: unknown option(s) {', '.join(unknown)}; choose from width, depth, widths, "
-            f"activation, {', '.join(_KAN_OPTIONS)}"
-        )
+    known_options("kan", options, ("width", "depth", "widths", "activation", *_KAN_OPTIONS))
     return KAN([in_features, *hidden, out_features], rngs=rngs, **kwargs, **options)
 
 

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from .._build import build_model
-from .._checks import number
+from .._checks import known_options, number
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
@@ -85,13 +85,7 @@ def _run_config(config: RunConfig | None, options: dict[str, Any]) -> RunConfig:
         config = RunConfig()
     elif not isinstance(config, RunConfig):
         raise ConfigError(f"config must be a physnet.runs.RunConfig, got {config!r}")
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"train_run: unknown option(s) {', '.join(unknown)}; the run options are "
-            f"{', '.join(sorted(known))}"
-        )
+    known_options("train_run", options, sorted(f.name for f in dataclasses.fields(RunConfig)))
     return config.replace(**options) if options else config
 
 

@@ -99,16 +99,7 @@ class LatentShootingLoss(AbstractLoss):
     max_steps: int = 4096
 
     def __post_init__(self):
-        shooting = TrajectoryLoss(
-            self.window,
-            stride=self.stride,
-            solver=self.solver,
-            substeps=self.substeps,
-            adjoint=self.adjoint,
-            rtol=self.rtol,
-            atol=self.atol,
-            max_steps=self.max_steps,
-        )
+        shooting = self._shooting  # validates the options
         for f in dataclasses.fields(self):  # the validated, normalised options
             object.__setattr__(self, f.name, getattr(shooting, f.name))
 

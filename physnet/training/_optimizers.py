@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .._checks import choice, integer, number, optional
+from .._checks import choice, integer, known_options, number, optional
 from .._errors import ConfigError
 
 SCHEDULES = ("constant", "warmup-cosine")
@@ -243,11 +243,6 @@ def optimizer_from_json(spec: Any) -> OptimizerSpec:
         )
     cls = OPTIMIZERS[spec["name"]]
     options = {k: v for k, v in spec.items() if k != "name"}
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"the stored {spec['name']} optimizer has unknown option(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(sorted(known))}"
-        )
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    known_options(f"the stored {spec['name']} optimizer", options, known)
     return cls(**options)
