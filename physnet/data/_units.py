@@ -6,7 +6,6 @@ file's units is ``s * y``. Time is never rescaled, so derivatives scale as state
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
@@ -70,7 +69,8 @@ def rescale(data: Trajectories, scale="std") -> Trajectories:
             )
     meta = dict(data.metadata)
     meta["scales"] = (scales(data) * s).tolist()
-    return _times(data, _along_last(1.0 / s, 3), meta)
+    inv = _along_last(1.0 / s, 3)
+    return data._with_arrays(lambda a: jnp.asarray(a) * inv, metadata=meta)
 
 
 def unscale(data: Trajectories) -> Trajectories:
@@ -78,20 +78,5 @@ def unscale(data: Trajectories) -> Trajectories:
     if "scales" not in data.metadata:
         return data
     meta = {k: v for k, v in data.metadata.items() if k != "scales"}
-    return _times(data, _along_last(scales(data), 3), meta)
-
-
-def _times(data: Trajectories, factor, metadata: dict) -> Trajectories:
-    """``data`` with its states and derivatives (measured and clean) times ``factor``."""
-
-    def mul(a):
-        return None if a is None else jnp.asarray(a) * factor
-
-    return dataclasses.replace(
-        data,
-        states=mul(data.states),
-        derivatives=mul(data.derivatives),
-        clean_states=mul(data.clean_states),
-        clean_derivatives=mul(data.clean_derivatives),
-        metadata=metadata,
-    )
+    s = _along_last(scales(data), 3)
+    return data._with_arrays(lambda a: jnp.asarray(a) * s, metadata=meta)
