@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from physnet import ConfigError, DataError
-from physnet._checks import choice, integer, number, optional
+from physnet._checks import choice, integer, known_options, number, optional
 
 
 @pytest.mark.parametrize("value", [True, False, np.bool_(True)])
@@ -82,3 +82,12 @@ def test_choice_refuses_unhashable_values_and_the_error_class_can_be_chosen():
         choice("Owner", "mode", ["a"], {"a"})
     with pytest.raises(DataError, match="file: size must be an integer >= 1, got -2"):
         integer("file", "size", -2, low=1, error=DataError)
+
+
+def test_known_options_names_the_unknown_ones_and_the_choices():
+    known_options("Owner", {"a": 1}, ("a", "b"))
+    with pytest.raises(ConfigError) as err:
+        known_options("Owner", {"c": 1, "a": 2, "z": 3}, ("a", "b"))
+    assert str(err.value) == "Owner: unknown option(s) c, z; choose from a, b"
+    with pytest.raises(ConfigError, match="Owner: unknown option\\(s\\) x; it takes none"):
+        known_options("Owner", {"x": 1}, ())
