@@ -71,13 +71,14 @@ def number(
     *,
     positive: bool = False,
     low: float | None = None,
+    below: float | None = None,
     finite: bool = True,
     error: type[Exception] = ConfigError,
     none: bool = False,
 ) -> float | None:
     """``value`` as a ``float``, checked to be a real number, finite unless ``finite=False``,
-    ``> 0`` with ``positive`` and ``>= low`` with ``low``: ``"{owner}: {name} must be a finite
-    number > 0, got {value!r}"``. NaN is refused whatever ``finite`` says; with ``none``, None
+    ``> 0`` with ``positive``, ``>= low`` with ``low`` and ``< below`` with ``below``:
+    ``"{owner}: {name} must be a finite number > 0, got {value!r}"``. NaN is refused whatever ``finite`` says; with ``none``, None
     passes too."""
     if none and value is None:
         return None
@@ -88,12 +89,18 @@ def number(
         ok = value > 0
     if ok and low is not None:
         ok = value >= low
+    if ok and below is not None:
+        ok = value < below
     if not ok:
         what = "a finite number" if finite else "a number"
         if positive:
             what += " > 0"
-        if low is not None:
+        if low is not None and below is not None:
+            what += f" in [{low}, {below})"
+        elif low is not None:
             what += f" >= {low}"
+        elif below is not None:
+            what += f" < {below}"
         _fail(owner, name, what, value, error, none)
     return float(value)
 

@@ -91,3 +91,14 @@ def test_known_options_names_the_unknown_ones_and_the_choices():
     assert str(err.value) == "Owner: unknown option(s) c, z; choose from a, b"
     with pytest.raises(ConfigError, match="Owner: unknown option\\(s\\) x; it takes none"):
         known_options("Owner", {"x": 1}, ())
+
+
+def test_a_half_open_range_says_so():
+    assert number("read", "threshold", 0.0, low=0.0, below=1.0) == 0.0
+    for value in (1.0, -0.5, math.nan, False):
+        with pytest.raises(ConfigError) as err:
+            number("read", "threshold", value, low=0.0, below=1.0)
+        assert (
+            str(err.value)
+            == f"read: threshold must be a finite number in [0.0, 1.0), got {value!r}"
+        )

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy
 
-from .._checks import integer
+from .._checks import integer, number
 from .._errors import ConfigError, DataError
 
 #: pykan's trade-off weight between complexity and accuracy
@@ -324,8 +324,7 @@ def fit_library(
         raise ConfigError(
             f"fit_library: library must name functions from {', '.join(LIBRARY)}, got {library!r}"
         )
-    if not (isinstance(weight_simple, int | float) and 0.0 <= weight_simple < 1.0):
-        raise ConfigError(f"fit_library: weight_simple must be in [0, 1), got {weight_simple!r}")
+    number("fit_library", "weight_simple", weight_simple, low=0, below=1)
     integer("fit_library", "n_starts", n_starts, low=1)
     center = 0.5 * (x.max() + x.min())
     half = 0.5 * (x.max() - x.min())
