@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._checks import integer
 from ._errors import DataError, UnknownClassError
 from ._io import atomic_path, check_output, write_marker
 from .approximators import AbstractApproximator
@@ -186,10 +187,8 @@ def load_model(directory: str | os.PathLike):
             f"{model_file}: format_version {version!r} is newer than this physnet reads "
             f"({FORMAT_VERSION}); load it with the physnet version that wrote it"
         )
-    if members is not None and (
-        not isinstance(members, int) or isinstance(members, bool) or members < 1
-    ):
-        raise DataError(f"{model_file}: ensemble size must be a positive integer, got {members!r}")
+    if members is not None:
+        integer(model_file, "ensemble size", members, low=1, error=DataError)
     try:
         model = build_from_spec(spec)
     except UnknownClassError as err:  # keeps its kind and class name

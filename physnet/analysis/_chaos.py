@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
+from .._checks import integer, number
 from .._errors import ConfigError
 from ..integrators import solve
-
-
-def _check_positive(owner: str, **values) -> None:
-    for name, value in values.items():
-        if not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
 
 
 def stroboscopic_section(
@@ -52,9 +46,9 @@ def stroboscopic_section(
     Raises:
         ConfigError: for a non-positive period or counts.
     """
-    _check_positive("stroboscopic_section", period=period, n_periods=n_periods)
-    if transient < 0:
-        raise ConfigError(f"stroboscopic_section: transient must be >= 0, got {transient!r}")
+    number("stroboscopic_section", "period", period, positive=True)
+    integer("stroboscopic_section", "n_periods", n_periods, low=1)
+    integer("stroboscopic_section", "transient", transient, low=0)
     ts = t0 + period * jnp.arange(transient + n_periods + 1, dtype=jnp.float64)
     y0 = jnp.asarray(y0, dtype=jnp.float64)
     run = jax.jit(jax.vmap(lambda y: solve(field, y, ts, solver=solver, substeps=int(substeps))))
@@ -98,7 +92,8 @@ def largest_lyapunov_exponent(
     Raises:
         ConfigError: for non-positive times.
     """
-    _check_positive("largest_lyapunov_exponent", t1=t1, renormalise_every=renormalise_every)
+    number("largest_lyapunov_exponent", "t1", t1, positive=True)
+    number("largest_lyapunov_exponent", "renormalise_every", renormalise_every, positive=True)
     y0 = jnp.asarray(y0, dtype=jnp.float64)
     key = jax.random.key(0) if key is None else key
     v0 = jax.random.normal(key, y0.shape, dtype=jnp.float64)

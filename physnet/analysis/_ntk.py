@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError, DataError
 from ..approximators import AbstractApproximator
 from ..data import Trajectories
@@ -147,8 +148,7 @@ def _states(data_or_states, samples: int | None) -> Array:
     if xs.ndim != 2:
         raise DataError(f"ntk: states must have shape (S, d), got {xs.shape}")
     if samples is not None:
-        if samples < 1:
-            raise ConfigError(f"ntk: samples must be a positive integer, got {samples!r}")
+        integer("ntk", "samples", samples, low=1)
         step = max(1, xs.shape[0] // samples)
         xs = xs[::step][:samples]
     return xs
@@ -259,8 +259,7 @@ def ntk(
         ops = {k: get_operator(operator[k]) for k in states}
     else:
         ops = {k: get_operator(operator) for k in states}
-    if not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ConfigError(f"ntk: chunk_rows must be a positive integer, got {chunk_rows!r}")
+    integer("ntk", "chunk_rows", chunk_rows, low=1)
 
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     n_params = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params))

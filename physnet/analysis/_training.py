@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError
 from ..training import AbstractLoss, Hook, get_loss
 from ._ntk import _states, ntk
@@ -120,9 +121,8 @@ class KernelDrift(Hook):
         targets=None,
         samples: int | None = None,
     ):
-        for name, value in (("every", every), ("kernel_every", kernel_every)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"KernelDrift: {name} must be a positive integer, got {value!r}")
+        integer("KernelDrift", "every", every, low=1)
+        integer("KernelDrift", "kernel_every", kernel_every, low=1)
         full = _states(states, None)
         self.states = _states(full, samples)
         self.operator = operator

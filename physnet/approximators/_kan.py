@@ -14,6 +14,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError
 from . import _kan_grid
 from ._activations import get_activation
@@ -31,12 +32,6 @@ class EdgeMask(nnx.Variable):
     trained (see :func:`physnet.interpret.prune`)."""
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"KAN: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _parse_widths(widths) -> list[tuple[int, int]]:
     """``[2, 5, 1]`` or ``[2, [0, 1], 1]`` -> ``[(n_add, n_mult), ...]``."""
     if isinstance(widths, str) or not isinstance(widths, Sequence) or len(widths) < 2:
@@ -48,10 +43,10 @@ def _parse_widths(widths) -> list[tuple[int, int]]:
                 raise ConfigError(
                     f"KAN: a width entry must be an integer or [n_add, n_mult], got {entry!r}"
                 )
-            n_add = _check_int("widths (addition nodes)", entry[0], 0)
-            n_mult = _check_int("widths (multiplication nodes)", entry[1], 0)
+            n_add = integer("KAN", "widths (addition nodes)", entry[0], low=0)
+            n_mult = integer("KAN", "widths (multiplication nodes)", entry[1], low=0)
         else:
-            n_add, n_mult = _check_int("widths", entry, 1), 0
+            n_add, n_mult = integer("KAN", "widths", entry, low=1), 0
         if n_add + n_mult < 1:
             raise ConfigError(f"KAN: every layer needs at least one node, got {entry!r}")
         nodes.append((n_add, n_mult))
@@ -242,9 +237,9 @@ class KAN(AbstractApproximator):
         rngs: nnx.Rngs,
     ):
         nodes = _parse_widths(widths)
-        grid = _check_int("grid", grid, 1)
-        order = _check_int("order", order, 1)
-        mult_arity = _check_int("mult_arity", mult_arity, 2)
+        grid = integer("KAN", "grid", grid, low=1)
+        order = integer("KAN", "order", order, low=1)
+        mult_arity = integer("KAN", "mult_arity", mult_arity, low=2)
         try:
             lo, hi = (float(v) for v in grid_range)
         except (TypeError, ValueError):
@@ -375,7 +370,7 @@ class KAN(AbstractApproximator):
         Returns:
             :class:`GridChange`.
         """
-        return _kan_grid.refine(self, _check_int("grid", grid, 1), xs)
+        return _kan_grid.refine(self, integer("KAN", "grid", grid, low=1), xs)
 
     def activation_names(self) -> tuple[str, ...]:
         return (self.base_activation,)

@@ -22,6 +22,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ._bspline import bspline_basis, grid_size
 
@@ -83,8 +84,7 @@ def update_grid(kan: KAN, xs: Array, *, margin: float = 0.0) -> GridChange:
     """Move every layer's grids of ``kan`` to the range of its inputs on ``xs``, in place
     (see :meth:`KAN.update_grid`)."""
     xs = check_samples(kan, xs, "update_grid")
-    if not (isinstance(margin, int | float) and margin >= 0):
-        raise ConfigError(f"KAN.update_grid: margin must be >= 0, got {margin!r}")
+    number("KAN.update_grid", "margin", margin, low=0)
     inputs, before = _trace(*nnx.split(kan), xs)
     residuals, conditions, maps = [], [], []
     for i, layer in enumerate(kan.layers):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
-from .._errors import ConfigError
+from .._checks import choice, integer
 from ._activations import SOFT_EXPONENTIAL, SoftExponential, get_activation
 from ._base import AbstractApproximator
 
@@ -51,16 +51,14 @@ class MLP(AbstractApproximator):
         param_dtype=jnp.float64,
         rngs: nnx.Rngs,
     ):
-        for name, value, low in (
-            ("in_features", in_features, 1),
-            ("out_features", out_features, 1),
-            ("width", width, 1),
-            ("depth", depth, 1),
+        for name, value in (
+            ("in_features", in_features),
+            ("out_features", out_features),
+            ("width", width),
+            ("depth", depth),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"MLP: {name} must be an integer >= {low}, got {value!r}")
-        if init not in INITIALIZATIONS:
-            raise ConfigError(f"MLP: init must be one of {INITIALIZATIONS}, got {init!r}")
+            integer("MLP", name, value, low=1)
+        choice("MLP", "init", init, INITIALIZATIONS)
         if activation != SOFT_EXPONENTIAL:
             self._activation_fn = get_activation(activation)
         self.in_features = in_features

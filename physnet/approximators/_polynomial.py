@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer, number
 from .._errors import ConfigError
 from ._base import AbstractApproximator
 
@@ -26,12 +27,6 @@ def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
         for e in itertools.product(range(total + 1), repeat=n_vars)
         if sum(e) == total
     ]
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"Polynomial: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class Polynomial(AbstractApproximator):
@@ -84,15 +79,12 @@ class Polynomial(AbstractApproximator):
         param_dtype=jnp.float64,
         rngs: nnx.Rngs,
     ):
-        self.in_features = _check_int("in_features", in_features, 1)
-        self.out_features = _check_int("out_features", out_features, 1)
-        self.degree = _check_int("degree", degree, 1)
+        self.in_features = integer("Polynomial", "in_features", in_features, low=1)
+        self.out_features = integer("Polynomial", "out_features", out_features, low=1)
+        self.degree = integer("Polynomial", "degree", degree, low=1)
         if not isinstance(constant, bool):
             raise ConfigError(f"Polynomial: constant must be True or False, got {constant!r}")
-        if not (
-            isinstance(init_scale, int | float) and np.isfinite(init_scale) and init_scale >= 0
-        ):
-            raise ConfigError(f"Polynomial: init_scale must be a number >= 0, got {init_scale!r}")
+        number("Polynomial", "init_scale", init_scale, low=0)
         every = monomial_exponents(self.in_features, self.degree)
         excluded = set()
         for e in exclude:

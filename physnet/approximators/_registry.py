@@ -12,6 +12,7 @@ from typing import Any
 
 from flax import nnx
 
+from .._checks import integer, known_options
 from .._classpath import check_class, import_class, is_class_path
 from .._errors import ConfigError
 from ._base import AbstractApproximator
@@ -65,19 +66,13 @@ def _kan(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any)
     depth = options.pop("depth", 1)
     hidden = options.pop("widths", None)
     if hidden is None:
-        for name, value in (("width", width), ("depth", depth)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"kan: {name} must be a positive integer, got {value!r}")
+        integer("kan", "width", width, low=1)
+        integer("kan", "depth", depth, low=1)
         hidden = [width] * depth
     kwargs = {}
     if "activation" in options:
         kwargs["base_activation"] = options.pop("activation")
-    unknown = sorted(set(options) - set(_KAN_OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"kan: unknown option(s) {', '.join(unknown)}; choose from width, depth, widths, "
-            f"activation, {', '.join(_KAN_OPTIONS)}"
-        )
+    known_options("kan", options, ("width", "depth", "widths", "activation", *_KAN_OPTIONS))
     return KAN([in_features, *hidden, out_features], rngs=rngs, **kwargs, **options)
 
 

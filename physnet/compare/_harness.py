@@ -15,6 +15,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from .._checks import integer
 from .._errors import ConfigError, TrainingDivergedError
 from ..approximators import KAN
 from ..training import fit
@@ -222,8 +223,7 @@ def compare(
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ConfigError(f"compare: seeds must be a positive count or a list, got {seeds!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"compare: steps must be a positive integer, got {steps!r}")
+    integer("compare", "steps", steps, low=1)
     rows = []
     budgets = {}
     for task in tasks:

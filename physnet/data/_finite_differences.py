@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -37,20 +38,14 @@ if TYPE_CHECKING:
 FD_METHODS = ("central", "forward", "savgol")
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"finite differences: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _window(method: str, window_length: int, polyorder: int) -> tuple[int, int]:
     if method == "central":
         return 3, 2
     if method == "forward":
         return 2, 1
     if method == "savgol":
-        window_length = _check_int("window_length", window_length, 3)
-        polyorder = _check_int("polyorder", polyorder, 1)
+        window_length = integer("finite differences", "window_length", window_length, low=3)
+        polyorder = integer("finite differences", "polyorder", polyorder, low=1)
         if window_length % 2 == 0:
             raise ConfigError(
                 f"finite differences: window_length must be odd, got window_length={window_length}"

@@ -191,18 +191,7 @@ class Trajectories:
         b = self._index(b)
         n = int(self.trajectory_lengths[b])
 
-        def pick(a):
-            return None if a is None else a[b : b + 1, :n]
-
-        return dataclasses.replace(
-            self,
-            ts=self.times_of(b),
-            states=pick(self.states),
-            derivatives=pick(self.derivatives),
-            clean_states=pick(self.clean_states),
-            clean_derivatives=pick(self.clean_derivatives),
-            lengths=None,
-        )
+        return self._with_arrays(lambda a: a[b : b + 1, :n], ts=self.times_of(b), lengths=None)
 
     def _index(self, b) -> int:
         if (
@@ -301,23 +290,22 @@ class Trajectories:
         return jnp.reshape(times, (-1,))
 
     # ------------------------------------------------------------ transforms
+    def _with_arrays(self, fn, **changes) -> Trajectories:
+        """A copy with ``fn`` applied to each state array that is set (``states``,
+        ``derivatives`` and their clean versions) and the fields ``changes`` replaced."""
+        arrays = {
+            k: None if getattr(self, k) is None else fn(getattr(self, k)) for k in ARRAY_FIELDS
+        }
+        return dataclasses.replace(self, **arrays, **changes)
+
     def take(self, idx) -> Trajectories:
         """The trajectories with indices ``idx`` (an integer array), in that order (padding
         beyond the longest one kept is dropped)."""
         idx = np.asarray(idx)
 
-        def pick(a):
-            return None if a is None else a[idx]
-
         lengths = None if self.lengths is None else self.lengths[idx]
-        out = dataclasses.replace(
-            self,
-            ts=self.ts[idx] if np.ndim(self.ts) == 2 else self.ts,
-            states=pick(self.states),
-            derivatives=pick(self.derivatives),
-            clean_states=pick(self.clean_states),
-            clean_derivatives=pick(self.clean_derivatives),
-            lengths=lengths,
+        out = self._with_arrays(
+            lambda a: a[idx], ts=self.ts[idx] if np.ndim(self.ts) == 2 else self.ts, lengths=lengths
         )
         if lengths is not None and lengths.size and int(lengths.max()) < self.n_times:
             return out._trimmed(int(lengths.max()))
@@ -326,17 +314,7 @@ class Trajectories:
     _take = take
 
     def _trimmed(self, n: int) -> Trajectories:
-        def cut(a):
-            return None if a is None else a[:, :n]
-
-        return dataclasses.replace(
-            self,
-            ts=self.ts[..., :n],
-            states=cut(self.states),
-            derivatives=cut(self.derivatives),
-            clean_states=cut(self.clean_states),
-            clean_derivatives=cut(self.clean_derivatives),
-        )
+        return self._with_arrays(lambda a: a[:, :n], ts=self.ts[..., :n])
 
     def take_times(self, idx) -> Trajectories:
         """Every trajectory at the observations ``idx`` only (increasing integer indices,
@@ -352,18 +330,7 @@ class Trajectories:
                 f"of {int(self.lengths.min())} observations; use segments() for ragged data"
             )
 
-        def pick(a):
-            return None if a is None else a[:, idx]
-
-        return dataclasses.replace(
-            self,
-            ts=self.ts[..., idx],
-            states=pick(self.states),
-            derivatives=pick(self.derivatives),
-            clean_states=pick(self.clean_states),
-            clean_derivatives=pick(self.clean_derivatives),
-            lengths=None,
-        )
+        return self._with_arrays(lambda a: a[:, idx], ts=self.ts[..., idx], lengths=None)
 
     def segments(self, starts, stops) -> Trajectories:
         """Observations ``starts[b] .. stops[b] - 1`` of every trajectory b.
@@ -405,17 +372,8 @@ class Trajectories:
             valid, times[rows, src], last + (k - new_lengths[:, None] + 1) * step[:, None]
         )
 
-        def pick(a):
-            return None if a is None else jnp.asarray(a)[rows, src]
-
-        return dataclasses.replace(
-            self,
-            ts=jnp.asarray(ts),
-            states=pick(self.states),
-            derivatives=pick(self.derivatives),
-            clean_states=pick(self.clean_states),
-            clean_derivatives=pick(self.clean_derivatives),
-            lengths=new_lengths,
+        return self._with_arrays(
+            lambda a: jnp.asarray(a)[rows, src], ts=jnp.asarray(ts), lengths=new_lengths
         )
 
     def split(

@@ -6,7 +6,6 @@ file's units is ``s * y``. Time is never rescaled, so derivatives scale as state
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
@@ -68,38 +67,16 @@ def rescale(data: Trajectories, scale="std") -> Trajectories:
             raise DataError(
                 f"scales must be {data.state_size} positive finite numbers, got {scale!r}"
             )
-    inv = _along_last(1.0 / s, 3)
-
-    def div(a):
-        return None if a is None else jnp.asarray(a) * inv
-
     meta = dict(data.metadata)
     meta["scales"] = (scales(data) * s).tolist()
-    return dataclasses.replace(
-        data,
-        states=div(data.states),
-        derivatives=div(data.derivatives),
-        clean_states=div(data.clean_states),
-        clean_derivatives=div(data.clean_derivatives),
-        metadata=meta,
-    )
+    inv = _along_last(1.0 / s, 3)
+    return data._with_arrays(lambda a: jnp.asarray(a) * inv, metadata=meta)
 
 
 def unscale(data: Trajectories) -> Trajectories:
     """``data`` in the file's units (``metadata["scales"]`` removed)."""
     if "scales" not in data.metadata:
         return data
-    s = _along_last(scales(data), 3)
-
-    def mul(a):
-        return None if a is None else jnp.asarray(a) * s
-
     meta = {k: v for k, v in data.metadata.items() if k != "scales"}
-    return dataclasses.replace(
-        data,
-        states=mul(data.states),
-        derivatives=mul(data.derivatives),
-        clean_states=mul(data.clean_states),
-        clean_derivatives=mul(data.clean_derivatives),
-        metadata=meta,
-    )
+    s = _along_last(scales(data), 3)
+    return data._with_arrays(lambda a: jnp.asarray(a) * s, metadata=meta)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import sympy
 
+from .._checks import number
 from .._errors import ConfigError, DataError
 
 
@@ -68,9 +67,7 @@ def _check_names(names, count: int, argument: str, function: str) -> tuple[str, 
 
 
 def _check_option(value, low: float, high: float, argument: str, function: str) -> float:
-    if not (isinstance(value, int | float) and math.isfinite(value) and low <= value < high):
-        raise ConfigError(f"{function}: {argument} must be in [{low}, {high}), got {value!r}")
-    return float(value)
+    return number(function, argument, value, low=low, below=high)
 
 
 def _as_samples(xs, d: int, function: str) -> np.ndarray:

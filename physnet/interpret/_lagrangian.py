@@ -11,6 +11,7 @@ import numpy as np
 import sympy
 from flax import nnx
 
+from .._checks import integer
 from .._errors import ConfigError, DataError
 from ..models import LNN
 from ._expressions import (
@@ -242,8 +243,7 @@ def read_lagrangian(
     xs = _state_samples(data, d, points, "read_lagrangian")
     symbols = sympy.symbols(names)
     if method == "dynamics":
-        if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
-            raise ConfigError(f"read_lagrangian: degree must be an integer >= 1, got {degree!r}")
+        integer("read_lagrangian", "degree", degree, low=1)
         threshold = _check_option(threshold, 0.0, 1.0, "threshold", "read_lagrangian")
         expression, r2, scale = _read_lagrangian_dynamics(
             model, xs, names, degree, threshold, normalize

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy
 
+from .._checks import integer, number
 from .._errors import ConfigError, DataError
 
 #: pykan's trade-off weight between complexity and accuracy
@@ -323,10 +324,8 @@ def fit_library(
         raise ConfigError(
             f"fit_library: library must name functions from {', '.join(LIBRARY)}, got {library!r}"
         )
-    if not (isinstance(weight_simple, int | float) and 0.0 <= weight_simple < 1.0):
-        raise ConfigError(f"fit_library: weight_simple must be in [0, 1), got {weight_simple!r}")
-    if not isinstance(n_starts, int) or n_starts < 1:
-        raise ConfigError(f"fit_library: n_starts must be a positive integer, got {n_starts!r}")
+    number("fit_library", "weight_simple", weight_simple, low=0, below=1)
+    integer("fit_library", "n_starts", n_starts, low=1)
     center = 0.5 * (x.max() + x.min())
     half = 0.5 * (x.max() - x.min())
     half = half if half > 0 else 1.0
@@ -440,8 +439,7 @@ def fit_sparse_polynomial(x, y, *, degree: int = 4, threshold: float = 1e-2) -> 
     Reference: Brunton, Proctor & Kutz (2016), PNAS 113(15), 3932-3937.
     """
     x, y = _check_xy(x, y, "fit_sparse_polynomial")
-    if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
-        raise ConfigError(f"fit_sparse_polynomial: degree must be an integer >= 1, got {degree!r}")
+    integer("fit_sparse_polynomial", "degree", degree, low=1)
     scale = float(np.max(np.abs(x)))
     scale = scale if scale > 0 else 1.0
     xs = x / scale

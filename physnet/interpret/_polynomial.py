@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from .._errors import ConfigError, DataError
+from .._checks import integer
+from .._errors import DataError
 from ._expressions import (
     _as_samples,
     _check_names,
@@ -88,8 +89,7 @@ def fit_polynomial(
         raise DataError(
             f"{function}: ys must be finite with shape ({xs.shape[0]},), got {ys.shape}"
         )
-    if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
-        raise ConfigError(f"{function}: degree must be an integer >= 1, got {degree!r}")
+    integer(function, "degree", degree, low=1)
     threshold = _check_option(threshold, 0.0, 1.0, "threshold", function)
     d = xs.shape[1]
     names = _check_names(names or [f"x{j + 1}" for j in range(d)], d, "names", function)

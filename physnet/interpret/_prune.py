@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +28,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import KAN
 from ._sparsity import _check_batch, edge_activations
@@ -51,9 +51,7 @@ def _trace(kan: KAN, xs, function: str):
 
 
 def _check_eps(eps, function: str) -> float:
-    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
-        raise ConfigError(f"{function}: eps must be a finite number >= 0, got {eps!r}")
-    return float(eps)
+    return number(function, "eps", eps, low=0)
 
 
 def _sub_scores(kan: KAN, layer: int, node_score: np.ndarray) -> np.ndarray:
@@ -316,8 +314,7 @@ def prune(
     2.5.1; KAN 2.0, arXiv:2408.10205; pykan ``MultKAN.prune``.
     """
     for name, value in (("node_threshold", node_threshold), ("edge_threshold", edge_threshold)):
-        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-            raise ConfigError(f"prune: {name} must be a finite number >= 0, got {value!r}")
+        number("prune", name, value, low=0)
     eps = _check_eps(eps, "prune")
     _, acts, before = _trace(kan, xs, "prune")
     xs = jnp.asarray(xs)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError, DataError
 from ..approximators import KAN
 
@@ -87,10 +88,7 @@ def kan_regularization(kan, xs: Array, *, l1: float = 1.0, entropy: float = 2.0)
     """
     _check_kan(kan, "kan_regularization")
     for name, value in (("l1", l1), ("entropy", entropy)):
-        if not (isinstance(value, int | float) and value >= 0 and value != float("inf")):
-            raise ConfigError(
-                f"kan_regularization: {name} must be a finite number >= 0, got {value!r}"
-            )
+        number("kan_regularization", name, value, low=0)
     xs = _check_batch(kan, xs, "kan_regularization")
     total = jnp.zeros((), dtype=xs.dtype)
     for acts in edge_activations(kan, xs):

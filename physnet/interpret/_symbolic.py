@@ -40,6 +40,7 @@ import numpy as np
 import sympy
 from flax import nnx
 
+from .._checks import integer
 from .._errors import ConfigError, DataError
 from ..approximators import KAN
 from ._expressions import (
@@ -304,12 +305,10 @@ def symbolic_formula(
         raise ConfigError(f"{function}: kan must be a physnet KAN, got {type(kan).__name__}")
     if method not in METHODS:
         raise ConfigError(f"{function}: method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
-        raise ConfigError(f"{function}: degree must be an integer >= 1, got {degree!r}")
+    integer(function, "degree", degree, low=1)
     threshold = _check_option(threshold, 0.0, 1.0, "threshold", function)
     drop = _check_option(drop, 0.0, 1.0, "drop", function)
-    if not isinstance(digits, int) or digits < 1:
-        raise ConfigError(f"{function}: digits must be a positive integer, got {digits!r}")
+    integer(function, "digits", digits, low=1)
     xs = _as_samples(xs, kan.in_features, function)
     names = _check_names(
         names or [f"x{i + 1}" for i in range(kan.in_features)], kan.in_features, "names", function

@@ -17,6 +17,9 @@ import abc
 import dataclasses
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -147,3 +150,40 @@ def check_scalar_energy(owner: str, name: str, approx) -> None:
             f"{owner}: {name} uses the non-smooth activation {activation!r}; its derivatives "
             "define the dynamics, so use a smooth one (tanh, softplus, silu)"
         )
+
+
+def matrices_at(owner: str, what: str, matrix, ys, state_size: int) -> tuple[Array, np.ndarray]:
+    """``ys`` as states ``(S, state_size)`` and ``matrix(y)`` at each, ``(S, n, n)``.
+
+    Raises:
+        ConfigError: ``"{owner}: ys must have shape ..."`` for other shapes, ``"{what} is not
+            finite at state i (...)"`` naming the first state with a non-finite entry.
+    """
+    ys = jnp.atleast_2d(jnp.asarray(ys))
+    if ys.ndim != 2 or ys.shape[-1] != state_size:
+        raise ConfigError(f"{owner}: ys must have shape (S, {state_size}), got {ys.shape}")
+    values = np.asarray(jax.jit(jax.vmap(matrix))(ys))
+    bad = ~np.all(np.isfinite(values), axis=(1, 2))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ConfigError(f"{what} is not finite at state {i} ({ys[i].tolist()})")
+    return ys, values
+
+
+def check_condition(what: str, ys, largest, smallest, max_condition: float, advice: str):
+    """The condition numbers ``largest / smallest`` per state (inf where ``smallest`` is 0).
+
+    Raises:
+        ConfigError: ``"{what} is singular or ill-conditioned at state i (...): condition number
+            c > max_condition=...; {advice}"`` for the worst state when it exceeds the bound.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        condition = np.where(smallest > 0, largest / smallest, np.inf)
+    worst = int(np.argmax(condition))
+    if not condition[worst] <= max_condition:
+        raise ConfigError(
+            f"{what} is singular or ill-conditioned at state {worst} ({ys[worst].tolist()}): "
+            f"condition number {condition[worst]:.3g} > max_condition={max_condition:.3g}; "
+            f"{advice}"
+        )
+    return condition

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from ._base import AbstractComponent, Part
@@ -37,12 +38,7 @@ def _inverse_softplus(x: float) -> float:
 
 def check_gamma_init(gamma_init, owner: str = "Friction") -> float:
     """``gamma_init`` as a float, or :class:`ConfigError` unless it is a finite number > 0."""
-    if not (
-        isinstance(gamma_init, int | float)
-        and not isinstance(gamma_init, bool)
-        and math.isfinite(gamma_init)
-    ):
-        raise ConfigError(f"{owner}: gamma_init must be a finite number, got {gamma_init!r}")
+    number(owner, "gamma_init", gamma_init)
     if not gamma_init > 0:
         raise ConfigError(
             f"{owner}: gamma_init must be > 0 (γ = softplus(raw)), got {gamma_init!r}"

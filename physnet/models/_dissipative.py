@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from ._base import AbstractEnergyModel, Part, check_scalar_energy
@@ -202,8 +203,7 @@ class DissipativeHNN(HamiltonianWithDissipation):
         hamiltonian = approximator(state_size, 1)
         if dissipation == "general":
             rank = state_size if dissipation_rank is None else dissipation_rank
-            if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-                raise ConfigError(f"dissipation_rank must be a positive integer, got {rank!r}")
+            integer("DissipativeHNN", "dissipation_rank", rank, low=1)
             a = approximator(state_size, rank * state_size)
             return cls(hamiltonian, a, gamma_init=gamma_init)
         if dissipation_rank is not None:

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .._checks import integer
 from .._errors import ConfigError
 
 
@@ -45,8 +46,7 @@ class Ensemble:
     @classmethod
     def from_factory(cls, factory: Callable[[nnx.Rngs], nnx.Module], size: int, *, seed: int = 0):
         """``size`` models ``factory(nnx.Rngs(seed + i))``, i = 0..size-1."""
-        if not isinstance(size, int) or size < 1:
-            raise ConfigError(f"Ensemble: size must be a positive integer, got {size!r}")
+        integer("Ensemble", "size", size, low=1)
         return cls([factory(nnx.Rngs(seed + i)) for i in range(size)])
 
     @classmethod

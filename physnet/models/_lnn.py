@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -10,10 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from . import _mechanics
-from ._base import AbstractEnergyModel, Part, check_scalar_energy
+from ._base import AbstractEnergyModel, Part, check_condition, check_scalar_energy, matrices_at
 from ._dissipation import AbstractDissipation, Friction
 
 
@@ -92,8 +92,7 @@ class LNN(AbstractEnergyModel):
         dissipation: AbstractDissipation | None = None,
     ):
         check_scalar_energy("LNN", "lagrangian", lagrangian)
-        if not (isinstance(kinetic, int | float) and math.isfinite(kinetic) and kinetic >= 0):
-            raise ConfigError(f"LNN: kinetic must be a finite number >= 0, got {kinetic!r}")
+        number("LNN", "kinetic", kinetic, low=0)
         if dissipation is not None and not isinstance(dissipation, AbstractDissipation):
             raise ConfigError(
                 "LNN: dissipation must be a dissipation component (Friction(), "
@@ -175,32 +174,22 @@ class LNN(AbstractEnergyModel):
         Raises:
             ConfigError: naming the failing state, with the condition number or eigenvalues.
         """
-        ys = jnp.atleast_2d(jnp.asarray(ys))
-        if ys.ndim != 2 or ys.shape[-1] != self.state_size:
-            raise ConfigError(
-                f"LNN.check_mass_matrix: ys must have shape (S, {self.state_size}), got {ys.shape}"
-            )
-        masses = jax.jit(jax.vmap(self.mass_matrix))(ys)
-        masses = np.asarray(masses)
-        bad = ~np.all(np.isfinite(masses), axis=(1, 2))
-        if np.any(bad):
-            i = int(np.flatnonzero(bad)[0])
-            raise ConfigError(
-                f"LNN: the mass matrix ∂²L/∂q̇² is not finite at state {i} ({ys[i].tolist()})"
-            )
+        what = "LNN: the mass matrix ∂²L/∂q̇²"
+        ys, masses = matrices_at(
+            "LNN.check_mass_matrix", what, self.mass_matrix, ys, self.state_size
+        )
         eigenvalues = np.linalg.eigvalsh(masses)
         scale = np.max(np.abs(eigenvalues))
         smallest = np.min(np.abs(eigenvalues), axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            condition = np.where(smallest > 0, scale / smallest, np.inf)
-        worst = int(np.argmax(condition))
-        if not condition[worst] <= max_condition:
-            raise ConfigError(
-                f"LNN: the mass matrix ∂²L/∂q̇² is singular or ill-conditioned at state "
-                f"{worst} ({ys[worst].tolist()}): condition number {condition[worst]:.3g} > "
-                f"max_condition={max_condition:.3g}; L must depend on q̇ non-degenerately "
-                "(use a smooth activation such as softplus and init='lnn')"
-            )
+        condition = check_condition(
+            what,
+            ys,
+            scale,
+            smallest,
+            max_condition,
+            "L must depend on q̇ non-degenerately (use a smooth activation such as softplus and "
+            "init='lnn')",
+        )
         positive = np.sum(eigenvalues > 0, axis=1)
         if np.any(positive != positive[0]):
             i = int(np.flatnonzero(positive != positive[0])[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -10,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
-from ._base import AbstractEnergyModel, Part, check_scalar_energy
+from ._base import AbstractEnergyModel, Part, check_condition, check_scalar_energy, matrices_at
 
 
 def symplectic_form(one_form, y: Array) -> Array:
@@ -134,15 +134,7 @@ class NeuralSymplecticForm(AbstractEnergyModel):
                 f"NeuralSymplecticForm: one_form uses the non-smooth activation "
                 f"{nonsmooth[0]!r}; W is its derivative, so use a smooth one (tanh, softplus)"
             )
-        if not (
-            isinstance(canonical, int | float)
-            and not isinstance(canonical, bool)
-            and math.isfinite(canonical)
-            and canonical >= 0
-        ):
-            raise ConfigError(
-                f"NeuralSymplecticForm: canonical must be a finite number >= 0, got {canonical!r}"
-            )
+        number("NeuralSymplecticForm", "canonical", canonical, low=0)
         self.one_form = one_form
         self.hamiltonian = hamiltonian
         self.state_size = n
@@ -187,30 +179,19 @@ class NeuralSymplecticForm(AbstractEnergyModel):
         Raises:
             ConfigError: naming the failing state and its condition number.
         """
-        ys = jnp.atleast_2d(jnp.asarray(ys))
-        if ys.ndim != 2 or ys.shape[-1] != self.state_size:
-            raise ConfigError(
-                f"NeuralSymplecticForm.check_form: ys must have shape (S, {self.state_size}), "
-                f"got {ys.shape}"
-            )
-        forms = np.asarray(jax.jit(jax.vmap(self.form))(ys))
-        bad = ~np.all(np.isfinite(forms), axis=(1, 2))
-        if np.any(bad):
-            i = int(np.flatnonzero(bad)[0])
-            raise ConfigError(
-                f"NeuralSymplecticForm: the form W is not finite at state {i} ({ys[i].tolist()})"
-            )
+        what = "NeuralSymplecticForm: the 2-form W"
+        ys, forms = matrices_at(
+            "NeuralSymplecticForm.check_form", what, self.form, ys, self.state_size
+        )
         sv = np.linalg.svd(forms, compute_uv=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            condition = np.where(sv[:, -1] > 0, sv[:, 0] / sv[:, -1], np.inf)
-        worst = int(np.argmax(condition))
-        if not condition[worst] <= max_condition:
-            raise ConfigError(
-                f"NeuralSymplecticForm: the 2-form W is singular or ill-conditioned at state "
-                f"{worst} ({ys[worst].tolist()}): condition number {condition[worst]:.3g} > "
-                f"max_condition={max_condition:.3g}; start from canonical=1.0 or lower the "
-                "learning rate"
-            )
+        condition = check_condition(
+            what,
+            ys,
+            sv[:, 0],
+            sv[:, -1],
+            max_condition,
+            "start from canonical=1.0 or lower the learning rate",
+        )
         if self.state_size == 2:
             sign = np.sign(forms[:, 0, 1])
             if np.any(sign != sign[0]):

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
+from .._checks import integer, number
 from .._errors import ConfigError
 from ..approximators import AbstractApproximator
 from ._base import AbstractComponent, Part
@@ -89,23 +90,13 @@ class FourierForce(AbstractForce):
         amplitude_init: float = 0.01,
         min_frequency: float = 0.0,
     ):
-        for name, value in (("dof", dof), ("n_terms", n_terms)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"FourierForce: {name} must be a positive integer, got {value!r}")
+        integer("FourierForce", "dof", dof, low=1)
+        integer("FourierForce", "n_terms", n_terms, low=1)
         if isinstance(omega_init, int | float):
             omegas = [float(omega_init) * (k + 1) for k in range(n_terms)]
         else:
             omegas = [float(w) for w in omega_init]
-        if not (
-            isinstance(min_frequency, int | float)
-            and not isinstance(min_frequency, bool)
-            and math.isfinite(min_frequency)
-            and min_frequency >= 0
-        ):
-            raise ConfigError(
-                f"FourierForce: min_frequency must be a finite number >= 0, got {min_frequency!r}"
-            )
-        min_frequency = float(min_frequency)
+        min_frequency = number("FourierForce", "min_frequency", min_frequency, low=0)
         if len(omegas) != n_terms or not all(
             math.isfinite(w) and w > min_frequency for w in omegas
         ):
@@ -113,10 +104,7 @@ class FourierForce(AbstractForce):
                 f"FourierForce: omega_init must be one number or {n_terms} numbers > "
                 f"min_frequency = {min_frequency}, got {omega_init!r}"
             )
-        if not (isinstance(amplitude_init, int | float) and math.isfinite(amplitude_init)):
-            raise ConfigError(
-                f"FourierForce: amplitude_init must be a finite number, got {amplitude_init!r}"
-            )
+        number("FourierForce", "amplitude_init", amplitude_init)
         self.dof, self.n_terms = dof, n_terms
         self.omega_init = tuple(omegas)
         self.amplitude_init = float(amplitude_init)

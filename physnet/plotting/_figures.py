@@ -31,6 +31,16 @@ def _style(i: int) -> dict:
     return _STYLES[i % len(_STYLES)]
 
 
+def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, *, grid: str = "major"):
+    """``fig`` with the axis labels, title, legend and grid (``"major"`` or ``"both"``) set."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which=grid)
+    return fig
+
+
 def phase_portrait(
     curves: Mapping[str, np.ndarray],
     *,
@@ -107,12 +117,7 @@ def energy_curve(
         ax.plot(ts, np.maximum(err, 1e-17) if log else err, label=label, **_style(i))
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("t")
-    ax.set_ylabel("|E(t) - E(0)| / |E(0)|")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
+    return _finish(fig, ax, "t", "|E(t) - E(0)| / |E(0)|", title)
 
 
 def save_figure(fig: Figure, path) -> None:

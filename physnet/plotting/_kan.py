@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._checks import integer
 from .._errors import ConfigError
 
 _POINTS = 64  # samples per edge curve
@@ -235,10 +236,7 @@ def kan_edge_functions(
     """
     xs = _check(kan, xs, "kan_edge_functions")
     n_layers = len(kan.layers)
-    if not isinstance(layer, int | np.integer) or not 0 <= layer < n_layers:
-        raise ConfigError(
-            f"kan_edge_functions: layer must be an integer in [0, {n_layers - 1}], got {layer!r}"
-        )
+    integer("kan_edge_functions", "layer", layer, low=0, high=n_layers - 1)
     lay = kan.layers[layer]
     n_in, n_out = lay.in_features, lay.out_features
     prefix = "x" if layer == 0 else "h"

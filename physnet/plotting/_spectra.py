@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._figures import _style
+from ._figures import _finish, _style
 
 
 def kernel_spectra(
@@ -28,12 +28,7 @@ def kernel_spectra(
         if normalize and lam.size:
             lam = lam / lam[0]
         ax.loglog(np.arange(1, lam.size + 1), lam, label=label, **_style(i))
-    ax.set_xlabel("index k")
-    ax.set_ylabel("λ_k / λ_1" if normalize else "λ_k")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    return fig
+    return _finish(fig, ax, "index k", "λ_k / λ_1" if normalize else "λ_k", title, grid="both")
 
 
 def mode_convergence(
@@ -75,12 +70,7 @@ def kernel_drift(
     fig, ax = plt.subplots(figsize=(5.4, 4.0), layout="constrained")
     for i, (label, (steps, drift)) in enumerate(curves.items()):
         ax.plot(np.asarray(steps), np.asarray(drift), label=label, **_style(i))
-    ax.set_xlabel("step")
-    ax.set_ylabel("||K_t - K_0||_F / ||K_0||_F")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
+    return _finish(fig, ax, "step", "||K_t - K_0||_F / ||K_0||_F", title)
 
 
 def error_spectrum(
@@ -99,9 +89,4 @@ def error_spectrum(
     fig, ax = plt.subplots(figsize=(5.4, 4.0), layout="constrained")
     for i, (label, (freqs, amp)) in enumerate(curves.items()):
         ax.semilogy(np.asarray(freqs), np.asarray(amp), label=label, **_style(i))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("amplitude")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    return fig
+    return _finish(fig, ax, xlabel, "amplitude", title, grid="both")

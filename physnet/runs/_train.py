@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from .._build import build_model
+from .._checks import known_options, number
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
@@ -84,13 +85,7 @@ def _run_config(config: RunConfig | None, options: dict[str, Any]) -> RunConfig:
         config = RunConfig()
     elif not isinstance(config, RunConfig):
         raise ConfigError(f"config must be a physnet.runs.RunConfig, got {config!r}")
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"train_run: unknown option(s) {', '.join(unknown)}; the run options are "
-            f"{', '.join(sorted(known))}"
-        )
+    known_options("train_run", options, sorted(f.name for f in dataclasses.fields(RunConfig)))
     return config.replace(**options) if options else config
 
 
@@ -106,8 +101,7 @@ def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str,
 
 def _check_options(lr, seed, ensemble, model, approximator, options, state_size) -> None:
     """Option ranges, before any work: learning rate, seeds, model size (memory estimate)."""
-    if isinstance(lr, bool) or not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
-        raise ConfigError(f"the learning rate must be a finite number > 0, got {lr!r}")
+    number("train", "the learning rate", lr, positive=True)
     last = seed + (ensemble or 1) - 1 if isinstance(seed, int) else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= last <= MAX_SEED:
         raise ConfigError(

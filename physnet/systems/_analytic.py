@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import Array
 
-from .._errors import ConfigError
+from .._checks import number
 from ._base import AbstractSystem
 
 
@@ -16,9 +16,7 @@ class HarmonicOscillator(AbstractSystem):
     dof = 1
 
     def __init__(self, omega: float = 1.0):
-        if not omega > 0:
-            raise ConfigError(f"HarmonicOscillator: omega must be > 0, got {omega!r}")
-        self.omega = float(omega)
+        self.omega = number("HarmonicOscillator", "omega", omega, positive=True)
 
     def parameters(self) -> dict[str, float]:
         return {"omega": self.omega}
@@ -59,8 +57,7 @@ class Pendulum(AbstractSystem):
 
     def __init__(self, g_over_l: float = 1.0, mass: float = 1.0, length: float = 1.0):
         for arg, value in (("g_over_l", g_over_l), ("mass", mass), ("length", length)):
-            if not value > 0:
-                raise ConfigError(f"Pendulum: {arg} must be > 0, got {value!r}")
+            number("Pendulum", arg, value, positive=True)
         self.g_over_l = float(g_over_l)
         self.mass = float(mass)
         self.length = float(length)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 from jax import Array
 
-from .._errors import ConfigError
+from .._checks import number
 from ._base import AbstractSystem
 
 
@@ -42,10 +40,8 @@ class DoublePendulum(AbstractSystem):
         self, m1: float = 1.0, m2: float = 1.0, l1: float = 1.0, l2: float = 1.0, g: float = 9.8
     ):
         for arg, value in (("m1", m1), ("m2", m2), ("l1", l1), ("l2", l2)):
-            if not value > 0:
-                raise ConfigError(f"DoublePendulum: {arg} must be > 0, got {value!r}")
-        if not (math.isfinite(float(g)) and g >= 0):
-            raise ConfigError(f"DoublePendulum: g must be finite and >= 0, got {g!r}")
+            number("DoublePendulum", arg, value, positive=True)
+        number("DoublePendulum", "g", g, low=0)
         self.m1, self.m2, self.l1, self.l2, self.g = map(float, (m1, m2, l1, l2, g))
 
     @property

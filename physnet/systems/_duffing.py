@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ._base import AbstractSystem
 
@@ -31,8 +30,7 @@ class Duffing(AbstractSystem):
 
     def __init__(self, alpha: float = 1.0, beta: float = 2.0, gamma: float = 0.0):
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not math.isfinite(float(value)):
-                raise ConfigError(f"Duffing: {name} must be finite, got {value!r}")
+            number("Duffing", name, value)
         if gamma < 0:
             raise ConfigError(f"Duffing: gamma must be >= 0 (damping), got {gamma!r}")
         self.alpha = float(alpha)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ._base import AbstractSystem
 
@@ -57,8 +58,7 @@ class ForcedDuffing(AbstractSystem):
     ):
         values = {"alpha": alpha, "beta": beta, "delta": delta, "gamma": gamma, "omega": omega}
         for name, value in values.items():
-            if not (isinstance(value, int | float) and math.isfinite(float(value))):
-                raise ConfigError(f"ForcedDuffing: {name} must be a finite number, got {value!r}")
+            number("ForcedDuffing", name, value)
         if delta < 0:
             raise ConfigError(f"ForcedDuffing: delta must be >= 0 (damping), got {delta!r}")
         if not omega > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import Array
 
-from .._errors import ConfigError
+from .._checks import number
 from ._base import AbstractSystem
 
 
@@ -28,11 +28,8 @@ class MassSpring(AbstractSystem):
     dof = 1
 
     def __init__(self, mass: float = 0.5, stiffness: float = 2.0):
-        for arg, value in (("mass", mass), ("stiffness", stiffness)):
-            if not value > 0:
-                raise ConfigError(f"MassSpring: {arg} must be > 0, got {value!r}")
-        self.mass = float(mass)
-        self.stiffness = float(stiffness)
+        self.mass = number("MassSpring", "mass", mass, positive=True)
+        self.stiffness = number("MassSpring", "stiffness", stiffness, positive=True)
 
     @property
     def unit_mass(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import Array
 
+from .._checks import number
 from .._errors import ConfigError
 from ._base import AbstractSystem
 
@@ -31,9 +32,8 @@ class SpringChain(AbstractSystem):
     def __init__(self, n: float = 3, mass: float = 1.0, stiffness: float = 1.0):
         if not (float(n) == int(n) and int(n) >= 1):
             raise ConfigError(f"SpringChain: n must be an integer >= 1, got {n!r}")
-        for arg, value in (("mass", mass), ("stiffness", stiffness)):
-            if not value > 0:
-                raise ConfigError(f"SpringChain: {arg} must be > 0, got {value!r}")
+        number("SpringChain", "mass", mass, positive=True)
+        number("SpringChain", "stiffness", stiffness, positive=True)
         self.n = int(n)
         self.dof = self.n
         self.mass = float(mass)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from .._errors import ConfigError
+from .._checks import number
 from ._base import AbstractSystem
 
 
@@ -31,11 +31,8 @@ class TwoBody(AbstractSystem):
     dof = 4
 
     def __init__(self, mass: float = 1.0, gravity: float = 1.0):
-        for arg, value in (("mass", mass), ("gravity", gravity)):
-            if not value > 0:
-                raise ConfigError(f"TwoBody: {arg} must be > 0, got {value!r}")
-        self.mass = float(mass)
-        self.gravity = float(gravity)
+        self.mass = number("TwoBody", "mass", mass, positive=True)
+        self.gravity = number("TwoBody", "gravity", gravity, positive=True)
 
     @property
     def unit_mass(self) -> bool:

@@ -14,9 +14,9 @@ import dataclasses
 import os
 from typing import Any
 
-import numpy as np
 import optax
 
+from .._checks import integer, number, optional
 from .._errors import ConfigError
 from ._losses import get_loss, loss_from_json, loss_to_json
 from ._optimizers import Adam, OptimizerSpec, optimizer_from_json, optimizer_to_json
@@ -24,10 +24,6 @@ from ._recipes import recipe_spec
 
 #: parameters whose global L2 norm exceeds this count as diverged (fit's default)
 DEFAULT_MAX_PARAM_NORM = 1e6
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,20 +60,11 @@ class FitConfig:
 
     def __post_init__(self):
         _set = object.__setattr__
-        if not _is_int(self.steps) or self.steps < 0:
-            raise ConfigError(f"steps must be a non-negative integer, got {self.steps!r}")
-        _set(self, "steps", int(self.steps))
-        if not _is_int(self.chunk_size) or self.chunk_size < 1:
-            raise ConfigError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
-        if self.batch_size is not None and (not _is_int(self.batch_size) or self.batch_size < 1):
-            raise ConfigError(
-                f"batch_size must be a positive integer or None, got {self.batch_size!r}"
-            )
+        _set(self, "steps", integer("FitConfig", "steps", self.steps, low=0))
+        integer("FitConfig", "chunk_size", self.chunk_size, low=1)
+        optional(integer, "FitConfig", "batch_size", self.batch_size, low=1)
         norm = self.max_param_norm
-        if norm is not None and not (
-            isinstance(norm, int | float) and not isinstance(norm, bool) and norm > 0
-        ):
-            raise ConfigError(f"max_param_norm must be a positive number or None, got {norm!r}")
+        optional(number, "FitConfig", "max_param_norm", norm, positive=True, finite=False)
         _set(self, "loss", get_loss(self.loss))
         _set(self, "optimizer", _optimizer(self.optimizer))
         hooks = tuple(self.hooks or ())
@@ -181,10 +168,7 @@ class Runtime:
 
     def __post_init__(self):
         every = self.checkpoint_every
-        if every is not None and (not _is_int(every) or every < 1):
-            raise ConfigError(f"checkpoint_every must be a positive integer, got {every!r}")
+        optional(integer, "Runtime", "checkpoint_every", every, low=1)
         if every is not None and self.checkpoint is None:
             raise ConfigError("checkpoint_every needs checkpoint=PATH (a .npz file)")
-        mbs = self.member_batch_size
-        if mbs is not None and (not _is_int(mbs) or mbs < 1):
-            raise ConfigError(f"member_batch_size must be a positive integer or None, got {mbs!r}")
+        optional(integer, "Runtime", "member_batch_size", self.member_batch_size, low=1)

@@ -16,6 +16,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
@@ -130,10 +131,7 @@ def _prepare(config: FitConfig, data, test_data, key, where: str):
     batch = config.loss.prepare(data)
     n = n_samples(batch)
     if config.batch_size is not None:
-        if not config.batch_size <= n:
-            raise ConfigError(
-                f"{where}: batch_size must be an integer in [1, {n}], got {config.batch_size!r}"
-            )
+        integer(where, "batch_size", config.batch_size, low=1, high=n)
         if key is None:
             raise ConfigError(f"{where}: minibatch training needs an explicit PRNG key (key=...)")
     key = jax.random.key(0) if key is None else key

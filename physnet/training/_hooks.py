@@ -23,6 +23,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer, number
 from .._errors import ConfigError
 from ..approximators import KAN, update_grids_traced
 from ..approximators._kan_grid import check_samples
@@ -107,10 +108,8 @@ class GridUpdate(CompiledHook):
     """
 
     def __init__(self, xs: Array, *, every: int, until: int, margin: float = 0.0):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ConfigError(f"GridUpdate: every must be a positive integer, got {every!r}")
-        if not (isinstance(margin, int | float) and margin >= 0):
-            raise ConfigError(f"GridUpdate: margin must be >= 0, got {margin!r}")
+        integer("GridUpdate", "every", every, low=1)
+        number("GridUpdate", "margin", margin, low=0)
         self.xs = jnp.asarray(xs)
         self.every = every
         self.until = int(until)

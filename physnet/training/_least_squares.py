@@ -23,10 +23,10 @@ from flax import nnx
 from jax import Array
 from jax.flatten_util import ravel_pytree
 
+from .._checks import integer, number
 from .._errors import ConfigError, TrainingDivergedError
 from ..data import Trajectories
 from ._latent_loss import LatentShootingLoss
-from ._trajectory_loss import _positive_int
 from ._weak_loss import WeakFormLoss
 
 
@@ -230,10 +230,10 @@ def least_squares(
             f"least_squares: the loss must define residuals(model, batch), got "
             f"{type(loss).__name__}; use WeakFormLoss or fit_states"
         )
-    steps = _positive_int("least_squares", "steps", steps, 1)
-    damping = _positive_float("least_squares", "damping", damping)
+    steps = integer("least_squares", "steps", steps, low=1)
+    damping = number("least_squares", "damping", damping, positive=True)
     if max_step is not None:
-        max_step = _positive_float("least_squares", "max_step", max_step)
+        max_step = number("least_squares", "max_step", max_step, positive=True)
     batch = loss.prepare(data)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     program = _program(
@@ -255,12 +255,6 @@ def _check_start(costs, owner: str) -> None:
             message=f"{owner}: the loss of the starting model is not finite ({costs[0]}); "
             "start from a model whose solutions stay finite (e.g. after the weak-form stage)",
         )
-
-
-def _positive_float(owner: str, name: str, value) -> float:
-    if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-        raise ConfigError(f"{owner}: {name} must be a number > 0, got {value!r}")
-    return float(value)
 
 
 def latent_least_squares(
@@ -316,8 +310,8 @@ def latent_least_squares(
         raise ConfigError(
             f"latent_least_squares: loss must be a LatentShootingLoss, got {type(loss).__name__}"
         )
-    steps = _positive_int("latent_least_squares", "steps", steps, 1)
-    damping = _positive_float("latent_least_squares", "damping", damping)
+    steps = integer("latent_least_squares", "steps", steps, low=1)
+    damping = number("latent_least_squares", "damping", damping, positive=True)
     batch = loss.prepare(data)
     ts, ys = batch["ts"], batch["ys"]
     z0 = ys[:, 0] if starts is None else jnp.asarray(starts, dtype=jnp.float64)
@@ -394,8 +388,8 @@ def fit_states(
     Golub & Pereyra (2003) for shooting with eliminated starting states.
     """
     t0 = time.perf_counter()
-    weak_steps = _positive_int("fit_states", "weak_steps", weak_steps, 0)
-    latent_steps = _positive_int("fit_states", "latent_steps", latent_steps, 0)
+    weak_steps = integer("fit_states", "weak_steps", weak_steps, low=0)
+    latent_steps = integer("fit_states", "latent_steps", latent_steps, low=0)
     costs = []
     if weak_steps:
         stage = least_squares(

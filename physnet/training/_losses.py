@@ -14,6 +14,7 @@ from typing import Any
 
 from jax import Array
 
+from .._checks import known_options
 from .._errors import ConfigError
 from ._acceleration_loss import AccelerationLoss
 from ._loss_base import AbstractLoss as AbstractLoss
@@ -124,11 +125,6 @@ def loss_from_json(spec) -> AbstractLoss:
         )
     options = {k: v for k, v in spec.items() if k != "name"}
     cls = LOSSES[spec["name"]]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"the stored {spec['name']} loss has unknown option(s) {', '.join(unknown)}; it "
-            f"takes {', '.join(sorted(known)) or 'none'}"
-        )
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    known_options(f"the stored {spec['name']} loss", options, known)
     return cls(**options)

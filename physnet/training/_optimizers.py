@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._checks import choice, integer, known_options, number, optional
 from .._errors import ConfigError
 
 SCHEDULES = ("constant", "warmup-cosine")
@@ -93,12 +94,8 @@ def adam_then_lbfgs(
 
     Reference: Liu & Nocedal 1989 (L-BFGS); Kingma & Ba 2015 (Adam).
     """
-    if not isinstance(adam_steps, int) or isinstance(adam_steps, bool) or adam_steps < 1:
-        raise ConfigError(
-            f"adam_then_lbfgs: adam_steps must be a positive integer, got {adam_steps!r}"
-        )
-    if not (isinstance(learning_rate, int | float) and learning_rate > 0):
-        raise ConfigError(f"adam_then_lbfgs: learning_rate must be > 0, got {learning_rate!r}")
+    integer("adam_then_lbfgs", "adam_steps", adam_steps, low=1)
+    number("adam_then_lbfgs", "learning_rate", learning_rate, positive=True)
     schedule = optax.warmup_cosine_decay_schedule(
         learning_rate / 10, learning_rate, max(1, adam_steps // 20), adam_steps, learning_rate / 300
     )
@@ -168,13 +165,6 @@ class OptimizerSpec(abc.ABC):
         """The optax optimizer (call after :meth:`resolve`)."""
 
 
-def _positive(owner: str, name: str, value, *, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if not isinstance(value, kinds) or isinstance(value, bool) or not value > 0:
-        what = "a positive integer" if integer else "a number > 0"
-        raise ConfigError(f"{owner}: {name} must be {what}, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True)
 class Adam(OptimizerSpec):
     """Adam (:func:`make_optimizer`): ``learning_rate`` with a ``schedule`` of
@@ -186,11 +176,9 @@ class Adam(OptimizerSpec):
     decay_steps: int | None = None
 
     def __post_init__(self):
-        _positive("Adam", "learning_rate", self.learning_rate)
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.decay_steps is not None:
-            _positive("Adam", "decay_steps", self.decay_steps, integer=True)
+        number("Adam", "learning_rate", self.learning_rate, positive=True)
+        choice("Adam", "schedule", self.schedule, SCHEDULES)
+        optional(integer, "Adam", "decay_steps", self.decay_steps, low=1)
 
     def resolve(self, steps: int) -> Adam:
         if self.schedule == "constant" or self.decay_steps is not None:
@@ -212,10 +200,9 @@ class AdamThenLBFGS(OptimizerSpec):
     memory_size: int = 10
 
     def __post_init__(self):
-        if self.adam_steps is not None:
-            _positive("AdamThenLBFGS", "adam_steps", self.adam_steps, integer=True)
-        _positive("AdamThenLBFGS", "learning_rate", self.learning_rate)
-        _positive("AdamThenLBFGS", "memory_size", self.memory_size, integer=True)
+        optional(integer, "AdamThenLBFGS", "adam_steps", self.adam_steps, low=1)
+        number("AdamThenLBFGS", "learning_rate", self.learning_rate, positive=True)
+        integer("AdamThenLBFGS", "memory_size", self.memory_size, low=1)
 
     def resolve(self, steps: int) -> AdamThenLBFGS:
         if self.adam_steps is not None:
@@ -256,11 +243,6 @@ def optimizer_from_json(spec: Any) -> OptimizerSpec:
         )
     cls = OPTIMIZERS[spec["name"]]
     options = {k: v for k, v in spec.items() if k != "name"}
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"the stored {spec['name']} optimizer has unknown option(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(sorted(known))}"
-        )
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    known_options(f"the stored {spec['name']} optimizer", options, known)
     return cls(**options)

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError, DataError, TrainingDivergedError
 from ._config import FitConfig
 from ._fit import train_module
@@ -116,18 +116,10 @@ def fit_function(
         ConfigError: on invalid options.
         TrainingDivergedError: if the loss or a gradient becomes non-finite.
     """
-    if not isinstance(steps, int | np.integer) or steps < 0:
-        raise ConfigError(f"fit_function: steps must be a non-negative integer, got {steps!r}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ConfigError(
-            f"fit_function: chunk_size must be a positive integer, got {chunk_size!r}"
-        )
+    integer("fit_function", "steps", steps, low=0)
+    integer("fit_function", "chunk_size", chunk_size, low=1)
     if update_grid_every is not None:
-        if not isinstance(update_grid_every, int) or update_grid_every < 1:
-            raise ConfigError(
-                f"fit_function: update_grid_every must be a positive integer, got "
-                f"{update_grid_every!r}"
-            )
+        integer("fit_function", "update_grid_every", update_grid_every, low=1)
         if not has_kan(approximator):
             raise ConfigError(
                 f"fit_function: update_grid_every needs an approximator with grids (a KAN), "
@@ -137,10 +129,7 @@ def fit_function(
     batch = {"x": x, "y": y}
     n = x.shape[0]
     if batch_size is not None:
-        if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-            raise ConfigError(
-                f"fit_function: batch_size must be an integer in [1, {n}], got {batch_size!r}"
-            )
+        integer("fit_function", "batch_size", batch_size, low=1, high=n)
         if key is None:
             raise ConfigError("fit_function: minibatch training needs a PRNG key (key=...)")
     key = jax.random.key(0) if key is None else key

@@ -11,6 +11,7 @@ import numpy as np
 from flax import nnx
 from jax import Array
 
+from .._checks import integer, number
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
 from ..integrators import ADJOINTS as ADJOINTS
@@ -76,12 +77,6 @@ def cut_windows(
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     idx = cols[:, None] + np.arange(window)[None, :]
     return jnp.asarray(times[rows[:, None], idx]), jnp.asarray(states[rows[:, None], idx])
-
-
-def _positive_int(owner: str, name: str, value, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _resolve_solver(solver):
@@ -196,11 +191,11 @@ class TrajectoryLoss(AbstractLoss):
 
     def __post_init__(self):
         owner, _set = "TrajectoryLoss", object.__setattr__
-        _set(self, "window", _positive_int(owner, "window", self.window, 2))
+        _set(self, "window", integer(owner, "window", self.window, low=2))
         stride = self.window - 1 if self.stride is None else self.stride
-        _set(self, "stride", _positive_int(owner, "stride", stride, 1))
-        _set(self, "substeps", _positive_int(owner, "substeps", self.substeps, 1))
-        _set(self, "max_steps", _positive_int(owner, "max_steps", self.max_steps, 1))
+        _set(self, "stride", integer(owner, "stride", stride, low=1))
+        _set(self, "substeps", integer(owner, "substeps", self.substeps, low=1))
+        _set(self, "max_steps", integer(owner, "max_steps", self.max_steps, low=1))
         _resolve_adjoint(self.adjoint, _resolve_solver(self.solver))  # validated here
         if self.observe not in OBSERVED:
             raise ConfigError(
@@ -208,10 +203,7 @@ class TrajectoryLoss(AbstractLoss):
                 f"got {self.observe!r}"
             )
         for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-                raise ConfigError(f"TrajectoryLoss: {name} must be a number > 0, got {value!r}")
-            _set(self, name, float(value))
+            _set(self, name, number(owner, name, getattr(self, name), positive=True))
 
     def __repr__(self) -> str:
         solver = self.solver if isinstance(self.solver, str) else type(self.solver).__name__

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._checks import integer
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
 from ._loss_base import AbstractLoss
@@ -18,12 +19,6 @@ from ._trajectory_loss import window_starts
 
 #: the accepted values of ``WeakFormLoss(quadrature=...)``
 QUADRATURES = ("trapezoid",)
-
-
-def _int_option(name: str, value, low: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"WeakFormLoss: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def trapezoid_weights(ts: np.ndarray) -> np.ndarray:
@@ -151,11 +146,11 @@ class WeakFormLoss(AbstractLoss):
 
     def __post_init__(self):
         _set = object.__setattr__
-        _set(self, "window", _int_option("window", self.window, 3))
+        _set(self, "window", integer("WeakFormLoss", "window", self.window, low=3))
         stride = max(1, self.window // 4) if self.stride is None else self.stride
-        _set(self, "stride", _int_option("stride", stride, 1))
-        _set(self, "n_test", _int_option("n_test", self.n_test, 1))
-        _set(self, "power", _int_option("power", self.power, 1))
+        _set(self, "stride", integer("WeakFormLoss", "stride", stride, low=1))
+        _set(self, "n_test", integer("WeakFormLoss", "n_test", self.n_test, low=1))
+        _set(self, "power", integer("WeakFormLoss", "power", self.power, low=1))
         if self.quadrature not in QUADRATURES:
             raise ConfigError(
                 f"WeakFormLoss: quadrature must be one of {', '.join(QUADRATURES)}, "
