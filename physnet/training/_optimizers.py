@@ -99,8 +99,9 @@ def adam_then_lbfgs(
         )
     if not (isinstance(learning_rate, int | float) and learning_rate > 0):
         raise ConfigError(f"adam_then_lbfgs: learning_rate must be > 0, got {learning_rate!r}")
-    schedule = optax.warmup_cosine_decay_schedule(
-        learning_rate / 10, learning_rate, max(1, adam_steps // 20), adam_steps, learning_rate / 300
+    warmup = max(1, adam_steps // 20)
+    schedule = optax.warmup_cosine_decay_schedule(  # a fit of 1 step (1 Adam step) too
+        learning_rate / 10, learning_rate, warmup, max(adam_steps, warmup + 1), learning_rate / 300
     )
     adam = optax.with_extra_args_support(optax.adam(schedule))
     lbfgs = optax.lbfgs(memory_size=memory_size)
