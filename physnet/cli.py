@@ -768,6 +768,13 @@ def _cmd_train(args) -> int:
         ensemble_batch=args.ensemble_batch,
         progress=False if args.quiet else None,
     )
+    if "loss_auto" in metrics:  # after the run: an error stays one line (issue 20)
+        chosen = "fit_states" if metrics.get("fit") == "states" else metrics["loss"]
+        print(
+            f"physnet train: --loss auto chose {chosen}: {metrics['loss_auto']} (--loss NAME or "
+            "--fit-states to choose)",
+            file=sys.stderr,
+        )
     diverged = metrics.get("diverged_members")
     if diverged:
         print(

@@ -31,7 +31,6 @@ from ..training import (
     get_loss,
 )
 from ..training import fit_states as states_fit
-from ..training._auto import say
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
 from ._config import RunConfig
 from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
@@ -340,15 +339,12 @@ def train_run(
     }
     if preset is not None and fit_states is None:
         metrics["preset"] = preset
-    if auto is not None:
+    if auto is not None:  # physnet train says it in one line once the run is complete
         metrics["loss_auto"] = auto["why"]
     if resume:
         if not training_state.is_file():
             raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
     else:
-        if auto is not None:
-            chosen = "fit_states" if auto["loss"] == "fit-states" else auto["loss"]
-            say("physnet train", chosen, auto["why"], "--loss NAME or --fit-states to choose")
         stored = run_config(stored, data_path=data_path, data_metadata=data.metadata)
         start_run(out, config=stored, split=the_split, overwrite=overwrite, inputs=[data_path])
     finish = dict(data_metadata=data.metadata)
