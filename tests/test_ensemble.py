@@ -47,19 +47,26 @@ def test_members_in_sequence_equal_members_vmapped(small_data, member_batch_size
     train, _ = small_data
     ens_v = pn.Ensemble.from_factory(_factory, 3, seed=2)
     ens_s = pn.Ensemble.from_factory(_factory, 3, seed=2)
-    hv = pn.fit_ensemble(ens_v, train, steps=30, chunk_size=15)
-    hs = pn.fit_ensemble(ens_s, train, steps=30, chunk_size=15, member_batch_size=member_batch_size)
+    hv = pn.fit_ensemble(ens_v, train, optimizer="source", steps=30, chunk_size=15)
+    hs = pn.fit_ensemble(
+        ens_s,
+        train,
+        optimizer="source",
+        steps=30,
+        chunk_size=15,
+        member_batch_size=member_batch_size,
+    )
     np.testing.assert_allclose(hs.train_loss, hv.train_loss, rtol=1e-10)
     for a, b in zip(jax.tree.leaves(ens_v.state), jax.tree.leaves(ens_s.state), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     with pytest.raises(pn.ConfigError, match="member_batch_size"):
-        pn.fit_ensemble(ens_s, train, steps=1, member_batch_size=0)
+        pn.fit_ensemble(ens_s, train, optimizer="source", steps=1, member_batch_size=0)
 
 
 def test_ensemble_members_differ_and_rollout_has_member_axis(small_data):
     train, _ = small_data
     ens = pn.Ensemble.from_factory(_factory, 4)
-    pn.fit_ensemble(ens, train, steps=20)
+    pn.fit_ensemble(ens, train, optimizer="source", steps=20)
     ts = jnp.linspace(0, 2, 21)
     ys = pn.rollout(ens, train.y0[:5], ts)
     assert ys.shape == (4, 5, 21, 2)

@@ -173,7 +173,7 @@ def test_fit_reports_a_singular_lagrangian_as_divergence():
     mlp = pn.MLP(2, 1, width=8, activation="softplus", rngs=nnx.Rngs(0))
     mlp.layers[0].kernel.set_value(mlp.layers[0].kernel[...].at[1].set(0.0))  # L ignores q̇
     with pytest.raises(pn.TrainingDivergedError) as info:
-        pn.fit(LNN(mlp), data, steps=10, loss="acceleration", progress=False)
+        pn.fit(LNN(mlp), data, optimizer="source", steps=10, loss="acceleration", progress=False)
     assert info.value.step == 0
 
 

@@ -195,7 +195,7 @@ def test_weighted_component_loss_trains_with_fit():
         float(plain(model, plain.prepare(data))), rel=1e-12
     )
     hook = KernelDrift(data, every=5, samples=8)
-    history = pn.fit(model, data, steps=10, loss=loss, hooks=[hook])
+    history = pn.fit(model, data, optimizer="source", steps=10, loss=loss, hooks=[hook])
     assert np.isfinite(history.final_train_loss()) and float(loss(model, batch)) > 0
     assert hook.steps == [0, 5, 10] and hook.drift[0] == 0.0 and hook.drift[-1] > 0
 

@@ -125,7 +125,9 @@ def test_a_checkpoint_of_another_training_is_refused_in_one_line(tmp_path, data)
     with pytest.raises(DataError, match="resume with the same"):
         pn.fit(other, data, steps=8, optimizer=optax.adam(1e-2), resume=ck)
     with pytest.raises(DataError, match="batch_size"):
-        pn.fit(model, data, steps=8, batch_size=8, key=jax.random.key(0), resume=ck)
+        pn.fit(
+            model, data, optimizer="source", steps=8, batch_size=8, key=jax.random.key(0), resume=ck
+        )
 
 
 @pytest.mark.slow

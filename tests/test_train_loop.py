@@ -166,6 +166,7 @@ def test_hooks_run_between_chunks_see_the_history_and_can_stop():
     h = pn.fit(
         Linear(5),
         (a, b),
+        optimizer="source",
         steps=300,
         loss=LeastSquares(),
         chunk_size=100,
@@ -198,7 +199,9 @@ def test_a_hook_may_not_change_parameter_shapes():
             kan.refine(6)
 
     with pytest.raises(pn.ConfigError, match="shapes"):
-        pn.fit(model, data, steps=10, chunk_size=5, progress=False, hooks=[refine])
+        pn.fit(
+            model, data, optimizer="source", steps=10, chunk_size=5, progress=False, hooks=[refine]
+        )
 
 
 def test_grid_update_hook_in_fit_equals_updating_between_separate_fits():
@@ -236,6 +239,7 @@ def test_grid_update_hook_in_fit_equals_updating_between_separate_fits():
         pn.fit(
             pn.HNN(pn.MLP(2, 1, width=4, depth=1, rngs=nnx.Rngs(0))),
             data,
+            optimizer="source",
             steps=2,
             progress=False,
             hooks=[GridUpdate(states, every=1, until=2)],
@@ -256,7 +260,9 @@ def test_regularized_loss_is_loss_plus_penalty_and_prepares_like_its_loss():
     assert float(reg(model, batch)) == pytest.approx(
         float(plain(model, batch)) + float(penalty(model, batch)), rel=1e-14
     )
-    h = pn.fit(model, data, steps=3, loss=reg, progress=False)  # usable with fit
+    h = pn.fit(
+        model, data, optimizer="source", steps=3, loss=reg, progress=False
+    )  # usable with fit
     assert h.train_loss[0] == pytest.approx(
         float(reg(pn.HNN(pn.MLP(2, 1, width=4, depth=1, rngs=nnx.Rngs(0))), batch)), rel=1e-12
     )

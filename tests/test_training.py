@@ -63,8 +63,8 @@ def test_fit_matches_a_hand_written_loop(small_data):
 def test_same_seed_same_result(small_data):
     train, _ = small_data
     a, b = _model(5), _model(5)
-    pn.fit(a, train, steps=50, batch_size=64, key=jax.random.key(9))
-    pn.fit(b, train, steps=50, batch_size=64, key=jax.random.key(9))
+    pn.fit(a, train, optimizer="source", steps=50, batch_size=64, key=jax.random.key(9))
+    pn.fit(b, train, optimizer="source", steps=50, batch_size=64, key=jax.random.key(9))
     for x, y in zip(_params(a), _params(b), strict=True):
         np.testing.assert_array_equal(x, y)
 
@@ -72,9 +72,11 @@ def test_same_seed_same_result(small_data):
 def test_minibatch_requires_key_and_valid_size(small_data):
     train, _ = small_data
     with pytest.raises(pn.ConfigError, match="key"):
-        pn.fit(_model(), train, steps=5, batch_size=10)
+        pn.fit(_model(), train, optimizer="source", steps=5, batch_size=10)
     with pytest.raises(pn.ConfigError, match="batch_size"):
-        pn.fit(_model(), train, steps=5, batch_size=10**6, key=jax.random.key(0))
+        pn.fit(
+            _model(), train, optimizer="source", steps=5, batch_size=10**6, key=jax.random.key(0)
+        )
 
 
 def test_divergence_stops_with_step_and_keeps_last_good_parameters(small_data):
@@ -103,7 +105,7 @@ def test_checkpoint_roundtrip(tmp_path, small_data):
         pn.NeuralODE(pn.MLP(2, 2, width=8, depth=1, activation="softplus", rngs=nnx.Rngs(0))),
         pn.HNN(pn.MLP(2, 1, width=8, activation="soft_exponential", rngs=nnx.Rngs(0))),
     ):
-        pn.fit(model, train, steps=5)
+        pn.fit(model, train, optimizer="source", steps=5)
         pn.save_model(model, tmp_path / "ckpt")
         loaded = pn.load_model(tmp_path / "ckpt")
         assert type(loaded) is type(model)

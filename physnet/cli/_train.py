@@ -57,14 +57,32 @@ def add_train_parser(sub) -> None:
         choices=_Choices(APPROXIMATORS),
         help=f"a registered approximator (default mlp), {_PATH_HELP}",
     )
-    p.add_argument("--loss", default="derivative", choices=list(LOSSES))
-    p.add_argument("--steps", type=_positive_int, default=None, help="Adam steps (default 3000)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (> 0)")
+    p.add_argument(
+        "--loss",
+        default="auto",
+        choices=["auto", *LOSSES],
+        help="auto (default): derivative when the data have derivatives, else trajectory "
+        "(or --fit-states for a model of <= 100 parameters); prints which and why",
+    )
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="optimizer steps (default: the recipe's, 1000 for fast; 3000 with --lr or "
+        "--preset source)",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="train with Adam at this learning rate (> 0) instead of the default recipe",
+    )
     p.add_argument(
         "--preset",
         default=None,
         choices=list(RECIPES),
-        help="a training recipe instead of Adam at --lr (fast: Adam, then L-BFGS; full batch)",
+        help="a training recipe (default fast: Adam, then L-BFGS, full batch; source: the "
+        "source's Adam at 1e-3, 3000 steps, takes --batch-size)",
     )
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
     g = p.add_argument_group(
@@ -274,7 +292,7 @@ def _cmd_train(args) -> int:
         options={k: getattr(args, k) for k in _model_flags()},
         loss=args.loss,
         loss_options={k: getattr(args, k) for k in _loss_flags()},
-        steps=3000 if args.steps is None else args.steps,
+        steps=args.steps,
         lr=args.lr,
         preset=args.preset,
         batch_size=args.batch_size,
@@ -285,6 +303,13 @@ def _cmd_train(args) -> int:
         ensemble_batch=args.ensemble_batch,
         progress=False if args.quiet else None,
     )
+    if "loss_auto" in metrics:  # after the run: an error stays one line (issue 20)
+        chosen = "fit_states" if metrics.get("fit") == "states" else metrics["loss"]
+        print(
+            f"physnet train: --loss auto chose {chosen}: {metrics['loss_auto']} (--loss NAME or "
+            "--fit-states to choose)",
+            file=sys.stderr,
+        )
     diverged = metrics.get("diverged_members")
     if diverged:
         print(

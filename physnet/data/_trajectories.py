@@ -266,8 +266,11 @@ class Trajectories:
         """
         if self.derivatives is None:
             raise DataError(
-                "these trajectories have no derivatives; use the trajectory loss or "
-                "estimate derivatives by finite differences"
+                "these trajectories have no derivatives, which the derivative loss needs; "
+                "train on the states with --loss trajectory or --loss auto (the default) "
+                "(pn.fit(..., loss='trajectory') or no loss), or estimate derivatives first "
+                "(physnet import --estimate-derivatives central; "
+                "data.with_estimated_derivatives())"
             )
         y, dy = self.states, self.derivatives
         if clean and self.clean_states is not None:

@@ -10,14 +10,14 @@ import dataclasses
 from typing import Any
 
 from .._errors import ConfigError
-from ..training import Adam, FitConfig
+from ..training import DEFAULT_RECIPE, Adam, FitConfig
 
 #: the training state is saved every this many steps unless told otherwise
 CHECKPOINT_EVERY = 1000
 
 #: what ``config.json`` holds beside the :class:`RunConfig` fields (written by
 #: :func:`~physnet.runs._rundir.run_config` and the run's status changes)
-RUN_METADATA = ("data", "data_sha256", "provenance", "run_format", "status", "seeds")
+RUN_METADATA = ("data", "data_sha256", "provenance", "run_format", "status", "seeds", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +28,21 @@ class RunConfig:
         model, approximator: registered names (:data:`physnet.models.MODELS`,
             :data:`physnet.approximators.APPROXIMATORS`).
         options: model and approximator options (:func:`physnet.build_model`).
-        loss, loss_options: a registered loss name and its options (its dataclass fields).
-        steps: optimizer steps.
-        lr: Adam's learning rate (> 0), unless ``preset`` names a recipe.
-        preset: a training recipe of :data:`physnet.training.RECIPES`, or None.
+        loss, loss_options: a registered loss name and its options (its dataclass fields),
+            or ``"auto"`` (the default): :func:`~physnet.runs.train_run` picks the derivative
+            loss when the data have derivatives, and for states only the trajectory loss, or
+            :func:`physnet.fit_states` for a model of at most
+            :data:`~physnet.training.FIT_STATES_MAX_PARAMS` parameters
+            (:func:`physnet.training.choose_loss`). ``config.json`` stores the RESOLVED
+            choice (``loss``, ``fit_states``) and, under ``"auto"``, what was chosen and why,
+            so a resumed run never chooses again.
+        steps: optimizer steps (None: the recipe's, :data:`physnet.training.RECIPES`; 3000
+            for Adam at ``lr``); ``config.json`` stores the resolved count.
+        lr: Adam's learning rate (> 0); given without ``preset``, the run trains with Adam at
+            ``lr`` (the source's optimizer).
+        preset: a training recipe of :data:`physnet.training.RECIPES`; with neither
+            ``preset`` nor ``lr`` the run uses ``"fast"`` (Adam then L-BFGS, full batch),
+            stored as ``preset`` in ``config.json``.
         fit_states: options of :func:`physnet.fit_states` for a states-only least-squares
             fit instead of gradient steps (``{}``: its defaults), or None.
         batch_size: minibatch size, or None for full batch.
@@ -47,10 +58,10 @@ class RunConfig:
     model: str = "hnn"
     approximator: str = "mlp"
     options: dict = dataclasses.field(default_factory=dict)
-    loss: str = "derivative"
+    loss: str = "auto"
     loss_options: dict = dataclasses.field(default_factory=dict)
-    steps: int = 3000
-    lr: float = 1e-3
+    steps: int | None = None
+    lr: float | None = None
     preset: str | None = None
     fit_states: dict | None = None
     batch_size: int | None = None
@@ -82,7 +93,12 @@ class RunConfig:
     def fit_config(self, loss) -> FitConfig:
         """The :class:`~physnet.training.FitConfig` of a gradient-trained run with ``loss``
         (the loss object built from :attr:`loss` and :attr:`loss_options`)."""
-        optimizer = Adam(self.lr) if self.preset is None else self.preset
+        if self.preset is not None:
+            optimizer = self.preset
+        elif self.lr is not None:
+            optimizer = Adam(self.lr)
+        else:
+            optimizer = DEFAULT_RECIPE
         return FitConfig(self.steps, loss, optimizer, self.batch_size)
 
     def to_json(self) -> dict[str, Any]:
@@ -114,8 +130,7 @@ class RunConfig:
         )
         if unknown:
             raise ConfigError(
-                f"unknown run option(s) {', '.join(unknown)} (written by another physnet "
-                "version?)"
+                f"unknown run option(s) {', '.join(unknown)} (written by another physnet version?)"
             )
         try:
             return cls(**fields)

@@ -20,7 +20,17 @@ from .._io import check_output
 from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
 from ..evaluation import derivative_mse, ensemble_readout
 from ..models import Ensemble
-from ..training import LOSSES, Runtime, fit, fit_ensemble, get_loss
+from ..training import (
+    DEFAULT_RECIPE,
+    LOSSES,
+    RECIPES,
+    AdamThenLBFGS,
+    Runtime,
+    choose_loss,
+    fit,
+    fit_ensemble,
+    get_loss,
+)
 from ..training import fit_states as states_fit
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
 from ._config import RunConfig
@@ -101,7 +111,8 @@ def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str,
 
 def _check_options(lr, seed, ensemble, model, approximator, options, state_size) -> None:
     """Option ranges, before any work: learning rate, seeds, model size (memory estimate)."""
-    number("train", "the learning rate", lr, positive=True)
+    if lr is not None:
+        number("train", "the learning rate", lr, positive=True)
     last = seed + (ensemble or 1) - 1 if isinstance(seed, int) else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= last <= MAX_SEED:
         raise ConfigError(
@@ -124,6 +135,56 @@ def _check_options(lr, seed, ensemble, model, approximator, options, state_size)
 
 
 _FIT_STATES_OPTIONS = ("weak_steps", "latent_steps", "max_step")
+
+#: Adam at --lr trains this many steps unless told otherwise (the source's)
+ADAM_STEPS = 3000
+
+
+def resolve_defaults(config: RunConfig, data: Trajectories) -> tuple[RunConfig, dict | None]:
+    """``config`` with its defaults resolved for ``data``: loss ``"auto"`` (the derivative
+    loss with derivatives; states only: the trajectory loss, or ``fit_states`` for a model
+    of at most :data:`~physnet.training.FIT_STATES_MAX_PARAMS` parameters trained as one
+    model with no optimizer option given), the optimizer (``preset`` ``"fast"`` when neither
+    ``preset`` nor ``lr`` is given) and ``steps`` (the recipe's, or 3000 for Adam at ``lr``).
+    Returns the resolved config and ``{"loss": choice, "why": reason}`` when the loss was
+    chosen here (None otherwise).
+
+    Raises:
+        ConfigError: for ``batch_size`` with the default (full-batch) recipe, naming the flags.
+    """
+    auto = None
+    changes: dict[str, Any] = {}
+    if config.loss == "auto":
+        if config.fit_states is not None:  # --fit-states: its weak stage with default options
+            changes["loss"] = "weak"
+        else:
+            gradient_options = (config.ensemble, config.batch_size, config.preset, config.lr)
+            free = all(v is None for v in gradient_options) and config.steps is None
+            model = None
+            if free and data.derivatives is None:
+                model = build_model(
+                    config.model, data.state_size, config.approximator, **config.options
+                )
+            choice, why = choose_loss(data, model, fit_states_allowed=free)
+            auto = {"loss": choice, "why": why}
+            if choice == "fit-states":
+                changes |= {"loss": "weak", "fit_states": {}}
+            else:
+                changes["loss"] = choice
+    fit_states = changes.get("fit_states", config.fit_states)
+    preset, steps = config.preset, config.steps
+    if fit_states is None and preset is None and config.lr is None:
+        if config.batch_size is not None:
+            raise ConfigError(
+                f"--batch-size {config.batch_size}: the default recipe, {DEFAULT_RECIPE} (Adam, "
+                "then L-BFGS), trains full batch; add --preset source (Adam at 1e-3) or --lr LR "
+                "(Adam at LR) to train on minibatches, or drop --batch-size"
+            )
+        preset = changes["preset"] = DEFAULT_RECIPE
+    if fit_states is None and steps is None:
+        steps = RECIPES[preset].steps if preset in RECIPES else ADAM_STEPS
+        changes["steps"] = steps
+    return (config.replace(**changes) if changes else config), auto
 
 
 def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> None:
@@ -196,27 +257,37 @@ def train_run(
         TrainingInterrupted: on Ctrl-C; the run holds the training state to resume from.
     """
     config = _run_config(config, options)
-    model, approximator, options = config.model, config.approximator, config.options
-    loss, loss_options, steps, lr = config.loss, config.loss_options, config.steps, config.lr
-    preset, fit_states, batch_size = config.preset, config.fit_states, config.batch_size
-    seed, train_fraction, split = config.seed, config.train_fraction, config.split
-    ensemble, ensemble_batch = config.ensemble, config.ensemble_batch
-    checkpoint_every = config.checkpoint_every
     out = Path(out)
     if not resume:
         check_output(out, "run", overwrite=overwrite, inputs=[data_path])
     data = Trajectories.load(data_path)
-    _check_options(lr, seed, ensemble, model, approximator, options, data.state_size)
+    _check_options(
+        config.lr,
+        config.seed,
+        config.ensemble,
+        config.model,
+        config.approximator,
+        config.options,
+        data.state_size,
+    )
+    config, auto = resolve_defaults(config, data)
+    model, approximator, options = config.model, config.approximator, config.options
+    loss, loss_options, steps = config.loss, config.loss_options, config.steps
+    preset, fit_states, batch_size = config.preset, config.fit_states, config.batch_size
+    seed, train_fraction, split = config.seed, config.train_fraction, config.split
+    ensemble, ensemble_batch = config.ensemble, config.ensemble_batch
+    checkpoint_every = config.checkpoint_every
     if preset is not None:
-        from ..training import RECIPES
-
         if preset not in RECIPES:
             raise ConfigError(
-                f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or none: "
-                "Adam at --lr)"
+                f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or --lr LR: "
+                "Adam at LR)"
             )
-        if batch_size is not None:
-            raise ConfigError(f"--preset {preset} trains full batch; drop --batch-size")
+        if batch_size is not None and isinstance(RECIPES[preset].optimizer, AdamThenLBFGS):
+            raise ConfigError(
+                f"--preset {preset} trains full batch (L-BFGS); drop --batch-size, or use "
+                "--preset source (Adam at 1e-3) or --lr LR for minibatches"
+            )
     if fit_states is not None:
         _check_fit_states(fit_states, loss, ensemble, preset, resume, batch_size)
     loss_fn = make_loss(loss, loss_options)
@@ -246,10 +317,12 @@ def train_run(
             member_batch_size=ensemble_batch,
         ),
     )
-    fit_config = config.fit_config(loss_fn)
+    fit_config = config.fit_config(loss_fn) if fit_states is None else None
     stored = config.replace(split=the_split.kind).to_json()
     if ensemble is not None:
         stored["seeds"] = [seed + i for i in range(ensemble)]
+    if auto is not None:
+        stored["auto"] = auto
     metrics: dict[str, Any] = {
         "model": model,
         "approximator": approximator,
@@ -257,6 +330,10 @@ def train_run(
         "steps": steps,
         "split": the_split.kind,
     }
+    if preset is not None and fit_states is None:
+        metrics["preset"] = preset
+    if auto is not None:  # physnet train says it in one line once the run is complete
+        metrics["loss_auto"] = auto["why"]
     if resume:
         if not training_state.is_file():
             raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
@@ -282,8 +359,7 @@ def train_run(
                     **finish,
                 )
                 raise err.kept_by(
-                    f"the run {out} holds the parameters of the last good step (status "
-                    "diverged)"
+                    f"the run {out} holds the parameters of the last good step (status diverged)"
                 ) from None
             if fit_states is None:
                 metrics |= {

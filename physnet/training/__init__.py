@@ -4,6 +4,9 @@ from .._checkpoint import load_model as load_model
 from .._checkpoint import model_spec as model_spec
 from .._checkpoint import save_model as save_model
 from ._acceleration_loss import AccelerationLoss as AccelerationLoss
+from ._auto import FIT_STATES_MAX_PARAMS as FIT_STATES_MAX_PARAMS
+from ._auto import choose_loss as choose_loss
+from ._config import DEFAULT_RECIPE as DEFAULT_RECIPE
 from ._config import FitConfig as FitConfig
 from ._config import Runtime as Runtime
 from ._fit import EnsembleHistory as EnsembleHistory

@@ -18,9 +18,13 @@ import optax
 
 from .._checks import integer, number, optional
 from .._errors import ConfigError
+from ._auto import AUTO, choose_loss
 from ._losses import get_loss, loss_from_json, loss_to_json
-from ._optimizers import Adam, OptimizerSpec, optimizer_from_json, optimizer_to_json
+from ._optimizers import AdamThenLBFGS, OptimizerSpec, optimizer_from_json, optimizer_to_json
 from ._recipes import recipe_spec
+
+#: the recipe :class:`FitConfig` trains with when no optimizer is given
+DEFAULT_RECIPE = "fast"
 
 #: parameters whose global L2 norm exceeds this count as diverged (fit's default)
 DEFAULT_MAX_PARAM_NORM = 1e6
@@ -32,14 +36,20 @@ class FitConfig:
 
     Attributes:
         steps: number of optimizer steps (>= 0).
-        loss: a loss object or a name of :data:`~physnet.training.LOSSES` (stored as the
-            object; default ``"derivative"``).
+        loss: a loss object, a name of :data:`~physnet.training.LOSSES` (stored as the
+            object), or ``"auto"`` (the default, stored as ``"auto"``): the derivative loss
+            when the data have derivatives, the trajectory loss when they have states only,
+            chosen by :func:`physnet.fit` on its data (:meth:`resolve_loss`).
         optimizer: an :class:`~physnet.training.OptimizerSpec` (e.g. ``Adam(1e-3)``), a recipe
             name of :data:`~physnet.training.RECIPES` (``"fast"``, ``"source"``; stored as
             its spec), or any optax optimizer (compared by identity; not storable as JSON).
-            Default: ``Adam(1e-3)``, the source's.
+            Default (None): the ``"fast"`` recipe (``AdamThenLBFGS(1e-2)``: 50 Adam steps,
+            then L-BFGS; full batch), physnet's best measured; ``"source"`` (``Adam(1e-3)``)
+            is the source's.
         batch_size: minibatch size (sampled without replacement each step), or None for full
-            batch; minibatches need an explicit key.
+            batch; minibatches need an explicit key and an optimizer that takes them (not
+            the default ``"fast"`` recipe, whose L-BFGS is full batch: pass
+            ``optimizer="source"`` or ``Adam(lr)``).
         chunk_size: optimizer steps per compiled call (hooks run between calls).
         max_param_norm: a step whose new parameters have a global L2 norm above this counts
             as a divergence (None: no bound).
@@ -51,7 +61,7 @@ class FitConfig:
     """
 
     steps: int
-    loss: Any = "derivative"
+    loss: Any = AUTO
     optimizer: Any = None
     batch_size: int | None = None
     chunk_size: int = 100
@@ -65,8 +75,17 @@ class FitConfig:
         optional(integer, "FitConfig", "batch_size", self.batch_size, low=1)
         norm = self.max_param_norm
         optional(number, "FitConfig", "max_param_norm", norm, positive=True, finite=False)
-        _set(self, "loss", get_loss(self.loss))
-        _set(self, "optimizer", _optimizer(self.optimizer))
+        if not (isinstance(self.loss, str) and self.loss == AUTO):
+            _set(self, "loss", get_loss(self.loss))
+        optimizer = _optimizer(self.optimizer)
+        if self.batch_size is not None and isinstance(optimizer, AdamThenLBFGS):
+            which = "the default recipe 'fast'" if self.optimizer is None else "the optimizer"
+            raise ConfigError(
+                f"batch_size={self.batch_size}: {which} (Adam, then L-BFGS) trains full batch; "
+                "pass optimizer='source' (Adam at 1e-3) or Adam(lr) for minibatches, or drop "
+                "batch_size"
+            )
+        _set(self, "optimizer", optimizer)
         hooks = tuple(self.hooks or ())
         for hook in hooks:
             if not callable(hook):
@@ -75,6 +94,20 @@ class FitConfig:
                     f"physnet.training.Hook or a function), got {hook!r}"
                 )
         _set(self, "hooks", hooks)
+
+    @property
+    def auto_loss(self) -> bool:
+        """True while the loss is ``"auto"`` (chosen from the data by :meth:`resolve_loss`)."""
+        return isinstance(self.loss, str) and self.loss == AUTO
+
+    def resolve_loss(self, data) -> tuple[FitConfig, str | None, str | None]:
+        """``(config, choice, why)``: for loss ``"auto"`` a copy with the loss chosen for
+        ``data`` (derivative or trajectory; :func:`physnet.training.choose_loss`) and the
+        reason; otherwise ``(self, None, None)``."""
+        if not self.auto_loss:
+            return self, None, None
+        choice, why = choose_loss(data)
+        return self.replace(loss=choice), choice, why
 
     def resolved_optimizer(self):
         """The optimizer with its step-dependent options filled (a spec) or as given (optax)."""
@@ -100,7 +133,7 @@ class FitConfig:
             )
         return {
             "steps": self.steps,
-            "loss": loss_to_json(self.loss),
+            "loss": AUTO if self.auto_loss else loss_to_json(self.loss),
             "optimizer": optimizer_to_json(self.optimizer),
             "batch_size": self.batch_size,
             "chunk_size": self.chunk_size,
@@ -121,7 +154,7 @@ class FitConfig:
         if unknown:
             raise ConfigError(f"unknown fit config field(s): {', '.join(unknown)}")
         data = dict(data)
-        if "loss" in data:
+        if "loss" in data and data["loss"] != AUTO:
             data["loss"] = loss_from_json(data["loss"])
         if "optimizer" in data and data["optimizer"] is not None:
             data["optimizer"] = optimizer_from_json(data["optimizer"])
@@ -130,7 +163,7 @@ class FitConfig:
 
 def _optimizer(optimizer):
     if optimizer is None:
-        return Adam(1e-3)
+        return recipe_spec(DEFAULT_RECIPE)
     if isinstance(optimizer, str):
         return recipe_spec(optimizer)
     if isinstance(optimizer, OptimizerSpec | optax.GradientTransformation):

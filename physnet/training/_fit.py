@@ -19,6 +19,7 @@ from jax import Array
 from .._checks import integer
 from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
+from ._auto import say
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
 from ._config import FitConfig, Runtime
 from ._hooks import Hook, ProgressBar, TestLoss
@@ -126,6 +127,15 @@ def _config_and_runtime(where: str, given: dict) -> tuple[FitConfig, Runtime]:
     return config, runtime
 
 
+def _resolve_loss(config: FitConfig, data, where: str, progress) -> FitConfig:
+    """``config`` with loss ``"auto"`` resolved for ``data``; says which (one line on
+    stderr) unless ``progress`` is False."""
+    config, choice, why = config.resolve_loss(data)
+    if choice is not None and progress is not False:
+        say(where, choice, why, "pass loss=NAME to choose another")
+    return config
+
+
 def _prepare(config: FitConfig, data, test_data, key, where: str):
     """The loss's sample arrays of ``data`` and ``test_data`` and the PRNG key."""
     batch = config.loss.prepare(data)
@@ -164,7 +174,8 @@ def fit(
     """Train ``model`` in place on ``data``.
 
     ``pn.fit(model, data, config)`` with a :class:`~physnet.training.FitConfig`, or the same
-    options as keywords (``pn.fit(model, data, steps=3000, optimizer="fast")``); keywords
+    options as keywords (``pn.fit(model, data, steps=1000)``: the defaults, loss ``"auto"``
+    and the ``"fast"`` recipe; ``optimizer="source"`` for the source's Adam(1e-3)); keywords
     given with a config replace its fields. Optimizer steps run in compiled chunks of at most
     ``chunk_size`` steps (one loop each, on a :class:`~physnet.training.TrainState`); between
     chunks Python runs the hooks: test loss, progress bar, then ``hooks``. The loss is full
@@ -182,10 +193,13 @@ def fit(
         model: a physnet model (an ``nnx.Module``), updated in place.
         data: training trajectories.
         config: the :class:`~physnet.training.FitConfig` (its fields: ``steps``, ``loss``
-            (default ``"derivative"``), ``optimizer`` (default ``Adam(1e-3)``, the source's;
-            a recipe name such as ``"fast"``, an optimizer spec or an optax optimizer),
-            ``batch_size``, ``chunk_size`` (default 100), ``max_param_norm`` (default 1e6),
-            ``hooks``), all also accepted as keywords.
+            (default ``"auto"``: the derivative loss when ``data`` have derivatives, the
+            trajectory loss when they have states only; the choice is printed as one line on
+            stderr unless ``progress=False``), ``optimizer`` (default: the ``"fast"`` recipe,
+            Adam then L-BFGS, full batch; ``"source"`` is the source's ``Adam(1e-3)``; an
+            optimizer spec or an optax optimizer), ``batch_size`` (needs an optimizer that
+            takes minibatches, e.g. ``optimizer="source"``), ``chunk_size`` (default 100),
+            ``max_param_norm`` (default 1e6), ``hooks``), all also accepted as keywords.
         test_data: evaluated after every chunk when given.
         key: PRNG key for minibatch sampling (required with ``batch_size``).
         runtime: a :class:`~physnet.training.Runtime` (progress bar, mesh, checkpoints), or
@@ -215,6 +229,7 @@ def fit(
 
 def _fit_model(model, data, config: FitConfig, *, test_data, key, runtime: Runtime) -> History:
     """:func:`fit` on a validated config and runtime."""
+    config = _resolve_loss(config, data, "fit", runtime.progress)
     batch, test_batch, key = _prepare(config, data, test_data, key, "fit")
     _, params, rest = nnx.split(model, nnx.Param, ...)
     state = TrainState.create(params, config.resolved_optimizer())
@@ -418,6 +433,7 @@ def fit_ensemble(
 
 def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> EnsembleHistory:
     """:func:`fit_ensemble` on a validated config and runtime."""
+    config = _resolve_loss(config, data, "fit_ensemble", runtime.progress)
     batch, test_batch, key = _prepare(config, data, test_data, key, "fit_ensemble")
     members = len(ensemble)
     stacked = nnx.merge(ensemble.graphdef, ensemble.state)

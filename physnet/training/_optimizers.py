@@ -96,8 +96,9 @@ def adam_then_lbfgs(
     """
     integer("adam_then_lbfgs", "adam_steps", adam_steps, low=1)
     number("adam_then_lbfgs", "learning_rate", learning_rate, positive=True)
-    schedule = optax.warmup_cosine_decay_schedule(
-        learning_rate / 10, learning_rate, max(1, adam_steps // 20), adam_steps, learning_rate / 300
+    warmup = max(1, adam_steps // 20)
+    schedule = optax.warmup_cosine_decay_schedule(  # a fit of 1 step (1 Adam step) too
+        learning_rate / 10, learning_rate, warmup, max(adam_steps, warmup + 1), learning_rate / 300
     )
     adam = optax.with_extra_args_support(optax.adam(schedule))
     lbfgs = optax.lbfgs(memory_size=memory_size)
