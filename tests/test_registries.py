@@ -31,7 +31,7 @@ def test_cli_choices_come_from_the_registries():
     assert list(_choices(parser, "simulate", "--system")) == list(SYSTEMS)
     assert list(_choices(parser, "train", "--model")) == list(MODELS)
     assert list(_choices(parser, "train", "--approximator")) == list(APPROXIMATORS)
-    assert list(_choices(parser, "train", "--loss")) == list(LOSSES)
+    assert list(_choices(parser, "train", "--loss")) == ["auto", *LOSSES]  # auto: issue 27
     assert set(STEPPERS) <= set(_choices(parser, "evaluate", "--solver"))
     # every system parameter is a simulate flag
     sub = next(a for a in parser._actions if a.dest == "command").choices["simulate"]

@@ -64,7 +64,12 @@ def analyze_run(run: str | os.PathLike, *, samples: int = 400, modes: int = 50) 
         dy = dy[:, dy.shape[1] // 2 :]
     result = ntk(model, y, operator=operator)
     spec = spectrum(result)
-    lr = float(rd.config.get("lr", 1e-3))
+    lr = rd.config.get("lr")
+    if lr is None:  # trained with a recipe: its (peak) Adam learning rate
+        from ..training import recipe_spec
+
+        lr = getattr(recipe_spec(rd.config.get("preset") or "fast"), "learning_rate", 1e-3)
+    lr = float(lr)
     n = result.matrix.shape[0]
     residual = result.outputs - dy.reshape(-1)
     traces = result.traces()
