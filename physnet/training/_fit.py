@@ -29,7 +29,7 @@ from ._loop import (
     Host,
     TrainState,
     drive,
-    evaluate_loss,
+    loss_evaluator,
     n_samples,
 )
 
@@ -278,9 +278,12 @@ def train_module(
     def read():
         return nnx.split(module, nnx.Param, ...)[1:]
 
+    if test is not None:  # bound once: the hash of the graph and loss is taken here
+        test_loss = loss_evaluator(graphdef=graphdef, loss=test[0])
+
     def evaluate(model):
         _, params, rest = nnx.split(model, nnx.Param, ...)
-        return evaluate_loss(params, rest, test[1], graphdef=graphdef, loss=test[0])
+        return test_loss(params, rest, test[1])
 
     history = History(np.zeros(0), np.zeros(0, dtype=int), np.zeros(0), 0.0, 0.0)
     spec = ChunkSpec(
@@ -451,9 +454,11 @@ def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> Ensemble
         _, ensemble.state = nnx.split(nnx.merge(graphdef, params, rest))
         return ensemble
 
+    test_loss = loss_evaluator(graphdef=graphdef, loss=config.loss, members=True)
+
     def test(ens):
         _, p, r = nnx.split(nnx.merge(ens.graphdef, ens.state), nnx.Param, ...)
-        return evaluate_loss(p, r, test_batch, graphdef=graphdef, loss=config.loss, members=True)
+        return test_loss(p, r, test_batch)
 
     history = EnsembleHistory(
         np.zeros((members, 0)),

@@ -13,7 +13,6 @@ in (θ, z_k) and one P×P solve, P the number of model parameters.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 
 import jax
@@ -27,6 +26,7 @@ from .._checks import integer, number
 from .._errors import ConfigError, TrainingDivergedError
 from ..data import Trajectories
 from ._latent_loss import LatentShootingLoss
+from ._program import bind_static
 from ._weak_loss import WeakFormLoss
 
 
@@ -82,17 +82,6 @@ class LeastSquaresResult:
     seconds: float
     noise_level: np.ndarray | None = None
     starts: np.ndarray | None = None
-
-
-def _program(fn, **static):
-    """``fn`` compiled with ``static`` as static arguments: one module-level ``jax.jit`` (JAX's
-    cache serves equal graph definitions, losses and options again); a fresh compilation
-    only when they cannot be hashed."""
-    try:
-        hash(tuple(static.values()))
-    except TypeError:
-        return jax.jit(functools.partial(fn, **static))
-    return functools.partial(_JITTED[fn], **static)
 
 
 def _lm_program(params, rest, batch, *, graphdef, loss, steps, damping, max_step):
@@ -166,14 +155,8 @@ def _latent_program(params, rest, z0, ts, ys, *, graphdef, loss, steps, damping)
     return (unravel(theta), z), costs, residuals(theta, z)
 
 
-_JITTED = {
-    _lm_program: jax.jit(
-        _lm_program, static_argnames=("graphdef", "loss", "steps", "damping", "max_step")
-    ),
-    _latent_program: jax.jit(
-        _latent_program, static_argnames=("graphdef", "loss", "steps", "damping")
-    ),
-}
+_LM = jax.jit(_lm_program, static_argnames=("graphdef", "loss", "steps", "damping", "max_step"))
+_LATENT = jax.jit(_latent_program, static_argnames=("graphdef", "loss", "steps", "damping"))
 
 
 def least_squares(
@@ -236,8 +219,14 @@ def least_squares(
         max_step = number("least_squares", "max_step", max_step, positive=True)
     batch = loss.prepare(data)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    program = _program(
-        _lm_program, graphdef=graphdef, loss=loss, steps=steps, damping=damping, max_step=max_step
+    program = bind_static(
+        _LM,
+        _lm_program,
+        graphdef=graphdef,
+        loss=loss,
+        steps=steps,
+        damping=damping,
+        max_step=max_step,
     )
     params, costs = program(params, rest, batch)
     costs = np.asarray(costs)
@@ -321,7 +310,9 @@ def latent_least_squares(
             f"got {tuple(z0.shape)}"
         )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    program = _program(_latent_program, graphdef=graphdef, loss=loss, steps=steps, damping=damping)
+    program = bind_static(
+        _LATENT, _latent_program, graphdef=graphdef, loss=loss, steps=steps, damping=damping
+    )
     (params, z), costs, r = program(params, rest, z0, ts, ys)
     costs = np.asarray(costs)
     _check_start(costs, "latent_least_squares")

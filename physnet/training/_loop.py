@@ -22,7 +22,7 @@ from .._errors import ConfigError
 from ._hooks import CompiledHook, Hook
 from ._program import ChunkSpec as ChunkSpec
 from ._program import chunk_for
-from ._program import evaluate_loss as evaluate_loss
+from ._program import loss_evaluator as loss_evaluator
 from ._program import run_chunk as run_chunk
 from ._step import TrainState as TrainState
 from ._step import forget_stored_value

@@ -1,6 +1,6 @@
 """The compiled programs of training, keyed by values: :class:`ChunkSpec` is the static
 argument of :data:`run_chunk` (one module-level ``jax.jit``), so JAX's own cache serves an equal
-spec the executable it compiled before; :func:`evaluate_loss` likewise for the test loss."""
+spec the executable it compiled before; :func:`loss_evaluator` likewise for the test loss."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class ChunkSpec:
     member_batch_size: int | None = None
 
 
-def _chunk_program(spec: ChunkSpec, state, rest, batch, key, start, length, in_chunk=()):
+def _chunk_program(state, rest, batch, key, start, length, in_chunk=(), *, spec: ChunkSpec):
     """Run steps ``start, ..., start + length - 1`` of the chunk that ``spec`` describes
     (:func:`make_train_chunk`, over members when ``spec.members`` is set); ``in_chunk`` are the
     :class:`~physnet.training.CompiledHook` s (pytrees: their arrays are arguments, their
@@ -66,19 +66,26 @@ def _chunk_program(spec: ChunkSpec, state, rest, batch, key, start, length, in_c
 
 
 #: the training chunk, compiled once per equal :class:`ChunkSpec` and argument shapes
-run_chunk = jax.jit(_chunk_program, static_argnums=0)
+run_chunk = jax.jit(_chunk_program, static_argnames="spec")
 run_chunk.__doc__ = _chunk_program.__doc__
 
 
-def chunk_for(spec: ChunkSpec) -> Callable:
-    """``run_chunk`` with ``spec`` bound: JAX's cached program for a hashable spec; for a
-    spec that cannot be hashed (a model whose graph holds a list, a loss with an unhashable
-    field), a program compiled for this call only (as ``jax.jit`` of a fresh function)."""
+def bind_static(jitted, fn, **static) -> Callable:
+    """``jitted`` (a module-level ``jax.jit`` of ``fn`` with ``static`` as static arguments)
+    with ``static`` bound: JAX's cached program for hashable values; for values that cannot
+    be hashed (a model whose graph holds a list, a loss with an unhashable field), ``fn``
+    compiled for this binding only (``jax.jit`` of a fresh function). Bind once per fit, not
+    per call: the hash is taken here."""
     try:
-        hash(spec)
+        hash(tuple(static.values()))
     except TypeError:
-        return jax.jit(functools.partial(_chunk_program, spec))
-    return functools.partial(run_chunk, spec)
+        return jax.jit(functools.partial(fn, **static))
+    return functools.partial(jitted, **static)
+
+
+def chunk_for(spec: ChunkSpec) -> Callable:
+    """``run_chunk`` with ``spec`` bound (:func:`bind_static`)."""
+    return bind_static(run_chunk, _chunk_program, spec=spec)
 
 
 def _loss_program(params, rest, batch, *, graphdef, loss, members: bool = False):
@@ -91,13 +98,8 @@ def _loss_program(params, rest, batch, *, graphdef, loss, members: bool = False)
 _evaluate_loss = jax.jit(_loss_program, static_argnames=("graphdef", "loss", "members"))
 
 
-def evaluate_loss(params, rest, batch, *, graphdef, loss, members: bool = False):
-    """``loss(model, batch)`` of the model ``graphdef`` holding ``params`` and ``rest`` (per
-    member, vmapped, with ``members``): the test loss between chunks, compiled once per
-    model structure, loss and batch shape (per call, when those cannot be hashed)."""
-    options = dict(graphdef=graphdef, loss=loss, members=members)
-    try:
-        hash((graphdef, loss))
-    except TypeError:
-        return jax.jit(functools.partial(_loss_program, **options))(params, rest, batch)
-    return _evaluate_loss(params, rest, batch, **options)
+def loss_evaluator(*, graphdef, loss, members: bool = False) -> Callable:
+    """``(params, rest, batch) -> loss(model, batch)`` of the model ``graphdef`` holding
+    ``params`` and ``rest`` (per member, vmapped, with ``members``): the test loss between
+    chunks, compiled once per model structure, loss and batch shape (:func:`bind_static`)."""
+    return bind_static(_evaluate_loss, _loss_program, graphdef=graphdef, loss=loss, members=members)
