@@ -39,7 +39,9 @@ def model_options(kind: str) -> tuple[str, ...]:
 
 
 def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0, **options: Any):
-    """A model by registered name (``"node"``, ``"hnn"``, ``"dhnn"``, ``"lnn"``, ...) around
+    """Build a model by registered name or class around fresh approximators.
+
+    A model by registered name (``"node"``, ``"hnn"``, ``"dhnn"``, ``"lnn"``, ...) around
     freshly initialised approximators of registered kind ``approximator``; either may instead
     be a user's own class or its import path ``package.module:Class`` (see
     :func:`~physnet.models.model_class`, :func:`~physnet.approximators.build_approximator`).

@@ -1,4 +1,6 @@
-"""Analysis on top of the models and training: neural tangent kernel spectra of physics
+"""Analysis of learned models: NTK spectra, error spectra, chaos and approximator comparisons.
+
+Analysis on top of the models and training: neural tangent kernel spectra of physics
 losses, spectral error of learned models.
 
 ``ntk(model, states, operator=...)`` is the empirical NTK under the operator a loss applies;

@@ -23,7 +23,9 @@ def stroboscopic_section(
     substeps: int = 100,
     solver: str = "rk4",
 ) -> Array:
-    r"""The stroboscopic Poincaré section of a periodically forced flow: the states
+    r"""The stroboscopic Poincaré section of a periodically forced flow.
+
+    The stroboscopic Poincaré section of a periodically forced flow: the states
     y(t0 + k·period), k = transient, ..., transient + n_periods - 1.
 
     For a forcing of period 2π/ω the map y(t) -> y(t + 2π/ω) is the Poincaré map of the
@@ -67,7 +69,9 @@ def largest_lyapunov_exponent(
     substeps: int = 100,
     key: Array | None = None,
 ) -> float:
-    r"""The largest Lyapunov exponent of ``field`` along the orbit from ``y0``, by the
+    r"""The largest Lyapunov exponent of a vector field along an orbit.
+
+    The largest Lyapunov exponent of ``field`` along the orbit from ``y0``, by the
     variational equation and periodic renormalisation (Benettin et al., 1980):
 
     .. math:: \dot y = f(t, y), \quad \dot v = \partial_y f(t, y)\, v, \qquad
@@ -128,7 +132,9 @@ def largest_lyapunov_exponent(
 
 
 def error_growth(learned: Array, true: Array) -> Array:
-    """The median over initial states of |learned(t) - true(t)| per time, shape ``(T,)``
+    """The median distance between learned and true rollouts at every time.
+
+    The median over initial states of |learned(t) - true(t)| per time, shape ``(T,)``
     (for rollouts ``(B, T, d)``); compare its log-slope with the largest Lyapunov exponent."""
     learned, true = jnp.asarray(learned), jnp.asarray(true)
     if learned.shape != true.shape or learned.ndim != 3:

@@ -41,12 +41,12 @@ def _output(model, x: Array) -> Array:
     )
 
 
-#: the operators by name: ``(model, x (d,)) -> (m,)``
 OPERATORS: dict[str, Callable] = {
     "vector_field": _vector_field,
     "acceleration": _acceleration,
     "output": _output,
 }
+"""The operators by name: functions ``(model, x (d,)) -> (m,)`` whose NTK :func:`ntk` takes."""
 
 
 def get_operator(operator) -> Callable:
@@ -63,7 +63,9 @@ def get_operator(operator) -> Callable:
 
 
 def default_operator(model) -> str:
-    """The operator a model's default loss applies: ``"acceleration"`` for an LNN,
+    """The operator that a model's default loss applies, by name.
+
+    The operator a model's default loss applies: ``"acceleration"`` for an LNN,
     ``"vector_field"`` for other vector fields, ``"output"`` for an approximator."""
     from ..models import LNN
 
@@ -183,7 +185,9 @@ def _gram(a, b):
 
 
 def parameter_jacobian(model, xs: Array, operator="vector_field") -> Array:
-    """∂θ T[u_θ](x) at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
+    """The Jacobian of the operator's output with respect to the parameters.
+
+    ∂θ T[u_θ](x) at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
     ``model`` flattened in the order of their leaves (``jax.tree.leaves``).
 
     Args:

@@ -62,7 +62,9 @@ def condition_number(x, *, rtol: float = 0.0) -> float:
 
 
 def effective_rank(x) -> float:
-    r"""Effective rank exp(H(p)), p_i = λ_i / Σλ over the positive eigenvalues, H the Shannon
+    r"""The effective rank of a spectrum, exp of the entropy of its normalised eigenvalues.
+
+    Effective rank exp(H(p)), p_i = λ_i / Σλ over the positive eigenvalues, H the Shannon
     entropy (Roy & Vetterli, 2007): N for a flat spectrum, 1 for a single mode."""
     lam = _eigenvalues(x)
     lam = lam[lam > 0]
@@ -71,7 +73,9 @@ def effective_rank(x) -> float:
 
 
 def decay_exponent(x, *, first: int = 1, last: int | None = None) -> float:
-    r"""Power-law decay exponent α of the eigenvalues, λ_k ∝ k^{-α}: the least-squares slope
+    r"""The power-law decay exponent α of eigenvalues, λ_k ∝ k^(-α).
+
+    Power-law decay exponent α of the eigenvalues, λ_k ∝ k^{-α}: the least-squares slope
     of log λ_k against log k (k 1-based) over ``first <= k <= last``, negated.
 
     Args:
@@ -116,7 +120,9 @@ def convergence_times(x, learning_rate: float, *, n_residuals: int | None = None
 
 
 def observed_convergence_times(steps, coefficients, *, factor: float = np.e) -> np.ndarray:
-    """The first recorded step at which each mode's residual coefficient has shrunk by
+    """The first recorded step at which each mode's residual has shrunk by a factor.
+
+    The first recorded step at which each mode's residual coefficient has shrunk by
     ``factor`` from its start (|c_i(t)| <= |c_i(0)| / factor); inf where it never did.
 
     Args:
@@ -132,7 +138,9 @@ def observed_convergence_times(steps, coefficients, *, factor: float = np.e) -> 
 
 
 def trace_ratio_weights(traces: Mapping[str, float], terms=None) -> dict[str, float]:
-    r"""Loss weights from kernel traces (Wang, Yu & Perdikaris 2022, eq. 6.4):
+    r"""Loss weights from kernel traces that equalise the terms' convergence speeds.
+
+    Loss weights from kernel traces (Wang, Yu & Perdikaris 2022, eq. 6.4):
     w_k = Σ_j Tr K_jj / Tr K_kk, so every weighted term's kernel has the same trace and no
     term's residual is learned orders of magnitude faster than another's.
 

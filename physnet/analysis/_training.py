@@ -17,7 +17,9 @@ from ._spectrum import spectrum
 
 
 class ComponentLoss(AbstractLoss):
-    r"""Derivative matching on some output components only: the mean over samples and the
+    r"""Derivative matching on some output components only.
+
+    Derivative matching on some output components only: the mean over samples and the
     chosen components of (f_θ(y)_i - dy_i/dt)², e.g. ``components=[0]`` for q̇ and ``[1]``
     for ṗ of a one-degree-of-freedom state, so the two can be weighted separately.
 
@@ -88,7 +90,9 @@ class WeightedLoss(AbstractLoss):
 
 
 class KernelDrift(Hook):
-    r"""Record the kernel drift ||K_t - K_0||_F / ||K_0||_F during :func:`physnet.fit`, and
+    r"""A hook that records how the NTK moves during training.
+
+    Record the kernel drift ||K_t - K_0||_F / ||K_0||_F during :func:`physnet.fit`, and
     optionally the residual's coefficients on the eigenvectors of K_0.
 
     A hook object for ``fit(..., hooks=[KernelDrift(...)])``: it makes the training chunks

@@ -17,9 +17,10 @@ ACTIVATIONS = {
     "gelu": jax.nn.gelu,
     "sin": jnp.sin,
 }
+"""The activation functions by name (``MLP(activation=NAME)``, ``--activation NAME``)."""
 
-#: activations with a discontinuous derivative (fine for NeuralODE, not for ∇H or ∂²L)
 NONSMOOTH_ACTIVATIONS = frozenset({"relu"})
+"""Activations with a discontinuous derivative: fine for a NeuralODE, not for ∇H or ∂²L."""
 
 SOFT_EXPONENTIAL = "soft_exponential"
 

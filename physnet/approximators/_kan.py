@@ -28,7 +28,9 @@ from ._kan_grid import Grid, GridChange
 
 
 class EdgeMask(nnx.Variable):
-    """Which edges of a KAN layer are active (1) or pruned (0): saved and restored, never
+    """The active (1) and pruned (0) edges of a KAN layer, never trained.
+
+    Which edges of a KAN layer are active (1) or pruned (0): saved and restored, never
     trained (see :func:`physnet.interpret.prune`)."""
 
 
@@ -425,7 +427,9 @@ def update_grids(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> dict[
 
 
 def update_grids_traced(module: nnx.Module, xs: Array, *, margin: float = 0.0) -> None:
-    """:func:`update_grids` inside ``jax.jit``: :func:`update_grid_traced` on every KAN inside
+    """Update the grids of every matching KAN in a module, inside ``jax.jit``.
+
+    :func:`update_grids` inside ``jax.jit``: :func:`update_grid_traced` on every KAN inside
     ``module`` whose input size is ``xs.shape[1]``, in place."""
     for _, node in nnx.iter_graph(module):
         if isinstance(node, KAN) and xs.ndim == 2 and xs.shape[1] == node.in_features:

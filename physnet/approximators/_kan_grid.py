@@ -256,7 +256,9 @@ def _under(names: tuple, target: tuple) -> bool:
 
 
 def remap_optimizer_state(opt_state, change: GridChange, *, prefix: Sequence = ()):
-    r"""Carry an optax state (Adam's moments, SGD's momentum trace, ...) across
+    r"""Carry an optax state across a KAN grid refinement.
+
+    Carry an optax state (Adam's moments, SGD's momentum trace, ...) across
     :meth:`KAN.refine`.
 
     The leaves to map are found by structure, for any optax state: a leaf is a moment of the

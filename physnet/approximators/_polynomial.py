@@ -18,7 +18,9 @@ from ._base import AbstractApproximator
 
 
 def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
-    """Exponent tuples of all monomials in ``n_vars`` variables up to total ``degree``,
+    """Exponent tuples of all monomials in ``n_vars`` variables up to a total degree.
+
+    Exponent tuples of all monomials in ``n_vars`` variables up to total ``degree``,
     ordered by total degree, then as :func:`itertools.product` (the order of
     :func:`physnet.interpret.fit_polynomial`): ``(0, 0), (0, 1), (1, 0), (0, 2), ...``."""
     return [
@@ -30,7 +32,9 @@ def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
 
 
 class Polynomial(AbstractApproximator):
-    r"""A polynomial map: learnable coefficients on all monomials of the inputs up to a total
+    r"""A polynomial map, linear in its coefficients and readable as a formula.
+
+    A polynomial map: learnable coefficients on all monomials of the inputs up to a total
     degree, so the approximator is linear in its parameters and readable as a formula.
 
     .. math::

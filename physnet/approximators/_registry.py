@@ -85,8 +85,8 @@ def _polynomial(
     return Polynomial(in_features, out_features, rngs=rngs, **options)
 
 
-#: approximator builders by name
 APPROXIMATORS = {"mlp": _mlp, "softexp": _softexp, "kan": _kan, "polynomial": _polynomial}
+"""The approximator builders by registered name (``physnet train --approximator NAME``)."""
 
 
 def approximator_builder(kind: str | type):
@@ -114,7 +114,9 @@ def approximator_builder(kind: str | type):
 def build_approximator(
     kind: str | type, in_features: int, out_features: int, *, rngs: nnx.Rngs, **options: Any
 ):
-    """An approximator ``(in_features,) -> (out_features,)`` by registered name (``"mlp"``,
+    """Build an approximator by registered name or class, with options.
+
+    An approximator ``(in_features,) -> (out_features,)`` by registered name (``"mlp"``,
     ``"softexp"``, ``"kan"``, ``"polynomial"``) or a user's own class (the class or
     ``package.module:Class``, see :func:`approximator_builder`) and options; options that are
     ``None`` take the defaults.

@@ -14,7 +14,9 @@ from ._types import _Parser
 
 
 def build_parser(user_system=None) -> argparse.ArgumentParser:
-    """The argument parser; ``user_system``: a user's system class whose parameters
+    """Build the ``physnet`` argument parser with all its subcommands.
+
+    The argument parser; ``user_system``: a user's system class whose parameters
     ``simulate`` takes as flags (``--system package.module:Class``)."""
     parser = _Parser(prog="physnet", description="Physics-informed dynamics identification.")
     parser.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 EXIT_USER_ERROR = 2
+"""The exit status of a user error (bad file, bad option, diverged training): 2."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,7 +16,9 @@ from ._tasks import uniform_box as _box
 
 
 def builtin_tasks(names: Sequence[str] | None = None, *, n_train: int = 200) -> list[Task]:
-    """The comparison's standard tasks (see :data:`TASKS`); ``wine`` is skipped when
+    """The comparison's standard tasks, built for ``n_train`` training points.
+
+    The comparison's standard tasks (see :data:`TASKS`); ``wine`` is skipped when
     scikit-learn is not installed.
 
     Raises:
@@ -110,7 +112,6 @@ def _wine(n: int) -> Task | None:
     )
 
 
-#: the standard tasks by name: builders ``n_train -> Task`` (or None when unavailable)
 TASKS: dict[str, Callable[[int], Task | None]] = {
     "square": _special("square", lambda x: x[:, 0] ** 2, [-1.0], [1.0], "x² on [-1, 1]"),
     "cube": _special("cube", lambda x: x[:, 0] ** 3, [-1.0], [1.0], "x³ on [-1, 1]"),
@@ -124,3 +125,4 @@ TASKS: dict[str, Callable[[int], Task | None]] = {
     "oscillator_forecast": _oscillator_forecast,
     "wine": _wine,
 }
+"""The standard tasks by name: builders ``n_train -> Task`` (or ``None`` when unavailable)."""

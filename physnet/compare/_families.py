@@ -38,7 +38,9 @@ def mlp_family(depth: int = 2, activation: str = "tanh", name: str | None = None
 
 
 def kan_family(grid: int = 5, order: int = 3, name: str = "kan") -> Family:
-    """KANs ``[in, size, out]`` (one hidden layer of ``size`` nodes, G = ``grid``) on the
+    """KANs with one hidden layer whose width is the size.
+
+    KANs ``[in, size, out]`` (one hidden layer of ``size`` nodes, G = ``grid``) on the
     task's input range."""
     return Family(
         name,
@@ -49,7 +51,9 @@ def kan_family(grid: int = 5, order: int = 3, name: str = "kan") -> Family:
 
 
 def kan_grid_family(hidden: int | None = None, order: int = 3, name: str = "kan_grid") -> Family:
-    """KANs ``[in, hidden, out]`` whose grid size G is the size (the KAN paper's scaling
+    """KANs whose grid size G is the size (the KAN paper's scaling knob).
+
+    KANs ``[in, hidden, out]`` whose grid size G is the size (the KAN paper's scaling
     knob); ``hidden`` defaults to ``in + 1``."""
 
     def build(s, i, o, rngs, r):
@@ -59,7 +63,9 @@ def kan_grid_family(hidden: int | None = None, order: int = 3, name: str = "kan_
 
 
 def default_families() -> dict[str, Family]:
-    """MLP (tanh, 2 hidden layers), soft-exponential MLP (2 hidden layers), KAN [in, w, out]
+    """The default families: MLP, soft-exponential MLP and KAN.
+
+    MLP (tanh, 2 hidden layers), soft-exponential MLP (2 hidden layers), KAN [in, w, out]
     with G = 5."""
     return {
         "mlp": mlp_family(),

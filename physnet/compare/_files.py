@@ -53,7 +53,9 @@ def file_task(
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> Task:
-    """A task from a table: a ``.npz`` with arrays ``x`` and ``y`` (and optionally ``x_test``,
+    """A regression or classification task read from a ``.npz``, CSV or text file.
+
+    A task from a table: a ``.npz`` with arrays ``x`` and ``y`` (and optionally ``x_test``,
     ``y_test``), or a ``.csv``/text file whose last ``targets`` columns are the targets (a
     header row of names is skipped). Without test arrays, a random ``test_fraction`` of the
     rows (seeded) is held out.

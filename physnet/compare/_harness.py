@@ -34,7 +34,9 @@ def train_one(
     optimizer: optax.GradientTransformation | None = None,
     grid_update: bool = True,
 ) -> dict:
-    """Build ``family`` at ``size`` (initialised from ``seed``), train it on ``task`` with
+    """Build, train and measure one family member on one task.
+
+    Build ``family`` at ``size`` (initialised from ``seed``), train it on ``task`` with
     :func:`physnet.fit` (full batch, ``steps`` steps, default ``optax.adam(1e-2)``) and
     measure it. A KAN's grids are first moved to the range of its training inputs
     (``grid_update``). A divergence is recorded (``diverged``), with the error of the last

@@ -21,7 +21,9 @@ def parameter_count(module) -> int:
 
 
 def forward_flops(approximator) -> float:
-    """FLOPs of the forward pass per input, as XLA's cost analysis counts them
+    """FLOPs of one forward pass per input, as XLA's cost analysis counts them.
+
+    FLOPs of the forward pass per input, as XLA's cost analysis counts them
     (``jax.jit(f).lower(x).compile().cost_analysis()["flops"]``), for inputs in a batch: the
     count for 16 inputs less that for 8, divided by 8, so work done once per call and shared
     by the batch (a KAN converting its splines to piecewise-polynomial form) is not counted.
@@ -42,6 +44,7 @@ def forward_flops(approximator) -> float:
 #: what ``match`` may name: the measure of an approximator it compares
 MEASURES = {"params": parameter_count, "flops": forward_flops}
 MATCHES = tuple(MEASURES)
+"""What ``compare(match=...)`` may name: ``"params"`` or ``"flops"``."""
 
 
 def measure(
@@ -52,7 +55,9 @@ def measure(
     match: str,
     input_range=(-1.0, 1.0),
 ) -> float:
-    """Parameter count (``match="params"``) or forward FLOPs (``"flops"``) of ``family`` at
+    """The parameter count or forward FLOPs of a family at a size.
+
+    Parameter count (``match="params"``) or forward FLOPs (``"flops"``) of ``family`` at
     ``size``."""
     if match not in MATCHES:
         raise ConfigError(f"match must be one of {MATCHES}, got {match!r}")
@@ -72,7 +77,9 @@ def size_for(
     match: str = "params",
     input_range=(-1.0, 1.0),
 ) -> int:
-    """The size of ``family`` whose parameter count / forward FLOPs is nearest ``budget`` in
+    """The size of a family whose measure is nearest a budget in log scale.
+
+    The size of ``family`` whose parameter count / forward FLOPs is nearest ``budget`` in
     log scale (bisection over ``family.sizes``; the measure grows with the size).
 
     Raises:

@@ -129,7 +129,9 @@ class RegressionTask(Task):
 
 
 class ClassificationTask(Task):
-    """The approximator gives logits; softmax cross-entropy, test misclassification rate;
+    """A classification task: the approximator gives logits, scored by misclassification.
+
+    The approximator gives logits; softmax cross-entropy, test misclassification rate;
     the targets are class indices ``(n,)``."""
 
     kind = "classification"
@@ -168,7 +170,9 @@ class HNNTask(Task):
 
 @dataclasses.dataclass(frozen=True, init=False)
 class LNNTask(Task):
-    """The approximator is the Lagrangian of an :class:`~physnet.LNN` with the fixed kinetic
+    """A task whose approximator is the Lagrangian of an LNN, fitted to accelerations.
+
+    The approximator is the Lagrangian of an :class:`~physnet.LNN` with the fixed kinetic
     reference term ``kinetic`` q̇²/2; x = (q, q̇), y = q̈."""
 
     kinetic: float = 1.0
@@ -199,10 +203,10 @@ class LNNTask(Task):
         return jax.vmap(lambda s: model(0.0, s)[dof:])(x)
 
 
-#: the task classes by their ``kind`` label (what ``Task(..., kind=...)`` builds)
 TASK_CLASSES: dict[str, type[Task]] = {
     c.kind: c for c in (RegressionTask, ClassificationTask, HNNTask, LNNTask)
 }
+"""The task classes by their ``kind`` label (what ``Task(..., kind=...)`` builds)."""
 
 
 def task_class(kind: str, name=None) -> type[Task]:
@@ -217,7 +221,9 @@ def task_class(kind: str, name=None) -> type[Task]:
 
 
 class TaskLoss(AbstractLoss):
-    """A :class:`Task`'s training loss (:meth:`Task.loss` of its predictions: MSE, or softmax
+    """The training loss of a task: MSE, or softmax cross-entropy for classification.
+
+    A :class:`Task`'s training loss (:meth:`Task.loss` of its predictions: MSE, or softmax
     cross-entropy for classification); ``prepare`` takes the pair ``(x, y)``."""
 
     name = "task"
@@ -283,7 +289,9 @@ def expression_task(
     n_test: int = 1000,
     key: jax.Array | None = None,
 ) -> Task:
-    """A regression task for a formula of named inputs over a box, e.g.
+    """A regression task for a formula of named inputs over a box.
+
+    A regression task for a formula of named inputs over a box, e.g.
     ``expression_task("x*y", ["x", "y"], low=[-1, -1], high=[1, 1])``.
 
     Args:

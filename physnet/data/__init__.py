@@ -1,4 +1,6 @@
-"""Trajectory data: generation from a system, import of measured tables, the container,
+"""Trajectory data: generation, import, the Trajectories container, splits, noise and I/O.
+
+Trajectory data: generation from a system, import of measured tables, the container,
 splitting, noise, units, derivative estimation and I/O."""
 
 from ._finite_differences import FD_METHODS as FD_METHODS
@@ -19,3 +21,4 @@ from ._split import split_from_json as split_from_json
 from ._trajectories import Trajectories as Trajectories
 
 load = Trajectories.load
+"""Read trajectories from a ``.npz`` file (:meth:`Trajectories.load`)."""

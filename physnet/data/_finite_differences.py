@@ -34,8 +34,8 @@ from .._errors import ConfigError, DataError
 if TYPE_CHECKING:
     from ._trajectories import Trajectories
 
-#: the accepted values of ``method``
 FD_METHODS = ("central", "forward", "savgol")
+"""The accepted values of ``method`` for derivative estimation."""
 
 
 def _window(method: str, window_length: int, polyorder: int) -> tuple[int, int]:

@@ -121,7 +121,9 @@ def _counts(value, name: str) -> int | tuple[int, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class TimeSplit(AbstractSplit):
-    """The first observations of every trajectory train, the rest test (for single long
+    """A split by time: the first observations of every trajectory train.
+
+    The first observations of every trajectory train, the rest test (for single long
     records, as in Greydanus et al. 2019: the first 80 % in time).
 
     For trajectories of different lengths (measured trials), both counts are per trajectory:

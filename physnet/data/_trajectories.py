@@ -514,7 +514,9 @@ class Trajectories:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trajectories:
-        """Read a ``.npz`` file written by :meth:`save` (or by hand: ``ts`` and ``states``
+        """Read trajectories from a ``.npz`` file.
+
+        Read a ``.npz`` file written by :meth:`save` (or by hand: ``ts`` and ``states``
         are required; ``derivatives`` and ``lengths`` are optional). Files of every earlier
         version load.
 

@@ -129,7 +129,9 @@ def path(name: str) -> Path:
 
 
 def info(name: str) -> dict[str, Any]:
-    """Description of data set ``name``: file, rows, trials, state names, units, column
+    """Describe a shipped data set: file, shape, units, columns and provenance.
+
+    Description of data set ``name``: file, rows, trials, state names, units, column
     meanings and provenance (paper, original archive, SHA-256), JSON-serialisable.
 
     Raises:

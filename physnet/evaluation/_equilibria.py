@@ -100,7 +100,9 @@ def decay_rate(found: Sequence[Equilibrium]) -> float | None:
 
 
 def search_box(samples, margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
-    """The range of ``samples`` ``(n, d)`` per component, widened by ``margin`` times its width
+    """The per-component range of samples, widened by a margin.
+
+    The range of ``samples`` ``(n, d)`` per component, widened by ``margin`` times its width
     on each side (a constant component by ``margin`` times max(1, |value|))."""
     x = np.asarray(samples, dtype=float).reshape(-1, np.shape(samples)[-1])
     x = x[np.all(np.isfinite(x), axis=1)]
@@ -246,7 +248,9 @@ def equilibria(
 def match_equilibria(
     learned: Sequence[Equilibrium], true: Sequence[Equilibrium], width
 ) -> list[dict]:
-    """For each learned equilibrium, its nearest true one: ``{"true": index, "distance"
+    """Pair each learned equilibrium with its nearest true one.
+
+    For each learned equilibrium, its nearest true one: ``{"true": index, "distance"
     (max-norm, in the states' units), "eigenvalue_error"}``, the eigenvalue error the largest
     |λ - λ_true| after pairing each learned eigenvalue with its nearest unused true one.
     ``width`` ``(d,)`` (the box's) weighs the components in choosing the nearest."""
@@ -274,7 +278,9 @@ def match_equilibria(
 
 
 def format_eigenvalues(eigenvalues) -> str:
-    """``-0.05±0.999i, ...``: conjugate pairs once, real ones alone, 3 significant digits; a
+    """Format eigenvalues compactly, conjugate pairs once.
+
+    ``-0.05±0.999i, ...``: conjugate pairs once, real ones alone, 3 significant digits; a
     real part below 1e-9 · max(1, max |λ|) (round-off of a centre) shows as 0."""
     lam = np.asarray(eigenvalues, dtype=complex)
     tiny = 1e-9 * max(1.0, float(np.max(np.abs(lam)))) if lam.size else 0.0

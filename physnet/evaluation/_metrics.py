@@ -138,7 +138,9 @@ def trajectory_metrics(
 
 
 def rollout_times(t1: float, dt: float, substeps: int = 1) -> Array:
-    """The recording times of :func:`rollout_metrics`: ``linspace(0, t1, n + 1)`` with
+    """The recording times of :func:`rollout_metrics`.
+
+    The recording times of :func:`rollout_metrics`: ``linspace(0, t1, n + 1)`` with
     n = round(t1 / (dt · substeps)) (at least 1)."""
     n_out = max(1, int(round(t1 / (dt * substeps))))
     return jnp.linspace(0.0, t1, n_out + 1)
@@ -147,7 +149,9 @@ def rollout_times(t1: float, dt: float, substeps: int = 1) -> Array:
 def true_rollout(
     system: AbstractSystem, y0: Array, *, t1: float, dt: float, substeps: int = 10
 ) -> Array:
-    """The true system's rollout that :func:`rollout_metrics` compares a model with (RK4 on
+    """The true system's rollout that :func:`rollout_metrics` compares with.
+
+    The true system's rollout that :func:`rollout_metrics` compares a model with (RK4 on
     :func:`rollout_times`): compute it once and pass it as ``true=`` when several models are
     scored on the same system and initial states."""
     ts = rollout_times(t1, dt, substeps)
@@ -218,7 +222,9 @@ def rollout_metrics(
 
 
 def energy_mse(energy, learned: Array, target: Array, mask: Array | None = None) -> Array:
-    """Mean squared energy error along trajectories (the metric of Greydanus et al. 2019):
+    """Mean squared energy error along trajectories (Greydanus et al. 2019).
+
+    Mean squared energy error along trajectories (the metric of Greydanus et al. 2019):
     mean over times (and trajectories) of (E(ŷ(t)) - E(y(t)))².
 
     Args:

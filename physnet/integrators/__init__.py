@@ -1,4 +1,6 @@
-"""Butcher tableaux, explicit Runge-Kutta and symplectic steppers, `integrate`, and `solve`
+"""ODE integrators: Butcher tableaux, RK and symplectic steppers, integrate and solve.
+
+Butcher tableaux, explicit Runge-Kutta and symplectic steppers, `integrate`, and `solve`
 (the one solver entry: physnet steppers and diffrax solvers)."""
 
 from ._integrate import integrate as integrate

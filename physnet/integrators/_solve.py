@@ -10,7 +10,6 @@ from .._errors import ConfigError
 from ._integrate import integrate
 from ._steppers import STEPPERS, AbstractStepper
 
-#: diffrax solvers by name (all adaptive, with an embedded error estimate: ``rtol``/``atol``)
 DIFFRAX_SOLVERS = {
     "tsit5": diffrax.Tsit5,
     "dopri5": diffrax.Dopri5,
@@ -18,12 +17,13 @@ DIFFRAX_SOLVERS = {
     "heun": diffrax.Heun,
     "bosh3": diffrax.Bosh3,
 }
+"""The diffrax solvers by name (all adaptive, with an embedded error estimate)."""
 
-#: every solver name accepted by :func:`solve` (physnet steppers first, then diffrax solvers)
 SOLVERS = (*STEPPERS, *DIFFRAX_SOLVERS)
+"""Every solver name :func:`solve` accepts: physnet steppers first, then diffrax solvers."""
 
-#: the accepted string values of ``solve(adjoint=...)``
 ADJOINTS = ("recursive", "backsolve")
+"""The accepted string values of ``solve(adjoint=...)``."""
 
 
 def get_solver(name_or_solver) -> AbstractStepper | diffrax.AbstractSolver:

@@ -167,6 +167,7 @@ STEPPERS = {
     "leapfrog": Leapfrog,
     "implicit-midpoint": ImplicitMidpoint,
 }
+"""physnet's own steppers by name (explicit Runge-Kutta and symplectic)."""
 
 
 def get_stepper(name_or_stepper) -> AbstractStepper:

@@ -52,8 +52,10 @@ class ButcherTableau:
 
 
 EULER_TABLEAU = ButcherTableau(a=((0.0,),), b=(1.0,), c=(0.0,), order=1)
+"""The explicit Euler method (order 1)."""
 
 MIDPOINT_TABLEAU = ButcherTableau(a=((0.0, 0.0), (0.5, 0.0)), b=(0.0, 1.0), c=(0.0, 0.5), order=2)
+"""The explicit midpoint method (order 2)."""
 
 HEUN3_TABLEAU = ButcherTableau(
     a=((0.0, 0.0, 0.0), (1 / 3, 0.0, 0.0), (0.0, 2 / 3, 0.0)),
@@ -61,6 +63,7 @@ HEUN3_TABLEAU = ButcherTableau(
     c=(0.0, 1 / 3, 2 / 3),
     order=3,
 )
+"""Heun's third-order method."""
 
 RK4_TABLEAU = ButcherTableau(
     a=(
@@ -73,3 +76,4 @@ RK4_TABLEAU = ButcherTableau(
     c=(0.0, 0.5, 0.5, 1.0),
     order=4,
 )
+"""The classical fourth-order Runge-Kutta method."""

@@ -80,6 +80,7 @@ LIBRARY: dict[str, LibraryFunction] = {
         LibraryFunction("tanh", np.tanh, sympy.tanh, 3, "affine"),
     )
 }
+"""The candidate 1-D functions that symbolic edge fitting tries, by name."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,13 +45,15 @@ def _read_kan(approx, xs, names, output_names):
     return result.expressions, result.r2_min
 
 
-#: approximator class -> its :class:`ApproximatorReader`; subclasses use their parent's entry.
-#: Make your own approximator readable by adding ``READERS[MyApproximator] = ApproximatorReader(
-#: read, exact)``.
 READERS: dict[type, ApproximatorReader] = {
     Polynomial: ApproximatorReader(_read_polynomial, exact=True),
     KAN: ApproximatorReader(_read_kan, exact=False),
 }
+"""The formula reader of each approximator class; subclasses use their parent's entry.
+
+Make your own approximator readable by adding
+``READERS[MyApproximator] = ApproximatorReader(read, exact)``.
+"""
 
 
 def approximator_reader(approximator) -> ApproximatorReader | None:
@@ -67,7 +69,9 @@ def _article(word: str) -> str:
 
 
 def unreadable(model) -> str | None:
-    """``None`` if every learned part of ``model`` can be read as a formula; otherwise one line
+    """Why a model cannot be read as a formula, or ``None`` if it can.
+
+    ``None`` if every learned part of ``model`` can be read as a formula; otherwise one line
     naming the first part that cannot and why."""
     if not isinstance(model, AbstractVectorField):
         return f"{type(model).__name__} is not a physnet model"
@@ -86,7 +90,9 @@ def unreadable(model) -> str | None:
 
 
 def check_readable(model) -> None:
-    """Raise :class:`ConfigError` with the one line of :func:`unreadable` unless every
+    """Raise a ConfigError unless every learned part of a model is readable.
+
+    Raise :class:`ConfigError` with the one line of :func:`unreadable` unless every
     learned part of ``model`` can be read."""
     reason = unreadable(model)
     if reason is not None:

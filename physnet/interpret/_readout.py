@@ -221,7 +221,9 @@ def _part(model, kind: str) -> Part | None:
 
 
 def read_damping(model) -> float:
-    """The learned damping γ of a model with a scalar friction: a
+    """The learned damping γ of a model with a scalar friction.
+
+    The learned damping γ of a model with a scalar friction: a
     :class:`~physnet.DissipativeHNN` or :class:`~physnet.PortHNN` in the small-friction form
     (dp/dt = -∂H/∂q - γ ∂H/∂p; γ for q̈ = ... - γ q̇ when H = p²/2 + V(q)), 0 without
     dissipation; an :class:`~physnet.LNN` with a friction (γ on its L's own scale; see

@@ -1,4 +1,6 @@
-"""Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, NeuralSymplecticForm, PortHNN,
+"""Learned vector fields (NeuralODE, HNN, DissipativeHNN, LNN, ...) and mechanics helpers.
+
+Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, NeuralSymplecticForm, PortHNN,
 and pure mechanics helpers."""
 
 from ._base import AbstractComponent as AbstractComponent

@@ -51,7 +51,9 @@ class Part:
 
 
 class AbstractComponent(nnx.Module, abc.ABC):
-    """A learnable piece of a model that is not an approximator (a dissipation, a force):
+    """A learnable part of a model that is not an approximator (a dissipation, a force).
+
+    A learnable piece of a model that is not an approximator (a dissipation, a force):
     it declares its checkpoint arguments and what it can read out."""
 
     @abc.abstractmethod
@@ -125,7 +127,9 @@ class AbstractEnergyModel(AbstractVectorField):
 
 
 def check_scalar_energy(owner: str, name: str, approx) -> None:
-    """Validate an approximator used as a scalar energy (H or L): an approximator with a
+    """Check that an approximator can serve as a scalar energy (H or L).
+
+    Validate an approximator used as a scalar energy (H or L): an approximator with a
     scalar output, an even-sized input (q, p) and smooth activations.
 
     Raises:

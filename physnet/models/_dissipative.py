@@ -22,8 +22,8 @@ from ._dissipation import (
 )
 from ._mechanics import symplectic_gradient
 
-#: the accepted string values of ``DissipativeHNN(dissipation=...)``
 DISSIPATION_FORMS = ("friction", "none")
+"""The accepted string values of ``DissipativeHNN(dissipation=...)``."""
 
 
 class HamiltonianWithDissipation(AbstractEnergyModel):

@@ -13,7 +13,9 @@ from .._errors import ConfigError
 
 
 class Ensemble:
-    """N models of identical structure (for example, different seeds), stored as one graph
+    """N models of identical structure stored with a leading member axis.
+
+    N models of identical structure (for example, different seeds), stored as one graph
     definition and one state whose every array has a leading member axis of size N.
 
     The stacked form is what ``jax.vmap`` needs: :func:`physnet.training.fit_ensemble` trains

@@ -55,7 +55,9 @@ class NoForce(AbstractForce):
 
 
 class FourierForce(AbstractForce):
-    r"""A small Fourier series with learned frequencies:
+    r"""A learned external force: a small Fourier series with learned frequencies.
+
+    A small Fourier series with learned frequencies:
 
     .. math:: F(t) = \sum_{k=1}^{K} a_k \cos(\omega_k t) + b_k \sin(\omega_k t),
         \qquad \omega_k = \omega_\min + \mathrm{softplus}(r_k) > \omega_\min,

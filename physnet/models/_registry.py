@@ -28,12 +28,14 @@ _MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (
     PortHNN,
 )
 
-#: every buildable model class by its declared name
 MODELS: dict[str, type[AbstractVectorField]] = {cls.name: cls for cls in _MODEL_CLASSES}
+"""Every buildable model class by its declared name (``physnet train --model NAME``)."""
 
 
 def model_class(name: str | type[AbstractVectorField]) -> type[AbstractVectorField]:
-    """The model class registered under ``name`` (``"node"``, ``"hnn"``, ...), or a user's
+    """The model class registered under a name, or a user's own class.
+
+    The model class registered under ``name`` (``"node"``, ``"hnn"``, ...), or a user's
     own: the class itself or its import path ``package.module:Class`` (whose module is
     imported), a subclass of :class:`AbstractVectorField` with a ``build`` classmethod.
 

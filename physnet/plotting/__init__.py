@@ -1,4 +1,6 @@
-"""Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra,
+"""Figures from arrays: phase portraits, time series, energy curves, KAN diagrams, spectra.
+
+Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra,
 Poincaré sections (functions of arrays)."""
 
 from ._figures import energy_curve as energy_curve

@@ -18,7 +18,9 @@ def poincare_section(
     xlabel: str = "q",
     ylabel: str = "p",
 ) -> Figure:
-    """Side-by-side scatter plots of Poincaré sections, one panel per flow, all on the axis
+    """Side-by-side scatter plots of Poincaré sections, one panel per flow.
+
+    Side-by-side scatter plots of Poincaré sections, one panel per flow, all on the axis
     limits of the first (the reference, e.g. the true flow; points of a learned flow that
     escape it fall outside the panel, and their count is given in its title).
 

@@ -24,7 +24,9 @@ from ._common import (
 
 @dataclasses.dataclass(frozen=True)
 class HNNConfig:
-    """An HNN (and optionally a neural ODE baseline) on Duffing data, the source's settings:
+    """Settings of E1/E2: an HNN (and a neural ODE baseline) on Duffing data.
+
+    An HNN (and optionally a neural ODE baseline) on Duffing data, the source's settings:
     H = MLP 2-32-32-1 tanh, Adam lr 1e-3, 3000 full-batch steps."""
 
     data: DataConfig = DataConfig()

@@ -36,7 +36,9 @@ from ._common import (
 
 @dataclasses.dataclass(frozen=True)
 class DHNNConfig:
-    """A dissipative HNN (small-friction form, learned γ = softplus(raw) >= 0) on damped
+    """Settings of E3/E4: a dissipative HNN on damped Duffing data.
+
+    A dissipative HNN (small-friction form, learned γ = softplus(raw) >= 0) on damped
     Duffing data with the source's settings: H = MLP 2-32-32-1 tanh, Adam lr 1e-3, 3000
     full-batch steps of derivative matching. ``gamma_init`` is the library default (a nearly
     conservative start, not the true γ)."""
@@ -132,7 +134,9 @@ def e4(cfg: DHNNConfig, workdir: Path, make_figures: bool = True) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class LNNConfig:
-    """An LNN whose Lagrangian is |q̇|²/2 + an MLP (softplus, LeCun initialisation; see
+    """Settings of the LNN-with-MLP baseline (E5-MLP) on conservative Duffing data.
+
+    An LNN whose Lagrangian is |q̇|²/2 + an MLP (softplus, LeCun initialisation; see
     :class:`~physnet.LNN` on the kinetic reference term) on conservative Duffing data with
     E5's parameters α = 1/2, β = 1/4, trained by acceleration matching (SPEC.md eq. 18) with
     Adam at the source's learning rate and step count; the rollout to t = 100 is judged by the

@@ -78,7 +78,9 @@ from ._common import (
 
 @dataclasses.dataclass(frozen=True)
 class E5Config:
-    """E5's settings: SPEC.md's data with α = 1/2, β = 1/4, γ = 0; a [2, 10, 1] KAN
+    """Settings of E5: an LNN with a [2, 10, 1] KAN Lagrangian, trained by L-BFGS.
+
+    E5's settings: SPEC.md's data with α = 1/2, β = 1/4, γ = 0; a [2, 10, 1] KAN
     (cubic splines, G intervals on the training range) as L_KAN in L = q̇²/2 + L_KAN;
     full-batch L-BFGS on the acceleration loss for at most ``iterations`` iterations,
     stopping early once the training loss is below ``stop_loss`` (checked every ``chunk``

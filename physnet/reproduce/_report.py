@@ -29,7 +29,9 @@ def machine_description() -> str:
 def write_report(
     run_dir: str | Path, dest: str | Path, *, command: str | None = None, overwrite: bool = False
 ) -> Path:
-    """Write ``dest/README.md`` (table + embedded figures), ``dest/summary.json`` and
+    """Write the results page (README, summary and figures) of a reproduce run.
+
+    Write ``dest/README.md`` (table + embedded figures), ``dest/summary.json`` and
     ``dest/figures/`` from the output folder of a ``physnet reproduce`` run.
 
     Args:

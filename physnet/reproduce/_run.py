@@ -36,6 +36,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         *STUDY_EXPERIMENTS,
     )  # fmt: skip
 }
+"""Every registered experiment by name (``physnet reproduce --experiments NAME``)."""
 
 _COLUMNS = (
     "train_mse",
@@ -71,7 +72,9 @@ def _key(name: str) -> str:
 
 
 def parse_experiments(spec: str | None) -> list[str]:
-    """``"all"``/``None`` -> the source's experiments E1-E6; ``"E1,E3"`` -> those,
+    """Parse and validate an ``--experiments`` list into registry names.
+
+    ``"all"``/``None`` -> the source's experiments E1-E6; ``"E1,E3"`` -> those,
     validated; baselines (``"E5-MLP"``), measured data and the studies run only when named
     (by registry name or folder name: ``kan_vs_mlp``)."""
     if spec is None or spec.strip().lower() == "all":
@@ -137,7 +140,9 @@ def table_rows(results: dict[str, dict]):
 
 
 def format_table(results: dict[str, dict]) -> str:
-    """A plain-text table: physnet's median over seeds with its [min, max], the "physnet best"
+    """Format the results as a plain-text table beside the source's numbers.
+
+    A plain-text table: physnet's median over seeds with its [min, max], the "physnet best"
     median (where ``--best`` was run) and the source's number."""
     lines = [
         f"{'exp':<10} {'metric':<34} {'physnet median':>14} {'[min, max] over seeds':>24} "
@@ -318,7 +323,9 @@ def get_experiment(name: str) -> Experiment:
 
 
 def experiment_main(name: str, config=None, best_config=None, argv: list[str] | None = None) -> int:
-    """Command line of one ``experiments/<e#>/main.py``: run the experiment over seeds, write
+    """The command line of one ``experiments/<name>/main.py``.
+
+    Command line of one ``experiments/<e#>/main.py``: run the experiment over seeds, write
     ``--workdir``, print the table beside the source's numbers.
 
     Args:

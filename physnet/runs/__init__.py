@@ -1,4 +1,6 @@
-"""Run directories: what ``physnet train`` writes (config, split, checkpoint, metrics) and
+"""Run directories: train, resume and evaluate runs as ``physnet train``/``evaluate`` do.
+
+Run directories: what ``physnet train`` writes (config, split, checkpoint, metrics) and
 ``physnet evaluate`` reads; training and evaluating a run from options."""
 
 from ._config import RunConfig as RunConfig  # the run schema (config.json)

@@ -54,7 +54,9 @@ def check_symbolic(model) -> None:
 
 
 def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
-    """``formula``, ``coefficients`` and ``symbolic_r2`` of the model's main law (H, L
+    """The learned law as a formula with its coefficients and constants.
+
+    ``formula``, ``coefficients`` and ``symbolic_r2`` of the model's main law (H, L
     normalised to a q̇² coefficient of 1/2, or the vector field), read on the data's states by
     :func:`physnet.interpret.read_model`, plus the model's physical constants (``gamma_hat``,
     force amplitudes and frequencies). ``formula`` holds every learned part's formula; with

@@ -34,8 +34,8 @@ from .._io import atomic_directory, file_sha256, replace_directory, write_json
 from .._version import __version__
 from ..data import AbstractSplit, Trajectories, split_from_json
 
-#: the version of the run-directory layout written by this physnet
 RUN_FORMAT = 2
+"""The version of the run-directory layout that this physnet writes."""
 CONFIG_FILE = "config.json"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"

@@ -41,14 +41,16 @@ MAX_SEED = 2**63 - 1
 #: refuse models whose parameters and optimizer state would need more memory than this
 MAX_TRAIN_BYTES = 8 * 2**30
 
-#: how ``split="auto"`` chooses: by trajectory when the data hold several, by time for one
 SPLITS = ("auto", "trajectory", "time")
+"""The accepted values of ``split``; ``"auto"``: by trajectory when possible, else by time."""
 
 
 def make_split(
     data: Trajectories, kind: str = "auto", train_fraction: float = 0.8, *, key
 ) -> AbstractSplit:
-    """The train/test split of ``data``: ``"trajectory"`` (a random subset of whole
+    """The train/test split of data: by trajectory, by time or automatic.
+
+    The train/test split of ``data``: ``"trajectory"`` (a random subset of whole
     trajectories, drawn with ``key``), ``"time"`` (the first ``train_fraction`` of every
     trajectory's observations) or ``"auto"`` (by trajectory when both parts get at least one
     trajectory, otherwise by time: a single record, or two records with 80/20)."""
@@ -403,7 +405,9 @@ def train_run(
 def resume_run(
     run: str | os.PathLike, *, steps: int | None = None, progress: bool | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    """Continue an interrupted ``physnet train`` run from its training state, with the
+    """Continue an interrupted ``physnet train`` run to the same result.
+
+    Continue an interrupted ``physnet train`` run from its training state, with the
     options stored in its ``config.json`` (``steps`` may be raised); the result equals the
     uninterrupted run's to the bit.
 

@@ -1,4 +1,6 @@
-"""Known dynamical systems: Duffing, the HNN and LNN papers' systems (mass-spring, pendulum,
+"""Known dynamical systems: Duffing, the HNN and LNN papers' systems, and more.
+
+Known dynamical systems: Duffing, the HNN and LNN papers' systems (mass-spring, pendulum,
 two-body, double pendulum), a spring chain and analytic systems for tests."""
 
 from ._analytic import HarmonicOscillator as HarmonicOscillator

@@ -11,7 +11,9 @@ from ._base import AbstractSystem
 
 
 class DoublePendulum(AbstractSystem):
-    r"""Two point masses m1, m2 on massless rods l1, l2 under gravity g; angles from the
+    r"""A double pendulum: two point masses on massless rods under gravity.
+
+    Two point masses m1, m2 on massless rods l1, l2 under gravity g; angles from the
     downward vertical.
 
     .. math::

@@ -15,7 +15,9 @@ from ._base import AbstractSystem
 
 
 class ForcedDuffing(AbstractSystem):
-    r"""The forced Duffing oscillator, dy/dt = f(t, y):
+    r"""The Duffing oscillator driven by a periodic force (non-autonomous).
+
+    The forced Duffing oscillator, dy/dt = f(t, y):
 
     .. math::
         \ddot q = -\delta \dot q - \alpha q - \beta q^3 + \gamma \cos(\omega t), \qquad

@@ -32,15 +32,17 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     ForcedDuffing,
 )
 
-#: every known system class by its declared name
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}
+"""Every known system class by its declared name (``physnet simulate --system NAME``)."""
 
 # names written into data files by physnet 0.1.0 (the lower-cased class name)
 _LEGACY_NAMES = {"harmonicoscillator": "harmonic"}
 
 
 def system_class(name: str | type[AbstractSystem]) -> type[AbstractSystem]:
-    """The system class registered under ``name``, or a user's own class: an
+    """The system class registered under a name, or a user's own class.
+
+    The system class registered under ``name``, or a user's own class: an
     :class:`AbstractSystem` subclass itself, or its import path ``package.module:Class``
     (whose module is imported: only for a path the user names).
 
@@ -113,7 +115,9 @@ def _recorded_class(path: str, system) -> type[AbstractSystem]:
 def system_from_metadata(
     metadata: dict, *, system: str | type[AbstractSystem] | AbstractSystem | None = None
 ) -> AbstractSystem:
-    """The system a data file's metadata names (``{"system": NAME, "parameters": {...}}``),
+    """The system that a data file's metadata names, on its coordinates.
+
+    The system a data file's metadata names (``{"system": NAME, "parameters": {...}}``),
     on the states' coordinates: wrapped in :class:`VelocityCoordinates` where
     ``metadata["coordinates"] == "velocity"`` (states (q, q̇)).
 

@@ -11,7 +11,9 @@ from ._base import AbstractSystem
 
 
 class SpringChain(AbstractSystem):
-    r"""N equal masses m on a line, joined to each other and to two fixed walls by N + 1
+    r"""A chain of N equal masses joined by springs between two fixed walls.
+
+    N equal masses m on a line, joined to each other and to two fixed walls by N + 1
     springs of stiffness k (q_i the displacements from equilibrium, q_0 = q_{N+1} = 0).
 
     .. math::

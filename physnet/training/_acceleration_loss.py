@@ -17,7 +17,9 @@ from ._loss_base import option as _option
 
 @dataclasses.dataclass(frozen=True)
 class AccelerationLoss(AbstractLoss):
-    r"""Acceleration matching (SPEC.md eq. 18): mean over samples and components of
+    r"""Acceleration matching: mean squared error of the solved accelerations.
+
+    Acceleration matching (SPEC.md eq. 18): mean over samples and components of
     (q̈_θ(q, q̇) - q̈)².
 
     The model is any vector field on the state y = (q, q̇) (or on (q, p) with p = q̇): its

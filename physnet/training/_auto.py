@@ -23,9 +23,12 @@ from flax import nnx
 #: the loss name that asks for this rule
 AUTO = "auto"
 
-#: models with at most this many parameters take fit_states on states-only data (physnet
-#: train --loss auto); a polynomial H has about 15, the default MLP HNN about 1200
 FIT_STATES_MAX_PARAMS = 100
+"""The largest model (in parameters) that ``--loss auto`` trains with fit_states.
+
+On states-only data, ``physnet train --loss auto``; a polynomial H has about 15
+parameters, the default MLP HNN about 1200.
+"""
 
 
 def n_params(model) -> int:
@@ -35,7 +38,9 @@ def n_params(model) -> int:
 
 
 def choose_loss(data, model=None, *, fit_states_allowed: bool = False) -> tuple[str, str]:
-    """``(choice, why)``: the loss name (``"derivative"``, ``"trajectory"``) or
+    """The loss that ``loss="auto"`` picks for the data, and why.
+
+    ``(choice, why)``: the loss name (``"derivative"``, ``"trajectory"``) or
     ``"fit-states"`` that ``"auto"`` picks for ``data`` (and ``model``), and the reason in
     words. ``"fit-states"`` only when ``fit_states_allowed`` and ``model`` is small enough."""
     if getattr(data, "derivatives", None) is not None:

@@ -23,8 +23,8 @@ from ._losses import get_loss, loss_from_json, loss_to_json
 from ._optimizers import AdamThenLBFGS, OptimizerSpec, optimizer_from_json, optimizer_to_json
 from ._recipes import recipe_spec
 
-#: the recipe :class:`FitConfig` trains with when no optimizer is given
 DEFAULT_RECIPE = "fast"
+"""The recipe :class:`FitConfig` trains with when no optimizer is given."""
 
 #: parameters whose global L2 norm exceeds this count as diverged (fit's default)
 DEFAULT_MAX_PARAM_NORM = 1e6
@@ -176,7 +176,9 @@ def _optimizer(optimizer):
 
 @dataclasses.dataclass(frozen=True)
 class Runtime:
-    """How :func:`physnet.fit` runs; none of these change the trained numbers (beyond
+    """How :func:`physnet.fit` runs: progress, mesh and checkpoints.
+
+    How :func:`physnet.fit` runs; none of these change the trained numbers (beyond
     round-off for a mesh).
 
     Attributes:

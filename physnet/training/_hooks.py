@@ -42,7 +42,9 @@ class Hook(abc.ABC):
 
 
 class CompiledHook(Hook):
-    """A hook that runs inside the compiled chunk, before the optimizer step of every step
+    """A hook that runs inside the compiled training chunk.
+
+    A hook that runs inside the compiled chunk, before the optimizer step of every step
     where :meth:`due` holds: :meth:`apply` changes the model (traced, in place, keeping the
     parameter shapes), and the changed parameters become the new rollback point. No chunk
     boundary, no host round trip and no recompilation: every chunk runs the same executable.
@@ -86,7 +88,9 @@ class CompiledHook(Hook):
 
 
 class GridUpdate(CompiledHook):
-    """Move the grids of every KAN in the model to the range of ``xs``
+    """A compiled hook that moves every KAN's grids to the data's range early in training.
+
+    Move the grids of every KAN in the model to the range of ``xs``
     (:func:`physnet.approximators.update_grids`) before every ``every``-th step while the step
     is below ``until``, as pykan does early in training (its defaults: ``every=5,
     until=50``). Grid updates keep parameter shapes, so the optimizer state carries on.

@@ -38,7 +38,9 @@ class LatentStarts(nnx.Module):
 
 @dataclasses.dataclass(frozen=True)
 class LatentShootingLoss(AbstractLoss):
-    r"""Multiple shooting with estimated starting states (errors in variables): every window's
+    r"""Multiple shooting with estimated starting states (errors in variables).
+
+    Multiple shooting with estimated starting states (errors in variables): every window's
     starting state z_k is a parameter fitted jointly with the model, and the whole window,
     its first observation included, is compared with the data.
 

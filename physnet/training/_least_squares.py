@@ -255,7 +255,9 @@ def latent_least_squares(
     damping: float = 1e-3,
     starts=None,
 ):
-    r"""Fit ``model`` in place together with the latent starts of :class:`LatentShootingLoss`
+    r"""Fit a model and its latent starts by Levenberg-Marquardt.
+
+    Fit ``model`` in place together with the latent starts of :class:`LatentShootingLoss`
     by Levenberg-Marquardt with the Schur complement of the starts (errors in variables).
 
     The residual of window k is r_k(θ, z_k) = Φ_θ(t_{s_k+j}; z_k) - y_{s_k+j}, j = 0..W-1.

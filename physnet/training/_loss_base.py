@@ -46,7 +46,9 @@ class AbstractLoss(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class DerivativeLoss(AbstractLoss):
-    r"""Derivative matching (SPEC.md eq. 3/6): mean over samples and components of
+    r"""Derivative matching: mean squared error of the vector field.
+
+    Derivative matching (SPEC.md eq. 3/6): mean over samples and components of
     (f_θ(t, y) - dy/dt)², each sample at its recorded time t (autonomous models ignore it)."""
 
     name: ClassVar[str] = "derivative"
@@ -61,7 +63,9 @@ class DerivativeLoss(AbstractLoss):
 
 
 def option(default, help: str, *, choices=None, kind=None):
-    """A loss option: a dataclass field with its command-line help, choices and (for a
+    """Declare a loss option: a dataclass field that becomes a ``physnet train`` flag.
+
+    A loss option: a dataclass field with its command-line help, choices and (for a
     ``None`` default) value type in its metadata; ``physnet train`` makes its flags from
     these (``--window``, ``--solver``, ...)."""
     kind = kind if kind is not None else type(default)
@@ -70,7 +74,9 @@ def option(default, help: str, *, choices=None, kind=None):
 
 
 def sample_times(batch) -> Array:
-    """The per-sample times ``batch["t"]`` ``(S,)`` of a prepared batch, zeros where a batch
+    """The per-sample times of a prepared batch.
+
+    The per-sample times ``batch["t"]`` ``(S,)`` of a prepared batch, zeros where a batch
     built by hand carries none (autonomous models ignore the time)."""
     if "t" in batch:
         return batch["t"]

@@ -24,13 +24,13 @@ from ._loss_base import sample_times as sample_times
 from ._trajectory_loss import TrajectoryLoss
 from ._weak_loss import WeakFormLoss
 
-#: the losses ``physnet train --loss NAME`` and ``get_loss(NAME)`` know, by registry name
 LOSSES: dict[str, type[AbstractLoss]] = {
     DerivativeLoss.name: DerivativeLoss,
     TrajectoryLoss.name: TrajectoryLoss,
     WeakFormLoss.name: WeakFormLoss,
     AccelerationLoss.name: AccelerationLoss,
 }
+"""The losses ``physnet train --loss NAME`` and ``get_loss(NAME)`` know, by name."""
 
 
 def get_loss(name_or_loss) -> AbstractLoss:

@@ -22,6 +22,7 @@ from .._checks import choice, integer, known_options, number, optional
 from .._errors import ConfigError
 
 SCHEDULES = ("constant", "warmup-cosine")
+"""The learning-rate schedules of :class:`Adam`."""
 
 
 def make_optimizer(
@@ -70,7 +71,9 @@ class _SwitchState(NamedTuple):
 def adam_then_lbfgs(
     adam_steps: int = 50, learning_rate: float = 1e-2, memory_size: int = 10
 ) -> optax.GradientTransformationExtraArgs:
-    r"""Adam for ``adam_steps`` steps, then L-BFGS (``optax.lbfgs`` with its zoom line search),
+    r"""Adam for some steps, then L-BFGS, as one optax optimizer.
+
+    Adam for ``adam_steps`` steps, then L-BFGS (``optax.lbfgs`` with its zoom line search),
     as ONE optax optimizer, so a single :func:`physnet.fit` call (one compilation) runs both.
 
     Adam's learning rate warms up linearly from ``learning_rate/10`` over the first 5 % of its
@@ -168,7 +171,9 @@ class OptimizerSpec(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class Adam(OptimizerSpec):
-    """Adam (:func:`make_optimizer`): ``learning_rate`` with a ``schedule`` of
+    """The Adam optimizer spec, with an optional learning-rate schedule.
+
+    Adam (:func:`make_optimizer`): ``learning_rate`` with a ``schedule`` of
     :data:`SCHEDULES` spanning ``decay_steps`` (default: the fit's steps)."""
 
     name: ClassVar[str] = "adam"
@@ -192,7 +197,9 @@ class Adam(OptimizerSpec):
 
 @dataclasses.dataclass(frozen=True)
 class AdamThenLBFGS(OptimizerSpec):
-    """:func:`~physnet.training.adam_then_lbfgs`: ``adam_steps`` Adam steps (default
+    """The optimizer spec of Adam for some steps, then L-BFGS.
+
+    :func:`~physnet.training.adam_then_lbfgs`: ``adam_steps`` Adam steps (default
     ``min(50, max(1, steps // 2))`` of the fit's steps), then L-BFGS; full batch."""
 
     name: ClassVar[str] = "adam-lbfgs"
@@ -214,11 +221,11 @@ class AdamThenLBFGS(OptimizerSpec):
         return adam_then_lbfgs(self.adam_steps or 50, self.learning_rate, self.memory_size)
 
 
-#: optimizer specs by name (their JSON ``"name"``)
 OPTIMIZERS: dict[str, type[OptimizerSpec]] = {
     Adam.name: Adam,
     AdamThenLBFGS.name: AdamThenLBFGS,
 }
+"""The optimizer specs by name (their JSON ``"name"``)."""
 
 
 def optimizer_to_json(spec: OptimizerSpec) -> dict:

@@ -17,7 +17,9 @@ from ._step import build_optimizer, make_train_chunk, over_members
 
 @dataclasses.dataclass(frozen=True)
 class ChunkSpec:
-    """Everything that shapes a compiled training chunk, as one hashable value: the static
+    """Everything that shapes a compiled training chunk, as one hashable value.
+
+    Everything that shapes a compiled training chunk, as one hashable value: the static
     argument of :func:`run_chunk`, so JAX's own cache serves an equal spec (with arguments
     of equal shapes) the executable it compiled before, in this process or (with the
     persistent compilation cache) another.
@@ -46,7 +48,9 @@ class ChunkSpec:
 
 
 def _chunk_program(state, rest, batch, key, start, length, in_chunk=(), *, spec: ChunkSpec):
-    """Run steps ``start, ..., start + length - 1`` of the chunk that ``spec`` describes
+    """Run one compiled chunk of training steps.
+
+    Run steps ``start, ..., start + length - 1`` of the chunk that ``spec`` describes
     (:func:`make_train_chunk`, over members when ``spec.members`` is set); ``in_chunk`` are the
     :class:`~physnet.training.CompiledHook` s (pytrees: their arrays are arguments, their
     options part of the compiled program's key). Returns ``(state, losses)``, or ``(state,
@@ -65,8 +69,8 @@ def _chunk_program(state, rest, batch, key, start, length, in_chunk=(), *, spec:
     return chunk(state, rest, batch, key, start, length)
 
 
-#: the training chunk, compiled once per equal :class:`ChunkSpec` and argument shapes
 run_chunk = jax.jit(_chunk_program, static_argnames="spec")
+"""Run one compiled chunk of training steps (a module-level ``jax.jit``)."""
 run_chunk.__doc__ = _chunk_program.__doc__
 
 

@@ -33,7 +33,6 @@ class Recipe:
     description: str
 
 
-#: the training recipes by name
 RECIPES: dict[str, Recipe] = {
     "fast": Recipe(
         "fast",
@@ -45,6 +44,7 @@ RECIPES: dict[str, Recipe] = {
         "source", 3000, Adam(1e-3), "the source's recipe: Adam at a constant rate of 1e-3"
     ),
 }
+"""The training recipes by name (``pn.fit(optimizer=NAME)``, ``--preset NAME``)."""
 
 
 def recipe_spec(name: str) -> OptimizerSpec:

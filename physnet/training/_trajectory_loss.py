@@ -105,7 +105,9 @@ def _resolve_adjoint(adjoint, solver):
 
 @dataclasses.dataclass(frozen=True)
 class TrajectoryLoss(AbstractLoss):
-    r"""Trajectory matching by multiple shooting: the model is integrated over short windows
+    r"""Trajectory matching by multiple shooting over short windows of the data.
+
+    Trajectory matching by multiple shooting: the model is integrated over short windows
     of the observed trajectories, each started from its observed state, and the predicted
     states are compared with the observed ones.
 

@@ -79,7 +79,9 @@ def bump_test_functions(ts: np.ndarray, power: int, n_test: int) -> tuple[np.nda
 
 @dataclasses.dataclass(frozen=True)
 class WeakFormLoss(AbstractLoss):
-    r"""Weak-form loss: the model's vector field integrated against smooth compactly supported
+    r"""Weak-form loss: the vector field integrated against test functions.
+
+    Weak-form loss: the model's vector field integrated against smooth compactly supported
     test functions over subdomains of each trajectory; no derivative of the data is ever taken.
 
     For an ODE dy/dt = f(y) and a test function φ vanishing at both ends of [a, b],
