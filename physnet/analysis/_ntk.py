@@ -187,7 +187,7 @@ def _gram(a, b):
 def parameter_jacobian(model, xs: Array, operator="vector_field") -> Array:
     """The Jacobian of the operator's output with respect to the parameters.
 
-    ∂θ T[u_θ](x) at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
+    ``∂θ T[u_θ](x)`` at every state: shape ``(S, m, P)``, θ the ``nnx.Param`` entries of
     ``model`` flattened in the order of their leaves (``jax.tree.leaves``).
 
     Args:

@@ -97,7 +97,7 @@ class KernelDrift(Hook):
 
     A hook object for ``fit(..., hooks=[KernelDrift(...)])``: it makes the training chunks
     end every ``every`` steps, recomputes the kernel every ``kernel_every`` recordings, and
-    with ``targets`` records c(t) = V_0ᵀ (T[u_θ](x) - target) at every recording, from which
+    with ``targets`` records ``c(t) = V_0ᵀ (T[u_θ](x) - target)`` at every recording, from which
     :func:`observed_convergence_times` reads per-mode convergence.
 
     Args:

@@ -173,8 +173,8 @@ def load(name: str, *, scale=None) -> Trajectories:
         ``file_columns`` and ``provenance``.
 
     Raises:
-        ConfigError: for an unknown name; DataError: if the packaged file is missing or its
-        checksum differs.
+        ConfigError: for an unknown name.
+        DataError: if the packaged file is missing or its checksum differs.
     """
     spec = _spec(name)
     file = path(name)
