@@ -22,6 +22,7 @@ from pathlib import Path
 import mkdocs_gen_files
 
 sys.path.insert(0, str(Path(__file__).parent))
+from griffe_rst import convert  # noqa: E402
 from public_names import ROOT, packages, public_names  # noqa: E402
 
 # --------------------------------------------------------------------------------------- CLI
@@ -105,9 +106,7 @@ def write_cli_reference() -> None:
             "loss you register appears here (see [Extending physnet](../how-to/extending.md)). "
             "`physnet COMMAND --help` prints the same text.\n\n"
             "Commands: "
-            + ", ".join(
-                f"[`{name}`](#physnet-{name})" for name, _, _ in _subcommands(parser)
-            )
+            + ", ".join(f"[`{name}`](#physnet-{name})" for name, _, _ in _subcommands(parser))
             + ".\n\n"
         )
         usage = parser.format_usage().strip().removeprefix("usage: ")
@@ -129,7 +128,8 @@ def _page(package: str) -> str:
 
 
 def _summary(doc: str | None) -> str:
-    return _cell(doc.strip().splitlines()[0]) if doc else ""
+    """The first line of a docstring, its reStructuredText habits as Markdown, for a table."""
+    return _cell(convert(doc.strip().splitlines()[0])) if doc else ""
 
 
 def write_api_reference() -> None:
@@ -185,9 +185,7 @@ def write_api_reference() -> None:
                 for m in elsewhere:
                     target = m.module if m.kind == "module" else home(m)
                     anchor = "" if m.kind == "module" else f"#{target}.{m.name}"
-                    out.write(
-                        f"| [`{m.name}`]({_page(target)}.md{anchor}) | `{target}` |\n"
-                    )
+                    out.write(f"| [`{m.name}`]({_page(target)}.md{anchor}) | `{target}` |\n")
                 out.write("\n")
             for m in own:
                 out.write(f"::: {m.path}\n\n")

@@ -23,7 +23,8 @@ _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.+?)\\\]</div>', re.S)
 def _mathml(tex: str, display: str, where: str) -> str | None:
     tex = html.unescape(tex).strip()
     try:
-        return convert(tex, display=display)
+        # accents (q̇, q̈, p̂, ...) sit on their base, not above it as a limit would
+        return convert(tex, display=display).replace("<mover>", '<mover accent="true">')
     except Exception as err:  # latex2mathml raises several types
         log.warning("%s: formula %r does not convert to MathML: %s", where, tex, err)
         return None

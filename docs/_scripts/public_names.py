@@ -108,7 +108,10 @@ def _define(module: str, name: str, depth: int = 0) -> PublicName:
             for alias in node.names:
                 if (alias.asname or alias.name) == name:
                     source = _absolute(module, node)
-                    if source.startswith(PACKAGE) and module_file(f"{source}.{alias.name}").exists():
+                    if (
+                        source.startswith(PACKAGE)
+                        and module_file(f"{source}.{alias.name}").exists()
+                    ):
                         sub = f"{source}.{alias.name}"  # a submodule
                         doc = ast.get_docstring(_tree(sub))
                         return PublicName("", name, sub, "module", doc, 0)
@@ -123,7 +126,9 @@ def exported(package: str) -> list[str]:
     names = []
     for node in _tree(package).body:
         if isinstance(node, ast.ImportFrom | ast.Import):
-            names += [a.asname for a in node.names if a.asname and a.asname == a.name.split(".")[-1]]
+            names += [
+                a.asname for a in node.names if a.asname and a.asname == a.name.split(".")[-1]
+            ]
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
             names.append(node.name)
         elif isinstance(node, ast.Assign):

@@ -1,7 +1,7 @@
 """Analysis of learned models: NTK spectra, error spectra, chaos and approximator comparisons.
 
 Analysis on top of the models and training: neural tangent kernel spectra of physics
-losses, spectral error of learned models.
+losses, spectral error of learned models, Lyapunov exponents and Poincaré sections.
 
 ``ntk(model, states, operator=...)`` is the empirical NTK under the operator a loss applies;
 :mod:`._spectrum` reads it out (eigenvalues, decay exponent, condition number, effective rank,

@@ -1,7 +1,9 @@
 """Trajectory data: generation, import, the Trajectories container, splits, noise and I/O.
 
-Trajectory data: generation from a system, import of measured tables, the container,
-splitting, noise, units, derivative estimation and I/O."""
+Data come from a system (:func:`generate`) or a measured table (:func:`from_table`) and live in
+:class:`Trajectories` (shared, per-trajectory or ragged times), whose methods split them
+(:class:`TrajectorySplit`, :class:`TimeSplit`), add noise, rescale units, estimate
+derivatives and save them (``.npz``, no pickle)."""
 
 from ._finite_differences import FD_METHODS as FD_METHODS
 from ._finite_differences import derivative_weights as derivative_weights

@@ -1,7 +1,8 @@
 """ODE integrators: Butcher tableaux, RK and symplectic steppers, integrate and solve.
 
-Butcher tableaux, explicit Runge-Kutta and symplectic steppers, `integrate`, and `solve`
-(the one solver entry: physnet steppers and diffrax solvers)."""
+:func:`solve` is the one solver entry, for rollouts and trajectory losses alike: physnet's own
+steppers (explicit Runge-Kutta from validated Butcher tableaux, leapfrog, implicit midpoint)
+and diffrax's adaptive solvers, by name or as objects."""
 
 from ._integrate import integrate as integrate
 from ._solve import ADJOINTS as ADJOINTS

@@ -1,7 +1,9 @@
 """Learned vector fields (NeuralODE, HNN, DissipativeHNN, LNN, ...) and mechanics helpers.
 
-Learned vector fields: NeuralODE, HNN, DissipativeHNN, LNN, NeuralSymplecticForm, PortHNN,
-and pure mechanics helpers."""
+Every model is a Flax NNX module acting on one state, ``model(t, y, args) -> dy/dt``, built
+around approximators: :class:`NeuralODE`, :class:`HNN`, :class:`DissipativeHNN` (with a
+dissipation component), :class:`LNN`, :class:`NeuralSymplecticForm`, :class:`PortHNN` (with a
+force component) and :class:`Ensemble`; the mechanics helpers are pure functions."""
 
 from ._base import AbstractComponent as AbstractComponent
 from ._base import AbstractEnergyModel as AbstractEnergyModel

@@ -1,7 +1,7 @@
 """Figures from arrays: phase portraits, time series, energy curves, KAN diagrams, spectra.
 
-Figures: phase portraits, time series, energy curves, KAN diagrams, kernel spectra,
-Poincaré sections (functions of arrays)."""
+Functions of arrays (or of a KAN) that draw matplotlib figures; none selects a
+backend. Poincaré sections and kernel spectra are drawn here too."""
 
 from ._figures import energy_curve as energy_curve
 from ._figures import phase_portrait as phase_portrait

@@ -1,7 +1,7 @@
 """Run directories: train, resume and evaluate runs as ``physnet train``/``evaluate`` do.
 
-Run directories: what ``physnet train`` writes (config, split, checkpoint, metrics) and
-``physnet evaluate`` reads; training and evaluating a run from options."""
+A run directory holds what ``physnet train`` writes (config, split, checkpoint, metrics) and
+``physnet evaluate`` reads; :class:`RunConfig` is its one schema."""
 
 from ._config import RunConfig as RunConfig  # the run schema (config.json)
 from ._evaluate import evaluate_run as evaluate_run

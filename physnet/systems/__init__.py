@@ -1,7 +1,8 @@
 """Known dynamical systems: Duffing, the HNN and LNN papers' systems, and more.
 
-Known dynamical systems: Duffing, the HNN and LNN papers' systems (mass-spring, pendulum,
-two-body, double pendulum), a spring chain and analytic systems for tests."""
+The Duffing oscillator (free and forced), the HNN and LNN papers' systems (mass-spring,
+pendulum, two-body, double pendulum), a spring chain and analytic systems for tests; a system
+of your own subclasses :class:`AbstractSystem`."""
 
 from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
