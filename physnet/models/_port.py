@@ -222,6 +222,7 @@ class PortHNN(HamiltonianWithDissipation):
     """
 
     name = "port-hnn"
+    scaling = "canonical"
 
     def __init__(
         self,
