@@ -171,3 +171,16 @@ def test_cli_select_and_train_auto(record_file, tmp_path, capsys, monkeypatch):
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["selection"]["chosen"] in {c[0] for c in CANDIDATES}
     assert len(metrics["scales"]) == 2
+
+
+def test_symbolic_readout_of_a_scaled_run_names_its_variables():
+    from physnet.runs._evaluate import symbolic_metrics
+    from physnet.runs._summary import evaluation_summary
+
+    scaled = _damped_record().rescaled([10.0, 20.0])
+    model = pn.build_model("node", 2, "polynomial", degree=1)
+    out = symbolic_metrics(model, scaled)
+    assert out["symbolic_scales"] == {"x": 10.0, "v": 20.0}
+    assert "divided by its scale" in out["symbolic_note"]
+    assert "x = x_file / 10" in evaluation_summary(out, ["x", "v"])
+    assert "symbolic_scales" not in symbolic_metrics(model, _damped_record())
