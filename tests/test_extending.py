@@ -110,13 +110,15 @@ def test_a_new_system_model_and_loss_run_through_the_cli_with_their_flags(
         if a.dest == "command"
         for c in ("simulate", "train")
     )
-    for flag in ("--stiffness", "--scale", "--weight"):
-        assert flag in text  # generated from the class, the build signature and the field
+    # generated from the class, the build signature and the field; the model's option
+    # "scale" is --model-scale, as the run has a --scale of its own
+    for flag in ("--stiffness", "--model-scale", "--weight"):
+        assert flag in text
     data, run = tmp_path / "d.npz", tmp_path / "run"
     args = ["simulate", "--system", "ext-spring", "--stiffness", "3", "--n-trajectories", "10",
             "--t1", "2", "--n-points", "20", "--out", data]  # fmt: skip
     assert main(list(map(str, args))) == 0
-    args = ["train", "--data", data, "--model", "ext-scaled", "--scale", "2",
+    args = ["train", "--data", data, "--model", "ext-scaled", "--model-scale", "2",
             "--loss", "ext-weighted", "--weight", "4", "--width", "8", "--steps", "300",
             "--preset", "fast", "--quiet", "--out", run]  # fmt: skip
     assert main(list(map(str, args))) == 0

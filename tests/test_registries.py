@@ -29,7 +29,7 @@ def _choices(parser, command, flag):
 def test_cli_choices_come_from_the_registries():
     parser = build_parser()
     assert list(_choices(parser, "simulate", "--system")) == list(SYSTEMS)
-    assert list(_choices(parser, "train", "--model")) == list(MODELS)
+    assert list(_choices(parser, "train", "--model")) == ["auto", *MODELS]
     assert list(_choices(parser, "train", "--approximator")) == list(APPROXIMATORS)
     assert list(_choices(parser, "train", "--loss")) == ["auto", *LOSSES]  # auto: issue 27
     assert set(STEPPERS) <= set(_choices(parser, "evaluate", "--solver"))

@@ -36,15 +36,15 @@ def test_config_json_is_the_run_config_and_round_trips(data_file, tmp_path):
     stored = json.loads((run / "config.json").read_text())
     assert "width" not in stored and "window" not in stored  # each option once, nested
     assert stored["preset"] == "fast"  # the default recipe, stored resolved (issue 27)
-    assert RunConfig.from_json(stored) == config.replace(split=stored["split"], preset="fast")
+    assert RunConfig.from_json(stored) == config.replace(
+        split=stored["split"], preset="fast", scale="none"
+    )
     assert RunConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
     with pytest.raises(pn.ConfigError, match="unknown run option"):
         RunConfig.from_json(stored | {"widht": 6})
 
 
-def test_a_run_of_the_earlier_layout_evaluates_and_resumes_to_the_same_result(
-    data_file, tmp_path
-):
+def test_a_run_of_the_earlier_layout_evaluates_and_resumes_to_the_same_result(data_file, tmp_path):
     # Adam at lr (what every run of the earlier layout trained with): a schedule that does not
     # depend on the step count, so stopping at 4 of 8 steps is an interruption
     options = dict(options={"width": 6}, loss="trajectory", loss_options={"window": 3}, lr=1e-3)

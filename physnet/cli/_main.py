@@ -10,6 +10,7 @@ from ._data import _cmd_datasets, _cmd_import
 from ._evaluate import _cmd_evaluate
 from ._parser import build_parser
 from ._reproduce import _cmd_reproduce
+from ._select import _cmd_select
 from ._simulate import _cmd_simulate, _user_system
 from ._train import _cmd_train
 from ._types import EXIT_USER_ERROR, _UsageError
@@ -21,6 +22,7 @@ COMMANDS = {
     "reproduce": _cmd_reproduce,
     "simulate": _cmd_simulate,
     "train": _cmd_train,
+    "select": _cmd_select,
     "evaluate": _cmd_evaluate,
     "analyze": _cmd_analyze,
 }

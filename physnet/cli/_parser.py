@@ -8,6 +8,7 @@ from ._analysis import add_analyze_parser, add_compare_parser
 from ._data import add_datasets_parser, add_import_parser
 from ._evaluate import add_evaluate_parser
 from ._reproduce import add_reproduce_parser
+from ._select import add_select_parser
 from ._simulate import add_simulate_parser
 from ._train import add_train_parser
 from ._types import _Parser
@@ -31,6 +32,7 @@ def build_parser(user_system=None) -> argparse.ArgumentParser:
     add_reproduce_parser(sub)
     add_simulate_parser(sub, user_system)
     add_train_parser(sub)
+    add_select_parser(sub)
     add_import_parser(sub)
     add_datasets_parser(sub)
     add_evaluate_parser(sub)

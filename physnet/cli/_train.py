@@ -47,9 +47,22 @@ def add_train_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     p.add_argument(
         "--model",
-        default="hnn",
-        choices=_Choices(MODELS),
-        help=f"a registered model (default hnn), {_PATH_HELP} with a classmethod build",
+        default="auto",
+        choices=_Choices(["auto", *MODELS]),
+        help=f"a registered model, {_PATH_HELP} with a classmethod build, or auto (the "
+        "default): hnn for data simulated from a known system; for a measured record the "
+        "candidate structures that apply are fitted on the first 75%% of the training part, "
+        "ranked by forecast error on the rest, and the best is trained (the table is printed)",
+    )
+    p.add_argument(
+        "--scale",
+        default="auto",
+        type=_scale,
+        metavar="auto|std|none|S1,S2,...",
+        help="the units training works in (results are reported in the file's units): auto "
+        "(default) divides a measured record by scales of the model's structure from the "
+        "training part (simulated data of a known system stay as they are); std: each "
+        "component's standard deviation; none: the file's units; or one scale per component",
     )
     p.add_argument(
         "--approximator",
@@ -176,19 +189,17 @@ def _model_option_parameters(models) -> dict:
     return out
 
 
-def _model_flags() -> tuple[str, ...]:
-    from ..models import MODELS
-
-    return (*_APPROXIMATOR_FLAGS, *_model_option_parameters(MODELS))
-
-
 def _add_model_flags(parser, models) -> None:
     """One flag per model option (a keyword-only parameter of a registered model's ``build``),
     generated from the signatures: type from the annotation, default and models in the
-    help."""
+    help. An option whose name is already a flag of the command (a model option ``scale``
+    and the run's ``--scale``) gets the flag ``--model-NAME``; ``args.model_option_dests``
+    maps each option to its attribute."""
     from .._build import PRESETS
 
     group = parser.add_argument_group("model options (--model ...)")
+    taken = {a.dest for a in parser._actions}
+    dests: dict[str, str] = {}
     for key, owners in _model_option_parameters(models).items():
         text = str(owners[0][1].annotation)
         kind = _bool if "bool" in text else _finite_float if "float" in text else str
@@ -197,9 +208,13 @@ def _add_model_flags(parser, models) -> None:
             f"{n} (default {PRESETS.get(n, {}).get('model', {}).get(key, p.default)})"
             for n, p in owners
         )
+        dest = key if key not in taken else f"model_{key}"
+        dests[key] = dest
         group.add_argument(
-            "--" + key.replace("_", "-"), type=kind, default=None, help=f"--model {which}"
-        )
+            "--" + dest.replace("_", "-"), dest=dest, type=kind, default=None,
+            help=f"--model {which}",
+        )  # fmt: skip
+    parser.set_defaults(model_option_dests=dests)
 
 
 def _add_loss_flags(parser, losses) -> None:
@@ -289,7 +304,8 @@ def _cmd_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         model=args.model,
         approximator=args.approximator,
-        options={k: getattr(args, k) for k in _model_flags()},
+        options={k: getattr(args, k) for k in _APPROXIMATOR_FLAGS}
+        | {k: getattr(args, dest) for k, dest in args.model_option_dests.items()},
         loss=args.loss,
         loss_options={k: getattr(args, k) for k in _loss_flags()},
         steps=args.steps,
@@ -301,8 +317,12 @@ def _cmd_train(args) -> int:
         split=args.split,
         ensemble=args.ensemble,
         ensemble_batch=args.ensemble_batch,
+        scale=args.scale,
         progress=False if args.quiet else None,
+        report=None if args.quiet else _print_candidate,
     )
+    if "selection" in metrics:
+        print_selection(metrics["selection"])
     if "loss_auto" in metrics:  # after the run: an error stays one line (issue 20)
         chosen = "fit_states" if metrics.get("fit") == "states" else metrics["loss"]
         print(
@@ -319,6 +339,37 @@ def _cmd_train(args) -> int:
         )
     print(json.dumps(_shown(metrics, args.ensemble) | {"out": str(out)}))
     return 0
+
+
+def _scale(text: str):
+    """``--scale``: auto, std, none, or comma-separated positive numbers."""
+    import argparse
+
+    if text in ("auto", "std", "none"):
+        return text
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, std, none or comma-separated numbers, got {text!r}"
+        ) from None
+    return values
+
+
+def _print_candidate(row, command: str = "train --model auto") -> None:
+    rmse = "-" if row.rmse is None else f"{row.rmse:.4g}"
+    print(
+        f"physnet {command}: {row.label}: validation RMSE {rmse} ({row.note})",
+        file=sys.stderr,
+    )
+
+
+def print_selection(selection: dict) -> None:
+    """The ranking of a structure selection and the one-line reason, on stderr."""
+    from ..runs import Selection
+
+    print(Selection.from_json(selection).table(), file=sys.stderr)
+    print(f"physnet train: {selection['why']}", file=sys.stderr)
 
 
 def _shown(metrics: dict, ensemble) -> dict:

@@ -21,6 +21,9 @@ from ._split import TimeSplit as TimeSplit
 from ._split import TrajectorySplit as TrajectorySplit
 from ._split import split_from_json as split_from_json
 from ._trajectories import Trajectories as Trajectories
+from ._units import SCALINGS as SCALINGS
+from ._units import structure_scales as structure_scales
+from ._units import velocity_coordinates as velocity_coordinates
 
 load = Trajectories.load
 """Read trajectories from a ``.npz`` file (:meth:`Trajectories.load`)."""

@@ -80,3 +80,85 @@ def unscale(data: Trajectories) -> Trajectories:
     meta = {k: v for k, v in data.metadata.items() if k != "scales"}
     s = _along_last(scales(data), 3)
     return data._with_arrays(lambda a: jnp.asarray(a) * s, metadata=meta)
+
+
+SCALINGS = ("components", "canonical", "configuration", "uniform", "none")
+"""The rescalings :func:`structure_scales` knows (see ``AbstractVectorField.scaling``)."""
+
+
+def _spread(data: Trajectories) -> np.ndarray:
+    """Per-component standard deviation of the valid states; 1 for a constant component."""
+    values = np.asarray(data.states, dtype=np.float64)[np.asarray(data.mask)]
+    s = values.std(axis=0)
+    return np.where(s > 0, s, 1.0)
+
+
+def structure_scales(data: Trajectories, kind: str) -> np.ndarray:
+    """Per-component scales that make the states O(1) while keeping a model's structure.
+
+    Per-component scales ``s`` (``(d,)``) that make ``data``'s states O(1) (``y / s``)
+    while keeping a model structure (``AbstractVectorField.scaling``): with σ the
+    per-component standard deviation (1 for a constant component),
+
+    - ``"components"``: s = σ;
+    - ``"canonical"`` (states (q, p)): q_i and p_i get a_i = σ_qi·r_i and b_i = σ_pi·r_i with
+      r_i = sqrt(K / (σ_qi σ_pi)) and K the geometric mean of the σ_qi σ_pi, so every
+      a_i·b_i = K (one degree of freedom: s = σ);
+    - ``"configuration"`` (states (q, q̇)): q_i and q̇_i share sqrt(σ_qi σ_q̇i);
+    - ``"uniform"``: every component the root mean square of σ;
+    - ``"none"``: ones.
+
+    Raises:
+        ConfigError: for an unknown ``kind``, or a paired kind on an odd state size.
+    """
+    if kind not in SCALINGS:
+        raise ConfigError(f"unknown scaling {kind!r}; choose one of {', '.join(SCALINGS)}")
+    d = data.state_size
+    if kind == "none":
+        return np.ones(d)
+    sigma = _spread(data)
+    if kind == "components":
+        return sigma
+    if kind == "uniform":
+        return np.full(d, float(np.sqrt(np.mean(sigma**2))))
+    if d % 2:
+        raise ConfigError(f"scaling {kind!r} needs pairs of coordinates, not {d} components")
+    first, second = sigma[: d // 2], sigma[d // 2 :]
+    if kind == "configuration":
+        shared = np.sqrt(first * second)
+        return np.concatenate([shared, shared])
+    product = first * second
+    r = np.sqrt(np.exp(np.mean(np.log(product))) / product)
+    return np.concatenate([first * r, second * r])
+
+
+def velocity_coordinates(data: Trajectories, tolerance: float = 0.3) -> bool | None:
+    """Whether the states are (q, q̇): the second half the time derivative of the first.
+
+    Whether the second half of ``data``'s states is the time derivative of the first half
+    (states (q, q̇) rather than (q, p) with p ≠ q̇): the root mean square of dq/dt - (second
+    half) relative to that of dq/dt is below ``tolerance``. dq/dt is the stored derivative
+    when there is one, else a second-order finite difference along every trajectory.
+    ``None`` for an odd state size or too few observations to tell."""
+    d = data.state_size
+    if d % 2:
+        return None
+    n = d // 2
+    if data.derivatives is not None:
+        mask = np.asarray(data.mask)
+        dq = np.asarray(data.derivatives)[mask][:, :n]
+        v = np.asarray(data.states)[mask][:, n:]
+    else:
+        from ._finite_differences import estimate_derivatives
+
+        try:
+            est = estimate_derivatives(data, "central")
+        except DataError:  # too few observations to difference
+            return None
+        mask = np.asarray(est.mask)
+        dq = np.asarray(est.derivatives)[mask][:, :n]
+        v = np.asarray(est.states)[mask][:, n:]
+    scale = float(np.sqrt(np.mean(dq**2)))
+    if not np.isfinite(scale) or scale == 0:
+        return None
+    return bool(np.sqrt(np.mean((dq - v) ** 2)) / scale < tolerance)

@@ -8,7 +8,11 @@ A model declares its capabilities instead of being enumerated by callers:
   cannot be read;
 - :meth:`AbstractVectorField.readout` — the physical constants it holds as parameters, keyed
   as in ``metrics.json`` (``gamma_hat`` of a friction, a force's amplitudes and frequencies),
-  collected from its components (:class:`AbstractComponent`).
+  collected from its components (:class:`AbstractComponent`);
+- :attr:`AbstractVectorField.scaling` — which per-component rescalings of the state keep its
+  structure (how ``physnet train`` may nondimensionalise a record for it), and
+  :meth:`AbstractVectorField.unsuitable` — why it cannot describe a data set (``None`` when it
+  can), so structure selection (``physnet train --model auto``) tries only what applies.
 """
 
 from __future__ import annotations
@@ -83,6 +87,27 @@ class AbstractVectorField(nnx.Module, abc.ABC):
 
     state_size: int
 
+    #: which rescalings ``y = s * ỹ`` (one positive scale per component, time unchanged) keep
+    #: the model's structure, so that a model trained on ỹ is a model of the same kind on y
+    #: (:func:`physnet.data.structure_scales`):
+    #:
+    #: - ``"components"``: any scales (a general vector field; a closed 2-form stays closed);
+    #: - ``"canonical"``: q_i and p_i scaled by a_i and b_i with a_i·b_i the same for every
+    #:   degree of freedom (Hamilton's equations keep their form, H scaled by 1/(a·b));
+    #: - ``"configuration"``: q_i and q̇_i share one scale (a point transformation: the
+    #:   Euler-Lagrange equations keep their form, and q̇ stays dq/dt);
+    #: - ``"uniform"``: one scale for every component (the default: every structure
+    #:   homogeneous in the state keeps its form);
+    #: - ``"none"``: train in the file's units.
+    scaling: str = "uniform"
+
+    @classmethod
+    def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
+        """Why this model cannot describe data of ``state_size`` components (``None`` when
+        it can). ``velocity_coordinates`` says whether the second half of the state is the
+        time derivative of the first half (None: unknown). The default accepts any data."""
+        return None
+
     @abc.abstractmethod
     def __call__(self, t, y: Array, args=None) -> Array: ...
 
@@ -120,6 +145,15 @@ class AbstractVectorField(nnx.Module, abc.ABC):
 
 class AbstractEnergyModel(AbstractVectorField):
     """A vector field built from a learned scalar energy, exposed by :meth:`energy`."""
+
+    @classmethod
+    def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
+        """Energy models of physnet act on pairs (q, p) or (q, q̇): an even state size."""
+        if state_size % 2:
+            return (
+                f"{cls.__name__} needs pairs of coordinates (an even state size), not {state_size}"
+            )
+        return None
 
     @abc.abstractmethod
     def energy(self, y: Array) -> Array:

@@ -129,6 +129,7 @@ class DissipativeHNN(HamiltonianWithDissipation):
     """
 
     name = "dhnn"
+    scaling = "canonical"
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ class HNN(AbstractEnergyModel):
     """
 
     name = "hnn"
+    scaling = "canonical"
 
     def __init__(self, hamiltonian: AbstractApproximator):
         check_scalar_energy("HNN", "hamiltonian", hamiltonian)

@@ -83,6 +83,16 @@ class LNN(AbstractEnergyModel):
     """
 
     name = "lnn"
+    scaling = "configuration"
+
+    @classmethod
+    def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
+        """An LNN's state is (q, q̇): an even state size whose second half is dq/dt."""
+        if state_size % 2:
+            return f"LNN needs states (q, q̇), an even state size, not {state_size}"
+        if velocity_coordinates is False:
+            return "LNN needs states (q, q̇), and the second half of these states is not dq/dt"
+        return None
 
     def __init__(
         self,

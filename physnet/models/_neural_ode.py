@@ -22,6 +22,7 @@ class NeuralODE(AbstractVectorField):
     """
 
     name = "node"
+    scaling = "components"
 
     def __init__(self, vector_field: AbstractApproximator):
         if not isinstance(vector_field, AbstractApproximator):

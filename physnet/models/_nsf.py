@@ -97,6 +97,7 @@ class NeuralSymplecticForm(AbstractEnergyModel):
     """
 
     name = "nsf"
+    scaling = "components"
 
     def __init__(
         self,

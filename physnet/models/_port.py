@@ -224,6 +224,7 @@ class PortHNN(HamiltonianWithDissipation):
     """
 
     name = "port-hnn"
+    scaling = "canonical"
 
     def __init__(
         self,

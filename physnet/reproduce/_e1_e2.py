@@ -73,9 +73,7 @@ def train_model(model, train, test, cfg: HNNConfig, true: dict | None = None):
     y0 = clean_initial_states(test)
     short = (cfg.rollout_t1, cfg.rollout_dt)
     long = (cfg.long_rollout_t1, cfg.long_rollout_dt)
-    metrics.update(
-        rollout_metrics(model, system, y0, t1=short[0], dt=short[1], true=true[short])
-    )
+    metrics.update(rollout_metrics(model, system, y0, t1=short[0], dt=short[1], true=true[short]))
     long = rollout_metrics(model, system, y0, t1=long[0], dt=long[1], true=true[long])
     metrics["energy_drift_t1000"] = long["energy_drift"]
     return metrics

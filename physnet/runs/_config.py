@@ -26,7 +26,11 @@ class RunConfig:
 
     Attributes:
         model, approximator: registered names (:data:`physnet.models.MODELS`,
-            :data:`physnet.approximators.APPROXIMATORS`).
+            :data:`physnet.approximators.APPROXIMATORS`) or import paths; ``model="auto"``
+            (the default): ``"hnn"`` for simulated data of a known system, and for a measured
+            record the structure :func:`physnet.runs.select_structure` ranks best on a
+            validation part of the training data; ``config.json`` stores the chosen model
+            and, under ``"auto"``, the selection table.
         options: model and approximator options (:func:`physnet.build_model`).
         loss, loss_options: a registered loss name and its options (its dataclass fields),
             or ``"auto"`` (the default): :func:`~physnet.runs.train_run` picks the derivative
@@ -53,9 +57,15 @@ class RunConfig:
             vmapped at a time (None: one model; all members).
         checkpoint_every: steps between saves of the training state (None: only at the end,
             on divergence and on Ctrl-C).
+        scale: the units training works in (:func:`physnet.runs.resolve_scale`): ``"auto"``
+            (the default: a measured record is divided by scales of the model's structure
+            from the training part; simulated data of a known system stay in their units),
+            ``"std"``, ``"none"`` or one positive number per component. ``config.json`` stores
+            the resolved scales (a list) or ``"none"``; metrics and rollouts are reported in
+            the file's units.
     """
 
-    model: str = "hnn"
+    model: str = "auto"
     approximator: str = "mlp"
     options: dict = dataclasses.field(default_factory=dict)
     loss: str = "auto"
@@ -71,6 +81,7 @@ class RunConfig:
     ensemble: int | None = None
     ensemble_batch: int | None = None
     checkpoint_every: int | None = CHECKPOINT_EVERY
+    scale: str | list | None = "auto"
 
     def __post_init__(self):
         _set = object.__setattr__
@@ -132,6 +143,8 @@ class RunConfig:
             raise ConfigError(
                 f"unknown run option(s) {', '.join(unknown)} (written by another physnet version?)"
             )
+        if "scale" not in data:  # runs written before training scales trained in file units
+            fields["scale"] = "none"
         try:
             return cls(**fields)
         except TypeError as err:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from ..evaluation import (
 from ..models import AbstractEnergyModel, Ensemble
 from ..systems import system_from_metadata
 from ._rundir import RunDirectory, file_sha256
+from ._select import forecast
 
 #: a learned vector field whose RMS is below this fraction of the data's rate of change has
 #: collapsed, above its inverse it has exploded; its rollout scores are then not reported
@@ -74,14 +74,26 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     }
     if len(readout.parts) > 1:
         out["symbolic_parts"] = readout.parts
+    if "scales" in data.metadata:  # a run trained in scaled variables (--scale)
+        names = state_names(data)
+        out["symbolic_scales"] = dict(zip(names, map(float, data.metadata["scales"]), strict=True))
+        out["symbolic_note"] = (
+            "the formulas are in the run's training variables: each name stands for the "
+            "file's value divided by its scale in symbolic_scales (train with --scale none "
+            "to read them in the file's units)"
+        )
     return out
 
 
-def _model_metrics(model, system, learned, true) -> dict[str, float]:
+def _model_metrics(model, system, learned, true, test: Trajectories) -> dict[str, float]:
     """:func:`~physnet.evaluation.trajectory_metrics` of one model's rollout ``learned``
-    (B, T, d) against ``true``, with the system's energy and, for energy models, the model's
-    own (measured from the equilibrium)."""
-    energy = model.energy if isinstance(model, AbstractEnergyModel) else None
+    (B, T, d, file units) against ``true``, with the system's energy and, for energy models,
+    the model's own (measured from the equilibrium; the model sees ``test``'s units)."""
+    energy = None
+    if isinstance(model, AbstractEnergyModel):
+        energy = model.energy
+        if "scales" in test.metadata:
+            energy = lambda y: model.energy(test.from_units(y))  # noqa: E731
     return trajectory_metrics(learned, true, energy=system.energy, learned_energy=energy)
 
 
@@ -92,7 +104,7 @@ def _summarise_members(metrics: dict, summary: dict) -> None:
         metrics[f"{key}_members"] = s["members"]
 
 
-def _evaluate_ensemble(ensemble, system, y0, ts, true, solver) -> dict[str, Any]:
+def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test) -> dict[str, Any]:
     """Rollout metrics of every member, their medians, and the spread of the predictions.
 
     ``rollout_spread`` is the mean over initial conditions, times and state components of the
@@ -100,10 +112,11 @@ def _evaluate_ensemble(ensemble, system, y0, ts, true, solver) -> dict[str, Any]
     the final time only.
     """
     learned = rollout(ensemble, y0, ts, solver=solver, substeps=SUBSTEPS)  # (N, B, T, d)
+    learned = test.to_units(learned)
     spread = ensemble_spread(learned)
 
     def readout(i):
-        return _model_metrics(ensemble.member(i), system, learned[i], true)
+        return _model_metrics(ensemble.member(i), system, learned[i], true, test)
 
     metrics: dict[str, Any] = {}
     _summarise_members(metrics, ensemble_readout(range(len(ensemble)), readout))
@@ -131,27 +144,12 @@ def state_names(data: Trajectories) -> list[str]:
     return [*q, *(v.replace("q", "p") for v in q)]
 
 
-def _measured_rollouts(model, test: Trajectories, solver: str, dt: float):
-    """Roll ``model`` out from the first state of every test trajectory over its own recorded
-    times, with at least ``ceil(interval / dt)`` steps per recording interval. Returns the
-    learned and measured states of every valid point in the file's units, ``(n, d)`` each."""
-    learned, measured = [], []
-    for b in range(test.n_trajectories):
-        part = test.trajectory(b)
-        ts = jnp.asarray(part.ts)
-        substeps = max(1, int(math.ceil(float(jnp.max(jnp.diff(ts))) / dt - 1e-9)))
-        ys = rollout(model, part.states[0, 0], ts, solver=solver, substeps=substeps)
-        learned.append(test.to_units(ys))
-        measured.append(test.to_units(part.states[0]))
-    return jnp.concatenate(learned), jnp.concatenate(measured)
-
-
 def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy) -> dict:
     """Metrics of one model on measured data with no known system: ``rollout_rmse`` against the
     held-out measured segments (file units), and with an ``energy`` (a function of a state in
     the file's units) ``energy_mse`` along them and the relative energy change from the first
     to the last point, measured and learned (how much damping the model reproduces)."""
-    learned, measured = _measured_rollouts(model, test, solver, dt)
+    learned, measured = forecast(model, test, dt, solver=solver)
     metrics: dict[str, Any] = {
         "rollout_rmse": float(trajectory_rmse(learned, measured)),
     }
@@ -429,7 +427,8 @@ def evaluate_run(
         model = ensemble.member(0)  # the structure; all members are rolled out below
     elif symbolic:
         check_symbolic(model)
-    test = Trajectories.load(data) if data is not None else run.train_test()[1]
+    test = run.in_training_units(Trajectories.load(data)) if data is not None else None
+    test = run.train_test()[1] if test is None else test
     if test.state_size != model.state_size:
         raise DataError(
             f"data state size {test.state_size} does not match the model's {model.state_size}"
@@ -453,12 +452,13 @@ def evaluate_run(
         n_out = max(1, int(round(t1 / (dt * SUBSTEPS))))
         ts = jnp.linspace(0.0, t1, n_out + 1)
         y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
-        true = rollout(system.vector_field, y0, ts, solver="rk4", substeps=SUBSTEPS)
+        # the true system in the file's units; learned rollouts brought back to them
+        true = rollout(system.vector_field, test.to_units(y0), ts, solver="rk4", substeps=SUBSTEPS)
         if ensemble is not None:
-            metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver)
+            metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test)
         else:
-            learned = rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS)
-            metrics = _model_metrics(model, system, learned, true)
+            learned = test.to_units(rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS))
+            metrics = _model_metrics(model, system, learned, true, test)
             if energy_fn is not None:
                 metrics["energy_mse"] = float(energy_mse(energy_fn, learned, true))
             metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}

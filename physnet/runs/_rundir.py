@@ -161,7 +161,25 @@ class RunDirectory:
                 f"{self.path} was written by physnet 0.1 and stores no train/test split; "
                 "evaluate on an explicit file with --data, or train the run again"
             )
-        return self.split.apply(self.load_data())
+        return self.split.apply(self.in_training_units(self.load_data()))
+
+    @property
+    def scales(self) -> list[float] | None:
+        """The per-component scales the run trained with (``config.json``'s ``scale``), or
+        None for a run trained in the file's units."""
+        scale = self.config.get("scale")
+        return [float(v) for v in scale] if isinstance(scale, list) else None
+
+    def in_training_units(self, data: Trajectories) -> Trajectories:
+        """``data`` (in a file's units) divided by the run's training scales, as the model
+        sees states (data that carry scales of their own are first brought back to the
+        file's units); unchanged for a run trained in the file's units."""
+        scales = self.scales
+        if scales is None:
+            return data
+        from ..data._units import rescale, unscale
+
+        return rescale(unscale(data), scales)
 
 
 def run_config(

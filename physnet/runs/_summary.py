@@ -34,6 +34,11 @@ def evaluation_summary(metrics: dict[str, Any], names: Sequence[str] | None = No
     lines = []
     if metrics.get("formula"):
         lines.append(f"learned law: {metrics['formula']}")
+        if metrics.get("symbolic_scales"):
+            scaled = ", ".join(
+                f"{n} = {n}_file / {s:.4g}" for n, s in metrics["symbolic_scales"].items()
+            )
+            lines.append(f"  in the training variables {scaled}")
     if metrics.get("gamma_hat") is not None:
         true = metrics.get("gamma_true")
         lines.append(

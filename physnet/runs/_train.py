@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
 import shutil
 import sys
@@ -13,101 +11,58 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._build import build_model
-from .._checks import known_options, number
+from .._checks import number
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from .._io import check_output
-from ..data import AbstractSplit, TimeSplit, Trajectories, TrajectorySplit
+from ..data import Trajectories
 from ..evaluation import derivative_mse, ensemble_readout
-from ..models import Ensemble
+from ..models import Ensemble, model_class
 from ..training import (
-    DEFAULT_RECIPE,
-    LOSSES,
     RECIPES,
     AdamThenLBFGS,
     Runtime,
-    choose_loss,
     fit,
     fit_ensemble,
-    get_loss,
 )
 from ..training import fit_states as states_fit
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
 from ._config import RunConfig
 from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
+from ._select import apply_scale, known_system, resolve_scale, select_structure
+from ._setup import (
+    _FIT_STATES_OPTIONS,
+    _run_config,
+    build_member,
+    make_loss,
+    make_split,
+    resolve_defaults,
+)
 
 #: seeds are 64-bit signed integers (``jax.random.key`` with x64)
 MAX_SEED = 2**63 - 1
 #: refuse models whose parameters and optimizer state would need more memory than this
 MAX_TRAIN_BYTES = 8 * 2**30
 
-SPLITS = ("auto", "trajectory", "time")
-"""The accepted values of ``split``; ``"auto"``: by trajectory when possible, else by time."""
 
-
-def make_split(
-    data: Trajectories, kind: str = "auto", train_fraction: float = 0.8, *, key
-) -> AbstractSplit:
-    """The train/test split of data: by trajectory, by time or automatic.
-
-    The train/test split of ``data``: ``"trajectory"`` (a random subset of whole
-    trajectories, drawn with ``key``), ``"time"`` (the first ``train_fraction`` of every
-    trajectory's observations) or ``"auto"`` (by trajectory when both parts get at least one
-    trajectory, otherwise by time: a single record, or two records with 80/20)."""
-    if kind not in SPLITS:
-        raise ConfigError(f"unknown split {kind!r}; choose one of {', '.join(SPLITS)}")
-    if kind == "auto":
-        n_train = int(round(train_fraction * data.n_trajectories))
-        kind = "trajectory" if 1 <= n_train < data.n_trajectories else "time"
-    if kind == "trajectory":
-        return TrajectorySplit.random(data.n_trajectories, train_fraction, key=key)
-    return TimeSplit.for_data(data, train_fraction)
-
-
-def make_loss(name: str, options: dict[str, Any] | None = None):
-    """A registered loss by name with its constructor options (``None`` values dropped).
-
-    Raises:
-        ConfigError: for options the loss does not take.
-    """
-    options = {k: v for k, v in (options or {}).items() if v is not None}
-    if name not in LOSSES:
-        return get_loss(name)  # raises the "unknown loss" error
-    if not options:
-        return get_loss(name)
-    try:
-        return LOSSES[name](**options)
-    except TypeError:
-        accepted = set(inspect.signature(LOSSES[name]).parameters)
-        bad = sorted(set(options) - accepted)
-        if not bad:
-            raise
-        flags = ", ".join("--" + k.replace("_", "-") for k in bad)
-        owners = [
-            other
-            for other, cls in LOSSES.items()
-            if set(bad) <= set(inspect.signature(cls).parameters)
-        ]
-        where = f"--loss {' or '.join(owners)} only, not" if owners else "no loss, including"
-        raise ConfigError(f"{flags} appl(ies) to {where} --loss {name}") from None
-
-
-def _run_config(config: RunConfig | None, options: dict[str, Any]) -> RunConfig:
-    if config is None:
-        config = RunConfig()
-    elif not isinstance(config, RunConfig):
-        raise ConfigError(f"config must be a physnet.runs.RunConfig, got {config!r}")
-    known_options("train_run", options, sorted(f.name for f in dataclasses.fields(RunConfig)))
-    return config.replace(**options) if options else config
+def _derivative_mse(model, data: Trajectories, *, clean: bool = False) -> float:
+    """:func:`~physnet.evaluation.derivative_mse`, in the file's units for rescaled data."""
+    if "scales" not in data.metadata:
+        return derivative_mse(model, data, clean=clean)
+    states = data.clean_states if clean and data.clean_states is not None else data.states
+    dy = data.clean_derivatives if clean else data.derivatives
+    mask = data.mask
+    field = jax.vmap(model)(data.flat_times(), states[mask])
+    return float(jax.numpy.mean(data.to_units(field - dy[mask]) ** 2))
 
 
 def _member_metrics(model, train: Trajectories, test: Trajectories) -> dict[str, float]:
+    """Derivative errors (file units) of one trained model, when the data have derivatives."""
     row: dict[str, float] = {}
     if train.has_derivatives:
-        row["train_mse"] = derivative_mse(model, train)
-        row["test_mse"] = derivative_mse(model, test)
+        row["train_mse"] = _derivative_mse(model, train)
+        row["test_mse"] = _derivative_mse(model, test)
         if test.clean_derivatives is not None:
-            row["test_mse_clean"] = derivative_mse(model, test, clean=True)
+            row["test_mse_clean"] = _derivative_mse(model, test, clean=True)
     return row
 
 
@@ -136,57 +91,22 @@ def _check_options(lr, seed, ensemble, model, approximator, options, state_size)
         )
 
 
-_FIT_STATES_OPTIONS = ("weak_steps", "latent_steps", "max_step")
-
-#: Adam at --lr trains this many steps unless told otherwise (the source's)
-ADAM_STEPS = 3000
-
-
-def resolve_defaults(config: RunConfig, data: Trajectories) -> tuple[RunConfig, dict | None]:
-    """``config`` with its defaults resolved for ``data``: loss ``"auto"`` (the derivative
-    loss with derivatives; states only: the trajectory loss, or ``fit_states`` for a model
-    of at most :data:`~physnet.training.FIT_STATES_MAX_PARAMS` parameters trained as one
-    model with no optimizer option given), the optimizer (``preset`` ``"fast"`` when neither
-    ``preset`` nor ``lr`` is given) and ``steps`` (the recipe's, or 3000 for Adam at ``lr``).
-    Returns the resolved config and ``{"loss": choice, "why": reason}`` when the loss was
-    chosen here (None otherwise).
-
-    Raises:
-        ConfigError: for ``batch_size`` with the default (full-batch) recipe, naming the flags.
-    """
-    auto = None
-    changes: dict[str, Any] = {}
-    if config.loss == "auto":
-        if config.fit_states is not None:  # --fit-states: its weak stage with default options
-            changes["loss"] = "weak"
-        else:
-            gradient_options = (config.ensemble, config.batch_size, config.preset, config.lr)
-            free = all(v is None for v in gradient_options) and config.steps is None
-            model = None
-            if free and data.derivatives is None:
-                model = build_model(
-                    config.model, data.state_size, config.approximator, **config.options
-                )
-            choice, why = choose_loss(data, model, fit_states_allowed=free)
-            auto = {"loss": choice, "why": why}
-            if choice == "fit-states":
-                changes |= {"loss": "weak", "fit_states": {}}
-            else:
-                changes["loss"] = choice
-    fit_states = changes.get("fit_states", config.fit_states)
-    preset, steps = config.preset, config.steps
-    if fit_states is None and preset is None and config.lr is None:
-        if config.batch_size is not None:
-            raise ConfigError(
-                f"--batch-size {config.batch_size}: the default recipe, {DEFAULT_RECIPE} (Adam, "
-                "then L-BFGS), trains full batch; add --preset source (Adam at 1e-3) or --lr LR "
-                "(Adam at LR) to train on minibatches, or drop --batch-size"
-            )
-        preset = changes["preset"] = DEFAULT_RECIPE
-    if fit_states is None and steps is None:
-        steps = RECIPES[preset].steps if preset in RECIPES else ADAM_STEPS
-        changes["steps"] = steps
-    return (config.replace(**changes) if changes else config), auto
+def resolve_model(
+    config: RunConfig, train: Trajectories, *, key, report=None
+) -> tuple[RunConfig, dict | None]:
+    """``config`` with ``model="auto"`` resolved on the training part ``train``: ``"hnn"``
+    for simulated data of a known system, else the structure :func:`select_structure` ranks
+    best (its options added). Returns the config and the selection's JSON (None when no
+    selection ran)."""
+    if config.model != "auto":
+        return config, None
+    if known_system(train):
+        return config.replace(model="hnn"), None
+    selection = select_structure(train, config, key=key, report=report)
+    best = selection.best
+    return config.replace(model=best.model, options={**config.options, **best.options}), (
+        selection.to_json()
+    )
 
 
 def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> None:
@@ -212,6 +132,22 @@ def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> No
         raise ConfigError("a --fit-states run has no training state to resume; run it again")
 
 
+def _check_preset(preset, batch_size) -> None:
+    """The recipe name, and minibatches only with a recipe that takes them."""
+    if preset is None:
+        return
+    if preset not in RECIPES:
+        raise ConfigError(
+            f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or --lr LR: "
+            "Adam at LR)"
+        )
+    if batch_size is not None and isinstance(RECIPES[preset].optimizer, AdamThenLBFGS):
+        raise ConfigError(
+            f"--preset {preset} trains full batch (L-BFGS); drop --batch-size, or use "
+            "--preset source (Adam at 1e-3) or --lr LR for minibatches"
+        )
+
+
 def train_run(
     data_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -220,6 +156,7 @@ def train_run(
     progress: bool | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    report=None,
     **options: Any,
 ) -> tuple[Path, dict[str, Any]]:
     """Train a registered model on a data file and write a run directory.
@@ -247,6 +184,8 @@ def train_run(
         overwrite: replace a previous physnet run at ``out``.
         resume: continue the interrupted run ``out`` from its training state (the options
             must be the run's; :func:`resume_run` reads them from it).
+        report: called with each row of a structure selection (``model="auto"`` on a
+            measured record) as it is fitted, e.g. to print it.
         options: :class:`RunConfig` fields, replacing ``config``'s.
 
     Returns:
@@ -272,40 +211,32 @@ def train_run(
         config.options,
         data.state_size,
     )
+    seed = config.seed
+    k_split, k_batch = jax.random.split(jax.random.key(seed))
+    the_split = make_split(data, config.split, config.train_fraction, key=k_split)
+    train, test = the_split.apply(data)
+    if config.ensemble_batch is not None and config.ensemble is None:
+        raise ConfigError("--ensemble-batch applies to --ensemble N only")
+    _check_preset(config.preset, config.batch_size)  # before a structure selection's work
+    config, selection = resolve_model(config, train, key=k_split, report=report)
+    scales, scale_why = resolve_scale(config.scale, train, model_class(config.model))
+    if scales is not None:
+        data = apply_scale(data, scales)
+        train, test = the_split.apply(data)
+    config = config.replace(scale="none" if scales is None else [float(v) for v in scales])
     config, auto = resolve_defaults(config, data)
     model, approximator, options = config.model, config.approximator, config.options
     loss, loss_options, steps = config.loss, config.loss_options, config.steps
     preset, fit_states, batch_size = config.preset, config.fit_states, config.batch_size
-    seed, train_fraction, split = config.seed, config.train_fraction, config.split
     ensemble, ensemble_batch = config.ensemble, config.ensemble_batch
     checkpoint_every = config.checkpoint_every
-    if preset is not None:
-        if preset not in RECIPES:
-            raise ConfigError(
-                f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or --lr LR: "
-                "Adam at LR)"
-            )
-        if batch_size is not None and isinstance(RECIPES[preset].optimizer, AdamThenLBFGS):
-            raise ConfigError(
-                f"--preset {preset} trains full batch (L-BFGS); drop --batch-size, or use "
-                "--preset source (Adam at 1e-3) or --lr LR for minibatches"
-            )
+    _check_preset(preset, batch_size)
     if fit_states is not None:
         _check_fit_states(fit_states, loss, ensemble, preset, resume, batch_size)
     loss_fn = make_loss(loss, loss_options)
-    k_split, k_batch = jax.random.split(jax.random.key(seed))
-    the_split = make_split(data, split, train_fraction, key=k_split)
-    train, test = the_split.apply(data)
-    if ensemble_batch is not None and ensemble is None:
-        raise ConfigError("--ensemble-batch applies to --ensemble N only")
 
     def make_model(member_seed: int):
-        m = build_model(model, data.state_size, approximator, seed=member_seed, **options)
-        if approximator == "kan":  # put the spline grids where the training states are
-            from ..approximators import update_grids
-
-            update_grids(m, train.states[train.mask])
-        return m
+        return build_member(config, train, member_seed)
 
     training_state = out / "training.npz"
     fit_options = dict(
@@ -323,8 +254,12 @@ def train_run(
     stored = config.replace(split=the_split.kind).to_json()
     if ensemble is not None:
         stored["seeds"] = [seed + i for i in range(ensemble)]
-    if auto is not None:
-        stored["auto"] = auto
+    if auto is not None or selection is not None or scales is not None:
+        stored["auto"] = {
+            **(auto or {}),
+            **({"selection": selection} if selection is not None else {}),
+            **({"scale": scale_why} if scales is not None else {}),
+        }
     metrics: dict[str, Any] = {
         "model": model,
         "approximator": approximator,
@@ -336,6 +271,11 @@ def train_run(
         metrics["preset"] = preset
     if auto is not None:  # physnet train says it in one line once the run is complete
         metrics["loss_auto"] = auto["why"]
+    if selection is not None:
+        metrics["selection"] = selection
+    if scales is not None:
+        metrics["scales"] = [float(v) for v in scales]
+        metrics["scale_why"] = scale_why
     if resume:
         if not training_state.is_file():
             raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
