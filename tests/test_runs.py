@@ -138,5 +138,5 @@ def test_measured_data_without_a_system_are_evaluated_on_the_held_out_segment(tm
     y = np.asarray(test.to_units(test.states[0]))
     e = y[:, 0] ** 2 / 8 + y[:, 1] ** 2 / 18
     assert metrics["energy_change_measured"] == pytest.approx((e[-1] - e[0]) / e[0], rel=1e-12)
-    with pytest.raises(pn.ConfigError, match="not state components"):
+    with pytest.raises(pn.ConfigError, match="unknown name .x. at column 1"):
         evaluate_run(run, energy="x**2 + " + names[1])

@@ -34,7 +34,7 @@ LONG_MODULES: set[str] = set()
 #: know nothing of training; analysis, interpret, plotting and cli sit on top".
 LAYERS: list[set[str]] = [
     {"_errors", "_version"},  # the error hierarchy, the version string
-    {"_checks"},  # option validators (raise _errors' ConfigError)
+    {"_checks", "_formula"},  # option validators; user formulas to sympy (raise ConfigError)
     {"_classpath"},  # a user's class by import path (module:Class)
     {"_io", "_compilation_cache"},  # output safety, JAX's persistent cache location
     {"systems", "integrators", "approximators"},  # pure parts

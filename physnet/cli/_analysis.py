@@ -34,7 +34,11 @@ def add_compare_parser(sub) -> None:
         "compare --expr 'x*y' --inputs x,y --low -1,-1 --high 1,1 --match flops",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--expr", help="a formula of the inputs (sympy syntax), e.g. 'x*y'")
+    src.add_argument(
+        "--expr",
+        help="a formula of the inputs, e.g. 'x*y' (numbers, names, pi, E, + - * / **, sin cos "
+        "exp log sqrt ...; never run as Python)",
+    )
     src.add_argument("--data", help=".npz (arrays x, y[, x_test, y_test]) or .csv table")
     p.add_argument("--inputs", default="x", help="--expr: comma-separated input names")
     p.add_argument("--low", default="-1", help="--expr: box lower corner, one per input")

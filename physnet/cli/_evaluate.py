@@ -22,7 +22,8 @@ def add_evaluate_parser(sub) -> None:
         "--energy",
         default=None,
         metavar="EXPR",
-        help='an energy formula in the state\'s names (e.g. "2.4*(1-cos(theta))+omega**2"); '
+        help='an energy formula in the state\'s names (e.g. "2.4*(1-cos(theta))+omega**2"; '
+        "numbers, names, pi, E, + - * / **, sin cos exp log sqrt ...; never run as Python); "
         "adds energy_mse, its mean squared error along the rollout",
     )
     p.add_argument("--out", default=None, help="output directory (default RUN/evaluation)")

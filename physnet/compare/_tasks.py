@@ -295,7 +295,8 @@ def expression_task(
     ``expression_task("x*y", ["x", "y"], low=[-1, -1], high=[1, 1])``.
 
     Args:
-        expression: a sympy expression (``+ - * / **``, ``sin``, ``exp``, ``besselj`` ...).
+        expression: a formula of the names (``+ - * / **``, ``sin``, ``exp``, ...: the grammar
+            of :func:`physnet._formula.parse_formula`, which runs no Python code).
         names: the inputs' names, in order.
         low, high: the box's corners, one number per name.
 
@@ -309,7 +310,7 @@ def expression_task(
             f"expression_task: low and high need one number per input ({', '.join(names)}), "
             f"got {list(np.atleast_1d(low))} and {list(np.atleast_1d(high))}"
         )
-    fn = jax.vmap(energy_function(expression, names))
+    fn = jax.vmap(energy_function(expression, names, what="expression"))
     return function_task(
         expression.replace(" ", ""),
         lambda x: np.asarray(fn(jnp.asarray(x))),

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from .._errors import ConfigError
+from .._formula import parse_formula
 from ..data import Trajectories
 from ..models import AbstractEnergyModel
 from ..systems import AbstractSystem
@@ -245,35 +246,38 @@ def energy_mse(energy, learned: Array, target: Array, mask: Array | None = None)
     return jnp.sum(jnp.where(m, err, 0.0)) / jnp.sum(m)
 
 
-def energy_function(expression: str, names) -> Callable[[Array], Array]:
+def energy_function(expression: str, names, *, what: str = "energy") -> Callable[[Array], Array]:
     """A scalar energy ``E(y)`` of one state from a formula in the state's names.
 
     Example: ``energy_function("2.4*(1 - cos(theta)) + omega**2", ["theta", "omega"])``.
 
+    The formula is read by :func:`physnet._formula.parse_formula`, which runs no Python code:
+    numbers, the state's names, ``pi``, ``E``, ``+ - * / **`` and ``sin cos tan asin acos atan
+    sinh cosh tanh asinh acosh atanh exp log sqrt abs atan2``; a name that is a Python keyword
+    is written with a trailing underscore (``lambda_``).
+
     Args:
-        expression: a sympy expression (``+ - * / **``, ``sin``, ``cos``, ``exp``, ...).
+        expression: the formula.
         names: the state components' names, in order.
+        what: what the formula is, for messages (``"expression"`` for a regression target).
 
     Raises:
-        ConfigError: if the expression does not parse or uses names that are not state
-            components (the message lists the state's names).
+        ConfigError: one line, if the formula is outside that grammar, uses names that are not
+            state components (the message lists the state's names) or is undefined (``1/0``).
     """
     import sympy
 
     names = [str(n) for n in names]
     symbols = [sympy.Symbol(n) for n in names]
-    local = dict(zip(names, symbols, strict=True))
-    try:
-        expr = sympy.sympify(expression, locals=local)
-    except (sympy.SympifyError, SyntaxError, TypeError) as err:
-        raise ConfigError(f"cannot read the energy {expression!r}: {err}") from None
-    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in local)
-    if unknown:
-        raise ConfigError(
-            f"the energy {expression!r} uses {', '.join(unknown)}, which are not state "
-            f"components; the state's names are {', '.join(names)}"
-        )
-    fn = sympy.lambdify(symbols, expr, modules="jax")
+    expr = parse_formula(expression, names, what=what)
+    # the state's symbols renamed _physnet_y0, ... (lambdify puts every symbol of the expression in
+    # the generated code's namespace by name: a state called sin would shadow the function)
+    # and integers beyond int64 as floats (jax cannot take them)
+    args = [sympy.Symbol(f"_physnet_y{i}") for i in range(len(names))]
+    big = [n for n in expr.atoms(sympy.Rational) if max(abs(n.p), n.q) >= 2**63]
+    renamed = dict(reversed(list(zip(symbols, args, strict=True))))  # a repeated name: the first
+    renamed |= {n: sympy.Float(n) for n in big}
+    fn = sympy.lambdify(args, expr.xreplace(renamed), modules="jax")
 
     def energy(y: Array) -> Array:
         return jnp.asarray(fn(*(y[i] for i in range(len(names)))), dtype=y.dtype)
