@@ -81,7 +81,7 @@ def _cmd_select(args) -> int:
         candidates=candidates,
         report=None if args.quiet else functools.partial(_print_candidate, command="select"),
     )
-    print_selection(selection.to_json())
+    print_selection(selection.to_json(), command="select")
     print(json.dumps({"chosen": selection.best.label, "model": selection.best.model}))
     sys.stdout.flush()
     return 0

@@ -364,12 +364,12 @@ def _print_candidate(row, command: str = "train --model auto") -> None:
     )
 
 
-def print_selection(selection: dict) -> None:
+def print_selection(selection: dict, command: str = "train") -> None:
     """The ranking of a structure selection and the one-line reason, on stderr."""
     from ..runs import Selection
 
     print(Selection.from_json(selection).table(), file=sys.stderr)
-    print(f"physnet train: {selection['why']}", file=sys.stderr)
+    print(f"physnet {command}: {selection['why']}", file=sys.stderr)
 
 
 def _shown(metrics: dict, ensemble) -> dict:
