@@ -191,12 +191,6 @@ def load_model(directory: str | os.PathLike):
         )
     if members is not None:
         integer(model_file, "ensemble size", members, low=1, error=DataError)
-    expected = meta.get("state_sha256")  # older checkpoints have none
-    if expected is not None and file_sha256(state_file) != expected:
-        raise DataError(
-            f"{state_file}: the weights do not match the SHA-256 recorded in {MODEL_FILE} "
-            "when they were saved (altered or damaged); save or train the model again"
-        )
     try:
         model = build_from_spec(spec)
     except UnknownClassError as err:  # keeps its kind and class name
@@ -247,6 +241,13 @@ def load_model(directory: str | os.PathLike):
                 "(a diverged training?): train again or use an earlier checkpoint"
             )
         var.set_value(jnp.asarray(value, dtype=old.dtype))
+    # checked after the arrays, so that a specific damage (NaN, dtype, shape) is named first
+    expected = meta.get("state_sha256")  # older checkpoints have none
+    if expected is not None and file_sha256(state_file) != expected:
+        raise DataError(
+            f"{state_file}: the weights do not match the SHA-256 recorded in {MODEL_FILE} "
+            "when they were saved (altered or damaged); save or train the model again"
+        )
     if members is not None:
         graphdef = nnx.graphdef(model)
         return Ensemble.from_state(graphdef, nnx.from_flat_state(flat))

@@ -262,7 +262,12 @@ def lock_run(path: str | os.PathLike) -> None:
     key = os.path.realpath(path)
     if key in _HELD:
         return
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:  # a read-only folder, ...
+        raise ConfigError(
+            f"{path}: cannot write its lock file {LOCK_FILE} ({err.strerror})"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -220,7 +220,11 @@ def drive(
     sigint = stack.enter_context(_SigintFlag())
     if plan:  # compile (or find compiled) with a call that runs no step
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(state, rest, 0, 0))
+        try:
+            jax.block_until_ready(compiled(state, rest, 0, 0))
+        except BaseException:
+            stack.close()  # the previous signal handlers back
+            raise
         out.compile_seconds = time.perf_counter() - t0
 
     def call_hooks(step: int) -> bool:
