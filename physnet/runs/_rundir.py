@@ -336,12 +336,9 @@ def start_run(
     path = Path(os.path.abspath(out))
     created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        lock_run(path)
-    except ConfigError:
-        if created:
-            shutil.rmtree(path, ignore_errors=True)
-        raise
+    # the loser of two processes starting the same run leaves the folder alone (the winner
+    # may have locked a folder the loser created)
+    lock_run(Path(out))  # named as the user named it
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp"))
     try:
         check_output(path, "run", overwrite=overwrite, inputs=inputs)  # again, under the lock
@@ -352,9 +349,9 @@ def start_run(
         replace_directory(tmp, path, keep={LOCK_FILE})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if created:
-            unlock_run(path)
-            shutil.rmtree(path, ignore_errors=True)
+        unlock_run(path)
+        if created and all(e.name == LOCK_FILE for e in path.iterdir()):
+            shutil.rmtree(path, ignore_errors=True)  # only the folder this call made, empty
         raise
     return Path(out)
 
