@@ -1,7 +1,8 @@
 """Saving and loading trained models without pickle.
 
 A checkpoint is a directory with ``model.json`` (the class names and constructor arguments of
-the model and its approximators) and ``state.npz`` (every variable of the model: parameters and
+the model and its approximators, and ``state_sha256``: the SHA-256 of ``state.npz``, checked
+on load; older checkpoints without it still load) and ``state.npz`` (every variable of the model: parameters and
 non-trainable state such as KAN grids, keyed by their path). Loading rebuilds the model from
 the JSON and fills in the arrays, checking names and shapes.
 
@@ -30,7 +31,7 @@ from flax import nnx
 
 from ._checks import integer
 from ._errors import DataError, UnknownClassError
-from ._io import atomic_path, check_output, write_marker
+from ._io import atomic_path, check_output, file_sha256, write_marker
 from .approximators import AbstractApproximator
 from .models import (
     AbstractDissipation,
@@ -158,6 +159,7 @@ def save_model(
     with atomic_path(directory / STATE_FILE, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **_flat_state(model))
+    meta["state_sha256"] = file_sha256(directory / STATE_FILE)
     with atomic_path(directory / MODEL_FILE) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n")
     return directory
@@ -239,6 +241,13 @@ def load_model(directory: str | os.PathLike):
                 "(a diverged training?): train again or use an earlier checkpoint"
             )
         var.set_value(jnp.asarray(value, dtype=old.dtype))
+    # checked after the arrays, so that a specific damage (NaN, dtype, shape) is named first
+    expected = meta.get("state_sha256")  # older checkpoints have none
+    if expected is not None and file_sha256(state_file) != expected:
+        raise DataError(
+            f"{state_file}: the weights do not match the SHA-256 recorded in {MODEL_FILE} "
+            "when they were saved (altered or damaged); save or train the model again"
+        )
     if members is not None:
         graphdef = nnx.graphdef(model)
         return Ensemble.from_state(graphdef, nnx.from_flat_state(flat))

@@ -20,6 +20,7 @@ number becomes ``null`` and its key is listed under ``"non_finite"`` with the re
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -30,8 +31,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
+from ._errors import ConfigError, PhysnetError
 from ._version import __version__
+
+
+class OutputWriteError(PhysnetError, OSError):
+    """A write physnet could not complete (a full disk, a quota): one line saying what is
+    intact and how to continue."""
+
 
 #: the marker file of a directory physnet wrote: ``{"kind": ..., "physnet": version}``
 MARKER = ".physnet-output"
@@ -80,6 +87,78 @@ def output_kind(path: str | os.PathLike) -> str | None:
     return None
 
 
+#: the lock file of a run directory being written (:func:`physnet.runs._rundir.lock_run`)
+LOCK_FILE = ".lock"
+
+#: what physnet itself may write into an output of each kind, besides the entries listed in
+#: its marker (``"files"``, written by :func:`atomic_directory`); an entry outside both is a
+#: user's file, and ``--overwrite`` refuses to replace the folder (it never deletes it)
+KNOWN_ENTRIES = {
+    "run": {
+        "config.json",
+        "split.json",
+        "metrics.json",
+        "checkpoint",
+        "training.npz",
+        "evaluation",
+        "ntk",
+        ".lock",
+    },
+    "evaluation": {"metrics.json"},
+    "checkpoint": {"model.json", "state.npz"},
+}
+
+
+def _physnet_temporary(name: str) -> bool:
+    """A temporary entry physnet's atomic writes leave only when killed mid-write."""
+    return name.startswith(".") and name.endswith((".tmp", ".old", ".new"))
+
+
+#: physnet outputs inside a run directory, checked as outputs of their own kind
+_SUBKINDS = {"run": {"checkpoint": "checkpoint", "evaluation": "evaluation"}}
+
+
+def foreign_entries(path: Path, kind: str) -> list[str]:
+    """The entries of the physnet output ``path`` (a run or an evaluation, whose folder
+    ``--overwrite`` replaces) that physnet did not write, sorted; a physnet output inside it
+    (a run's ``checkpoint/``, ``evaluation/``) is searched too. ``[]`` for other kinds."""
+    if kind not in KNOWN_ENTRIES:
+        return []
+    allowed = {MARKER} | KNOWN_ENTRIES[kind]
+    try:
+        listed = json.loads((path / MARKER).read_text()).get("files")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        listed = None
+    if isinstance(listed, list):
+        allowed |= {x for x in listed if isinstance(x, str)}
+    found = []
+    for entry in path.iterdir():
+        if entry.name not in allowed and not _physnet_temporary(entry.name):
+            found.append(entry.name)
+        sub = _SUBKINDS.get(kind, {}).get(entry.name)
+        if sub is not None and entry.is_dir() and not entry.is_symlink():
+            found += [f"{entry.name}/{e}" for e in foreign_entries(entry, sub)]
+    return sorted(found)
+
+
+_PATH_ERRORS = {
+    errno.ENAMETOOLONG: "the name is too long for the file system",
+    errno.ELOOP: "a symbolic link loop (a link that points back to itself)",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "permission denied",
+}
+
+
+def path_problem(err: BaseException) -> str:
+    """One phrase for an ``OSError`` (or the ``RuntimeError`` of a symlink loop) raised on a
+    path the user named."""
+    if isinstance(err, RuntimeError):  # pathlib.Path.resolve on a symlink loop (Python 3.11)
+        return _PATH_ERRORS[errno.ELOOP]
+    if isinstance(err, OSError) and err.errno in _PATH_ERRORS:
+        return _PATH_ERRORS[err.errno]
+    return getattr(err, "strerror", None) or str(err)
+
+
 def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
@@ -115,12 +194,26 @@ def check_output(
     """
     if path is None or str(path).strip() == "":
         raise ConfigError(f"{flag} is empty; name the {kind} output to write")
+    try:
+        return _check_output(path, kind, overwrite, inputs, directory, recognise, flag)
+    except (OSError, RuntimeError) as err:  # a name too long, a symlink loop, ...
+        name = getattr(err, "filename", None)
+        where = f"{flag} {path}" + ("" if name in (None, str(path)) else f": {name}")
+        raise ConfigError(f"{where}: {path_problem(err)}") from None
+
+
+def _check_output(path, kind, overwrite, inputs, directory, recognise, flag) -> Path:
     path = Path(path)
-    target = path.resolve()
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        os.lstat(path)  # an over-long name fails here
+    target = path.resolve(strict=False)  # a symlink loop fails here
     for item in inputs:
         if item is None:
             continue
-        source = Path(item).resolve()
+        try:
+            source = Path(item).resolve()
+        except (OSError, RuntimeError) as err:
+            raise ConfigError(f"{item}: {path_problem(err)}") from None
         if _inside(source, target):
             raise ConfigError(
                 f"{flag} {path} would replace the input {item}; write the {kind} elsewhere"
@@ -138,7 +231,7 @@ def check_output(
                 f"{flag} {path} exists and is not a directory; physnet never replaces it: "
                 "choose another name"
             )
-        if not any(path.iterdir()):
+        if not any(e.name != LOCK_FILE for e in path.iterdir()):
             return path
         found = output_kind(path)
         if found != kind:
@@ -146,6 +239,16 @@ def check_output(
             raise ConfigError(
                 f"{flag} {path} is a non-empty folder and {what}; physnet never deletes it: "
                 f"choose a new or empty folder for the {kind}"
+            )
+        foreign = foreign_entries(path, kind) if kind in ("run", "evaluation") else []
+        if foreign and overwrite:
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            )
+            raise ConfigError(
+                f"{flag} {path} holds {shown}, which physnet did not write; --overwrite "
+                f"replaces only physnet's own files and never deletes yours: move "
+                f"{'it' if len(foreign) == 1 else 'them'} out or choose another folder"
             )
     else:
         if path.is_dir() or path.is_symlink() or not path.is_file():
@@ -165,9 +268,16 @@ def check_output(
     return path
 
 
-def write_marker(directory: str | os.PathLike, kind: str) -> None:
-    """Mark ``directory`` as a physnet output of ``kind``."""
-    (Path(directory) / MARKER).write_text(json.dumps({"kind": kind, "physnet": __version__}))
+def write_marker(
+    directory: str | os.PathLike, kind: str, files: Iterable[str] | None = None
+) -> None:
+    """Mark ``directory`` as a physnet output of ``kind``; ``files``: the entries physnet
+    wrote in it (what ``--overwrite`` may later replace, :func:`foreign_entries`)."""
+    marker = {"kind": kind, "physnet": __version__}
+    if files is not None:
+        marker["files"] = sorted(set(files) - {MARKER})
+    with atomic_path(Path(directory) / MARKER) as tmp:
+        tmp.write_text(json.dumps(marker))
 
 
 @contextlib.contextmanager
@@ -179,16 +289,29 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
+    prefix = f".{path.name[:64]}."  # a name near the limit still leaves room for the rest
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix + ".tmp")
     os.close(fd)
     _apply_umask(Path(tmp), directory=False)
     try:
         yield Path(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def _fsync(path) -> None:
+    """Flush a written file to disk before it is renamed into place (a power cut then never
+    leaves an empty file under the final name)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -208,14 +331,14 @@ def atomic_directory(
     Raises:
         ConfigError: if the target is refused (see :func:`check_output`).
     """
-    path = Path(path)
     check_output(path, kind, overwrite=overwrite, inputs=inputs)
+    path = Path(os.path.abspath(path))  # "." and "dir/.." name a folder, not its parent
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp"))
     _apply_umask(tmp, directory=True)
     try:
         yield tmp
-        write_marker(tmp, kind)
+        write_marker(tmp, kind, files=[e.name for e in tmp.iterdir()])
         check_output(path, kind, overwrite=overwrite, inputs=inputs)
         replace_directory(tmp, path)
     except BaseException:
@@ -223,17 +346,28 @@ def atomic_directory(
         raise
 
 
-def replace_directory(new: Path, path: Path) -> None:
-    """Rename ``new`` to ``path``; an existing ``path`` (already checked: empty, or a physnet
-    output the caller may replace) is moved aside first and deleted after."""
-    if path.exists():
-        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-        old.rmdir()
-        os.replace(path, old)
+def replace_directory(new: Path, path: Path, keep: Iterable[str] = ()) -> None:
+    """Move ``new`` to ``path``.
+
+    A new ``path`` is a rename of ``new``. An existing ``path`` (already checked: empty, or a
+    physnet output the caller may replace, holding only physnet's files) keeps its own inode
+    (it may be the working directory, or hold a held ``.lock``): its entries are moved into a
+    sibling ``.old`` folder, those of ``new`` moved in, then the ``.old`` folder is deleted.
+    Entries named in ``keep`` stay where they are.
+    """
+    path = Path(path)
+    if not path.exists():
         os.replace(new, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, path)
+        return
+    keep = set(keep)
+    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".old"))
+    for entry in list(path.iterdir()):
+        if entry.name not in keep:
+            os.replace(entry, old / entry.name)
+    for entry in list(Path(new).iterdir()):
+        os.replace(entry, path / entry.name)
+    Path(new).rmdir()
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def strict_json(obj: Any) -> tuple[Any, list[str]]:

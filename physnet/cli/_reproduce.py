@@ -37,10 +37,18 @@ def _cmd_reproduce(args) -> int:
     from ..reproduce import parse_experiments, reproduce
 
     matplotlib.use("Agg")  # a batch job writing PNG files: no window (never selected on import)
+    from .._errors import ConfigError
     from .._io import check_output
     from ..reproduce import write_report
 
     names = parse_experiments(args.experiments)
+    if args.report is not None and str(args.report).strip():
+        report, out = Path(args.report).resolve(), Path(args.out).resolve()
+        if report == out or out in report.parents:
+            raise ConfigError(
+                f"--report {args.report} is inside --out {args.out}, which holds only the "
+                "experiments' folders; write the results page elsewhere (nothing was written)"
+            )
     check_output(args.out, "results", overwrite=True)  # a results folder gains experiments
     for name in names:
         check_output(Path(args.out) / name, "experiment", overwrite=args.overwrite)

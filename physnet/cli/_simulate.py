@@ -161,7 +161,7 @@ def _cmd_simulate(args) -> int:
     from ..data import generate, is_data_file
 
     system = _make_system(args)
-    out = args.out if str(args.out).endswith(".npz") else str(args.out) + ".npz"
+    out = _data_file_name(args.out)
     check_output(out, "data", overwrite=args.overwrite, directory=False, recognise=is_data_file)
     if args.t1 <= 0:
         raise ConfigError(f"--t1 must be > 0, got {args.t1}")
@@ -194,6 +194,30 @@ def _cmd_simulate(args) -> int:
     path = data.save(out, overwrite=args.overwrite)
     print(f"wrote {path}: {data.n_trajectories} trajectories x {data.n_times} times of {system}")
     return 0
+
+
+def _data_file_name(out: str) -> str:
+    """The ``.npz`` file ``--out`` names (``.npz`` added where missing).
+
+    Raises:
+        ConfigError: one line, for an empty name or one that names a folder (``dir/``,
+            ``.``, ``..``, an existing folder), where a hidden ``.npz`` file would be written.
+    """
+    import os
+    from pathlib import Path
+
+    from .._errors import ConfigError
+
+    text = str(out)
+    if not text.strip():
+        raise ConfigError("--out is empty; name the .npz data file to write")
+    name = Path(text).name
+    if text.endswith((os.sep, "/")) or name in ("", ".", "..", ".npz") or os.path.isdir(text):
+        raise ConfigError(
+            f"--out {text} names a folder, not a data file; give a file name, e.g. "
+            f"--out {os.path.join(text, 'data.npz')}"
+        )
+    return text if text.endswith(".npz") else text + ".npz"
 
 
 #: ``physnet simulate`` refuses data sets larger than this (bytes) or this many RK4 steps

@@ -283,6 +283,11 @@ def _cmd_train(args) -> int:
     missing = [f"--{f}" for f in ("data", "out") if getattr(args, f) is None]
     if missing:
         raise ConfigError(f"train needs {' and '.join(missing)} (or --resume RUN)")
+    for flag in ("data", "out"):
+        if not str(getattr(args, flag)).strip():
+            raise ConfigError(
+                f"--{flag} is empty; name the {'data file' if flag == 'data' else 'run directory'}"
+            )
     if args.approximator != "kan" and (args.grid is not None or args.order is not None):
         raise ConfigError("--grid and --order apply to --approximator kan only")
     if args.approximator != "polynomial" and args.degree is not None:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import DataError
-from .._io import atomic_path, check_output
+from .._io import atomic_path, check_output, path_problem
 
 if TYPE_CHECKING:
     from ._trajectories import Trajectories
@@ -66,8 +66,17 @@ def load(path: str | os.PathLike, trajectories: type[Trajectories]) -> Trajector
         DataError: if the file is missing, not a valid ``.npz``, lacks required arrays,
             has wrong shapes, or contains NaN/inf.
     """
+    if not str(path).strip():
+        raise DataError("the data file name is empty; name a .npz data file")
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a .npz data file; name the file in it")
     if not path.is_file():
+        try:
+            os.stat(path)
+        except (OSError, RuntimeError) as err:
+            if not isinstance(err, FileNotFoundError):
+                raise DataError(f"data file {path}: {path_problem(err)}") from None
         raise DataError(f"data file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as npz:

@@ -17,7 +17,16 @@ CHECKPOINT_EVERY = 1000
 
 #: what ``config.json`` holds beside the :class:`RunConfig` fields (written by
 #: :func:`~physnet.runs._rundir.run_config` and the run's status changes)
-RUN_METADATA = ("data", "data_sha256", "provenance", "run_format", "status", "seeds", "auto")
+RUN_METADATA = (
+    "data",
+    "data_relative",
+    "data_sha256",
+    "provenance",
+    "run_format",
+    "status",
+    "seeds",
+    "auto",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,13 @@ A run directory holds
 - ``training.npz``: the training state (parameters, optimizer state, step, keys), saved
   periodically while training runs, so an interrupted run resumes to the bit
   (``physnet train --resume RUN``);
-- ``.physnet-output``: the marker that makes it a physnet output (:mod:`physnet._io`).
+- ``.physnet-output``: the marker that makes it a physnet output (:mod:`physnet._io`);
+- ``.lock``: locked (``fcntl.flock``) by the process writing the run, from the start of
+  training to its end, so two processes never write one run at once (:func:`lock_run`).
+
+``config.json`` stores the data file's absolute path (``data``) and its path relative to the
+run directory (``data_relative``): a run directory copied or moved together with its data
+finds them again (the SHA-256 is still checked).
 
 ``config.json`` records ``status``: ``"training"`` while training runs (or after it was
 interrupted), ``"diverged"`` (the checkpoint holds the last good parameters) or
@@ -24,13 +30,25 @@ random keys of the training run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .._errors import DataError
-from .._io import atomic_directory, file_sha256, replace_directory, write_json
+from .._errors import ConfigError, DataError
+from .._io import (
+    LOCK_FILE,
+    OutputWriteError,
+    atomic_directory,
+    check_output,
+    file_sha256,
+    replace_directory,
+    write_json,
+    write_marker,
+)
 from .._version import __version__
 from ..data import AbstractSplit, Trajectories, split_from_json
 
@@ -129,13 +147,25 @@ class RunDirectory:
             )
         return load_model(self.checkpoint)
 
+    def data_path(self):
+        """The data file the run trained on: ``config["data"]`` (absolute), or, where that is
+        gone, the file at ``data_relative`` from the run directory (a run copied or moved
+        with its data); ``config["data"]`` as stored when neither exists."""
+        data = self.config.get("data")
+        relative = self.config.get("data_relative")
+        if isinstance(data, str) and Path(data).is_file():
+            return data
+        if isinstance(relative, str) and (self.path / relative).is_file():
+            return str(self.path / relative)
+        return data
+
     def load_data(self) -> Trajectories:
         """The data file the run trained on, checked against the SHA-256 recorded at training.
 
         Raises:
             DataError: if the file is gone or has changed since training.
         """
-        data = self.config.get("data")
+        data = self.data_path()
         if not isinstance(data, str):
             raise DataError(f"{self.path / CONFIG_FILE}: no data file recorded")
         if not Path(data).is_file():
@@ -204,6 +234,86 @@ def run_config(
     return config
 
 
+def _with_relative_data(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    if isinstance(config.get("data"), str):
+        try:
+            relative = os.path.relpath(config["data"], os.path.abspath(out))
+        except ValueError:  # another drive (Windows)
+            return config
+        config = {**config, "data_relative": relative}
+    return config
+
+
+#: run locks this process holds: real path of the run -> open file descriptor
+_HELD: dict[str, int] = {}
+
+
+def lock_run(path: str | os.PathLike) -> None:
+    """Lock the run directory ``path`` for this process (``fcntl.flock`` on ``RUN/.lock``,
+    non-blocking); a lock this process already holds is kept. The operating system releases
+    it when the process ends, however it ends, so a dead process never blocks a run.
+
+    Raises:
+        ConfigError: one line, when another process holds the lock.
+    """
+    import fcntl
+
+    path = Path(path)
+    key = os.path.realpath(path)
+    if key in _HELD:
+        return
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:  # a read-only folder, ...
+        raise ConfigError(
+            f"{path}: cannot write its lock file {LOCK_FILE} ({err.strerror})"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(
+            f"{path} is being written by another physnet process (pid {pid}); wait for it to "
+            "end or choose another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _HELD[key] = fd
+
+
+def unlock_run(path: str | os.PathLike) -> None:
+    """Release this process's lock on the run directory ``path`` (if held)."""
+    fd = _HELD.pop(os.path.realpath(path), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def holds_run_lock(fn):
+    """Decorate ``train_run``/``resume_run``: a resumed run is locked before anything is
+    read or written (:func:`lock_run`), and every run lock taken during the call is released
+    when it returns or raises (interrupted, diverged, refused)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = set(_HELD)
+        try:
+            if fn.__name__ == "resume_run":
+                run = args[0] if args else kwargs.get("run")
+            elif kwargs.get("resume"):
+                run = args[1] if len(args) > 1 else kwargs.get("out")
+            else:
+                run = None
+            if run is not None and Path(run).is_dir():
+                lock_run(run)
+            return fn(*args, **kwargs)
+        finally:
+            for key in set(_HELD) - before:
+                unlock_run(key)
+
+    return wrapper
+
+
 def start_run(
     out: str | os.PathLike,
     *,
@@ -213,15 +323,43 @@ def start_run(
     inputs=(),
 ) -> Path:
     """Create the run directory ``out`` (status ``"training"``) with its configuration and
-    split, before training starts, so training checkpoints land in it.
+    split, before training starts, so training checkpoints land in it; the run is locked for
+    this process (:func:`lock_run`) until the training call returns.
 
-    ``out`` must be new, empty or (with ``overwrite``) a previous physnet run, which is then
-    replaced (:func:`physnet._io.check_output`).
+    ``out`` must be new, empty or (with ``overwrite``) a previous physnet run holding only
+    physnet's files, which are then replaced (:func:`physnet._io.check_output`).
+
+    Raises:
+        ConfigError: if ``out`` is refused, or another physnet process is writing it.
     """
-    with atomic_directory(out, "run", overwrite=overwrite, inputs=inputs) as tmp:
-        write_json(tmp / CONFIG_FILE, config)
+    check_output(out, "run", overwrite=overwrite, inputs=inputs)
+    path = Path(os.path.abspath(out))
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    # the loser of two processes starting the same run leaves the folder alone (the winner
+    # may have locked a folder the loser created)
+    lock_run(Path(out))  # named as the user named it
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp"))
+    try:
+        check_output(path, "run", overwrite=overwrite, inputs=inputs)  # again, under the lock
+        os.chmod(tmp, 0o777 & ~_umask())
+        write_json(tmp / CONFIG_FILE, _with_relative_data(config, path))
         write_json(tmp / SPLIT_FILE, split.to_json())
+        write_marker(tmp, "run", files=[CONFIG_FILE, SPLIT_FILE])
+        replace_directory(tmp, path, keep={LOCK_FILE})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        unlock_run(path)
+        if created and all(e.name == LOCK_FILE for e in path.iterdir()):
+            shutil.rmtree(path, ignore_errors=True)  # only the folder this call made, empty
+        raise
     return Path(out)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def finish_run(
@@ -233,20 +371,35 @@ def finish_run(
     status: str = "complete",
 ) -> Path:
     """Write the trained model (``checkpoint/``) and ``metrics.json`` into a started run and
-    set its status; each file is replaced atomically, ``config.json`` last."""
+    set its status; each file is replaced atomically, ``config.json`` last.
+
+    Raises:
+        OutputWriteError: one line, when the disk is full (or another write error): the
+            training state in the run is intact, and the run resumes from it.
+    """
     from .._checkpoint import save_model
 
     out = Path(out)
     run = RunDirectory.open(out)
     tmp = out / f".{CHECKPOINT_DIR}.new"
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    save_model(model, tmp, extra={"system": data_metadata})
-    replace_directory(tmp, out / CHECKPOINT_DIR)
-    write_json(out / METRICS_FILE, metrics)
-    write_json(out / CONFIG_FILE, {**run.config, "status": status})
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        save_model(model, tmp, extra={"system": data_metadata})
+        replace_directory(tmp, out / CHECKPOINT_DIR)
+        write_json(out / METRICS_FILE, metrics)
+        write_json(out / CONFIG_FILE, {**run.config, "status": status})
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = (
+            f"its training state {out / TRAINING_FILE} is intact: free space, then resume with "
+            f"physnet train --resume {out}"
+            if (out / TRAINING_FILE).is_file()
+            else "train it again once there is space"
+        )
+        raise OutputWriteError(
+            f"could not write the trained model into {out} ({err.strerror or err}); {kept}"
+        ) from None
     return out
 
 
@@ -284,7 +437,7 @@ def write_run(
     )
     with atomic_directory(out, "run", overwrite=overwrite, inputs=[data_path]) as tmp:
         save_model(model, tmp / CHECKPOINT_DIR, extra={"system": data_metadata})
-        write_json(tmp / CONFIG_FILE, config)
+        write_json(tmp / CONFIG_FILE, _with_relative_data(config, Path(out)))
         write_json(tmp / SPLIT_FILE, split.to_json())
         write_json(tmp / METRICS_FILE, metrics)
     return Path(out)

@@ -27,7 +27,7 @@ from ..training import (
 from ..training import fit_states as states_fit
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
 from ._config import RunConfig
-from ._rundir import RunDirectory, file_sha256, finish_run, run_config, start_run
+from ._rundir import RunDirectory, file_sha256, finish_run, holds_run_lock, run_config, start_run
 from ._select import apply_scale, known_system, resolve_scale, select_structure
 from ._setup import (
     _FIT_STATES_OPTIONS,
@@ -148,6 +148,7 @@ def _check_preset(preset, batch_size) -> None:
         )
 
 
+@holds_run_lock
 def train_run(
     data_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -246,7 +247,7 @@ def train_run(
             progress=progress,
             checkpoint=training_state,
             checkpoint_every=checkpoint_every,
-            resume=training_state if resume else None,
+            resume=training_state if resume and training_state.is_file() else None,
             member_batch_size=ensemble_batch,
         ),
     )
@@ -276,10 +277,7 @@ def train_run(
     if scales is not None:
         metrics["scales"] = [float(v) for v in scales]
         metrics["scale_why"] = scale_why
-    if resume:
-        if not training_state.is_file():
-            raise DataError(f"{out} holds no training state ({training_state.name}) to resume")
-    else:
+    if not resume:  # a resumed run without training state (stopped early) starts at step 0
         stored = run_config(stored, data_path=data_path, data_metadata=data.metadata)
         start_run(out, config=stored, split=the_split, overwrite=overwrite, inputs=[data_path])
     finish = dict(data_metadata=data.metadata)
@@ -342,6 +340,7 @@ def train_run(
     return out, metrics
 
 
+@holds_run_lock
 def resume_run(
     run: str | os.PathLike, *, steps: int | None = None, progress: bool | None = None
 ) -> tuple[Path, dict[str, Any]]:
@@ -361,7 +360,7 @@ def resume_run(
             "new run instead)"
         )
     c = rd.config
-    data = c.get("data")
+    data = rd.data_path()
     if not isinstance(data, str) or not Path(data).is_file():
         raise DataError(f"{rd.path}: the run's data file {data!r} is gone")
     if file_sha256(data) != c.get("data_sha256"):

@@ -8,6 +8,7 @@ loss, KAN grid updates, early stopping, user hooks).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -90,33 +91,39 @@ class Checkpointing:
 
 
 class _SigintFlag:
-    """While active, the first Ctrl-C (SIGINT) only sets ``raised`` (checked between chunks,
-    so it is never lost inside compiled code or a callback); a second one interrupts at once."""
+    """While active, the first Ctrl-C (SIGINT) or SIGTERM (a scheduler's or ``kill``'s stop)
+    only sets ``raised`` (checked between chunks, so it is never lost inside compiled code or
+    a callback: the training state is then saved and training stops as on Ctrl-C); a second
+    one interrupts at once (``KeyboardInterrupt``). The previous handlers are restored on
+    exit."""
 
     def __init__(self):
         self.raised = False
-        self._previous = None
+        self._previous = {}
 
     def __enter__(self):
         import signal
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
         import signal
 
         self.raised = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in self._previous:
+            signal.signal(sig, signal.default_int_handler)
 
     def __exit__(self, *exc):
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(sig, previous)
         return False
 
 
@@ -209,9 +216,15 @@ def drive(
     def compiled(state, rest, start, length):
         return program(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length), *extra)
 
+    stack = contextlib.ExitStack()  # Ctrl-C/SIGTERM while compiling also saves (at step done)
+    sigint = stack.enter_context(_SigintFlag())
     if plan:  # compile (or find compiled) with a call that runs no step
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(state, rest, 0, 0))
+        try:
+            jax.block_until_ready(compiled(state, rest, 0, 0))
+        except BaseException:
+            stack.close()  # the previous signal handlers back
+            raise
         out.compile_seconds = time.perf_counter() - t0
 
     def call_hooks(step: int) -> bool:
@@ -264,7 +277,7 @@ def drive(
         )
         out.checkpoint_seconds += time.perf_counter() - t0
 
-    with _SigintFlag() as sigint:
+    with stack:
         stop = call_hooks(0) if plan and done == 0 else False
         if sigint.raised:
             out.interrupted = done

@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from .._errors import DataError
-from .._io import atomic_path
+from .._io import OutputWriteError, atomic_path
 
 #: version of the training-checkpoint layout
 TRAINING_FORMAT = 1
@@ -98,10 +98,29 @@ def save_training_state(
         "fingerprint": fingerprint,
     }
     arrays["header"] = np.asarray(json.dumps(header))
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+    try:
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+    except OSError as err:  # a full disk, a quota: the previous checkpoint was not touched
+        raise OutputWriteError(
+            f"could not write the training checkpoint {path} at step {done} "
+            f"({err.strerror or err}); {_previous(path)}"
+        ) from None
     return path
+
+
+def _previous(path: Path) -> str:
+    """What an interrupted checkpoint write left: the previous checkpoint, intact."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            done = json.loads(str(npz["header"]))["done"]
+    except Exception:
+        return "no earlier training checkpoint exists: free space and train again"
+    return (
+        f"the previous checkpoint (step {done}) is intact: free space, then resume from it "
+        f"(physnet train --resume {path.parent})"
+    )
 
 
 def _fill(target, arrays: dict[str, np.ndarray], prefix: str, where: Path):
