@@ -33,6 +33,12 @@ def files(tmp_path_factory):
     return {"root": root, "data": data, "run": run}
 
 
+@pytest.fixture
+def no_equilibria(monkeypatch):
+    """Evaluations here test their warnings, not the rest points: skip that search (speed)."""
+    monkeypatch.setattr(pn.runs._evaluate, "equilibrium_metrics", lambda *a, **k: {})
+
+
 def _cli(capsys, *args):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
@@ -212,7 +218,9 @@ def test_evaluate_refuses_a_run_whose_data_checksum_was_removed(tmp_path, files)
         evaluate_run(run, t1=0.5)
 
 
-def test_evaluate_on_the_runs_own_data_moved_uses_the_stored_test_split(tmp_path, files, capsys):
+def test_evaluate_on_the_runs_own_data_moved_uses_the_stored_test_split(
+    tmp_path, files, capsys, no_equilibria
+):
     moved = tmp_path / "renamed.npz"
     shutil.copy(files["data"], moved)
     code, out, err = _cli(
@@ -228,7 +236,7 @@ def test_evaluate_on_the_runs_own_data_moved_uses_the_stored_test_split(tmp_path
     assert any("stored test split" in w for w in _warnings(err))
 
 
-def test_t1_on_measured_data_is_reported_as_not_used(tmp_path, files, capsys):
+def test_t1_on_measured_data_is_reported_as_not_used(tmp_path, files, capsys, no_equilibria):
     rng = np.random.default_rng(0)
     t = np.linspace(0, 6, 40)
     rows = ["t,q,v"] + [
@@ -246,7 +254,7 @@ def test_t1_on_measured_data_is_reported_as_not_used(tmp_path, files, capsys):
     assert "--t1" in json.loads((tmp_path / "e" / "metrics.json").read_text())["warnings"][0]
 
 
-def test_a_diverged_run_is_scored_with_a_warning(tmp_path, files, capsys):
+def test_a_diverged_run_is_scored_with_a_warning(tmp_path, files, capsys, no_equilibria):
     run = tmp_path / "run"
     shutil.copytree(files["run"], run)
     config = json.loads((run / "config.json").read_text())
@@ -261,7 +269,9 @@ def test_a_diverged_run_is_scored_with_a_warning(tmp_path, files, capsys):
 
 
 # ------------------------------------------------------------------ 12. coordinates
-def test_lnn_on_canonical_data_and_evaluation_across_coordinates_warn(tmp_path, capsys):
+def test_lnn_on_canonical_data_and_evaluation_across_coordinates_warn(
+    tmp_path, capsys, no_equilibria
+):
     canonical = _data(tmp_path / "qp.npz", "mass-spring", mass=4.5)
     velocity = _data(tmp_path / "qv.npz", "mass-spring", coordinates="velocity", mass=4.5)
     lnn = pn.build_model("lnn", 2, "mlp", **SMALL)
