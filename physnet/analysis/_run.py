@@ -20,6 +20,10 @@ from ._spectrum import (
     trace_ratio_weights,
 )
 
+#: the fewest training states ``analyze_run`` takes: with fewer, the power-law fit of the
+#: spectrum (2 parameters) would pass exactly through as many eigenvalues as it has
+MIN_SAMPLES = 3
+
 
 def analyze_run(run: str | os.PathLike, *, samples: int = 400, modes: int = 50) -> dict[str, Any]:
     """The NTK read-outs of a trained run, at its final parameters.
@@ -50,10 +54,18 @@ def analyze_run(run: str | os.PathLike, *, samples: int = 400, modes: int = 50) 
     from ..evaluation import rollout
     from ..runs import RunDirectory
 
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < MIN_SAMPLES:
+        raise ConfigError(
+            f"analyze ntk: --samples must be an integer >= {MIN_SAMPLES} (the spectrum's "
+            f"power-law fit needs more eigenvalues than its 2 parameters), got {samples!r}"
+        )
     rd = RunDirectory.open(run)
     model = rd.load_model()
     if isinstance(model, Ensemble):
         raise ConfigError(f"analyze ntk: {run} holds an ensemble; train a single model")
+    from ..runs._evaluate import _check_data_checksum
+
+    _check_data_checksum(rd, None, "restore it, or train the run again")
     train, test = rd.train_test()
     loss = rd.config.get("loss", "derivative")
     operator = "acceleration" if loss == "acceleration" else default_operator(model)

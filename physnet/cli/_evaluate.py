@@ -15,7 +15,13 @@ def add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="roll a trained model out and report metrics")
     p.add_argument("--run", required=True, help="run directory from `physnet train`")
     p.add_argument("--data", default=None, help="data file (default: the run's test split)")
-    p.add_argument("--t1", type=_positive_float, default=100.0, help="rollout horizon")
+    p.add_argument(
+        "--t1",
+        type=_positive_float,
+        default=None,
+        help="rollout horizon for data of a known system (default 100); measured data are "
+        "rolled out over their recorded times",
+    )
     p.add_argument("--dt", type=_positive_float, default=0.01, help="integrator step")
     p.add_argument("--solver", default="rk4", choices=list(SOLVERS))
     p.add_argument(
@@ -87,6 +93,8 @@ def _cmd_evaluate(args) -> int:
         json.dumps(strict_json({k: v for k, v in metrics.items() if not k.endswith("_members")})[0])
     )
     print(evaluation_summary(metrics, metrics.get("state_names")), file=sys.stderr)
+    for warning in metrics.get("warnings", []):
+        print(f"physnet evaluate: warning: {warning}", file=sys.stderr)
     if "vector_field" in metrics:
         print(f"physnet evaluate: warning: {metrics['vector_field']}", file=sys.stderr)
         return EXIT_USER_ERROR

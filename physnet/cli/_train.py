@@ -35,7 +35,8 @@ def add_train_parser(sub) -> None:
         default=None,
         metavar="RUN",
         help="continue the interrupted run RUN from its saved training state, with its own "
-        "options (--steps may raise the step count); the result equals an uninterrupted run",
+        "options (other option flags are refused; --steps may raise the step count); the "
+        "result equals an uninterrupted run",
     )
     p.add_argument(
         "--checkpoint-every",
@@ -160,6 +161,65 @@ def add_train_parser(sub) -> None:
     p.add_argument("--out", default=None, help="run directory to create (required)")
     _add_model_flags(p, MODELS)
     _add_loss_flags(p, LOSSES)
+    _record_given(p)
+
+
+def _record_given(parser) -> None:
+    """Make every option of ``parser`` add its destination to ``args.given_flags`` when it
+    appears on the command line (a flag given with its default value included), so that
+    ``--resume`` can refuse the options it would otherwise ignore."""
+    parser.set_defaults(given_flags=None)
+    made: dict = {}
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        base = type(action)
+        if base not in made:
+
+            def call(self, parser, namespace, values, option_string=None, _base=base):
+                if getattr(namespace, "given_flags", None) is None:
+                    namespace.given_flags = []
+                namespace.given_flags.append(option_string or self.option_strings[0])
+                _base.__call__(self, parser, namespace, values, option_string)
+
+            made[base] = type(base.__name__, (base,), {"__call__": call})
+        action.__class__ = made[base]
+
+
+#: the flags that go with --resume: the step count may be raised, the progress bar dropped,
+#: and a user's own model or approximator class imported (it must be the run's)
+_RESUME_FLAGS = ("--resume", "--steps", "--quiet", "--model", "--approximator")
+
+
+def _check_resume_flags(args) -> None:
+    """``--resume RUN`` continues with the run's own options: refuse every other option in
+    one line naming them, and a ``--model``/``--approximator`` that is not the run's own
+    class path."""
+    from .._errors import ConfigError
+
+    given = list(dict.fromkeys(getattr(args, "given_flags", None) or []))
+    other = [f for f in given if f not in _RESUME_FLAGS]
+    if other:
+        raise ConfigError(
+            f"--resume RUN continues with the run's own options (config.json); drop "
+            f"{' '.join(other)} (only --steps, --quiet and --model/--approximator "
+            "package.module:Class go with --resume; train a new run to change options)"
+        )
+    from ..runs import RunDirectory
+
+    config = None
+    for flag in ("model", "approximator"):
+        if f"--{flag}" not in given:
+            continue
+        value = getattr(args, flag)
+        if config is None:
+            config = RunDirectory.open(args.resume).config
+        if ":" not in str(value) or value != config.get(flag):
+            raise ConfigError(
+                f"--resume RUN continues with the run's own --{flag} {config.get(flag)}; "
+                f"--{flag} {value} only imports that class (package.module:Class): drop it "
+                "or name the run's"
+            )
 
 
 def _loss_flags() -> tuple[str, ...]:
@@ -274,6 +334,7 @@ def _cmd_train(args) -> int:
             raise ConfigError(
                 f"--resume RUN reads the run's own options; drop --{' --'.join(given)}"
             )
+        _check_resume_flags(args)
         _import_named_classes(args)
         out, metrics = resume_run(
             args.resume, steps=args.steps, progress=False if args.quiet else None

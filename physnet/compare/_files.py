@@ -30,7 +30,22 @@ def _read_npz(path: str):
         raise DataError(f"file_task: cannot read {path}: {err}") from None
     if "x" not in arrays or "y" not in arrays:
         raise DataError(f"file_task: {path} must hold arrays 'x' and 'y' (has {sorted(arrays)})")
-    test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else None
+    pair = [k for k in ("x_test", "y_test") if k in arrays]
+    if len(pair) == 1:
+        missing = ({"x_test", "y_test"} - set(pair)).pop()
+        raise DataError(f"file_task: {path} has {pair[0]} but no {missing}; give both or neither")
+    for k, a in arrays.items():
+        if k in ("x", "y", "x_test", "y_test") and a.ndim == 0:
+            raise DataError(f"file_task: {path}: {k} must be an array of rows, got a scalar")
+    for xk, yk in (("x", "y"), ("x_test", "y_test")):
+        if xk in arrays and len(arrays[xk]) != len(arrays[yk]):
+            raise DataError(
+                f"file_task: {path}: {xk} has {len(arrays[xk])} rows and {yk} "
+                f"{len(arrays[yk])}; need one target row per input row"
+            )
+    test = None
+    if pair:
+        test = (arrays["x_test"].reshape(len(arrays["x_test"]), -1), arrays["y_test"])
     return arrays["x"].reshape(len(arrays["x"]), -1), arrays["y"], test
 
 

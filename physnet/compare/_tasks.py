@@ -70,8 +70,13 @@ class Task:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "description", description)
         for part, (x, y) in (("train", train), ("test", test)):
-            x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
-            if x.ndim != 2 or y.shape[0] != x.shape[0]:
+            x, y = np.asarray(x), np.asarray(y)
+            for what, a in (("inputs x", x), ("targets y", y)):
+                if a.dtype.kind not in "iuf":
+                    got = "complex numbers" if a.dtype.kind == "c" else f"dtype {a.dtype}"
+                    raise DataError(f"Task {name!r}: {part} {what} must be real numbers, got {got}")
+            x = x.astype(np.float64)
+            if x.ndim != 2 or y.ndim == 0 or y.shape[0] != x.shape[0]:
                 raise DataError(
                     f"Task {name!r}: {part} must be (x (n, d), y (n, ...)), got shapes "
                     f"{x.shape} and {y.shape}"
@@ -79,6 +84,14 @@ class Task:
             if not (np.all(np.isfinite(x)) and np.all(np.isfinite(np.asarray(y, float)))):
                 raise DataError(f"Task {name!r}: {part} data contain NaN or infinity")
             object.__setattr__(self, part, (x, self._targets(y)))
+        (x, y), (xt, yt) = self.train, self.test
+        if len(x) == 0 or len(xt) == 0:
+            raise DataError(f"Task {name!r}: train and test need at least one row each")
+        if xt.shape[1:] != x.shape[1:] or yt.shape[1:] != y.shape[1:]:
+            raise DataError(
+                f"Task {name!r}: test data must have the train data's widths: x {x.shape[1:]} "
+                f"and y {y.shape[1:]}, got x {xt.shape[1:]} and y {yt.shape[1:]}"
+            )
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         """The stored targets: float64 ``(n, m)``."""
@@ -137,7 +150,19 @@ class ClassificationTask(Task):
     kind = "classification"
 
     def _targets(self, y):
-        return y.astype(np.int32).reshape(-1)
+        if y.ndim > 1 and int(np.prod(y.shape[1:])) != 1:
+            raise DataError(
+                f"Task {self.name!r}: class labels must be one per row, got targets of shape "
+                f"{y.shape}"
+            )
+        y = y.reshape(-1)
+        if np.any(y < 0) or np.any(y != np.round(y)) or np.any(y > 2**31 - 1):
+            bad = y[(y < 0) | (y != np.round(y)) | (y > 2**31 - 1)][0]
+            raise DataError(
+                f"Task {self.name!r}: class labels must be non-negative integers 0, 1, 2, ..., "
+                f"got {bad.item()!r}"
+            )
+        return y.astype(np.int32)
 
     @property
     def out_features(self) -> int:
@@ -305,6 +330,13 @@ def expression_task(
             match the names.
     """
     names = [str(n) for n in names]
+    if not names or any(not n.strip() for n in names):
+        raise ConfigError(f"expression_task: every input needs a name, got {names!r}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(
+            f"expression_task: input names must differ; {', '.join(repeated)} given twice"
+        )
     if len(np.atleast_1d(low)) != len(names) or len(np.atleast_1d(high)) != len(names):
         raise ConfigError(
             f"expression_task: low and high need one number per input ({', '.join(names)}), "

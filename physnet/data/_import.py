@@ -60,7 +60,7 @@ class Table:
 
     def __init__(self, path: Path):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
         except FileNotFoundError:
             raise DataError(f"data file not found: {path}") from None
         except (OSError, UnicodeDecodeError) as err:

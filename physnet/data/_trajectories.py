@@ -24,6 +24,34 @@ from ._npz import ARRAY_FIELDS
 from ._split import TrajectorySplit
 
 
+def _as_float64(data, name: str) -> None:
+    """Set field ``name`` of ``data`` to float64 (physnet computes in float64): integer and
+    lower-precision float arrays are converted (a NumPy array stays NumPy, a JAX array JAX);
+    anything that is not real numbers (strings, objects, complex, booleans) is refused in one
+    line naming the field."""
+    value = getattr(data, name)
+    if value is None:
+        return
+    converted = not hasattr(value, "dtype")
+    if converted:
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise DataError(f"{name} must be an array of real numbers ({err!s:.80})") from None
+    kind = np.dtype(value.dtype).kind
+    if kind not in "iuf":
+        what = {"c": "complex numbers", "b": "booleans"}.get(kind, f"dtype {value.dtype}")
+        raise DataError(f"{name} must hold real numbers (integers or floats), got {what}")
+    if np.dtype(value.dtype) != np.float64:
+        converted = True
+        if isinstance(value, np.ndarray):
+            value = value.astype(np.float64)
+        else:
+            value = jnp.asarray(value, dtype=jnp.float64)
+    if converted:
+        object.__setattr__(data, name, value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Trajectories:
     """Observed trajectories of a dynamical system.
@@ -51,8 +79,12 @@ class Trajectories:
         lengths: valid observations per trajectory, shape ``(B,)`` with ``2 <= lengths <= T``,
             or ``None`` when every trajectory has all ``T`` (normalised to ``None`` then).
 
+    Arrays of integers or of a lower float precision are stored as float64 (physnet computes
+    in float64; a NumPy array stays NumPy, a JAX array JAX).
+
     Raises:
-        DataError: on inconsistent shapes, non-finite values or times that do not increase.
+        DataError: on inconsistent shapes, non-finite values, times that do not increase, or
+            arrays that are not real numbers (strings, objects, complex, booleans).
     """
 
     ts: Array
@@ -64,6 +96,8 @@ class Trajectories:
     lengths: np.ndarray | None = None
 
     def __post_init__(self):
+        for name in ("ts", *ARRAY_FIELDS):
+            _as_float64(self, name)
         states = np.asarray(self.states)
         if states.ndim != 3:
             raise DataError(

@@ -40,6 +40,9 @@ FIELD_RATIO = 1e-6
 #: at most this many output points x initial conditions x substeps in one evaluation rollout
 MAX_ROLLOUT_STEPS = 10**7
 
+#: the rollout horizon of data of a known system unless ``t1`` is given
+DEFAULT_T1 = 100.0
+
 #: fixed steps per output interval of evaluation rollouts (output every ``10 * dt``)
 SUBSTEPS = 10
 
@@ -352,7 +355,7 @@ def evaluate_run(
     run: str | os.PathLike | RunDirectory,
     *,
     data: str | os.PathLike | None = None,
-    t1: float = 100.0,
+    t1: float | None = None,
     dt: float = 0.01,
     solver: str = "rk4",
     symbolic: bool = False,
@@ -404,6 +407,9 @@ def evaluate_run(
     """
     import jax as _jax
 
+    t1_given = t1 is not None
+    t1 = DEFAULT_T1 if t1 is None else t1
+    warnings: list[str] = []
     run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
     if out is None:  # the run's own evaluation slot: a previous evaluation there is replaced
         out, overwrite = run.path / "evaluation", True
@@ -427,8 +433,25 @@ def evaluate_run(
         model = ensemble.member(0)  # the structure; all members are rolled out below
     elif symbolic:
         check_symbolic(model)
-    test = run.in_training_units(Trajectories.load(data)) if data is not None else None
-    test = run.train_test()[1] if test is None else test
+    _check_data_checksum(run, data)
+    data_sha = None
+    if data is None:
+        test = run.train_test()[1]
+    else:
+        test = run.in_training_units(Trajectories.load(data))
+        data_sha = file_sha256(data)  # after the load, which says why a file is unreadable
+        if data_sha == run.config.get("data_sha256"):  # the run's own data, moved or renamed
+            if run.split is not None:
+                test = run.split.apply(test)[1]
+                warnings.append(
+                    f"--data {data} is the run's training data (same SHA-256): evaluated on "
+                    "its stored test split, the training trajectories left out"
+                )
+            else:
+                warnings.append(
+                    f"--data {data} is the run's training data (same SHA-256) and the run "
+                    "stores no split: the scores include the training trajectories"
+                )
     if test.state_size != model.state_size:
         raise DataError(
             f"data state size {test.state_size} does not match the model's {model.state_size}"
@@ -442,6 +465,7 @@ def evaluate_run(
             "evaluate on it anyway"
         )
     energy_fn = None if energy is None else energy_function(energy, state_names(test))
+    warnings += _run_warnings(run, data, test, measured="system" not in test.metadata, t1=t1_given)
     if "system" not in test.metadata:
         metrics = _evaluate_measured(model, ensemble, test, solver, dt, energy_fn)
         if symbolic:
@@ -485,7 +509,7 @@ def evaluate_run(
         "run": str(run.path.resolve()),
         "run_data_sha256": run.config.get("data_sha256"),
         "data": str(Path(data).resolve()) if data is not None else "the run's test split",
-        "data_sha256": file_sha256(data) if data is not None else run.config.get("data_sha256"),
+        "data_sha256": data_sha if data is not None else run.config.get("data_sha256"),
         "system": given[0],
         "parameters": given[1],
         **{k: test.metadata[k] for k in ("system_class",) if k in test.metadata},
@@ -494,9 +518,74 @@ def evaluate_run(
         "physnet": __version__,
         "jax": _jax.__version__,
     }
+    if run.status == "diverged":
+        diverged_at = _diverged_at(run)
+        metrics["diverged_at"] = diverged_at
+        at = "" if diverged_at is None else f" at step {diverged_at}"
+        warnings.append(
+            f"the run diverged{at} (status diverged): these are the scores of its last good "
+            "parameters, not of a finished training"
+        )
+    if warnings:
+        metrics["warnings"] = warnings
     with atomic_directory(out, "evaluation", overwrite=overwrite, inputs=[run.path, data]) as tmp:
         write_json(tmp / "metrics.json", metrics)
     return out, metrics
+
+
+def _check_data_checksum(
+    run: RunDirectory, data, fix: str = "evaluate on an explicit file with --data, or restore it"
+) -> None:
+    """Refuse, in one line, to read the run's own data file (``data`` None) when its
+    ``config.json`` lost the checksum that proves the file unchanged (runs of physnet 0.1,
+    which stored neither checksum nor split, are not affected: they are evaluated on an
+    explicit file only)."""
+    if data is None and run.split is not None:
+        expected = run.config.get("data_sha256")
+        if not (isinstance(expected, str) and len(expected) == 64):
+            raise DataError(
+                f"{run.path / 'config.json'} has no data checksum (data_sha256), so the run's "
+                f"data file cannot be checked to be the one it trained on; {fix}"
+            )
+
+
+def _diverged_at(run: RunDirectory):
+    """The step a diverged run diverged at (its training metrics), or None if unknown."""
+    try:
+        return run.metrics.get("diverged_at")
+    except (DataError, AttributeError):
+        return None
+
+
+def _run_warnings(run: RunDirectory, data, test: Trajectories, *, measured: bool, t1: bool):
+    """Warnings about what evaluation does not do as asked: ``--t1`` on measured data (their
+    rollouts follow the recorded times) and evaluation data whose coordinates are of
+    another kind ((q, q̇) or (q, p)) than the run's training data."""
+    out = []
+    if measured and t1:
+        out.append(
+            "--t1 applies to data of a known system; measured data are rolled out over their "
+            "recorded times, so --t1 was not used"
+        )
+    if data is not None:
+        from ..data import velocity_coordinates
+        from ..data._units import unscale
+
+        try:  # in the file's units: scales of q and q̇ would hide the relation
+            trained = velocity_coordinates(unscale(run.train_test()[0]))
+        except DataError:  # the run's data file is gone or changed: nothing to compare
+            trained = None
+        given = velocity_coordinates(unscale(test))
+        if trained is not None and given is not None and trained != given:
+
+            def kind(v):
+                return "(q, q̇)" if v else "(q, p) with p != q̇"
+
+            out.append(
+                f"--data {data} holds states {kind(given)}, the run trained on states "
+                f"{kind(trained)}: the model's rollouts are of other coordinates"
+            )
+    return out
 
 
 def _evaluate_measured(model, ensemble, test, solver, dt, energy_fn) -> dict[str, Any]:

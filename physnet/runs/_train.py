@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -13,7 +15,7 @@ import numpy as np
 
 from .._checks import number
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
-from .._io import check_output
+from .._io import check_output, write_json
 from ..data import Trajectories
 from ..evaluation import derivative_mse, ensemble_readout
 from ..models import Ensemble, model_class
@@ -37,6 +39,21 @@ from ._setup import (
     make_split,
     resolve_defaults,
 )
+
+#: the checksum of the training options a run started with, beside its training state
+OPTIONS_FILE = "training-options.json"
+
+
+def options_sha256(config: dict[str, Any]) -> str:
+    """SHA-256 of the training-relevant options of a run's ``config.json`` (its
+    :class:`RunConfig` fields, ``steps`` left out since a resume may raise it, and
+    ``checkpoint_every``, which changes no number): what a resumed run must still hold."""
+    fields = RunConfig.from_json(config).to_json()
+    for name in ("steps", "checkpoint_every"):
+        fields.pop(name, None)
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 #: seeds are 64-bit signed integers (``jax.random.key`` with x64)
 MAX_SEED = 2**63 - 1
@@ -132,10 +149,16 @@ def _check_fit_states(options, loss, ensemble, preset, resume, batch_size) -> No
         raise ConfigError("a --fit-states run has no training state to resume; run it again")
 
 
-def _check_preset(preset, batch_size) -> None:
-    """The recipe name, and minibatches only with a recipe that takes them."""
+def _check_preset(preset, batch_size, lr=None) -> None:
+    """The recipe name, no learning rate beside it (a recipe has its own schedule, so an
+    ``lr`` would be recorded but not used), and minibatches only with a recipe that takes
+    them."""
     if preset is None:
         return
+    if lr is not None:
+        raise ConfigError(
+            f"--lr sets Adam's rate; --preset {preset} has its own schedule: drop one"
+        )
     if preset not in RECIPES:
         raise ConfigError(
             f"unknown --preset {preset!r}; choose one of {', '.join(RECIPES)} (or --lr LR: "
@@ -218,7 +241,7 @@ def train_run(
     train, test = the_split.apply(data)
     if config.ensemble_batch is not None and config.ensemble is None:
         raise ConfigError("--ensemble-batch applies to --ensemble N only")
-    _check_preset(config.preset, config.batch_size)  # before a structure selection's work
+    _check_preset(config.preset, config.batch_size, config.lr)  # before a selection's work
     config, selection = resolve_model(config, train, key=k_split, report=report)
     scales, scale_why = resolve_scale(config.scale, train, model_class(config.model))
     if scales is not None:
@@ -280,6 +303,7 @@ def train_run(
     if not resume:  # a resumed run without training state (stopped early) starts at step 0
         stored = run_config(stored, data_path=data_path, data_metadata=data.metadata)
         start_run(out, config=stored, split=the_split, overwrite=overwrite, inputs=[data_path])
+        write_json(out / OPTIONS_FILE, {"options_sha256": options_sha256(stored)})
     finish = dict(data_metadata=data.metadata)
     try:
         if ensemble is None:
@@ -369,6 +393,7 @@ def resume_run(
             "differs); a resumed run must see the same data"
         )
     stored = RunConfig.from_json(c)
+    _check_options_unchanged(rd, c)
     steps = stored.steps if steps is None else steps
     if not isinstance(steps, int) or steps < stored.steps:
         raise ConfigError(f"--steps must be at least the run's {stored.steps}, got {steps!r}")
@@ -384,10 +409,27 @@ def resume_run(
             f"in a run on its own: resume with --resume {rd.path} {' '.join(named)}"
         )
     if steps != stored.steps:
-        from .._io import write_json
-
         write_json(rd.path / "config.json", {**c, "steps": steps})
     return train_run(data, rd.path, stored.replace(steps=steps), progress=progress, resume=True)
+
+
+def _check_options_unchanged(rd: RunDirectory, config: dict[str, Any]) -> None:
+    """Refuse, in one line, a run whose ``config.json`` training options were edited since
+    training started (checked against :data:`OPTIONS_FILE`; runs started before physnet
+    wrote it are not checked)."""
+    path = rd.path / OPTIONS_FILE
+    if not path.is_file():
+        return
+    try:
+        saved = json.loads(path.read_text())["options_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: unreadable ({err!s:.80}); train a new run") from None
+    if saved != options_sha256(config):
+        raise DataError(
+            f"{rd.path / 'config.json'} was edited since training started (its training "
+            f"options differ from the checksum in {path.name}); a resumed run continues with "
+            "the options it started with: restore them, or train a new run"
+        )
 
 
 def _summarise_members(metrics: dict, summary: dict) -> None:

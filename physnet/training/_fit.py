@@ -17,7 +17,7 @@ from flax import nnx
 from jax import Array
 
 from .._checks import integer
-from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
+from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
 from ._auto import say
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
@@ -136,6 +136,49 @@ def _resolve_loss(config: FitConfig, data, where: str, progress) -> FitConfig:
     return config
 
 
+def _check_inputs(where: str, model, data, test_data, *, ensemble: bool = False) -> None:
+    """The model and data of a fit call, before any work: one line for a wrong type, and a
+    warning line on stderr for an LNN (its state is (q, q̇)) on data whose second half is
+    not the time derivative of the first (canonical (q, p) with p != q̇)."""
+    from ..models import Ensemble
+
+    want = Ensemble if ensemble else nnx.Module
+    if not isinstance(model, want):
+        kind = "a physnet.models.Ensemble" if ensemble else "a physnet model (an nnx.Module)"
+        raise ConfigError(
+            f"{where}: model must be {kind} (pn.build_model(...) or a model class), got "
+            f"{type(model).__name__}"
+        )
+    for name, value in (("data", data), ("test_data", test_data)):
+        if name == "test_data" and value is None:
+            continue
+        if not isinstance(value, Trajectories):
+            raise DataError(
+                f"{where}: {name} must be physnet.Trajectories (pn.data.from_table / "
+                f"Trajectories(ts, states)), got {type(value).__name__}"
+            )
+    _warn_lnn_coordinates(where, model.member(0) if ensemble else model, data)
+
+
+def _warn_lnn_coordinates(where: str, model, data: Trajectories) -> None:
+    from ..data import velocity_coordinates
+    from ..models import LNN
+
+    if not isinstance(model, LNN):
+        return
+    if "scales" in data.metadata:  # the relation holds in the file's units
+        from ..data._units import unscale
+
+        data = unscale(data)
+    if velocity_coordinates(data) is False:
+        print(
+            f"{where}: warning: an LNN's state is (q, q̇), but the second half of these states "
+            "is not the time derivative of the first (canonical (q, p) with p != q̇?); "
+            "train an HNN on (q, p) or generate the data with coordinates='velocity'",
+            file=sys.stderr,
+        )
+
+
 def _prepare(config: FitConfig, data, test_data, key, where: str):
     """The loss's sample arrays of ``data`` and ``test_data`` and the PRNG key."""
     batch = config.loss.prepare(data)
@@ -223,6 +266,7 @@ def fit(
             holds the parameters reached, saved in ``checkpoint`` when given.
         ConfigError: on invalid options; DataError: on a bad ``resume`` file.
     """
+    _check_inputs("fit", model, data, test_data)
     config, runtime = _config_and_runtime("fit", locals())
     return _fit_model(model, data, config, test_data=test_data, key=key, runtime=runtime)
 
@@ -430,6 +474,7 @@ def fit_ensemble(
     Raises:
         TrainingInterrupted: on Ctrl-C (SIGINT), as in :func:`fit`.
     """
+    _check_inputs("fit_ensemble", ensemble, data, test_data, ensemble=True)
     config, runtime = _config_and_runtime("fit_ensemble", locals())
     return _fit_members(ensemble, data, config, test_data=test_data, key=key, runtime=runtime)
 
