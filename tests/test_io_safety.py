@@ -13,12 +13,13 @@ import jax
 import numpy as np
 import optax
 import pytest
+from _cli import one_line as _one_line
+from _cli import run_cli as _cli
 from flax import nnx
 
 import physnet as pn
 from physnet._errors import DataError, TrainingInterrupted
 from physnet._io import MARKER, OutputWriteError, write_json
-from physnet.cli import main
 from physnet.data import generate
 from physnet.runs import RunDirectory, resume_run, train_run
 from physnet.systems import system_class
@@ -39,20 +40,6 @@ def files(tmp_path_factory):
 def _copy_run(files, dest):
     shutil.copytree(files["run"], dest)
     return dest
-
-
-def _cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err: str, *words):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def _params(model):

@@ -9,12 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _cli import one_line as _one_line
+from _cli import run_cli as _cli
 from flax import nnx
 
 import physnet as pn
 from physnet._errors import ConfigError, DataError, TrainingDivergedError
 from physnet._io import MARKER, write_json
-from physnet.cli import main
 from physnet.data import generate
 from physnet.runs import RunDirectory, evaluate_run, train_run
 from physnet.systems import system_class
@@ -34,19 +35,6 @@ def files(tmp_path_factory):
     other = _data(root / "duffing.npz", "duffing")
     run, _ = train_run(data, root / "run", options=SMALL, steps=5)
     return {"root": root, "data": data, "other": other, "run": run}
-
-
-def _cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err: str, *words):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 # ---------------------------------------------------------------- 1. data loss

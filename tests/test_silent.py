@@ -7,10 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _cli import one_line as _one_line
+from _cli import run_cli as _cli
 
 import physnet as pn
 from physnet._errors import ConfigError, DataError
-from physnet.cli import main
 from physnet.data import generate
 from physnet.runs import RunDirectory, evaluate_run, resume_run, train_run
 from physnet.systems import system_class
@@ -37,19 +38,6 @@ def files(tmp_path_factory):
 def no_equilibria(monkeypatch):
     """Evaluations here test their warnings, not the rest points: skip that search (speed)."""
     monkeypatch.setattr(pn.runs._evaluate, "equilibrium_metrics", lambda *a, **k: {})
-
-
-def _cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err: str, *words):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def _warnings(err: str) -> list[str]:

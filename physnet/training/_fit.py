@@ -152,7 +152,9 @@ def _check_inputs(where: str, model, data, test_data, *, ensemble: bool = False)
     for name, value in (("data", data), ("test_data", test_data)):
         if name == "test_data" and value is None:
             continue
-        if not isinstance(value, Trajectories):
+        # a loss of your own may prepare data of its own kind (compare's (x, y) pairs); a bare
+        # array, a list or nothing is never data
+        if value is None or isinstance(value, np.ndarray | jax.Array | list | str | int | float):
             raise DataError(
                 f"{where}: {name} must be physnet.Trajectories (pn.data.from_table / "
                 f"Trajectories(ts, states)), got {type(value).__name__}"
@@ -164,7 +166,7 @@ def _warn_lnn_coordinates(where: str, model, data: Trajectories) -> None:
     from ..data import velocity_coordinates
     from ..models import LNN
 
-    if not isinstance(model, LNN):
+    if not isinstance(model, LNN) or not isinstance(data, Trajectories):
         return
     if "scales" in data.metadata:  # the relation holds in the file's units
         from ..data._units import unscale
