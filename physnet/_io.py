@@ -100,6 +100,7 @@ KNOWN_ENTRIES = {
         "metrics.json",
         "checkpoint",
         "training.npz",
+        "training-options.json",
         "evaluation",
         "ntk",
         ".lock",
