@@ -311,7 +311,7 @@ def test_cli_fit_states_identifies_duffing_from_noisy_states(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "--data", path, "--model", "dhnn", "--approximator", "polynomial",
             "--degree", "4", "--fit-states", "--max-step", "1", "--weak-steps", "15",
-            "--latent-steps", "10", "--quiet", "--out", run]  # fmt: skip
+            "--latent-steps", "10", "--scale", "none", "--quiet", "--out", run]  # fmt: skip
     assert main(list(map(str, args))) == 0
     config = json.loads((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
@@ -324,6 +324,13 @@ def test_cli_fit_states_identifies_duffing_from_noisy_states(tmp_path, capsys):
     learned = jax.vmap(lambda y: model(0.0, y))(ys)
     true = jax.vmap(lambda y: SYSTEM.vector_field(0.0, y))(ys)
     assert float(jnp.max(jnp.abs(learned - true))) < 0.05 * float(jnp.max(jnp.abs(true)))
+    # the default --scale auto trains this record in canonical scales; σ̂ is reported in the
+    # file's units all the same
+    scaled = [a for a in args[:-2] if a not in ("--scale", "none")] + ["--out", tmp_path / "sc"]
+    assert main(list(map(str, scaled))) == 0
+    metrics = json.loads((tmp_path / "sc" / "metrics.json").read_text())
+    assert metrics["scales"] != [1.0, 1.0]
+    np.testing.assert_allclose(metrics["noise_level"], 0.01, rtol=0.3)
     for extra, message in (
         (["--ensemble", "2"], "drop --ensemble"),
         (["--loss", "trajectory"], "--loss trajectory does not apply"),

@@ -337,9 +337,9 @@ def train_run(
                     "fit": "states",
                     "final_cost": float(result.costs[-1]) if result.costs.size else None,
                     "train_seconds": result.seconds,
-                    "noise_level": None
+                    "noise_level": None  # σ̂ per component, in the file's units
                     if result.noise_level is None
-                    else [float(v) for v in result.noise_level],
+                    else [float(v) for v in train.to_units(result.noise_level)],
                 }
             metrics |= _member_metrics(trained, train, test)
         else:
