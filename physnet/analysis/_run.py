@@ -63,7 +63,7 @@ def analyze_run(run: str | os.PathLike, *, samples: int = 400, modes: int = 50) 
     model = rd.load_model()
     if isinstance(model, Ensemble):
         raise ConfigError(f"analyze ntk: {run} holds an ensemble; train a single model")
-    from ..runs._evaluate import _check_data_checksum
+    from ..runs._warnings import _check_data_checksum
 
     _check_data_checksum(rd, None, "restore it, or train the run again")
     train, test = rd.train_test()

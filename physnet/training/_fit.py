@@ -136,7 +136,17 @@ def _resolve_loss(config: FitConfig, data, where: str, progress) -> FitConfig:
     return config
 
 
-def _check_inputs(where: str, model, data, test_data, *, ensemble: bool = False) -> None:
+def _own_loss(loss) -> bool:
+    """Whether ``loss`` is physnet's (a name or an instance of a registered loss class), whose
+    data are :class:`~physnet.Trajectories`; a loss of your own may take data of its own kind."""
+    from ._losses import LOSSES
+
+    return isinstance(loss, str) or type(loss) in set(LOSSES.values())
+
+
+def _check_inputs(
+    where: str, model, data, test_data, *, loss="auto", ensemble: bool = False
+) -> None:
     """The model and data of a fit call, before any work: one line for a wrong type, and a
     warning line on stderr for an LNN (its state is (q, q̇)) on data whose second half is
     not the time derivative of the first (canonical (q, p) with p != q̇)."""
@@ -152,9 +162,8 @@ def _check_inputs(where: str, model, data, test_data, *, ensemble: bool = False)
     for name, value in (("data", data), ("test_data", test_data)):
         if name == "test_data" and value is None:
             continue
-        # a loss of your own may prepare data of its own kind (compare's (x, y) pairs); a bare
-        # array, a list or nothing is never data
-        if value is None or isinstance(value, np.ndarray | jax.Array | list | str | int | float):
+        # a loss of your own may prepare data of its own kind (compare's (x, y) pairs)
+        if _own_loss(loss) and not isinstance(value, Trajectories):
             raise DataError(
                 f"{where}: {name} must be physnet.Trajectories (pn.data.from_table / "
                 f"Trajectories(ts, states)), got {type(value).__name__}"
@@ -268,8 +277,8 @@ def fit(
             holds the parameters reached, saved in ``checkpoint`` when given.
         ConfigError: on invalid options; DataError: on a bad ``resume`` file.
     """
-    _check_inputs("fit", model, data, test_data)
     config, runtime = _config_and_runtime("fit", locals())
+    _check_inputs("fit", model, data, test_data, loss=config.loss)
     return _fit_model(model, data, config, test_data=test_data, key=key, runtime=runtime)
 
 
@@ -476,8 +485,8 @@ def fit_ensemble(
     Raises:
         TrainingInterrupted: on Ctrl-C (SIGINT), as in :func:`fit`.
     """
-    _check_inputs("fit_ensemble", ensemble, data, test_data, ensemble=True)
     config, runtime = _config_and_runtime("fit_ensemble", locals())
+    _check_inputs("fit_ensemble", ensemble, data, test_data, loss=config.loss, ensemble=True)
     return _fit_members(ensemble, data, config, test_data=test_data, key=key, runtime=runtime)
 
 
