@@ -168,6 +168,7 @@ def test_cli_select_and_train_auto(record_file, tmp_path, capsys, monkeypatch):
                  "--steps", "30"]) == 0  # fmt: skip
     printed = capsys.readouterr()
     assert "--model auto chose" in printed.out + printed.err
+    assert "--scale auto trained in scales" in printed.err
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["selection"]["chosen"] in {c[0] for c in CANDIDATES}
     assert len(metrics["scales"]) == 2

@@ -389,6 +389,13 @@ def _cmd_train(args) -> int:
     )
     if "selection" in metrics:
         print_selection(metrics["selection"])
+    if "scales" in metrics and args.scale == "auto":
+        scales = ", ".join(f"{v:.4g}" for v in metrics["scales"])
+        print(
+            f"physnet train: --scale auto trained in scales [{scales}]: {metrics['scale_why']}; "
+            "results are in the file's units (--scale none to train in them)",
+            file=sys.stderr,
+        )
     if "loss_auto" in metrics:  # after the run: an error stays one line (issue 20)
         chosen = "fit_states" if metrics.get("fit") == "states" else metrics["loss"]
         print(
