@@ -15,6 +15,7 @@ import optax
 import pytest
 from _cli import one_line as _one_line
 from _cli import run_cli as _cli
+from _signals import SignalAt
 from flax import nnx
 
 import physnet as pn
@@ -23,7 +24,6 @@ from physnet._io import MARKER, OutputWriteError, write_json
 from physnet.data import generate
 from physnet.runs import RunDirectory, resume_run, train_run
 from physnet.systems import system_class
-from physnet.training import Hook
 
 SMALL = {"width": 4, "depth": 1}
 
@@ -190,16 +190,6 @@ def test_json_writes_are_atomic(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------- 5. SIGTERM saves like Ctrl-C
-class SigtermAt(Hook):
-    def __init__(self, step):
-        self.step = step
-
-    def boundaries(self, steps):
-        return [self.step]
-
-    def __call__(self, step, model, history):
-        if step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def test_sigterm_saves_the_training_state_like_ctrl_c(tmp_path, files):
@@ -216,7 +206,7 @@ def test_sigterm_saves_the_training_state_like_ctrl_c(tmp_path, files):
         ck = tmp_path / "train.npz"
         opts = dict(optimizer=optax.adam(1e-2), chunk_size=4, checkpoint=ck)
         with pytest.raises(TrainingInterrupted) as err:
-            pn.fit(model, data, steps=12, hooks=[SigtermAt(4)], **opts)
+            pn.fit(model, data, steps=12, hooks=[SignalAt(4, signal.SIGTERM)], **opts)
         assert err.value.step == 4 and ck.is_file()
         assert signal.getsignal(signal.SIGTERM) is fallback  # restored after training
     finally:

@@ -5,7 +5,6 @@ Interruptions are real SIGINTs (Ctrl-C), sent by a hook at a chosen step in proc
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,27 +14,14 @@ import jax
 import numpy as np
 import optax
 import pytest
+from _signals import SignalAt
 from flax import nnx
 
 import physnet as pn
 from physnet._errors import DataError, TrainingInterrupted
 from physnet.data import generate
 from physnet.systems import system_class
-from physnet.training import GridUpdate, Hook
-
-
-class SigintAt(Hook):
-    """Send this process a SIGINT (Ctrl-C) when the step reaches ``step``."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def boundaries(self, steps):
-        return [self.step]
-
-    def __call__(self, step, model, history):
-        if step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
+from physnet.training import GridUpdate
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +65,7 @@ def test_resume_after_sigint_equals_the_uninterrupted_run(tmp_path, data, case, 
     ck = tmp_path / "train.npz"
     model, hooks = _build(CASES[case], data)
     with pytest.raises(TrainingInterrupted) as err:
-        pn.fit(model, data, steps=steps, hooks=[*hooks, SigintAt(stop)], checkpoint=ck, **opts)
+        pn.fit(model, data, steps=steps, hooks=[*hooks, SignalAt(stop)], checkpoint=ck, **opts)
     assert err.value.step == stop and ck.is_file()
     resumed, hooks = _build(CASES[case], data)
     h = pn.fit(resumed, data, steps=steps, hooks=hooks, checkpoint=ck, resume=ck, **opts)
@@ -99,7 +85,7 @@ def test_resume_of_an_ensemble_equals_the_uninterrupted_run(tmp_path, data):
     pn.fit_ensemble(reference, data, **opts)
     ck = tmp_path / "ens.npz"
     with pytest.raises(TrainingInterrupted):
-        pn.fit_ensemble(ensemble(), data, hooks=[SigintAt(14)], checkpoint=ck, **opts)
+        pn.fit_ensemble(ensemble(), data, hooks=[SignalAt(14)], checkpoint=ck, **opts)
     resumed = ensemble()
     pn.fit_ensemble(resumed, data, checkpoint=ck, resume=ck, **opts)
     assert _same(_params(resumed), _params(reference))
