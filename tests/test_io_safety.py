@@ -324,3 +324,17 @@ def test_a_run_moved_with_its_data_finds_them_and_checks_them(tmp_path, files):
         fh.write(b"changed")
     with pytest.raises(DataError, match="SHA-256"):
         rd.load_data()
+
+
+def test_an_os_error_anywhere_in_a_command_is_one_line(monkeypatch, capsys):
+    """An OSError that no command foresaw (a path the system refuses) is one line naming the
+    refusal and the path, exit 2, not a traceback."""
+    from physnet.cli import _main
+
+    def refuse(args):
+        raise PermissionError(errno.EACCES, "Permission denied", "/data/run/model.json")
+
+    monkeypatch.setitem(_main.COMMANDS, "datasets", refuse)
+    assert _main.main(["datasets"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["physnet datasets: error: Permission denied: /data/run/model.json"]

@@ -87,6 +87,20 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EXIT_USER_ERROR
+        except OSError as err:  # the file system or the operating system refused
+            print(f"physnet {args.command}: error: {_os_error(err)}", file=sys.stderr)
+            return EXIT_USER_ERROR
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut the line
         print("physnet: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
+
+
+def _os_error(err: OSError) -> str:
+    """One line for an OSError: what was refused and the path(s) it names."""
+    what = err.strerror or type(err).__name__
+    paths = [p for p in (err.filename, err.filename2) if p is not None]
+    detail = f": {' -> '.join(str(p) for p in paths)}" if paths else ""
+    return f"{what}{detail}" if err.strerror or paths else " ".join(str(err).split())

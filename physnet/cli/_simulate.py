@@ -159,6 +159,7 @@ def _cmd_simulate(args) -> int:
     from .._errors import ConfigError, NonFiniteError
     from .._io import check_output
     from ..data import generate, is_data_file
+    from ._interrupt import exit_on_interrupt
 
     system = _make_system(args)
     out = _data_file_name(args.out)
@@ -174,14 +175,18 @@ def _cmd_simulate(args) -> int:
         )
     k_data, k_noise = jax.random.split(jax.random.key(args.seed))
     try:
-        data = generate(
-            system,
-            args.n_trajectories,
-            args.t1,
-            args.n_points,
-            key=k_data,
-            coordinates=args.coordinates,
-        )
+        # one compiled solve: Ctrl-C must not wait for it (nothing is written before it ends)
+        with exit_on_interrupt("simulate"):
+            data = generate(
+                system,
+                args.n_trajectories,
+                args.t1,
+                args.n_points,
+                key=k_data,
+                coordinates=args.coordinates,
+            )
+            if args.noise > 0:
+                data = data.with_noise(args.noise, key=k_noise)
     except NonFiniteError:
         h = args.t1 / max(args.n_points - 1, 1) / 100
         raise ConfigError(
@@ -189,8 +194,6 @@ def _cmd_simulate(args) -> int:
             f"--t1/(--n-points - 1)/100 = {h:.3g} is too large for this system or the "
             "trajectories leave its stable region; lower --t1 or raise --n-points"
         ) from None
-    if args.noise > 0:
-        data = data.with_noise(args.noise, key=k_noise)
     path = data.save(out, overwrite=args.overwrite)
     print(f"wrote {path}: {data.n_trajectories} trajectories x {data.n_times} times of {system}")
     return 0
