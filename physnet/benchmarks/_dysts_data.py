@@ -172,8 +172,9 @@ def dysts_data(
 
 
 def add_noise(data: DystsData, noise: float, *, seed: int = 0) -> DystsData:
-    """``data`` with its training states replaced by the clean ones plus Gaussian noise of
-    ``noise`` times each state's standard deviation (``numpy.random.default_rng(seed)``), as
+    """The same data with measurement noise on the training states.
+
+    The training states are replaced by the clean ones plus Gaussian noise of ``noise`` times each state's standard deviation (``numpy.random.default_rng(seed)``), as
     :func:`dysts_data` adds it."""
     number("add_noise", "noise", noise, low=0)
     rng = np.random.default_rng(seed)
@@ -214,8 +215,9 @@ def polynomial_coefficients(system, states, *, degree: int = 4, rtol: float = 1e
 
 
 def divergence(system, states, *, step: float = 1e-6) -> np.ndarray:
-    """The divergence ∇·f of dysts' field at ``states`` ``(N, d)`` (central differences,
-    relative step ``step``), shape ``(N,)``."""
+    """The divergence ∇·f of dysts' field at ``states``.
+
+    Central differences with relative step ``step`` at states ``(N, d)``; returns ``(N,)``."""
     f = vector_field(system)
     states = np.asarray(states, dtype=np.float64)
     out = np.zeros(len(states))

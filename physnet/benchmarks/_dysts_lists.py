@@ -1,8 +1,5 @@
 """Named lists of dysts flows."""
 
-#: the 70 polynomial flows of Kaptanoglu et al. (2023), "Benchmarking sparse system
-#: identification with low-dimensional chaos", Nonlinear Dynamics 111 (the list of their
-#: code's run_all.py, PySINDy's benchmark_paper branch, examples/16_noise_robustness)
 KAPTANOGLU_SYSTEMS = tuple(
     sorted(
         """
@@ -17,7 +14,11 @@ HyperYangChen HyperYan HyperXu HyperWang Hadley
 """.split()
     )
 )
+"""The 70 polynomial flows of Kaptanoglu et al. (2023), sorted.
 
-#: the default subset of ``physnet reproduce --experiments dysts`` (minutes on 2 cores):
-#: 3-D and 4-D, quadratic and cubic, one Hamiltonian
+From "Benchmarking sparse system identification with low-dimensional chaos", Nonlinear
+Dynamics 111: the list of their code's run_all.py (PySINDy's benchmark_paper branch,
+examples/16_noise_robustness)."""
+
 DEFAULT_SUBSET = ("Lorenz", "Rossler", "SprottB", "HyperLorenz", "HenonHeiles")
+"""The default subset of ``physnet reproduce --experiments dysts``: 3-D and 4-D flows."""

@@ -29,8 +29,8 @@ from ..training import fit_sparse_polynomial_ode
 from . import _dysts_peers as peers
 from ._dysts_data import add_noise, dysts_data, dysts_system, polynomial_coefficients, vector_field
 
-#: physnet's methods: name -> the fit's form ("neural-ode" trains a NeuralODE with an MLP)
 PHYSNET_METHODS = ("physnet-weak", "physnet-strong", "neural-ode")
+"""physnet's methods: the sparse polynomial fit's two forms, and a NeuralODE with an MLP."""
 #: the methods run by default
 DEFAULT_METHODS = ("physnet-weak", "physnet-strong")
 #: a forecast stops (diverged) once a state leaves the training box widened this many times
@@ -44,8 +44,9 @@ class _Budget(Exception):
 
 
 def simulate(field: Callable, y0, ts, bound: float) -> tuple[np.ndarray, str | None]:
-    """Integrate ``field(y) -> dy/dt`` (LSODA, rtol 1e-8) from ``y0`` at ``ts``; after a
-    blow-up (``max|y| > bound``), a failure or the evaluation budget, the rest is NaN and the
+    """Integrate a NumPy field from ``y0``, recording a blow-up instead of raising.
+
+    ``field(y) -> dy/dt`` is integrated by LSODA (rtol 1e-8) at ``ts``; after a blow-up (``max|y| > bound``), a failure or the evaluation budget, the rest is NaN and the
     reason is returned."""
     out = np.full((len(ts), len(y0)), np.nan)
     count = [0]
@@ -210,7 +211,9 @@ def _system(name: str, cfg: dict, methods: Sequence[str], echo) -> dict:
 
 
 def summarize(systems: Sequence[dict]) -> list[dict]:
-    """Per method and noise level: the medians and quartiles across systems of every metric,
+    """The summary across systems per method and noise level.
+
+    Per method and noise level: the medians and quartiles across systems of every metric,
     counts of systems with a coefficient error below 0.1 and with the exact support, and
     failures."""
     groups: dict[tuple[str, float], list[dict]] = {}
@@ -237,7 +240,9 @@ def summarize(systems: Sequence[dict]) -> list[dict]:
 
 
 def win_counts(systems: Sequence[dict], key: str = "coefficient_error") -> list[dict]:
-    """Per noise level and pair (physnet method, PySINDy method): the systems where physnet's
+    """Win counts of physnet's methods against PySINDy's.
+
+    Per noise level and pair (physnet method, PySINDy method): the systems where physnet's
     ``key`` is lower (wins), higher (losses), both scored."""
     out = []
     table: dict[tuple[str, float], dict[str, float]] = {}

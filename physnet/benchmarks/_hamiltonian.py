@@ -12,7 +12,9 @@ from ._dysts_data import divergence, dysts_system, integrate
 def hamiltonian_check(
     names: Sequence[str], *, n_points: int = 200, tol: float = 1e-6
 ) -> list[dict]:
-    """For every flow of ``names`` that dysts flags Hamiltonian: the divergence of its field on
+    """The divergence of every dysts flow flagged Hamiltonian, to test the flag.
+
+    For every flow of ``names`` that dysts flags Hamiltonian: the divergence of its field on
     ``n_points`` states of its orbit from dysts' initial condition (one period per state).
 
     A Hamiltonian flow in canonical coordinates preserves phase-space volume, ∇·f = 0; a flag
