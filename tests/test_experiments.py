@@ -156,6 +156,7 @@ STUDY_SCRIPTS = {
     "NTK": "ntk/run.py",
     "STRUCTURES": "structures/main.py",
     "KAN-VS-MLP": "kan_vs_mlp/main.py",
+    "DYSTS": "dysts/run.py",
 }
 
 
@@ -192,7 +193,7 @@ def test_studies_run_only_when_named():
     from physnet.reproduce import parse_experiments
     from physnet.reproduce._run import STUDIES
 
-    assert set(STUDIES) == set(STUDY_SCRIPTS) | {"E1-STATES-ONLY"}
+    assert set(STUDIES) == set(STUDY_SCRIPTS) | {"E1-STATES-ONLY", "DYSTS-ALL"}
     assert parse_experiments("all") == ["E1", "E2", "E3", "E4", "E5", "E6"]
     assert parse_experiments(None) == parse_experiments("all")
     assert parse_experiments("kan_vs_mlp,NTK,e1-states-only") == [
@@ -205,7 +206,11 @@ def test_studies_run_only_when_named():
         assert exp.own_seeds and exp.best_config is None
         assert exp.quick_version(exp.config) == exp.quick_config
         assert exp.quick_config != exp.config
-        assert exp.missing_peers(exp.quick_config) == [] or name == "SINDY-COMPARISON"
+        assert exp.missing_peers(exp.quick_config) == [] or name in (
+            "SINDY-COMPARISON",
+            "DYSTS",
+            "DYSTS-ALL",
+        )
 
 
 @pytest.mark.parametrize("name", sorted(STUDY_SCRIPTS))
@@ -277,6 +282,7 @@ STUDY_OUTPUTS = {
     "E1-STATES-ONLY": "summary.json",
     "KAN-VS-MLP": "report.md",
     "SINDY-COMPARISON": "table.md",
+    "DYSTS": "table.md",
 }
 
 

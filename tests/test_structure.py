@@ -43,7 +43,7 @@ LAYERS: list[set[str]] = [
     {"_build", "_checkpoint"},  # models from names; models to and from files
     {"training"},  # losses, the loop, fits
     {"evaluation", "interpret"},  # rollouts and metrics (training's losses); read-outs
-    {"runs", "compare"},  # run directories; approximator comparisons on tasks
+    {"runs", "compare", "benchmarks"},  # run directories; approximator comparisons; dysts benchmark
     {"analysis", "plotting"},  # NTK, chaos, comparisons; figures
     {"reproduce"},  # the paper experiments
     {"cli"},  # the physnet command

@@ -10,6 +10,11 @@ from ._equilibria import equilibria as equilibria
 from ._equilibria import format_eigenvalues as format_eigenvalues
 from ._equilibria import match_equilibria as match_equilibria
 from ._equilibria import search_box as search_box
+from ._forecast import attractor_hellinger as attractor_hellinger
+from ._forecast import coefficient_error as coefficient_error
+from ._forecast import smape as smape
+from ._forecast import support_recovery as support_recovery
+from ._forecast import valid_prediction_time as valid_prediction_time
 from ._metrics import acceleration_mse as acceleration_mse
 from ._metrics import derivative_mse as derivative_mse
 from ._metrics import energy_drift as energy_drift

@@ -1,6 +1,7 @@
 """The studies of ``experiments/<study>/`` as registered experiments, run only when named:
 ``physnet reproduce --experiments ntk`` (the folder's name or its registry name)."""
 
+from ._dysts import DYSTS, DYSTS_ALL
 from ._e1_states_only import E1_STATES_ONLY
 from ._kan_vs_mlp import KAN_VS_MLP
 from ._noisy_states import NOISY_STATES
@@ -18,4 +19,6 @@ STUDY_EXPERIMENTS = (
     NTK,
     STRUCTURES,
     KAN_VS_MLP,
+    DYSTS,
+    DYSTS_ALL,
 )

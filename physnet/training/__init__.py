@@ -49,6 +49,8 @@ from ._recipes import recipe_optimizer as recipe_optimizer
 from ._recipes import recipe_spec as recipe_spec
 from ._regression import MSELoss as MSELoss
 from ._regression import fit_function as fit_function
+from ._sparse_polynomial import SparsePolynomialFit as SparsePolynomialFit
+from ._sparse_polynomial import fit_sparse_polynomial_ode as fit_sparse_polynomial_ode
 from ._trajectory_loss import ADJOINTS as ADJOINTS
 from ._trajectory_loss import TrajectoryLoss as TrajectoryLoss
 from ._trajectory_loss import cut_windows as cut_windows
