@@ -108,3 +108,9 @@ class TrainingInterrupted(PhysnetError):
             else "; the model holds the parameters after that step"
         )
         super().__init__(message or f"training interrupted after step {self.step}{where}")
+
+
+class DistributedError(PhysnetError, RuntimeError):
+    """A distributed run (several processes, ``jax.distributed``) could not start (a peer did
+    not join within the timeout) or lost a peer mid-run (the others stop; resume from the
+    last training checkpoint)."""
