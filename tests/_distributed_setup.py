@@ -15,7 +15,9 @@ STEPS = 40
 def e1_train():
     """E1's training data (the source's Duffing setting, SPEC.md section 3), 16 trajectories
     of 25 points instead of 80 of 50: 400 samples."""
-    train, _ = make_data(pn.systems.Duffing(1.0, 2.0, 0.0), DataConfig(n_trajectories=20, n_points=25))
+    train, _ = make_data(
+        pn.systems.Duffing(1.0, 2.0, 0.0), DataConfig(n_trajectories=20, n_points=25)
+    )
     return train
 
 

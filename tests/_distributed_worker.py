@@ -13,6 +13,7 @@ import sys
 
 import physnet as pn
 from physnet.training import global_mesh, init_distributed, is_writer, local_share
+from physnet.training._distributed import exit_now
 
 init_distributed(timeout=30, heartbeat_timeout=5)  # before any computation
 
@@ -59,24 +60,27 @@ else:
             os.kill(os.getpid(), 9)
 
     m = model()
-    pn.fit(
-        m,
-        share,
-        steps=STEPS,
-        optimizer=optimizer(),
-        batch_size=32,
-        key=jax.random.key(1),
-        chunk_size=STEPS // 4,
-        hooks=[die],
-        runtime=pn.training.Runtime(
-            mesh=mesh,
-            local_data=True,
-            progress=False,
-            checkpoint=checkpoint,
-            checkpoint_every=STEPS // 4,
-            resume=checkpoint if mode == "resume" else None,
-        ),
-    )
+    try:
+        pn.fit(
+            m,
+            share,
+            steps=STEPS,
+            optimizer=optimizer(),
+            batch_size=32,
+            key=jax.random.key(1),
+            chunk_size=STEPS // 4,
+            hooks=[die],
+            runtime=pn.training.Runtime(
+                mesh=mesh,
+                local_data=True,
+                progress=False,
+                checkpoint=checkpoint,
+                checkpoint_every=STEPS // 4,
+                resume=checkpoint if mode == "resume" else None,
+            ),
+        )
+    except pn.DistributedError as err:  # as physnet train --distributed does
+        exit_now(f"worker: error: {err}", 3)
     results[mode] = flat(m)
 if is_writer():
     np.savez(os.path.join(out, f"{mode}.npz"), **results)

@@ -76,14 +76,17 @@ def test_two_processes_equal_one(tmp_path, reference):
     for name in ("full", "minibatch", "ensemble"):
         assert np.all(np.isfinite(got[name]))
         # the runs moved away from the initial parameters (the comparison is not vacuous)
-        assert np.max(np.abs(reference[name] - flat(ensemble() if name == "ensemble" else model()))) > 1e-2
+        assert (
+            np.max(np.abs(reference[name] - flat(ensemble() if name == "ensemble" else model())))
+            > 1e-2
+        )
         np.testing.assert_allclose(got[name], reference[name], rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def test_killed_peer_stops_the_other_and_the_run_resumes(tmp_path, reference):
     codes, log, lines = launch("kill", tmp_path)
     assert codes[1] == -9, log[-3000:]
-    assert codes[0] != 0, log[-3000:]
+    assert codes[0] == 3, log[-3000:]  # stopped on its own (not killed by the launcher)
     assert lines and "process 1 exited with code -9" in lines[0]
     lost = [line for line in log.splitlines() if "lost a peer" in line]
     assert len(lost) == 1, log[-3000:]

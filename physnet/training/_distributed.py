@@ -213,16 +213,31 @@ def global_samples(mesh, axis: str, batch):
     )
 
 
+#: words of the runtime errors of a collective whose peer is gone
+_PEER_LOST = ("Gloo", "gloo", "NCCL", "Connection reset", "UNAVAILABLE", "heartbeat", "DEADLINE")
+
+
+def exit_now(line: str, code: int) -> None:
+    """Print ``line`` on stderr and end this process at once (``os._exit``): a distributed
+    run that lost a peer cannot pass JAX's shutdown barrier, which would otherwise abort the
+    process with pages of log after the line."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(code)
+
+
 @contextlib.contextmanager
 def peer_lost(step: int):
     """Turn the runtime error of a collective whose peer died (gloo: connection reset; NCCL:
     a timeout) into one line, :class:`~physnet.DistributedError`, in a distributed run."""
     try:
         yield
-    except jax.errors.JaxRuntimeError as err:
-        if jax.process_count() == 1:
-            raise
+    except (jax.errors.JaxRuntimeError, ValueError) as err:  # process_allgather: ValueError
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if jax.process_count() == 1 or not any(w in text for w in _PEER_LOST):
+            raise
         raise DistributedError(
             f"distributed: process {jax.process_index()} of {jax.process_count()} lost a peer "
             f"after step {step} ({text[:160]}); it stops too: resume from the last training "
