@@ -144,7 +144,7 @@ def _cmd_launch(args) -> int:
         raise ConfigError("launch needs a command after --, e.g. physnet launch -n 2 -- train ...")
     if rest[0] == "train" and "--distributed" not in rest:
         rest.insert(1, "--distributed")
-    codes = run_local(args.n, [sys.executable, "-m", "physnet", *rest], timeout=args.timeout)
+    codes = run_local(args.n, [sys.executable, "-m", "physnet.cli", *rest], timeout=args.timeout)
     bad = [c for c in codes if c != 0]
     if not bad:
         return 0
