@@ -96,3 +96,51 @@ def test_killed_peer_stops_the_other_and_the_run_resumes(tmp_path, reference):
     assert codes == [0, 0], log[-3000:]
     got = np.load(tmp_path / "resume.npz")["resume"]
     np.testing.assert_allclose(got, reference["minibatch"], rtol=1e-12, atol=1e-12)
+
+
+def test_a_peer_that_never_starts_is_one_line_within_the_timeout(tmp_path):
+    """Process 1 of 2 alone: it stops after --init-timeout with one line, not JAX's abort."""
+    import time
+
+    from physnet.cli._launch import free_port
+
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    cmd = [sys.executable, "-m", "physnet.cli", "--no-compilation-cache", "train"]
+    cmd += ["--distributed", "--coordinator", f"localhost:{free_port()}", "--num-processes", "2"]
+    cmd += ["--process-id", "1", "--init-timeout", "3", "--data", "x.npz", "--out", "run"]
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert time.monotonic() - t0 < 60
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr[-2000:]
+    assert "process 1 of 2 waited 3 s" in lines[0] and "not all of them joined" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_distributed_settings_from_flags_jax_and_slurm_variables():
+    from physnet.training._distributed import distributed_settings
+
+    jax_env = {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"}
+    assert distributed_settings(environ=jax_env) == ("h:1", 4, 3)
+    assert distributed_settings("c:2", 2, 0, environ=jax_env) == ("c:2", 2, 0)
+    slurm = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8", "SLURM_PROCID": "5"}
+    assert distributed_settings(environ=slurm) == (None, 8, 5)  # JAX finds the coordinator
+    with pytest.raises(pn.ConfigError, match="process id is not known"):
+        distributed_settings(environ={"JAX_NUM_PROCESSES": "2", "JAX_COORDINATOR_ADDRESS": "h:1"})
+    with pytest.raises(pn.ConfigError, match="process_id must be an integer"):
+        distributed_settings(environ=jax_env | {"JAX_PROCESS_ID": "4"})
+    with pytest.raises(pn.ConfigError, match="no coordinator address"):
+        distributed_settings(num_processes=2, process_id=0, environ={})
+    with pytest.raises(pn.ConfigError, match="is not an integer"):
+        distributed_settings(environ=jax_env | {"JAX_NUM_PROCESSES": "two"})
+
+
+def test_local_shares_concatenate_to_the_data():
+    from physnet.training import local_share
+
+    data = e1_train()
+    shares = [local_share(data, i, 4) for i in range(4)]
+    np.testing.assert_array_equal(np.concatenate([s.states for s in shares]), data.states)
+    with pytest.raises(pn.ConfigError, match="do not divide evenly over 3 processes"):
+        local_share(data, 0, 3)

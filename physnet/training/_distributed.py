@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Mapping
 
 import jax
@@ -95,8 +96,9 @@ def init_distributed(
     Args:
         coordinator: ``HOST:PORT`` of process 0 (it starts the coordination service there).
         num_processes, process_id: the number of processes and this one's index (0-based).
-        timeout: seconds to wait for every process to join; then one line naming what is
-            missing (:class:`~physnet.DistributedError`).
+        timeout: seconds to wait for every process to join; then this process prints one
+            line naming what is missing and exits with code 3 (JAX itself would abort it with
+            pages of log a moment later).
         heartbeat_timeout: seconds without news from a process after which the others stop.
 
     Returns:
@@ -110,24 +112,32 @@ def init_distributed(
     if jax.distributed.is_initialized():
         return jax.process_index(), jax.process_count()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    missing = (
+        f"distributed: process {index} of {count} waited {timeout} s for the others at "
+        f"{coordinator} and not all of them joined (is every process started, with the same "
+        "coordinator and process count?)"
+    )
+    # JAX aborts the process (pages of C++ log) when the others do not join in time: one
+    # line first, a moment before JAX's own deadline
+    watchdog = threading.Timer(timeout, exit_now, (f"physnet: error: {missing}", 3))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         jax.distributed.initialize(
             coordinator,
             count,
             index,
-            initialization_timeout=int(timeout),
+            initialization_timeout=int(timeout) + 10,
             heartbeat_timeout_seconds=int(heartbeat_timeout),
             shutdown_timeout_seconds=int(heartbeat_timeout),
         )
     except RuntimeError as err:  # before any computation, or the backend was started
         text = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if "DEADLINE_EXCEEDED" in text or "deadline" in text.lower() or "timed out" in text:
-            raise DistributedError(
-                f"distributed: process {index} of {count} waited {timeout} s for the others at "
-                f"{coordinator} and not all of them joined (is every process started, with the "
-                "same coordinator and process count?)"
-            ) from None
+        if "DEADLINE_EXCEEDED" in text or "deadline" in text.lower():
+            raise DistributedError(missing) from None
         raise DistributedError(f"distributed: process {index} of {count}: {text}") from None
+    finally:
+        watchdog.cancel()
     return index, count
 
 
