@@ -3,8 +3,8 @@ which sets JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID).
 
 ``python _distributed_worker.py MODE OUT``: MODE ``train`` trains E1's HNN data parallel (full
 batch and minibatch, each process passing its share of the trajectories) and an 8-member
-ensemble member parallel (4 + 4); ``kill`` trains with checkpoints and process 1 kills itself
-mid-run; ``resume`` continues from the checkpoint ``kill`` left. Process 0 writes the trained
+ensemble member parallel (4 + 4); ``kill`` (``sigint``) trains with checkpoints and process 1 kills itself (sends itself
+SIGINT) mid-run; ``resume`` continues from the checkpoint ``kill`` left. Process 0 writes the trained
 parameters to ``OUT/MODE.npz``.
 """
 
@@ -12,6 +12,7 @@ import os
 import sys
 
 import physnet as pn
+from physnet._errors import TrainingInterrupted
 from physnet.training import global_mesh, init_distributed, is_writer, local_share
 from physnet.training._distributed import exit_now
 
@@ -56,8 +57,11 @@ else:
     checkpoint = os.path.join(out, "training.npz")
 
     def die(step, model, history):
-        if mode == "kill" and jax.process_index() == 1 and step == STEPS // 2:
-            os.kill(os.getpid(), 9)
+        if jax.process_index() == 1 and step == STEPS // 2:
+            if mode == "kill":
+                os.kill(os.getpid(), 9)
+            if mode == "sigint":  # Ctrl-C on one process: both stop after the same chunk
+                os.kill(os.getpid(), 2)
 
     m = model()
     try:
@@ -81,6 +85,9 @@ else:
         )
     except pn.DistributedError as err:  # as physnet train --distributed does
         exit_now(f"worker: error: {err}", 3)
+    except TrainingInterrupted as err:
+        print(f"worker {jax.process_index()}: {err}", flush=True)
+        sys.exit(130)
     results[mode] = flat(m)
 if is_writer():
     np.savez(os.path.join(out, f"{mode}.npz"), **results)

@@ -144,3 +144,17 @@ def test_local_shares_concatenate_to_the_data():
     np.testing.assert_array_equal(np.concatenate([s.states for s in shares]), data.states)
     with pytest.raises(pn.ConfigError, match="do not divide evenly over 3 processes"):
         local_share(data, 0, 3)
+
+
+def test_ctrl_c_on_one_process_stops_both_after_the_same_chunk(tmp_path, reference):
+    codes, log, _ = launch("sigint", tmp_path)
+    assert codes == [130, 130], log[-3000:]
+    step = STEPS // 2
+    for i in (0, 1):
+        assert f"worker {i}: training interrupted after step {step}" in log, log[-3000:]
+    done = np.load(tmp_path / "training.npz")
+    assert done["train_loss"].shape == (step,)
+    codes, log, _ = launch("resume", tmp_path)
+    assert codes == [0, 0], log[-3000:]
+    got = np.load(tmp_path / "resume.npz")["resume"]
+    np.testing.assert_allclose(got, reference["minibatch"], rtol=1e-12, atol=1e-12)

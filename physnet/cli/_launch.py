@@ -74,7 +74,14 @@ def run_local(
     try:
         for i in range(n):
             procs.append(
-                subprocess.Popen(list(command), env=base | {"JAX_PROCESS_ID": str(i)}, **popen)
+                # own session: a terminal's Ctrl-C reaches the launcher only, which forwards
+                # it once (a second SIGINT would stop a process before it saves)
+                subprocess.Popen(
+                    list(command),
+                    env=base | {"JAX_PROCESS_ID": str(i)},
+                    start_new_session=True,
+                    **popen,
+                )
             )
         end = None if timeout is None else time.monotonic() + timeout
         failed = None

@@ -47,7 +47,7 @@ def distributed_settings(
     env = os.environ if environ is None else environ
     coordinator = coordinator or env.get("JAX_COORDINATOR_ADDRESS") or None
 
-    def pick(value, names: tuple[str, ...], what: str) -> int:
+    def pick(value, names: tuple[str, ...], what: str, flag: str) -> int:
         if value is None:
             for name in names:
                 if env.get(name, "") != "":
@@ -61,13 +61,15 @@ def distributed_settings(
                     break
         if value is None:
             raise ConfigError(
-                f"distributed: the {what} is not known; pass --{what.replace(' ', '-')} or set "
+                f"distributed: the {what} is not known; pass --{flag} or set "
                 f"{' or '.join(names)} (physnet launch and SLURM's srun set them)"
             )
         return value
 
-    count = pick(num_processes, ("JAX_NUM_PROCESSES", "SLURM_NTASKS"), "num processes")
-    index = pick(process_id, ("JAX_PROCESS_ID", "SLURM_PROCID"), "process id")
+    count = pick(
+        num_processes, ("JAX_NUM_PROCESSES", "SLURM_NTASKS"), "number of processes", "num-processes"
+    )
+    index = pick(process_id, ("JAX_PROCESS_ID", "SLURM_PROCID"), "process id", "process-id")
     integer("distributed", "num_processes", count, low=1)
     integer("distributed", "process_id", index, low=0, high=count - 1)
     if coordinator is None and count > 1 and "SLURM_JOB_ID" not in env:
