@@ -111,6 +111,7 @@ class TrainingInterrupted(PhysnetError):
 
 
 class DistributedError(PhysnetError, RuntimeError):
-    """A distributed run (several processes, ``jax.distributed``) could not start (a peer did
-    not join within the timeout) or lost a peer mid-run (the others stop; resume from the
-    last training checkpoint)."""
+    """A distributed run (several processes) could not start or lost a peer.
+
+    A peer did not join within the timeout, or one died mid-run (the others stop; resume
+    from the last training checkpoint)."""

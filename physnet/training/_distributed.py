@@ -144,8 +144,9 @@ def init_distributed(
 
 
 def global_mesh(axis: str = "data"):
-    """A one-axis ``jax.sharding.Mesh`` over the devices of every process (``jax.devices()``),
-    axis type ``Auto`` (XLA places the collectives)."""
+    """A one-axis ``jax.sharding.Mesh`` over the devices of every process.
+
+    Its devices are ``jax.devices()``, its axis type ``Auto`` (XLA places the collectives)."""
     from jax.sharding import AxisType
 
     return jax.make_mesh((jax.device_count(),), (axis,), axis_types=(AxisType.Auto,))
@@ -163,9 +164,10 @@ def is_writer() -> bool:
 
 
 def local_share(data, process_id: int | None = None, num_processes: int | None = None):
-    """This process's share of ``data`` (:class:`~physnet.Trajectories`): trajectories
-    ``[i * n / P, (i + 1) * n / P)`` for process ``i`` of ``P`` (default: this process of
-    this run). The shares of processes ``0 .. P - 1`` concatenated are ``data``.
+    """This process's share of the trajectories ``data`` (:class:`~physnet.Trajectories`).
+
+    Trajectories ``[i * n / P, (i + 1) * n / P)`` for process ``i`` of ``P`` (default: this
+    process of this run). The shares of processes ``0 .. P - 1`` concatenated are ``data``.
 
     Raises:
         ConfigError: when the trajectories do not divide evenly over the processes.
