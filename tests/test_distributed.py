@@ -158,3 +158,16 @@ def test_ctrl_c_on_one_process_stops_both_after_the_same_chunk(tmp_path, referen
     assert codes == [0, 0], log[-3000:]
     got = np.load(tmp_path / "resume.npz")["resume"]
     np.testing.assert_allclose(got, reference["minibatch"], rtol=1e-12, atol=1e-12)
+
+
+def test_cli_refuses_launch_without_command_and_flags_without_distributed(capsys, tmp_path):
+    from _cli import one_line, run_cli
+
+    code, _, err = run_cli(capsys, "launch", "-n", "2")
+    assert code == 2
+    one_line(err, "launch needs a command after --")
+    code, _, err = run_cli(
+        capsys, "train", "--data", tmp_path / "x.npz", "--out", tmp_path / "r", "--process-id", "1"
+    )
+    assert code == 2
+    one_line(err, "--process-id applies to --distributed runs only")
