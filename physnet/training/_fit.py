@@ -286,7 +286,9 @@ def fit(
             its fields as keywords: ``progress`` (default: when stderr is a terminal),
             ``mesh``/``mesh_axis`` (data-parallel training: samples sharded over the axis,
             parameters replicated, XLA inserts the all-reduce; results equal single-device
-            training to round-off), ``checkpoint`` (a ``.npz`` training checkpoint, saved
+            training to round-off; a mesh over several processes, ``global_mesh``, with
+            ``local_data`` or, for ensembles, ``shard_members``: docs/how-to/scale-out.md),
+            ``checkpoint`` (a ``.npz`` training checkpoint, saved
             every ``checkpoint_every`` steps, at the end, on divergence and on Ctrl-C) and
             ``resume`` (a training checkpoint to continue from: the model is built as for the
             first run, and the parameters, optimizer state, step, keys and losses are read from
