@@ -77,12 +77,11 @@ def test_two_processes_equal_one(tmp_path, reference):
     assert codes == [0, 0], log[-3000:]
     # the gradient is all-reduced (psum), never reduce-scattered (gloo's reduce-scatter has
     # returned wrong values, jax#40830): XLA's partitioned training chunks, full batch and
-    # minibatch, hold all-reduces and no reduce-scatter
-    chunks = list(dump.glob("*chunk_program*after_optimizations.txt"))
-    assert len(chunks) >= 2, sorted(p.name for p in dump.iterdir())[:20]
-    for path in chunks:
-        text = path.read_text()
-        assert "all-reduce(" in text and "reduce-scatter(" not in text, path.name
+    # minibatch, hold an all-reduce, the member-parallel ensemble's none, and none of them a
+    # reduce-scatter
+    chunks = [p.read_text() for p in dump.glob("*chunk_program*after_optimizations.txt")]
+    assert sum("all-reduce(" in text for text in chunks) >= 2, len(chunks)
+    assert not any("reduce-scatter(" in text for text in chunks)
     got = np.load(tmp_path / "train.npz")
     for name in ("full", "minibatch", "ensemble"):
         assert np.all(np.isfinite(got[name]))
