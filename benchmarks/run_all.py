@@ -26,6 +26,7 @@ BENCHMARKS = {
     "rollout": ["bench_rollout.py", "--repeats", "1"],
     "kan": ["bench_kan.py"],
     "checkpoint": ["bench_checkpoint.py", "--repeats", "3"],
+    "distributed": ["bench_distributed.py", "--repeats", "5"],
     "ntk": ["bench_ntk.py", "--sizes", "100,1000,2000,4000", "--naive-sizes", "50,100,200"],
     "real_pendulum": ["bench_real_pendulum.py", "--repeats", "2"],
     "time_to_accuracy": ["bench_time_to_accuracy.py", "--repeats", "3"],
@@ -94,6 +95,41 @@ def _s(x) -> str:
 
 def _f(x, digits=3) -> str:
     return "-" if x is None else (f"{x:.{digits}g}" if isinstance(x, float) else str(x))
+
+
+def _distributed_section() -> list[str]:
+    """The table of bench_distributed.py: 1 vs 2 processes per step, and the estimate."""
+    rows = list(_rows("distributed"))
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Across processes: 1 vs 2 processes (jax.distributed, gloo) per step of E1",
+        "",
+        "E1 training (HNN 2-32-32-1, float64, Adam 1e-3, full batch, 80 x 50 samples) in one",
+        "process and data parallel in 2 processes on the same machine (`physnet launch`'s",
+        "`run_local`, gloo over localhost TCP, each process one CPU device and half the",
+        "trajectories), interleaved; seconds per step from `History.train_seconds` (compilation",
+        "excluded), median [min, max] over the repeats. On 2 cores no speed-up is expected: the",
+        "second process takes the core the first one's XLA threads used, and every step adds",
+        "the all-reduce. *estimate*: a ring all-reduce of the gradient across hosts (8 bytes x",
+        "parameters x 2 (P - 1) / P at the bandwidth, plus 2 (P - 1) latencies).",
+        "Command: `python benchmarks/bench_distributed.py --repeats 5 --json "
+        "results/distributed_TAG.json`.",
+        "",
+        "| result file | machine | params | 1 process / step | 2 processes / step | "
+        "**overhead / step** | 2 / 1 | estimate: 2 hosts 10 Gbit/s 50 us; 8 hosts |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, d in rows:
+        est = list(d["estimate_allreduce_s"].values())
+        lines.append(
+            f"| {path.name} | {d['record']['machine']} | {d['params']} | "
+            f"{_spread(d['one_process_step_s'])} | {_spread(d['two_processes_step_s'])} | "
+            f"**{_spread(d['overhead_per_step_s'])}** | {_spread(d['ratio'], 'x')} | "
+            f"{est[0] * 1e3:.2g} ms; {est[1] * 1e3:.2g} ms |"
+        )
+    return [*lines, "", *_records("distributed")]
 
 
 def report() -> str:
@@ -232,6 +268,7 @@ def report() -> str:
                 f"{_f(d['median_no_checkpoints_s'])} s | {_f(d['median_checkpoints_s'])} s | "
                 f"**{d['overhead']:+.2%}** | {d['write_share']:.3%} | {d['date']} |"
             )
+    lines += _distributed_section()
     ntk = list(_rows("ntk"))
     if ntk:
         lines += [

@@ -27,6 +27,7 @@ from ._checkpoint import load_model as load_model  # noqa: E402
 from ._checkpoint import save_model as save_model  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
+from ._errors import DistributedError as DistributedError  # noqa: E402
 from ._errors import PhysnetError as PhysnetError  # noqa: E402
 from ._errors import TrainingDivergedError as TrainingDivergedError  # noqa: E402
 from ._version import __version__ as __version__  # noqa: E402

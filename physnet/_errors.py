@@ -108,3 +108,10 @@ class TrainingInterrupted(PhysnetError):
             else "; the model holds the parameters after that step"
         )
         super().__init__(message or f"training interrupted after step {self.step}{where}")
+
+
+class DistributedError(PhysnetError, RuntimeError):
+    """A distributed run (several processes) could not start or lost a peer.
+
+    A peer did not join within the timeout, or one died mid-run (the others stop; resume
+    from the last training checkpoint)."""

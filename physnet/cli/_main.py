@@ -8,6 +8,7 @@ import sys
 from ._analysis import _cmd_analyze, _cmd_compare
 from ._data import _cmd_datasets, _cmd_import
 from ._evaluate import _cmd_evaluate
+from ._launch import _cmd_launch
 from ._parser import build_parser
 from ._reproduce import _cmd_reproduce
 from ._select import _cmd_select
@@ -25,6 +26,7 @@ COMMANDS = {
     "select": _cmd_select,
     "evaluate": _cmd_evaluate,
     "analyze": _cmd_analyze,
+    "launch": _cmd_launch,
 }
 
 

@@ -7,6 +7,7 @@ import argparse
 from ._analysis import add_analyze_parser, add_compare_parser
 from ._data import add_datasets_parser, add_import_parser
 from ._evaluate import add_evaluate_parser
+from ._launch import add_launch_parser
 from ._reproduce import add_reproduce_parser
 from ._select import add_select_parser
 from ._simulate import add_simulate_parser
@@ -38,4 +39,5 @@ def build_parser(user_system=None) -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_analyze_parser(sub)
     add_compare_parser(sub)
+    add_launch_parser(sub)
     return parser

@@ -7,9 +7,11 @@ import json
 import sys
 from typing import Any
 
+from ._distributed import DISTRIBUTED_FLAGS, add_distributed_flags, start_distributed
 from ._types import (
     _OVERWRITE_HELP,
     _PATH_HELP,
+    EXIT_USER_ERROR,
     _bool,
     _Choices,
     _finite_float,
@@ -159,6 +161,7 @@ def add_train_parser(sub) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run directory to create (required)")
+    add_distributed_flags(p)
     _add_model_flags(p, MODELS)
     _add_loss_flags(p, LOSSES)
     _record_given(p)
@@ -188,7 +191,14 @@ def _record_given(parser) -> None:
 
 #: the flags that go with --resume: the step count may be raised, the progress bar dropped,
 #: and a user's own model or approximator class imported (it must be the run's)
-_RESUME_FLAGS = ("--resume", "--steps", "--quiet", "--model", "--approximator")
+_RESUME_FLAGS = (
+    "--resume",
+    "--steps",
+    "--quiet",
+    "--model",
+    "--approximator",
+    *DISTRIBUTED_FLAGS,
+)
 
 
 def _check_resume_flags(args) -> None:
@@ -325,8 +335,23 @@ def _import_named_classes(args) -> None:
 
 
 def _cmd_train(args) -> int:
+    from .._errors import DistributedError
+    from ..training._distributed import exit_now
+
+    try:
+        return _train(args)
+    except DistributedError as err:  # past JAX's shutdown barrier, which a lost peer fails
+        exit_now(f"physnet train: error: {err}", EXIT_USER_ERROR)
+        raise  # not reached
+
+
+def _train(args) -> int:
     from .._errors import ConfigError
     from ..runs import resume_run, train_run
+    from ..training import is_writer
+
+    mesh = start_distributed(args)  # first: before any computation
+    quiet = args.quiet or not is_writer()  # one process speaks
 
     if args.resume is not None:
         given = [f for f in ("data", "out") if getattr(args, f) is not None]
@@ -337,8 +362,10 @@ def _cmd_train(args) -> int:
         _check_resume_flags(args)
         _import_named_classes(args)
         out, metrics = resume_run(
-            args.resume, steps=args.steps, progress=False if args.quiet else None
+            args.resume, steps=args.steps, progress=False if quiet else None, mesh=mesh
         )
+        if not is_writer():
+            return 0
         print(json.dumps(_shown(metrics, None) | {"out": str(out)}))
         return 0
     missing = [f"--{f}" for f in ("data", "out") if getattr(args, f) is None]
@@ -384,9 +411,12 @@ def _cmd_train(args) -> int:
         ensemble=args.ensemble,
         ensemble_batch=args.ensemble_batch,
         scale=args.scale,
-        progress=False if args.quiet else None,
-        report=None if args.quiet else _print_candidate,
+        progress=False if quiet else None,
+        report=None if quiet else _print_candidate,
+        mesh=mesh,
     )
+    if not is_writer():
+        return 0
     if "selection" in metrics:
         print_selection(metrics["selection"])
     if "scales" in metrics and args.scale == "auto":

@@ -38,6 +38,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from .._errors import ConfigError, DataError
 from .._io import (
     LOCK_FILE,
@@ -304,8 +306,8 @@ def holds_run_lock(fn):
                 run = args[1] if len(args) > 1 else kwargs.get("out")
             else:
                 run = None
-            if run is not None and Path(run).is_dir():
-                lock_run(run)
+            if run is not None and Path(run).is_dir() and jax.process_index() == 0:
+                lock_run(run)  # process 0 of a distributed run writes, and locks
             return fn(*args, **kwargs)
         finally:
             for key in set(_HELD) - before:

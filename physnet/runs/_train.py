@@ -27,6 +27,7 @@ from ..training import (
     fit_ensemble,
 )
 from ..training import fit_states as states_fit
+from ..training._distributed import is_writer, local_share
 from ._config import CHECKPOINT_EVERY as CHECKPOINT_EVERY
 from ._config import RunConfig
 from ._rundir import RunDirectory, file_sha256, finish_run, holds_run_lock, run_config, start_run
@@ -181,6 +182,7 @@ def train_run(
     overwrite: bool = False,
     resume: bool = False,
     report=None,
+    mesh=None,
     **options: Any,
 ) -> tuple[Path, dict[str, Any]]:
     """Train a registered model on a data file and write a run directory.
@@ -210,6 +212,12 @@ def train_run(
             must be the run's; :func:`resume_run` reads them from it).
         report: called with each row of a structure selection (``model="auto"`` on a
             measured record) as it is fitted, e.g. to print it.
+        mesh: a ``jax.sharding.Mesh`` over the processes of a distributed run
+            (:func:`physnet.training.global_mesh` after
+            :func:`~physnet.training.init_distributed`): a single model trains data
+            parallel (each process passes its share of the training trajectories), an
+            ensemble member parallel; only process 0 writes the run directory, and every
+            process can resume it. Every process returns the same ``(out, metrics)``.
         options: :class:`RunConfig` fields, replacing ``config``'s.
 
     Returns:
@@ -223,7 +231,8 @@ def train_run(
     """
     config = _run_config(config, options)
     out = Path(out)
-    if not resume:
+    writer = is_writer()
+    if not resume and writer:
         check_output(out, "run", overwrite=overwrite, inputs=[data_path])
     data = Trajectories.load(data_path)
     _check_options(
@@ -255,6 +264,8 @@ def train_run(
     ensemble, ensemble_batch = config.ensemble, config.ensemble_batch
     checkpoint_every = config.checkpoint_every
     _check_preset(preset, batch_size)
+    if mesh is not None and fit_states is not None:
+        raise ConfigError("--fit-states runs in one process; drop --distributed")
     if fit_states is not None:
         _check_fit_states(fit_states, loss, ensemble, preset, resume, batch_size)
     loss_fn = make_loss(loss, loss_options)
@@ -272,8 +283,12 @@ def train_run(
             checkpoint_every=checkpoint_every,
             resume=training_state if resume and training_state.is_file() else None,
             member_batch_size=ensemble_batch,
+            mesh=mesh,
+            local_data=mesh is not None and ensemble is None,
+            shard_members=mesh is not None and ensemble is not None,
         ),
     )
+    share = train if mesh is None or ensemble is not None else local_share(train)
     fit_config = config.fit_config(loss_fn) if fit_states is None else None
     stored = config.replace(split=the_split.kind).to_json()
     if ensemble is not None:
@@ -300,7 +315,7 @@ def train_run(
     if scales is not None:
         metrics["scales"] = [float(v) for v in scales]
         metrics["scale_why"] = scale_why
-    if not resume:  # a resumed run without training state (stopped early) starts at step 0
+    if not resume and writer:  # a resumed run without state (stopped early) starts at step 0
         stored = run_config(stored, data_path=data_path, data_metadata=data.metadata)
         start_run(out, config=stored, split=the_split, overwrite=overwrite, inputs=[data_path])
         write_json(out / OPTIONS_FILE, {"options_sha256": options_sha256(stored)})
@@ -310,18 +325,20 @@ def train_run(
             trained = make_model(seed)
             try:
                 if fit_states is None:
-                    history = fit(trained, train, fit_config, **fit_options)
+                    history = fit(trained, share, fit_config, **fit_options)
                 else:
                     weak = loss_fn if loss == "weak" else None
                     result = states_fit(trained, train, weak=weak, **fit_states)
             except TrainingDivergedError as err:
-                finish_run(
-                    out,
-                    model=trained,
-                    metrics=metrics | {"diverged_at": err.step, "last_finite_loss": err.last_loss},
-                    status="diverged",
-                    **finish,
-                )
+                if writer:
+                    finish_run(
+                        out,
+                        model=trained,
+                        metrics=metrics
+                        | {"diverged_at": err.step, "last_finite_loss": err.last_loss},
+                        status="diverged",
+                        **finish,
+                    )
                 raise err.kept_by(
                     f"the run {out} holds the parameters of the last good step (status diverged)"
                 ) from None
@@ -357,22 +374,28 @@ def train_run(
     except (ConfigError, DataError):
         # an option or the data turned out unusable before any training state existed: the
         # run directory this call started holds nothing of value, so nothing is left behind
-        if not resume:
+        if not resume and writer:
             shutil.rmtree(out, ignore_errors=True)
         raise
-    finish_run(out, model=trained, metrics=metrics, **finish)
+    if writer:
+        finish_run(out, model=trained, metrics=metrics, **finish)
     return out, metrics
 
 
 @holds_run_lock
 def resume_run(
-    run: str | os.PathLike, *, steps: int | None = None, progress: bool | None = None
+    run: str | os.PathLike,
+    *,
+    steps: int | None = None,
+    progress: bool | None = None,
+    mesh=None,
 ) -> tuple[Path, dict[str, Any]]:
     """Continue an interrupted ``physnet train`` run to the same result.
 
     Continue an interrupted ``physnet train`` run from its training state, with the
     options stored in its ``config.json`` (``steps`` may be raised); the result equals the
-    uninterrupted run's to the bit.
+    uninterrupted run's to the bit. ``mesh``: as in :func:`train_run` (every process of a
+    distributed run reads the run; process 0 writes).
 
     Raises:
         DataError: if ``run`` is not an unfinished run, or its data file changed.
@@ -408,9 +431,11 @@ def resume_run(
             f"{rd.path} was trained with {' '.join(named)}; physnet does not import code named "
             f"in a run on its own: resume with --resume {rd.path} {' '.join(named)}"
         )
-    if steps != stored.steps:
+    if steps != stored.steps and is_writer():
         write_json(rd.path / "config.json", {**c, "steps": steps})
-    return train_run(data, rd.path, stored.replace(steps=steps), progress=progress, resume=True)
+    return train_run(
+        data, rd.path, stored.replace(steps=steps), progress=progress, resume=True, mesh=mesh
+    )
 
 
 def _check_options_unchanged(rd: RunDirectory, config: dict[str, Any]) -> None:
@@ -447,13 +472,14 @@ def _train_ensemble(make_model, train, test, n, seed, fit_config, fit_options, o
     diverged = [i for i, step in enumerate(history.diverged_at) if step >= 0]
     if len(diverged) == n:
         step = int(np.min(history.diverged_at))
-        finish_run(
-            out,
-            model=ens,
-            metrics={"diverged_at": history.diverged_at.tolist()},
-            status="diverged",
-            **finish,
-        )
+        if is_writer():
+            finish_run(
+                out,
+                model=ens,
+                metrics={"diverged_at": history.diverged_at.tolist()},
+                status="diverged",
+                **finish,
+            )
         raise TrainingDivergedError(
             step,
             float("nan"),

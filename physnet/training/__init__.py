@@ -9,6 +9,10 @@ from ._auto import choose_loss as choose_loss
 from ._config import DEFAULT_RECIPE as DEFAULT_RECIPE
 from ._config import FitConfig as FitConfig
 from ._config import Runtime as Runtime
+from ._distributed import global_mesh as global_mesh
+from ._distributed import init_distributed as init_distributed
+from ._distributed import is_writer as is_writer
+from ._distributed import local_share as local_share
 from ._fit import EnsembleHistory as EnsembleHistory
 from ._fit import History as History
 from ._fit import fit as fit

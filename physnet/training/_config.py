@@ -191,6 +191,11 @@ class Runtime:
             Ctrl-C only).
         resume: a training checkpoint to continue from.
         member_batch_size: ensembles only: how many members are vmapped together.
+        local_data: with a ``mesh`` over several processes: ``data`` is this process's share
+            of the trajectories (:func:`~physnet.training.local_share`), the global batch the
+            shares concatenated in process order; False: every process passes all the data.
+        shard_members: ensembles only: shard the members over ``mesh_axis`` (each device
+            trains its members on all the data) instead of the samples.
     """
 
     progress: bool | None = None
@@ -200,6 +205,8 @@ class Runtime:
     checkpoint_every: int | None = None
     resume: str | os.PathLike | None = None
     member_batch_size: int | None = None
+    local_data: bool = False
+    shard_members: bool = False
 
     def __post_init__(self):
         every = self.checkpoint_every
@@ -207,3 +214,8 @@ class Runtime:
         if every is not None and self.checkpoint is None:
             raise ConfigError("checkpoint_every needs checkpoint=PATH (a .npz file)")
         optional(integer, "Runtime", "member_batch_size", self.member_batch_size, low=1)
+        if self.local_data and self.shard_members:
+            raise ConfigError(
+                "shard_members trains every member on all the data: pass all of it on every "
+                "process (local_data=False)"
+            )

@@ -22,6 +22,7 @@ from ..data import Trajectories
 from ._auto import say
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
 from ._config import FitConfig, Runtime
+from ._distributed import put, to_host
 from ._hooks import Hook, ProgressBar, TestLoss
 from ._loop import (
     Checkpointing,
@@ -74,20 +75,43 @@ def _progress_enabled(progress: bool | None) -> bool:
     return bool(progress)
 
 
-def _shard(mesh, axis: str, batch, replicated):
-    """Place ``batch`` sharded over its sample axis and ``replicated`` on every device."""
+def _shard(runtime: Runtime, batch, replicated, members=None):
+    """Place ``batch`` sharded over its sample axis and ``replicated`` on every device of the
+    runtime's mesh; with ``runtime.shard_members``, ``replicated`` (stacked over the
+    ``members``) is sharded over its member axis instead and ``batch`` replicated."""
     from jax.sharding import NamedSharding, PartitionSpec
 
-    n = n_samples(batch)
+    mesh, axis = runtime.mesh, runtime.mesh_axis
     devices = mesh.shape[axis]
+    n = members if runtime.shard_members else n_samples(batch)
+    what = "ensemble members" if runtime.shard_members else "samples"
     if n % devices:
         raise ConfigError(
-            f"data-parallel training: {n} samples do not divide evenly over the {devices} "
-            f"devices of mesh axis {axis!r}; drop or add samples so they do"
+            f"data-parallel training: {n} {what} do not divide evenly over the {devices} "
+            f"devices of mesh axis {axis!r}; drop or add {what} so they do"
         )
-    batch = jax.device_put(batch, NamedSharding(mesh, PartitionSpec(axis)))
-    replicated = jax.device_put(replicated, NamedSharding(mesh, PartitionSpec()))
-    return batch, replicated
+    split, whole = NamedSharding(mesh, PartitionSpec(axis)), NamedSharding(mesh, PartitionSpec())
+    if runtime.shard_members:
+        return put(batch, whole), put(replicated, split)
+    return put(batch, split), put(replicated, whole)
+
+
+def _global_data(runtime: Runtime, batch, test_batch):
+    """With ``runtime.local_data``: the global batch of the processes' shares; the test batch
+    replicated on the mesh when it spans processes."""
+    if runtime.mesh is None:
+        if runtime.local_data or runtime.shard_members:
+            raise ConfigError("local_data and shard_members need a mesh (mesh=...)")
+        return batch, test_batch
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    from ._distributed import global_samples, spans_processes
+
+    if runtime.local_data:
+        batch = global_samples(runtime.mesh, runtime.mesh_axis, batch)
+    if test_batch is not None and spans_processes(runtime.mesh):
+        test_batch = put(test_batch, NamedSharding(runtime.mesh, PartitionSpec()))
+    return batch, test_batch
 
 
 def _config(config, where: str, options: dict) -> FitConfig:
@@ -190,16 +214,18 @@ def _warn_lnn_coordinates(where: str, model, data: Trajectories) -> None:
         )
 
 
-def _prepare(config: FitConfig, data, test_data, key, where: str):
-    """The loss's sample arrays of ``data`` and ``test_data`` and the PRNG key."""
+def _prepare(config: FitConfig, data, test_data, key, where: str, runtime: Runtime):
+    """The loss's sample arrays of ``data`` and ``test_data`` (global arrays over the
+    processes' shares with ``runtime.local_data``) and the PRNG key."""
     batch = config.loss.prepare(data)
+    test_batch = config.loss.prepare(test_data) if test_data is not None else None
+    batch, test_batch = _global_data(runtime, batch, test_batch)
     n = n_samples(batch)
     if config.batch_size is not None:
         integer(where, "batch_size", config.batch_size, low=1, high=n)
         if key is None:
             raise ConfigError(f"{where}: minibatch training needs an explicit PRNG key (key=...)")
     key = jax.random.key(0) if key is None else key
-    test_batch = config.loss.prepare(test_data) if test_data is not None else None
     return batch, test_batch, key
 
 
@@ -260,7 +286,9 @@ def fit(
             its fields as keywords: ``progress`` (default: when stderr is a terminal),
             ``mesh``/``mesh_axis`` (data-parallel training: samples sharded over the axis,
             parameters replicated, XLA inserts the all-reduce; results equal single-device
-            training to round-off), ``checkpoint`` (a ``.npz`` training checkpoint, saved
+            training to round-off; a mesh over several processes, ``global_mesh``, with
+            ``local_data`` or, for ensembles, ``shard_members``: docs/how-to/scale-out.md),
+            ``checkpoint`` (a ``.npz`` training checkpoint, saved
             every ``checkpoint_every`` steps, at the end, on divergence and on Ctrl-C) and
             ``resume`` (a training checkpoint to continue from: the model is built as for the
             first run, and the parameters, optimizer state, step, keys and losses are read from
@@ -285,15 +313,17 @@ def fit(
 def _fit_model(model, data, config: FitConfig, *, test_data, key, runtime: Runtime) -> History:
     """:func:`fit` on a validated config and runtime."""
     config = _resolve_loss(config, data, "fit", runtime.progress)
-    batch, test_batch, key = _prepare(config, data, test_data, key, "fit")
+    batch, test_batch, key = _prepare(config, data, test_data, key, "fit", runtime)
     _, params, rest = nnx.split(model, nnx.Param, ...)
     state = TrainState.create(params, config.resolved_optimizer())
     ck = _checkpointing(runtime, config, state, rest, key, batch, None)
     if ck is not None and ck.resume is not None:
         state, rest, key = ck.resume.state, ck.resume.rest, ck.resume.key
         nnx.update(model, state.params, rest)
+    if runtime.shard_members:
+        raise ConfigError("fit: shard_members is for fit_ensemble (one model has no members)")
     if runtime.mesh is not None:
-        batch, (state, rest) = _shard(runtime.mesh, runtime.mesh_axis, batch, (state, rest))
+        batch, (state, rest) = _shard(runtime, batch, (state, rest))
     history, out, bad = train_module(
         model,
         state,
@@ -363,7 +393,7 @@ def train_module(
     )
     bad = int(out.diverged_at)
     history.train_loss = out.train_loss if bad < 0 else out.train_loss[:bad]
-    nnx.update(module, jax.device_get(out.state.params), jax.device_get(out.rest))
+    nnx.update(module, *to_host((out.state.params, out.rest)))
     return history, out, bad
 
 
@@ -493,7 +523,7 @@ def fit_ensemble(
 def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> EnsembleHistory:
     """:func:`fit_ensemble` on a validated config and runtime."""
     config = _resolve_loss(config, data, "fit_ensemble", runtime.progress)
-    batch, test_batch, key = _prepare(config, data, test_data, key, "fit_ensemble")
+    batch, test_batch, key = _prepare(config, data, test_data, key, "fit_ensemble", runtime)
     members = len(ensemble)
     stacked = nnx.merge(ensemble.graphdef, ensemble.state)
     graphdef, params, rest = nnx.split(stacked, nnx.Param, ...)
@@ -504,7 +534,7 @@ def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> Ensemble
     if ck is not None and ck.resume is not None:
         state, rest, keys = ck.resume.state, ck.resume.rest, ck.resume.key
     if runtime.mesh is not None:
-        batch, (state, rest) = _shard(runtime.mesh, runtime.mesh_axis, batch, (state, rest))
+        batch, (state, rest, keys) = _shard(runtime, batch, (state, rest, keys), members)
 
     def sync(params, rest):
         _, ensemble.state = nnx.split(nnx.merge(graphdef, params, rest))
@@ -514,7 +544,7 @@ def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> Ensemble
 
     def test(ens):
         _, p, r = nnx.split(nnx.merge(ens.graphdef, ens.state), nnx.Param, ...)
-        return test_loss(p, r, test_batch)
+        return to_host(test_loss(p, r, test_batch))
 
     history = EnsembleHistory(
         np.zeros((members, 0)),
@@ -546,7 +576,7 @@ def _fit_members(ensemble, data, config, *, test_data, key, runtime) -> Ensemble
         progress=runtime.progress,
         checkpointing=ck,
     )
-    sync(jax.device_get(out.state.params), out.rest)
+    sync(*to_host((out.state.params, out.rest)))
     if out.interrupted is not None:
         raise TrainingInterrupted(out.interrupted, runtime.checkpoint)
     history.train_loss = out.train_loss.reshape(members, -1)

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError
+from ._distributed import is_writer, peer_lost, to_host
 from ._hooks import CompiledHook, Hook
 from ._program import ChunkSpec as ChunkSpec
 from ._program import chunk_for
@@ -213,8 +214,19 @@ def drive(
 
     program = chunk_for(spec)
 
+    distributed = jax.process_count() > 1
+
     def compiled(state, rest, start, length):
         return program(state, rest, batch, key, jnp.asarray(start), jnp.asarray(length), *extra)
+
+    def agree(flag: bool) -> bool:
+        """Whether any process raised ``flag`` (every process stops at the same step)."""
+        if not distributed:
+            return flag
+        from jax.experimental import multihost_utils
+
+        with peer_lost(step):
+            return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
 
     stack = contextlib.ExitStack()  # Ctrl-C/SIGTERM while compiling also saves (at step done)
     sigint = stack.enter_context(_SigintFlag())
@@ -264,11 +276,15 @@ def drive(
         t0 = time.perf_counter()
         from ._resume import save_training_state
 
+        with peer_lost(step):  # gathers what is sharded over processes; process 0 writes
+            host_state, host_rest, host_key = to_host((state, rest, key))
+        if not is_writer():
+            return
         save_training_state(
             ck.path,
-            state=state,
-            rest=rest,
-            key=key,
+            state=host_state,
+            rest=host_rest,
+            key=host_key,
             done=step,
             train_loss=np.concatenate(seen, axis=-1) if seen else np.zeros(0),
             test_steps=getattr(history, "test_steps", np.zeros(0, int)),
@@ -286,19 +302,21 @@ def drive(
             if stop or out.interrupted is not None:
                 break
             t0 = time.perf_counter()
-            outputs = compiled(state, rest, start, length)
-            if in_chunk:
-                state, rest, losses = outputs
-            else:
-                state, losses = outputs
-            losses = np.asarray(losses)[..., :length]
+            with peer_lost(start):
+                outputs = compiled(state, rest, start, length)
+                if in_chunk:
+                    state, rest, losses = outputs
+                else:
+                    state, losses = outputs
+                losses, stopped = to_host((losses, state.stopped))
+            losses = losses[..., :length]
             out.train_seconds += time.perf_counter() - t0
             seen.append(losses)
             step = start + length
-            if host.stop_on_divergence and bool(np.any(np.asarray(state.stopped))):
+            if host.stop_on_divergence and bool(np.any(stopped)):
                 break
             stop = call_hooks(step)
-            if sigint.raised:
+            if agree(sigint.raised):
                 out.interrupted = step
             elif ck is not None and ck.every and step % ck.every == 0 and step < steps:
                 save(step)
@@ -307,7 +325,7 @@ def drive(
     out.state, out.rest = state, rest
     if seen:
         out.train_loss = np.concatenate(seen, axis=-1)
-        out.diverged_at = np.asarray(state.diverged_at)
+        out.diverged_at = to_host(state.diverged_at)
         idx = np.where(out.diverged_at >= 0, out.diverged_at, out.train_loss.shape[-1])
         rows = np.atleast_2d(out.train_loss)
         out.last_finite = np.asarray(
