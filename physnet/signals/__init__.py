@@ -15,6 +15,7 @@ from ._base import INTERPOLATIONS as INTERPOLATIONS
 from ._base import AbstractSignal as AbstractSignal
 from ._base import Interpolated as Interpolated
 from ._base import driven as driven
+from ._base import is_batch as is_batch
 from ._excitation import Chirp as Chirp
 from ._excitation import Expression as Expression
 from ._excitation import Multisine as Multisine

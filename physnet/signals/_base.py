@@ -31,6 +31,17 @@ class AbstractSignal(eqx.Module):
         """u(t), shape ``(m,)``, at the scalar time ``t``."""
 
 
+def is_batch(signal) -> bool:
+    """Whether ``signal`` is a batch of signals (leading axis on its arrays, as
+    :meth:`Interpolated.from_samples` of ``(B, T)`` times gives): one signal evaluates to
+    ``(m,)``, a batch does not."""
+    try:
+        out = jax.eval_shape(signal, jnp.zeros((), jnp.float64))
+    except Exception:  # a batch's arrays do not broadcast like one signal's
+        return True
+    return out.shape != (signal.input_size,)
+
+
 def driven(f):
     """The vector field ``g(t, y, signal) = f(t, y, signal(t))``: a field with an input port
     ``f(t, y, u)`` driven by the signal passed as the ODE's ``args`` (so that every diffrax
