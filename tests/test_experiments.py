@@ -156,6 +156,7 @@ STUDY_SCRIPTS = {
     "NTK": "ntk/run.py",
     "STRUCTURES": "structures/main.py",
     "KAN-VS-MLP": "kan_vs_mlp/main.py",
+    "INPUTS-STUDY": "inputs_study/run.py",
 }
 
 
@@ -277,6 +278,7 @@ STUDY_OUTPUTS = {
     "E1-STATES-ONLY": "summary.json",
     "KAN-VS-MLP": "report.md",
     "SINDY-COMPARISON": "table.md",
+    "INPUTS-STUDY": "table.md",
 }
 
 

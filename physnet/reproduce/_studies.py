@@ -2,6 +2,7 @@
 ``physnet reproduce --experiments ntk`` (the folder's name or its registry name)."""
 
 from ._e1_states_only import E1_STATES_ONLY
+from ._inputs_study import INPUTS_STUDY
 from ._kan_vs_mlp import KAN_VS_MLP
 from ._noisy_states import NOISY_STATES
 from ._ntk import NTK
@@ -18,4 +19,5 @@ STUDY_EXPERIMENTS = (
     NTK,
     STRUCTURES,
     KAN_VS_MLP,
+    INPUTS_STUDY,
 )
