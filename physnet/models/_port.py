@@ -213,8 +213,9 @@ class PortHNN(HamiltonianWithDissipation):
         hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
         dissipation: a dissipation component or ``"friction"``/``"none"``/an approximator
             (as :class:`DissipativeHNN`).
-        force: a forcing component, ``"fourier"`` (the default, ``FourierForce(N)``),
-            ``"none"``, or an approximator ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
+        force: a forcing component, ``"fourier"`` (``FourierForce(N)``, the default without
+            an input port), ``"none"`` (the default with one), or an approximator
+            ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
         gamma_init: initial damping of the ``"friction"`` string form.
         input_port: ``None`` (no measured input) or an input port
             (:class:`KnownInputPort`, :class:`LearnedInputPort`) G(y) of m channels: the
@@ -236,12 +237,14 @@ class PortHNN(HamiltonianWithDissipation):
         self,
         hamiltonian: AbstractApproximator,
         dissipation: AbstractDissipation | AbstractApproximator | str = "friction",
-        force: AbstractForce | AbstractApproximator | str = "fourier",
+        force: AbstractForce | AbstractApproximator | str | None = None,
         *,
         gamma_init: float | None = None,
         input_port: AbstractInputPort | None = None,
     ):
         self._set_core("PortHNN", hamiltonian, dissipation, gamma_init)
+        if force is None:
+            force = "fourier" if input_port is None else "none"
         self.force = as_force(force, self.state_size // 2)
         if input_port is not None and (
             not isinstance(input_port, AbstractInputPort) or input_port.dof != self.state_size // 2
