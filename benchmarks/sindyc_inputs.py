@@ -11,7 +11,9 @@ settings, the training states, derivatives and inputs and the test record (chirp
 ``.npz``; ``fit`` fits ``ps.SINDy(feature_library=PolynomialLibrary(3) (+ Fourier terms of x
 for the pendulum), optimizer=STLSQ(0.05))`` with ``fit(x, t, x_dot=..., u=...)`` (the observed
 derivatives, as physnet's derivative loss gets them), simulates each test trajectory under its
-recorded chirp (``simulate(x0, t, u=...)``, u interpolated by SciPy) and prints the forecast
+recorded chirp (classical RK4 on ``model.predict(x, u)``, 4 steps per sample interval as the
+study's rollouts, u the not-a-knot cubic spline of the samples as physnet's ``"cubic"``;
+PySINDy's own ``simulate`` stalled for minutes on some fitted models) and prints the forecast
 RMSE over the test horizon (the study's metric) and the coefficient of u in the dp/dt equation
 (the input gain, true 1), as JSON lines and a markdown table.
 """
@@ -44,6 +46,41 @@ def export(out: Path) -> None:
                 )  # fmt: skip
 
 
+#: RK4 steps per sample interval of the test forecast (as the study's rollouts)
+SUBSTEPS = 4
+
+
+def rk4_forecast(model, x0, ts, us):
+    """The learned model's forecast of every test trajectory at once: classical RK4 with
+    :data:`SUBSTEPS` steps per sample interval, u the not-a-knot cubic spline of each
+    trajectory's samples (as physnet's ``"cubic"``); a state that leaves |x| < 1e6 is
+    diverged (NaN from there on). ``x0`` ``(B, d)``, ``us`` ``(B, T, m)``; returns
+    ``(B, T, d)``."""
+    from scipy.interpolate import CubicSpline
+
+    spline = CubicSpline(ts, us, axis=1)
+
+    def f(t, x):
+        return model.predict(x, u=spline(t))
+
+    x = np.array(x0, dtype=float)
+    out = [x.copy()]
+    for a, b in zip(ts[:-1], ts[1:], strict=True):
+        h = (b - a) / SUBSTEPS
+        for k in range(SUBSTEPS):
+            t = a + k * h
+            with np.errstate(all="ignore"):
+                k1 = f(t, x)
+                k2 = f(t + h / 2, x + h / 2 * k1)
+                k3 = f(t + h / 2, x + h / 2 * k2)
+                k4 = f(t + h, x + h * k3)
+                x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            x = np.where(np.abs(x) < 1e6, x, np.nan)
+            x = np.where(np.isnan(x).any(axis=1, keepdims=True), np.nan, x)
+        out.append(x.copy())
+    return np.stack(out, axis=1)
+
+
 def fit(folder: Path) -> None:
     import pysindy as ps
 
@@ -56,14 +93,8 @@ def fit(folder: Path) -> None:
             library = library + ps.FourierLibrary(n_frequencies=1)
         model = ps.SINDy(feature_library=library, optimizer=ps.STLSQ(threshold=0.05))
         model.fit(list(d["x"]), t=d["ts"], x_dot=list(d["dx"]), u=list(d["u"]))
-        errors = []
-        for x, u in zip(d["test_x"], d["test_u"], strict=True):
-            try:
-                sim = model.simulate(x[0], d["test_ts"], u=u)
-                sim = np.concatenate([sim, np.full((len(x) - len(sim), 2), np.nan)])
-                errors.append((sim - x) ** 2)
-            except Exception:  # a diverging simulation
-                errors.append(np.full_like(x, np.nan))
+        forecast = rk4_forecast(model, d["test_x"][:, 0], d["test_ts"], d["test_u"])
+        errors = (forecast - d["test_x"]) ** 2
         rmse = float(np.sqrt(np.mean(errors)))
         names = model.get_feature_names()
         gain = dict(zip(names, model.coefficients()[1], strict=True)).get("u0", 0.0)

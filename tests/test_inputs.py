@@ -238,7 +238,7 @@ def test_port_model_passivity(learned_q, key):
 def test_known_port_and_checkpoint(tmp_path):
     port = pn.models.KnownInputPort.on_momenta(1)
     np.testing.assert_array_equal(port.matrix(jnp.zeros(2)), [[0.0], [1.0]])
-    for kind, options in [("node", {}), ("port-hnn", {"input_port": "known"})]:
+    for kind, options in [("node", {}), ("port-hnn", {"input_form": "known"})]:
         model = pn.build_model(kind, 2, "mlp", input_size=1, width=8, depth=1, **options)
         pn.save_model(model, tmp_path / kind)
         back = pn.load_model(tmp_path / kind)
@@ -333,3 +333,12 @@ def test_autonomous_batches_unchanged():
     assert set(TrajectoryLoss().prepare(plain)) == {"ts", "ys"}
     assert "us" not in WeakFormLoss().prepare(plain)
     assert plain.inputs is None and plain.input_size == 0
+
+
+def test_driven_system_without_inputs_runs_free(key):
+    """No inputs: the free system, and data without inputs (any model trains on them)."""
+    system = pn.systems.DrivenPendulum()
+    data = pn.data.generate(system, 2, t1=2.0, n_points=21, key=key)
+    assert data.inputs is None
+    free = pn.data.generate(pn.systems.Pendulum(g_over_l=9.81), 2, t1=2.0, n_points=21, key=key)
+    np.testing.assert_allclose(data.states, free.states, atol=1e-12)

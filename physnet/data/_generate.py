@@ -12,7 +12,7 @@ from jax import Array
 
 from .._errors import ConfigError
 from ..integrators import integrate
-from ..signals import INTERPOLATIONS, AbstractSignal, Expression, Zero, driven
+from ..signals import INTERPOLATIONS, AbstractSignal, Expression, driven
 from ..systems import AbstractSystem
 from ..systems._registry import system_metadata
 from ._trajectories import Trajectories
@@ -68,8 +68,8 @@ def generate(
             a function ``t -> (m,)``, or a sequence of B signals of one kind (e.g. B
             :meth:`~physnet.signals.Multisine.random` excitations from split keys), evaluated
             exactly at every stage of the integrator and recorded at the recording times as
-            ``Trajectories.inputs`` ``(B, T, m)``. ``None`` for a system without inputs (and
-            a zero input for one with).
+            ``Trajectories.inputs`` ``(B, T, m)``. ``None``: no input (a driven system runs
+            free, and the data have no inputs).
         input_interpolation: what the recorded inputs do between samples for the models
             trained on them (``metadata["input_interpolation"]``; default ``"cubic"``, right
             for smooth inputs; ``"zoh"`` for steps held between samples).
@@ -173,8 +173,8 @@ class _Function(AbstractSignal):
 def _input_signal(system: AbstractSystem, inputs, n: int):
     """The signal (a batch of ``n`` when given as a sequence) and whether it is batched."""
     m = system.input_size
-    if inputs is None:
-        return (Zero(m), False) if m else (None, False)
+    if inputs is None:  # the free system (a driven one with no input): data without inputs
+        return None, False
     if not m:
         raise ConfigError(
             f"generate: system {system.name!r} has no input port (input_size = 0), but inputs "

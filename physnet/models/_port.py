@@ -304,14 +304,14 @@ class PortHNN(HamiltonianWithDissipation):
         n_terms: int = 1,
         omega_init: float = 1.0,
         input_size: int = 0,
-        input_port: str = "learned",
+        input_form: str = "learned",
     ) -> PortHNN:
         """A port-HNN from options (see :func:`physnet.build_model`): H is
         ``approximator(state_size, 1)``; ``dissipation`` ``"friction"`` or ``"none"``;
         ``force`` ``"fourier"`` (:class:`FourierForce` with ``n_terms`` terms from
         ``omega_init``; the default without inputs), ``"learned"`` (:class:`LearnedForce`
         around ``approximator(1, N)``) or ``"none"`` (the default with inputs); with
-        ``input_size = m > 0`` an input port ``input_port``: ``"learned"`` (a constant
+        ``input_size = m > 0`` an input port of form ``input_form``: ``"learned"`` (a constant
         learned gain, :class:`LearnedInputPort`), ``"learned-q"`` (B(q) an approximator) or
         ``"known"`` (G = (0, I)ᵀ, m = N)."""
         if force is None:
@@ -326,7 +326,7 @@ class PortHNN(HamiltonianWithDissipation):
         )
         port = None
         if input_size:
-            port = as_input_port(input_port, n, input_size, approximator)
+            port = as_input_port(input_form, n, input_size, approximator)
         return cls(
             approximator(state_size, 1),
             dissipation,
@@ -336,12 +336,12 @@ class PortHNN(HamiltonianWithDissipation):
         )
 
 
-#: the accepted string values of ``PortHNN.build(input_port=...)``
+#: the accepted string values of ``PortHNN.build(input_form=...)``
 INPUT_PORT_FORMS = ("learned", "learned-q", "known")
 
 
 def as_input_port(form: str, dof: int, input_size: int, approximator) -> AbstractInputPort:
-    """The input port of ``PortHNN.build(input_port=form)`` (see :data:`INPUT_PORT_FORMS`).
+    """The input port of ``PortHNN.build(input_form=form)`` (see :data:`INPUT_PORT_FORMS`).
 
     Raises:
         ConfigError: for an unknown form, or ``"known"`` with m != N.
@@ -353,12 +353,12 @@ def as_input_port(form: str, dof: int, input_size: int, approximator) -> Abstrac
     if form == "known":
         if input_size != dof:
             raise ConfigError(
-                f"PortHNN: input_port='known' is G = (0, I) with one input per momentum "
+                f"PortHNN: input_form='known' is G = (0, I) with one input per momentum "
                 f"({dof}), but the data have {input_size} input(s); use 'learned'"
             )
         return KnownInputPort.on_momenta(dof)
     raise ConfigError(
-        f"PortHNN: input_port must be one of {', '.join(INPUT_PORT_FORMS)}, got {form!r}"
+        f"PortHNN: input_form must be one of {', '.join(INPUT_PORT_FORMS)}, got {form!r}"
     )
 
 
