@@ -13,9 +13,10 @@ from jax import Array
 
 from .._errors import ConfigError, DataError
 
-#: the accepted values of ``Interpolated.from_samples(method=...)``: what the input does
-#: between its samples (held, straight line, cubic spline)
 INTERPOLATIONS = ("zoh", "linear", "cubic")
+"""What an input does between its samples: held, straight line, cubic spline.
+
+The accepted values of ``Interpolated.from_samples(method=...)``."""
 
 
 class AbstractSignal(eqx.Module):
@@ -32,9 +33,10 @@ class AbstractSignal(eqx.Module):
 
 
 def is_batch(signal) -> bool:
-    """Whether ``signal`` is a batch of signals (leading axis on its arrays, as
-    :meth:`Interpolated.from_samples` of ``(B, T)`` times gives): one signal evaluates to
-    ``(m,)``, a batch does not."""
+    """Whether ``signal`` is a batch of signals.
+
+    A batch has a leading axis on its arrays, as :meth:`Interpolated.from_samples` of
+    ``(B, T)`` times gives: one signal evaluates to ``(m,)``, a batch does not."""
     try:
         out = jax.eval_shape(signal, jnp.zeros((), jnp.float64))
     except Exception:  # a batch's arrays do not broadcast like one signal's
@@ -43,8 +45,9 @@ def is_batch(signal) -> bool:
 
 
 def driven(f):
-    """The vector field ``g(t, y, signal) = f(t, y, signal(t))``: a field with an input port
-    ``f(t, y, u)`` driven by the signal passed as the ODE's ``args`` (so that every diffrax
+    """The field ``g(t, y, signal) = f(t, y, signal(t))`` of a field with an input port.
+
+    ``f(t, y, u)`` is driven by the signal passed as the ODE's ``args`` (so that every diffrax
     adjoint sees the signal, and a batch of signals is vmapped like the states)."""
 
     def field(t, y, signal):

@@ -82,8 +82,10 @@ class Multisine(AbstractSignal):
 
 
 class Chirp(AbstractSignal):
-    r"""A linear chirp u(t) = a sin(ω_0 t + (ω_1 - ω_0) t² / (2 t_1)): the angular frequency
-    sweeps from ω_0 at t = 0 to ω_1 at t = t_1 (the same on every channel).
+    r"""A linear chirp: a sine whose angular frequency sweeps from ω_0 to ω_1.
+
+    u(t) = a sin(ω_0 t + (ω_1 - ω_0) t² / (2 t_1)): the angular frequency is ω_0 at t = 0 and
+    ω_1 at t = t_1 (the same on every channel).
 
     Args:
         amplitude: a.
@@ -135,9 +137,10 @@ class Step(AbstractSignal):
 
 
 class Expression(AbstractSignal):
-    """Signals given as formulas of ``t``, one per channel (``physnet simulate --input
-    "0.5*sin(1.3*t)"``), read by physnet's formula reader (no Python code is run) and
-    evaluated exactly inside the integrator.
+    """Signals given as formulas of ``t``, one per channel.
+
+    As ``physnet simulate --input "0.5*sin(1.3*t)"`` gives them: read by physnet's formula
+    reader (no Python code is run) and evaluated exactly inside the integrator.
 
     Args:
         formulas: one formula or a sequence of them (one per channel).
