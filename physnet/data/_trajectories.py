@@ -19,27 +19,9 @@ import numpy as np
 from jax import Array
 
 from .._errors import DataError, NonFiniteError
-from ..signals import INTERPOLATIONS, Interpolated
-from . import _finite_differences, _noise, _npz, _rows, _units
+from . import _finite_differences, _inputs, _noise, _npz, _rows, _units
 from ._npz import ARRAY_FIELDS
 from ._split import TrajectorySplit
-
-
-def _check_inputs(inputs: np.ndarray, shape: tuple, metadata: dict) -> None:
-    """Inputs ``(B, T, m)`` on the states' ``(B, T)``, finite; a known interpolation."""
-    if inputs.ndim != 3 or inputs.shape[:2] != shape[:2]:
-        raise DataError(
-            f"inputs must have shape (n_trajectories, n_times, n_inputs) = ({shape[0]}, "
-            f"{shape[1]}, m) like the states {shape}, got {inputs.shape}"
-        )
-    if not np.all(np.isfinite(inputs)):
-        bad = int(np.sum(~np.isfinite(inputs)))
-        raise NonFiniteError(f"inputs contains {bad} NaN or inf value(s)")
-    method = metadata.get("input_interpolation", "linear")
-    if method not in INTERPOLATIONS:
-        raise DataError(
-            f"input_interpolation must be one of {', '.join(INTERPOLATIONS)}, got {method!r}"
-        )
 
 
 def _as_float64(data, name: str) -> None:
@@ -96,11 +78,8 @@ class Trajectories:
             ``"scales"`` of rescaled data, provenance of imported data).
         lengths: valid observations per trajectory, shape ``(B,)`` with ``2 <= lengths <= T``,
             or ``None`` when every trajectory has all ``T`` (normalised to ``None`` then).
-        inputs: measured inputs u (a torque, a force, a voltage) at the same times, shape
-            ``(B, T, m)``, or ``None`` for an autonomous record; padding like the states.
-            Between samples the input is :attr:`input_interpolation`
-            (``metadata["input_interpolation"]``: ``"zoh"``, ``"linear"`` (the default) or
-            ``"cubic"``), see :meth:`input_signals`.
+        inputs: measured inputs u (torque, force, voltage) at the same times ``(B, T, m)``,
+            or ``None``; between samples they are :attr:`input_interpolation`.
 
     Arrays of integers or of a lower float precision are stored as float64 (physnet computes
     in float64; a NumPy array stays NumPy, a JAX array JAX).
@@ -179,7 +158,7 @@ class Trajectories:
                 bad = int(np.sum(~np.isfinite(arr)))
                 raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
         if self.inputs is not None:
-            _check_inputs(np.asarray(self.inputs), states.shape, self.metadata)
+            _inputs.check_inputs(np.asarray(self.inputs), states.shape, self.metadata)
 
     # ------------------------------------------------------------------ views
     @property
@@ -206,27 +185,14 @@ class Trajectories:
         return str(self.metadata.get("input_interpolation", "linear"))
 
     def input_signals(self, method: str | None = None):
-        """The inputs of every trajectory as one batched signal u_b(t) (leading axis B; see
-        :class:`physnet.signals.Interpolated`), interpolated by ``method`` (default
-        :attr:`input_interpolation`) on each trajectory's own times.
-
-        Raises:
-            DataError: if the data have no inputs.
-        """
-        if self.inputs is None:
-            raise DataError("these trajectories have no inputs")
-        return Interpolated.from_samples(
-            np.asarray(self.times), np.asarray(self.inputs), method or self.input_interpolation
-        )
+        """The inputs as one batched signal u_b(t) (:class:`physnet.signals.Interpolated`,
+        by ``method``, default :attr:`input_interpolation`); DataError without inputs."""
+        return _inputs.input_signals(self, method)
 
     def flat_inputs(self) -> Array | None:
         """The input of every row of :meth:`flat`, shape ``(n_samples, m)`` (``None``
         without inputs)."""
-        if self.inputs is None:
-            return None
-        if self.lengths is not None:
-            return jnp.asarray(self.inputs)[self.mask]
-        return jnp.reshape(jnp.asarray(self.inputs), (-1, self.input_size))
+        return _inputs.flat_inputs(self)
 
     @property
     def has_derivatives(self) -> bool:
