@@ -19,6 +19,7 @@ from . import integrators as integrators  # noqa: E402
 from . import models as models  # noqa: E402
 from . import plotting as plotting  # noqa: E402
 from . import runs as runs  # noqa: E402
+from . import signals as signals  # noqa: E402
 from . import systems as systems  # noqa: E402
 from . import training as training  # noqa: E402
 from ._build import build_approximator as build_approximator  # noqa: E402

@@ -35,10 +35,22 @@ def model_options(kind: str) -> tuple[str, ...]:
     """The option names that model ``kind``'s ``build`` takes (the rest go to the
     approximator)."""
     params = inspect.signature(model_class(kind).build).parameters
-    return tuple(k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    return tuple(
+        k
+        for k, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and k != "input_size"
+    )
 
 
-def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0, **options: Any):
+def build_model(
+    kind: str,
+    state_size: int,
+    approximator: str,
+    *,
+    seed: int = 0,
+    input_size: int = 0,
+    **options: Any,
+):
     """Build a model by registered name or class around fresh approximators.
 
     A model by registered name (``"node"``, ``"hnn"``, ``"dhnn"``, ``"lnn"``, ...) around
@@ -49,12 +61,22 @@ def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0,
     Options named by the model class's ``build`` (e.g. ``dissipation``, ``dissipation_rank``,
     ``gamma_init`` for ``"dhnn"``; ``kinetic`` for ``"lnn"``) go to the model, the others to
     every approximator it builds; ``None`` means the default. :data:`PRESETS` fill options
-    left unset. Parameters are initialised from ``nnx.Rngs(seed)``.
+    left unset. Parameters are initialised from ``nnx.Rngs(seed)``. ``input_size = m > 0``
+    builds the model with an input port of m channels (models whose ``build`` takes
+    ``input_size``: ``"node"``, ``"port-hnn"``).
 
     Raises:
-        ConfigError: for an unknown name or option, or an invalid value.
+        ConfigError: for an unknown name or option, an invalid value, or inputs for a model
+            without an input port.
     """
     cls = model_class(kind)
+    if input_size:
+        if "input_size" not in inspect.signature(cls.build).parameters:
+            raise ConfigError(
+                f"model {kind!r} has no input port, but the data have {input_size} input(s); "
+                "choose a model with one (node, port-hnn)"
+            )
+        options["input_size"] = input_size
     approximator_builder(approximator)  # an unknown name or bad path fails before any work
     if "rngs" in options:
         raise ConfigError(
@@ -64,7 +86,7 @@ def build_model(kind: str, state_size: int, approximator: str, *, seed: int = 0,
     preset = PRESETS.get(kind, {})
     for k, v in {**preset.get("model", {}), **preset.get(approximator, {})}.items():
         options.setdefault(k, v)
-    names = model_options(kind)
+    names = (*model_options(kind), "input_size")
     own = {k: options.pop(k) for k in list(options) if k in names}
     rngs = nnx.Rngs(seed)
 

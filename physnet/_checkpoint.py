@@ -36,6 +36,7 @@ from .approximators import AbstractApproximator
 from .models import (
     AbstractDissipation,
     AbstractForce,
+    AbstractInputPort,
     AbstractVectorField,
     DissipativeHNN,
     Ensemble,
@@ -48,7 +49,13 @@ STATE_FILE = "state.npz"
 
 def _registry() -> dict[str, type]:
     classes: dict[str, type] = {}
-    stack = [AbstractApproximator, AbstractVectorField, AbstractDissipation, AbstractForce]
+    stack = [
+        AbstractApproximator,
+        AbstractVectorField,
+        AbstractDissipation,
+        AbstractForce,
+        AbstractInputPort,
+    ]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
@@ -61,7 +68,9 @@ def _registry() -> dict[str, type]:
 def model_spec(module) -> dict:
     """The JSON description of a model or approximator (class, config, sub-modules)."""
     spec = {"class": type(module).__name__, "config": module.config()}
-    if isinstance(module, AbstractVectorField | AbstractDissipation | AbstractForce):
+    if isinstance(
+        module, AbstractVectorField | AbstractDissipation | AbstractForce | AbstractInputPort
+    ):
         spec["submodules"] = {k: model_spec(v) for k, v in module.submodules().items()}
     return spec
 

@@ -157,6 +157,7 @@ STUDY_SCRIPTS = {
     "STRUCTURES": "structures/main.py",
     "KAN-VS-MLP": "kan_vs_mlp/main.py",
     "DYSTS": "dysts/run.py",
+    "INPUTS-STUDY": "inputs_study/run.py",
 }
 
 
@@ -283,6 +284,7 @@ STUDY_OUTPUTS = {
     "KAN-VS-MLP": "report.md",
     "SINDY-COMPARISON": "table.md",
     "DYSTS": "table.md",
+    "INPUTS-STUDY": "table.md",
 }
 
 

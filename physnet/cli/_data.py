@@ -8,6 +8,7 @@ from ._types import _OVERWRITE_HELP
 
 def add_import_parser(sub) -> None:
     from ..data import FD_METHODS
+    from ..signals import INTERPOLATIONS
 
     p = sub.add_parser(
         "import",
@@ -24,6 +25,15 @@ def add_import_parser(sub) -> None:
     p.add_argument("--trial", default=None, metavar="COL", help="trial column (several trials)")
     p.add_argument(
         "--derivatives", default=None, metavar="COL,...", help="dy/dt columns, one per state"
+    )
+    p.add_argument(
+        "--inputs", default=None, metavar="COL,...", help="measured input columns u (torque, ...)"
+    )
+    p.add_argument(
+        "--input-interpolation",
+        default="linear",
+        choices=INTERPOLATIONS,
+        help="the inputs between samples: zoh (held), linear (default), cubic",
     )
     p.add_argument("--names", default=None, metavar="a,b,...", help="state names")
     p.add_argument(
@@ -60,7 +70,8 @@ def _describe_data(data) -> str:
     if data.n_trajectories == 1:
         size = f"1 trajectory of {lengths[0]} times"
     names = ", ".join(data.metadata.get("names", [])) or f"{data.state_size} components"
-    return f"{size}, state ({names})"
+    inputs = f", {data.input_size} input(s)" if data.input_size else ""
+    return f"{size}, state ({names}){inputs}"
 
 
 def _cmd_import(args) -> int:
@@ -75,6 +86,8 @@ def _cmd_import(args) -> int:
         names=args.names,
         scale=args.scale,
         positions_only=args.positions_only,
+        inputs=args.inputs,
+        input_interpolation=args.input_interpolation,
     )
     if args.estimate_derivatives is not None:
         if data.has_derivatives:

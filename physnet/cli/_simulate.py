@@ -122,6 +122,20 @@ def add_simulate_parser(sub, user_system=None) -> None:
         default="canonical",
         help="states (q, p) or (q, q̇) (for Lagrangian models); default canonical",
     )
+    p.add_argument(
+        "--input",
+        default=None,
+        metavar="EXPR|multisine|chirp",
+        help="the input u(t) of a driven system (driven-pendulum, mass-spring-damper, "
+        "driven-duffing): a formula of t such as '0.5*sin(1.3*t)' (';' between channels), "
+        "'multisine' (a random-phase multisine per trajectory from --seed, rms --input-rms, "
+        "angular frequencies up to --input-frequency) or 'chirp' (0.2 to --input-frequency "
+        "rad/s over --t1, amplitude --input-rms); evaluated exactly by the integrator",
+    )
+    p.add_argument("--input-rms", type=_finite_float, default=1.0, help="input size (default 1)")
+    p.add_argument(
+        "--input-frequency", type=_finite_float, default=3.0, help="band edge, rad/s (default 3)"
+    )
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
     p.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
@@ -173,7 +187,9 @@ def _cmd_simulate(args) -> int:
             f"(about {size / 2**30:.3g} GiB, {args.n_trajectories * args.n_points * 100:.3g} "
             "integrator steps); lower them"
         )
-    k_data, k_noise = jax.random.split(jax.random.key(args.seed))
+    root = jax.random.key(args.seed)
+    k_data, k_noise = jax.random.split(root)  # as before inputs existed: same data per seed
+    k_input = jax.random.fold_in(root, 3)
     try:
         # one compiled solve: Ctrl-C must not wait for it (nothing is written before it ends)
         with exit_on_interrupt("simulate"):
@@ -184,6 +200,7 @@ def _cmd_simulate(args) -> int:
                 args.n_points,
                 key=k_data,
                 coordinates=args.coordinates,
+                inputs=_input(args, system, k_input),
             )
             if args.noise > 0:
                 data = data.with_noise(args.noise, key=k_noise)
@@ -197,6 +214,26 @@ def _cmd_simulate(args) -> int:
     path = data.save(out, overwrite=args.overwrite)
     print(f"wrote {path}: {data.n_trajectories} trajectories x {data.n_times} times of {system}")
     return 0
+
+
+def _input(args, system, key):
+    """The input signal(s) of ``--input`` (``None`` without)."""
+    import jax
+
+    from ..signals import Chirp, Expression, Multisine
+
+    if args.input is None:
+        return None
+    m = max(system.input_size, 1)
+    if args.input == "multisine":
+        keys = jax.random.split(key, args.n_trajectories)
+        return [
+            Multisine.random(k, m, rms=args.input_rms, max_frequency=args.input_frequency)
+            for k in keys
+        ]
+    if args.input == "chirp":
+        return Chirp(args.input_rms, 0.2, args.input_frequency, args.t1, input_size=m)
+    return Expression([f for f in args.input.split(";")])
 
 
 def _data_file_name(out: str) -> str:

@@ -254,8 +254,8 @@ def _model_option_parameters(models) -> dict:
     out: dict = {}
     for name, cls in models.items():
         for key, param in inspect.signature(cls.build).parameters.items():
-            if param.kind is inspect.Parameter.KEYWORD_ONLY:
-                out.setdefault(key, []).append((name, param))
+            if param.kind is inspect.Parameter.KEYWORD_ONLY and key != "input_size":
+                out.setdefault(key, []).append((name, param))  # input_size: from the data
     return out
 
 

@@ -319,4 +319,10 @@ def with_velocities(
         polyorder=polyorder,
         lengths=data.lengths,
     )
-    return type(data)(ts=jnp.asarray(data.ts), states=states, metadata=meta, lengths=data.lengths)
+    return type(data)(
+        ts=jnp.asarray(data.ts),
+        states=states,
+        metadata=meta,
+        lengths=data.lengths,
+        inputs=data.inputs,
+    )

@@ -20,6 +20,7 @@ from jax import Array
 
 from .._errors import DataError
 from .._io import file_sha256
+from ..signals import INTERPOLATIONS
 from ._finite_differences import velocity_states
 from ._rows import from_arrays
 from ._trajectories import Trajectories
@@ -178,6 +179,8 @@ def from_table(
     scale=None,
     positions_only: bool = False,
     metadata: dict[str, Any] | None = None,
+    inputs=None,
+    input_interpolation: str = "linear",
 ):
     """Trajectories read from a CSV or whitespace-separated text file, one observation a row.
 
@@ -204,6 +207,10 @@ def from_table(
         positions_only: the state columns are positions q only; ``metadata["positions_only"]``
             records it (:meth:`Trajectories.with_velocities` estimates q̇).
         metadata: extra metadata stored on the result.
+        inputs: the columns of measured inputs u (a torque, a force, a voltage), a list or a
+            comma-separated string, or ``None``: ``Trajectories.inputs``.
+        input_interpolation: what the inputs do between samples: ``"zoh"`` (held, a digital
+            actuator), ``"linear"`` (default) or ``"cubic"``.
 
     Returns:
         :class:`Trajectories` with ``metadata`` holding ``source``, ``sha256``, ``columns``
@@ -234,6 +241,8 @@ def from_table(
             f"{len(deriv_cols)}"
         )
     roles += [("derivative", c) for c in deriv_cols]
+    input_cols = [table.column(c, "input") for c in _as_list(inputs, "inputs")]
+    roles += [("input", c) for c in input_cols]
     seen: dict[int, str] = {}
     for role, col in roles:
         if col in seen:
@@ -267,11 +276,19 @@ def from_table(
             "states": state_cols,
             "trial": trial_col,
             "derivatives": deriv_cols or None,
+            **({"inputs": input_cols} if input_cols else {}),
         },
         "names": [str(n) for n in name_list],
     }
     if positions_only:
         meta["positions_only"] = True
+    if input_cols:
+        if input_interpolation not in INTERPOLATIONS:
+            raise DataError(
+                f"input_interpolation must be one of {', '.join(INTERPOLATIONS)}, got "
+                f"{input_interpolation!r}"
+            )
+        meta["input_interpolation"] = input_interpolation
     meta.update(metadata or {})
     v = table.values
     labels = [f"line {n}" for n in table.lines]
@@ -284,6 +301,7 @@ def from_table(
             metadata=meta,
             trajectories=Trajectories,
             row_labels=labels,
+            inputs=v[:, input_cols] if input_cols else None,
         )
     except DataError as err:
         raise DataError(f"{path}: {err}") from None

@@ -1,7 +1,7 @@
 """Trajectories to and from ``.npz`` files (no pickle).
 
 A data file holds the arrays ``ts``, ``states`` and, where present, ``lengths``,
-``derivatives``, ``clean_states`` and ``clean_derivatives``, plus ``metadata``: a JSON string
+``derivatives``, ``clean_states``, ``clean_derivatives`` and ``inputs``, plus ``metadata``: a JSON string
 with the data's metadata and ``format_version``. Files of every earlier version load.
 
 The functions take the container (or its class) as an argument, so the container's
@@ -50,6 +50,8 @@ def save(data: Trajectories, path: str | os.PathLike, *, overwrite: bool = True)
         value = getattr(data, name)
         if value is not None:
             arrays[name] = np.asarray(value)
+    if data.inputs is not None:
+        arrays["inputs"] = np.asarray(data.inputs)
     arrays["metadata"] = np.array(json.dumps({"format_version": FORMAT_VERSION, **data.metadata}))
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -98,7 +100,7 @@ def load(path: str | os.PathLike, trajectories: type[Trajectories]) -> Trajector
         if not isinstance(metadata, dict):
             raise DataError(f"{path}: metadata must be a JSON object, got {metadata!r:.40}")
         metadata.pop("format_version", None)
-    unknown = sorted(set(contents) - {"ts", "lengths", *ARRAY_FIELDS})
+    unknown = sorted(set(contents) - {"ts", "lengths", "inputs", *ARRAY_FIELDS})
     if unknown:
         raise DataError(f"{path}: unexpected array(s) {', '.join(unknown)}")
     for name, arr in contents.items():
@@ -114,6 +116,7 @@ def load(path: str | os.PathLike, trajectories: type[Trajectories]) -> Trajector
             },
             metadata=metadata,
             lengths=contents.get("lengths"),
+            inputs=None if "inputs" not in contents else jnp.asarray(contents["inputs"]),
         )
     except (ValueError, TypeError, IndexError) as err:  # DataError is a ValueError
         raise DataError(f"{path}: {err}") from None

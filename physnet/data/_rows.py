@@ -46,6 +46,7 @@ def from_arrays(
     metadata: dict[str, Any] | None = None,
     trajectories: type[Trajectories],
     row_labels: Sequence[str] | None = None,
+    inputs=None,
 ) -> Trajectories:
     """See :meth:`physnet.data.Trajectories.from_arrays`; ``trajectories`` is the class to
     build and ``row_labels`` name the rows in messages, e.g. ``"line 12"`` (default
@@ -68,8 +69,14 @@ def from_arrays(
             raise DataError(
                 f"from_arrays: derivatives must have the shape of states {y.shape}, got {dy.shape}"
             )
+    u = None
+    if inputs is not None:
+        u = np.asarray(inputs, dtype=np.float64)
+        u = u[:, None] if u.ndim == 1 else u
+        if u.ndim != 2 or u.shape[0] != n:
+            raise DataError(f"from_arrays: inputs must have shape ({n}, m), got {u.shape}")
     label = (lambda i: row_labels[i]) if row_labels is not None else (lambda i: f"row {i}")
-    for name, arr in (("times", t), ("states", y), ("derivatives", dy)):
+    for name, arr in (("times", t), ("states", y), ("derivatives", dy), ("inputs", u)):
         if arr is None:
             continue
         bad = ~np.isfinite(arr.reshape(n, -1)).all(axis=1)
@@ -120,4 +127,5 @@ def from_arrays(
         derivatives=None if dy is None else jnp.asarray(dy[src]),
         metadata=meta,
         lengths=lengths,
+        inputs=None if u is None else jnp.asarray(u[src]),
     )

@@ -19,7 +19,7 @@ import numpy as np
 from jax import Array
 
 from .._errors import DataError, NonFiniteError
-from . import _finite_differences, _noise, _npz, _rows, _units
+from . import _finite_differences, _inputs, _noise, _npz, _rows, _units
 from ._npz import ARRAY_FIELDS
 from ._split import TrajectorySplit
 
@@ -78,6 +78,8 @@ class Trajectories:
             ``"scales"`` of rescaled data, provenance of imported data).
         lengths: valid observations per trajectory, shape ``(B,)`` with ``2 <= lengths <= T``,
             or ``None`` when every trajectory has all ``T`` (normalised to ``None`` then).
+        inputs: measured inputs u (torque, force, voltage) at the same times ``(B, T, m)``,
+            or ``None``; between samples they are :attr:`input_interpolation`.
 
     Arrays of integers or of a lower float precision are stored as float64 (physnet computes
     in float64; a NumPy array stays NumPy, a JAX array JAX).
@@ -94,9 +96,10 @@ class Trajectories:
     clean_derivatives: Array | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     lengths: np.ndarray | None = None
+    inputs: Array | None = None
 
     def __post_init__(self):
-        for name in ("ts", *ARRAY_FIELDS):
+        for name in ("ts", *ARRAY_FIELDS, "inputs"):
             _as_float64(self, name)
         states = np.asarray(self.states)
         if states.ndim != 3:
@@ -154,6 +157,8 @@ class Trajectories:
             if not np.all(np.isfinite(arr)):
                 bad = int(np.sum(~np.isfinite(arr)))
                 raise NonFiniteError(f"{name} contains {bad} NaN or inf value(s)")
+        if self.inputs is not None:
+            _inputs.check_inputs(np.asarray(self.inputs), states.shape, self.metadata)
 
     # ------------------------------------------------------------------ views
     @property
@@ -167,6 +172,27 @@ class Trajectories:
     @property
     def state_size(self) -> int:
         return int(self.states.shape[2])
+
+    @property
+    def input_size(self) -> int:
+        """The number of input channels m (0 for an autonomous record without inputs)."""
+        return 0 if self.inputs is None else int(self.inputs.shape[2])
+
+    @property
+    def input_interpolation(self) -> str:
+        """What the inputs do between samples: ``"zoh"``, ``"linear"`` or ``"cubic"``
+        (``metadata["input_interpolation"]``, default ``"linear"``)."""
+        return str(self.metadata.get("input_interpolation", "linear"))
+
+    def input_signals(self, method: str | None = None):
+        """The inputs as one batched signal u_b(t) (:class:`physnet.signals.Interpolated`,
+        by ``method``, default :attr:`input_interpolation`); DataError without inputs."""
+        return _inputs.input_signals(self, method)
+
+    def flat_inputs(self) -> Array | None:
+        """The input of every row of :meth:`flat`, shape ``(n_samples, m)`` (``None``
+        without inputs)."""
+        return _inputs.flat_inputs(self)
 
     @property
     def has_derivatives(self) -> bool:
@@ -327,12 +353,12 @@ class Trajectories:
         return jnp.reshape(times, (-1,))
 
     # ------------------------------------------------------------ transforms
-    def _with_arrays(self, fn, **changes) -> Trajectories:
+    def _with_arrays(self, fn, *, inputs: bool = True, **changes) -> Trajectories:
         """A copy with ``fn`` applied to each state array that is set (``states``,
-        ``derivatives`` and their clean versions) and the fields ``changes`` replaced."""
-        arrays = {
-            k: None if getattr(self, k) is None else fn(getattr(self, k)) for k in ARRAY_FIELDS
-        }
+        ``derivatives`` and their clean versions; with ``inputs``, also the inputs: for
+        selections, not for changes of state units) and the fields ``changes`` replaced."""
+        names = (*ARRAY_FIELDS, "inputs") if inputs else ARRAY_FIELDS
+        arrays = {k: None if getattr(self, k) is None else fn(getattr(self, k)) for k in names}
         return dataclasses.replace(self, **arrays, **changes)
 
     def take(self, idx) -> Trajectories:
@@ -509,6 +535,7 @@ class Trajectories:
         derivatives=None,
         trajectory_ids=None,
         metadata: dict[str, Any] | None = None,
+        inputs=None,
     ) -> Trajectories:
         """Trajectories from flat rows, as in a table: one observation per row.
 
@@ -524,6 +551,7 @@ class Trajectories:
             trajectory_ids: the trajectory (trial) of each row, shape ``(n,)``; ``None``: one
                 trajectory.
             metadata: stored on the result (``"trajectory_ids"`` is added).
+            inputs: measured inputs, shape ``(n, m)`` (or ``(n,)``), or ``None``.
 
         Returns:
             :class:`Trajectories` with ``B`` = the number of distinct ids.
@@ -533,7 +561,13 @@ class Trajectories:
                 backwards (naming the trial and the row), or a trial with fewer than 3 rows.
         """
         return _rows.from_arrays(
-            times, states, derivatives, trajectory_ids, metadata=metadata, trajectories=cls
+            times,
+            states,
+            derivatives,
+            trajectory_ids,
+            metadata=metadata,
+            trajectories=cls,
+            inputs=inputs,
         )
 
     # -------------------------------------------------------------------- I/O

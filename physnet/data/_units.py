@@ -70,7 +70,7 @@ def rescale(data: Trajectories, scale="std") -> Trajectories:
     meta = dict(data.metadata)
     meta["scales"] = (scales(data) * s).tolist()
     inv = _along_last(1.0 / s, 3)
-    return data._with_arrays(lambda a: jnp.asarray(a) * inv, metadata=meta)
+    return data._with_arrays(lambda a: jnp.asarray(a) * inv, inputs=False, metadata=meta)
 
 
 def unscale(data: Trajectories) -> Trajectories:
@@ -79,7 +79,7 @@ def unscale(data: Trajectories) -> Trajectories:
         return data
     meta = {k: v for k, v in data.metadata.items() if k != "scales"}
     s = _along_last(scales(data), 3)
-    return data._with_arrays(lambda a: jnp.asarray(a) * s, metadata=meta)
+    return data._with_arrays(lambda a: jnp.asarray(a) * s, inputs=False, metadata=meta)
 
 
 SCALINGS = ("components", "canonical", "configuration", "uniform", "none")

@@ -15,16 +15,30 @@ from .._errors import ConfigError
 from ..integrators import DIFFRAX_SOLVERS as DIFFRAX_SOLVERS
 from ..integrators import SOLVERS as SOLVERS
 from ..integrators import AbstractStepper, get_solver, solve
-from ..models import Ensemble
+from ..models import Ensemble, check_input_port
+from ..signals import is_batch
 
 
 @functools.partial(
     jax.jit, static_argnames=("graphdef", "solver", "substeps", "rtol", "atol", "max_steps")
 )
-def _rollout_module(graphdef, state, y0, ts, args, *, solver, substeps, rtol, atol, max_steps):
+def _rollout_module(
+    graphdef, state, y0, ts, args, inputs, *, solver, substeps, rtol, atol, max_steps
+):
     model = nnx.merge(graphdef, state)
-    options = dict(solver=solver, substeps=substeps, rtol=rtol, atol=atol, max_steps=max_steps)
-    return jax.vmap(lambda y: solve(model, y, ts, args=args, **options))(y0)
+    return _rollout_field(
+        model, y0, ts, args, inputs, solver=solver, substeps=substeps, rtol=rtol, atol=atol,
+        max_steps=max_steps,
+    )  # fmt: skip
+
+
+def _rollout_field(f, y0, ts, args, inputs, **options):
+    if inputs is None:
+        return jax.vmap(lambda y: solve(f, y, ts, args=args, **options))(y0)
+    axis = 0 if is_batch(inputs) else None
+    return jax.vmap(lambda y, u: solve(f, y, ts, inputs=u, **options), in_axes=(0, axis))(
+        y0, inputs
+    )
 
 
 def rollout(
@@ -38,6 +52,7 @@ def rollout(
     atol: float = 1e-10,
     max_steps: int = 1_000_000,
     args=None,
+    inputs=None,
 ) -> Array:
     """Integrate a model (or any vector field ``f(t, y, args)``) from one or many states.
 
@@ -55,6 +70,15 @@ def rollout(
             non-uniform).
         rtol, atol: tolerances of adaptive diffrax solvers.
         max_steps: step budget of diffrax solvers.
+        args: passed through to the vector field (autonomous models).
+        inputs: for a model with an input port (``model.input_size = m > 0``): the input
+            signal u(t) (:mod:`physnet.signals`), evaluated inside the integrator; one signal
+            for every initial state, or for ``y0`` ``(B, d)`` a batch of B signals (leading
+            axis B, e.g. ``data.input_signals()`` of held-out trajectories).
+
+    Raises:
+        ConfigError: for invalid times or shapes, or inputs that do not fit the model's input
+            port (inputs for a model without one, none for a model with one).
 
     Returns:
         States ``(T, d)`` or ``(B, T, d)`` (with a leading ``(members,)`` axis for an
@@ -76,14 +100,19 @@ def rollout(
     if batch.ndim != 2:
         raise ConfigError(f"rollout: y0 must have shape (d,) or (B, d), got {y0.shape}")
     options = dict(solver=solver, substeps=int(substeps), rtol=rtol, atol=atol, max_steps=max_steps)
+    if isinstance(model, nnx.Module):
+        one = model.member(0) if isinstance(model, Ensemble) else model
+        check_input_port("rollout", one, 0 if inputs is None else inputs.input_size)
+    if inputs is not None and args is not None:
+        raise ConfigError("rollout: pass either inputs (a signal) or args, not both")
     if isinstance(model, Ensemble):
-        ys = jax.vmap(lambda s: _rollout_module(model.graphdef, s, batch, ts, args, **options))(
-            model.state
-        )
+        ys = jax.vmap(
+            lambda s: _rollout_module(model.graphdef, s, batch, ts, args, inputs, **options)
+        )(model.state)
         return ys[:, 0] if single else ys
     if isinstance(model, nnx.Module):
         graphdef, state = nnx.split(model)
-        ys = _rollout_module(graphdef, state, batch, ts, args, **options)
+        ys = _rollout_module(graphdef, state, batch, ts, args, inputs, **options)
     else:
-        ys = jax.jit(jax.vmap(lambda y: solve(model, y, ts, args=args, **options)))(batch)
+        ys = jax.jit(lambda y, u: _rollout_field(model, y, ts, args, u, **options))(batch, inputs)
     return ys[0] if single else ys

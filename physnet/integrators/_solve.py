@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from .._errors import ConfigError
+from ..signals import driven
 from ._integrate import integrate
 from ._steppers import STEPPERS, AbstractStepper
 
@@ -117,6 +118,7 @@ def solve(
     adjoint=None,
     args=None,
     throw: bool = True,
+    inputs=None,
 ) -> Array:
     """Integrate ``dy/dt = f(t, y, args)`` from ONE state ``y0`` and record it at ``ts``.
 
@@ -146,6 +148,10 @@ def solve(
         adjoint: ``None``, ``"recursive"``, ``"backsolve"`` or a ``diffrax.AbstractAdjoint``;
             diffrax solvers only.
         args: passed through to ``f``.
+        inputs: an input signal (:class:`physnet.signals.AbstractSignal`) for a vector field
+            with an input port ``f(t, y, u)``: ``f`` is called with ``u = inputs(t)``
+            evaluated at every stage time inside the integrator (the signal travels as the
+            ODE's args, see :func:`physnet.signals.driven`, so ``args`` must be ``None``).
         throw: diffrax's flag. ``True`` raises on a failed solve (step budget exhausted);
             ``False`` returns ``inf`` states instead, so that a training loop sees a
             non-finite loss (divergence) and a vmapped batch fails per element.
@@ -155,12 +161,16 @@ def solve(
 
     Raises:
         ConfigError: for an unknown solver or adjoint, an adjoint with a physnet stepper,
-            ``substeps`` < 1, or ``ts`` not 1-D.
+            ``substeps`` < 1, ``ts`` not 1-D, or both ``inputs`` and ``args``.
 
     Use ``jax.vmap(lambda y: solve(f, y, ts))`` for a batch of initial conditions.
 
     Reference: Kidger, "On neural differential equations" (2021), for diffrax.
     """
+    if inputs is not None:
+        if args is not None:
+            raise ConfigError("solve: pass either inputs (a signal) or args, not both")
+        f, args = driven(f), inputs
     solver = get_solver(solver)
     adjoint = get_adjoint(adjoint, solver)
     if isinstance(substeps, bool) or int(substeps) != substeps or substeps < 1:

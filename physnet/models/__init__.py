@@ -9,6 +9,7 @@ from ._base import AbstractComponent as AbstractComponent
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
 from ._base import Part as Part
+from ._base import check_input_port as check_input_port
 from ._base import check_scalar_energy as check_scalar_energy
 from ._dissipation import AbstractDissipation as AbstractDissipation
 from ._dissipation import Friction as Friction
@@ -18,6 +19,9 @@ from ._dissipative import DISSIPATION_FORMS as DISSIPATION_FORMS
 from ._dissipative import DissipativeHNN as DissipativeHNN
 from ._ensemble import Ensemble as Ensemble
 from ._hnn import HNN as HNN
+from ._input_port import AbstractInputPort as AbstractInputPort
+from ._input_port import KnownInputPort as KnownInputPort
+from ._input_port import LearnedInputPort as LearnedInputPort
 from ._lnn import LNN as LNN
 from ._mechanics import canonical_matrix as canonical_matrix
 from ._mechanics import euler_lagrange_acceleration as euler_lagrange_acceleration

@@ -86,6 +86,11 @@ class AbstractVectorField(nnx.Module, abc.ABC):
     """
 
     state_size: int
+    #: the number of input channels m of the model's input port: 0 (the default) for an
+    #: autonomous model ``model(t, y, args)``; a model with m > 0 is called as
+    #: ``model(t, y, u)`` with ``u`` of shape ``(m,)`` the input at t (``None``: zero input),
+    #: and trains and rolls out only on data with m inputs
+    input_size: int = 0
 
     #: which rescalings ``y = s * ỹ`` (one positive scale per component, time unchanged) keep
     #: the model's structure, so that a model trained on ỹ is a model of the same kind on y
@@ -158,6 +163,32 @@ class AbstractEnergyModel(AbstractVectorField):
     @abc.abstractmethod
     def energy(self, y: Array) -> Array:
         """The model's learned energy of one state (a scalar)."""
+
+
+def check_input_port(where: str, model, n_inputs: int) -> None:
+    """Check that ``model``'s input port fits data (or a signal) of ``n_inputs`` channels.
+
+    Raises:
+        ConfigError: one line when inputs are given to a model without an input port, a
+            model with a port gets none, or the numbers of channels differ.
+    """
+    m = int(getattr(model, "input_size", 0))
+    name = type(model).__name__
+    if m == n_inputs:
+        return
+    if not m:
+        raise ConfigError(
+            f"{where}: the data have {n_inputs} input(s), but the model {name} has no input "
+            f"port; build one with input_size={n_inputs} (node, port-hnn; physnet train does "
+            "this from the data)"
+        )
+    if not n_inputs:
+        raise ConfigError(
+            f"{where}: the model {name} has an input port of {m} channel(s), but the data have "
+            "no inputs; give the inputs (Trajectories.inputs, physnet import --inputs, "
+            f"rollout(..., inputs=signal); pn.signals.Zero({m}) for none)"
+        )
+    raise ConfigError(f"{where}: the model {name} takes {m} input(s), but the data have {n_inputs}")
 
 
 def check_scalar_energy(owner: str, name: str, approx) -> None:

@@ -26,6 +26,7 @@ from ..approximators import AbstractApproximator
 from ._base import AbstractComponent, Part
 from ._dissipation import AbstractDissipation, _inverse_softplus
 from ._dissipative import HamiltonianWithDissipation
+from ._input_port import AbstractInputPort, KnownInputPort, LearnedInputPort
 
 #: the accepted string values of ``PortHNN.build(force=...)``
 FORCE_FORMS = ("fourier", "learned", "none")
@@ -212,12 +213,18 @@ class PortHNN(HamiltonianWithDissipation):
         hamiltonian: approximator ``(2N,) -> (1,)`` with a smooth activation.
         dissipation: a dissipation component or ``"friction"``/``"none"``/an approximator
             (as :class:`DissipativeHNN`).
-        force: a forcing component, ``"fourier"`` (the default, ``FourierForce(N)``),
-            ``"none"``, or an approximator ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
+        force: a forcing component, ``"fourier"`` (``FourierForce(N)``, the default without
+            an input port), ``"none"`` (the default with one), or an approximator
+            ``(1,) -> (N,)`` of time (:class:`LearnedForce`).
         gamma_init: initial damping of the ``"friction"`` string form.
+        input_port: ``None`` (no measured input) or an input port
+            (:class:`KnownInputPort`, :class:`LearnedInputPort`) G(y) of m channels: the
+            model becomes ẏ = (J - R)∇H + G F(t) + G(y) u, called as ``model(t, y, u)``
+            with ``u`` ``(m,)``, and dH/dt = -∇HᵀR∇H + ∇HᵀG F + ∇HᵀG(y) u exactly.
 
     Raises:
-        ConfigError: for invalid parts or a force whose size is not N.
+        ConfigError: for invalid parts, a force whose size is not N, or an input port of
+            another N.
 
     Reference: Desai, Mattheakis, Sondak, Protopapas, Roberts, "Port-Hamiltonian neural
     networks for learning explicit time-dependent dynamical systems", Phys. Rev. E 104 (2021).
@@ -230,12 +237,24 @@ class PortHNN(HamiltonianWithDissipation):
         self,
         hamiltonian: AbstractApproximator,
         dissipation: AbstractDissipation | AbstractApproximator | str = "friction",
-        force: AbstractForce | AbstractApproximator | str = "fourier",
+        force: AbstractForce | AbstractApproximator | str | None = None,
         *,
         gamma_init: float | None = None,
+        input_port: AbstractInputPort | None = None,
     ):
         self._set_core("PortHNN", hamiltonian, dissipation, gamma_init)
+        if force is None:
+            force = "fourier" if input_port is None else "none"
         self.force = as_force(force, self.state_size // 2)
+        if input_port is not None and (
+            not isinstance(input_port, AbstractInputPort) or input_port.dof != self.state_size // 2
+        ):
+            raise ConfigError(
+                f"PortHNN: input_port must be None or an input port of {self.state_size // 2} "
+                f"degree(s) of freedom (KnownInputPort, LearnedInputPort), got {input_port!r}"
+            )
+        self.input_port = input_port
+        self.input_size = 0 if input_port is None else input_port.input_size
 
     _no_gamma: ClassVar[str] = "PortHNN: gamma is defined for the friction form only"
 
@@ -251,20 +270,27 @@ class PortHNN(HamiltonianWithDissipation):
     def __call__(self, t, y: Array, args=None) -> Array:
         n = self.state_size // 2
         f = self.force(t)
-        return self.autonomous_field(y) + jnp.concatenate([jnp.zeros((n,), f.dtype), f])
+        out = self.autonomous_field(y) + jnp.concatenate([jnp.zeros((n,), f.dtype), f])
+        if self.input_port is None or args is None:
+            return out
+        return out + self.input_port.matrix(y) @ jnp.reshape(args, (-1,))
 
     def config(self) -> dict[str, Any]:
         return {}
 
     def submodules(self):
-        return {
+        out = {
             "hamiltonian": self.hamiltonian,
             "dissipation": self.dissipation,
             "force": self.force,
         }
+        if self.input_port is not None:
+            out["input_port"] = self.input_port
+        return out
 
     def parts(self) -> tuple[Part, ...]:
-        return (*super().parts(), *self.force.parts())
+        port = () if self.input_port is None else self.input_port.parts()
+        return (*super().parts(), *self.force.parts(), *port)
 
     @classmethod
     def build(
@@ -274,15 +300,22 @@ class PortHNN(HamiltonianWithDissipation):
         *,
         dissipation: str = "friction",
         gamma_init: float | None = None,
-        force: str = "fourier",
+        force: str | None = None,
         n_terms: int = 1,
         omega_init: float = 1.0,
+        input_size: int = 0,
+        input_form: str = "learned",
     ) -> PortHNN:
         """A port-HNN from options (see :func:`physnet.build_model`): H is
         ``approximator(state_size, 1)``; ``dissipation`` ``"friction"`` or ``"none"``;
         ``force`` ``"fourier"`` (:class:`FourierForce` with ``n_terms`` terms from
-        ``omega_init``), ``"learned"`` (:class:`LearnedForce` around ``approximator(1, N)``)
-        or ``"none"``."""
+        ``omega_init``; the default without inputs), ``"learned"`` (:class:`LearnedForce`
+        around ``approximator(1, N)``) or ``"none"`` (the default with inputs); with
+        ``input_size = m > 0`` an input port of form ``input_form``: ``"learned"`` (a constant
+        learned gain, :class:`LearnedInputPort`), ``"learned-q"`` (B(q) an approximator) or
+        ``"known"`` (G = (0, I)ᵀ, m = N)."""
+        if force is None:
+            force = "none" if input_size else "fourier"
         if force not in FORCE_FORMS:
             raise ConfigError(
                 f"PortHNN: force must be one of {', '.join(map(repr, FORCE_FORMS))}, got {force!r}"
@@ -291,7 +324,42 @@ class PortHNN(HamiltonianWithDissipation):
         forcing = as_force(
             force, n, n_terms=n_terms, omega_init=omega_init, approximator=approximator
         )
-        return cls(approximator(state_size, 1), dissipation, forcing, gamma_init=gamma_init)
+        port = None
+        if input_size:
+            port = as_input_port(input_form, n, input_size, approximator)
+        return cls(
+            approximator(state_size, 1),
+            dissipation,
+            forcing,
+            gamma_init=gamma_init,
+            input_port=port,
+        )
+
+
+#: the accepted string values of ``PortHNN.build(input_form=...)``
+INPUT_PORT_FORMS = ("learned", "learned-q", "known")
+
+
+def as_input_port(form: str, dof: int, input_size: int, approximator) -> AbstractInputPort:
+    """The input port of ``PortHNN.build(input_form=form)`` (see :data:`INPUT_PORT_FORMS`).
+
+    Raises:
+        ConfigError: for an unknown form, or ``"known"`` with m != N.
+    """
+    if form == "learned":
+        return LearnedInputPort(dof, input_size)
+    if form == "learned-q":
+        return LearnedInputPort(dof, input_size, approximator=approximator(dof, dof * input_size))
+    if form == "known":
+        if input_size != dof:
+            raise ConfigError(
+                f"PortHNN: input_form='known' is G = (0, I) with one input per momentum "
+                f"({dof}), but the data have {input_size} input(s); use 'learned'"
+            )
+        return KnownInputPort.on_momenta(dof)
+    raise ConfigError(
+        f"PortHNN: input_form must be one of {', '.join(INPUT_PORT_FORMS)}, got {form!r}"
+    )
 
 
 def as_force(

@@ -3,6 +3,7 @@
 
 from ._dysts import DYSTS, DYSTS_ALL
 from ._e1_states_only import E1_STATES_ONLY
+from ._inputs_study import INPUTS_STUDY
 from ._kan_vs_mlp import KAN_VS_MLP
 from ._noisy_states import NOISY_STATES
 from ._ntk import NTK
@@ -21,4 +22,5 @@ STUDY_EXPERIMENTS = (
     KAN_VS_MLP,
     DYSTS,
     DYSTS_ALL,
+    INPUTS_STUDY,
 )

@@ -108,14 +108,14 @@ def _summarise_members(metrics: dict, summary: dict) -> None:
         metrics[f"{key}_members"] = s["members"]
 
 
-def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test) -> dict[str, Any]:
+def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test, inputs) -> dict[str, Any]:
     """Rollout metrics of every member, their medians, and the spread of the predictions.
 
     ``rollout_spread`` is the mean over initial conditions, times and state components of the
     standard deviation over members of the predicted state; ``rollout_spread_t1`` the same at
     the final time only.
     """
-    learned = rollout(ensemble, y0, ts, solver=solver, substeps=SUBSTEPS)  # (N, B, T, d)
+    learned = rollout(ensemble, y0, ts, solver=solver, substeps=SUBSTEPS, inputs=inputs)
     learned = test.to_units(learned)
     spread = ensemble_spread(learned)
 
@@ -133,6 +133,25 @@ def _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test) -> dict[str
         "n_initial_conditions": int(y0.shape[0]),
     }
     return metrics
+
+
+def input_horizon(test: Trajectories, t1: float, t1_given: bool, step: float, warnings: list):
+    """The evaluation times and input signals: ``[0, t1]`` and no inputs for autonomous data;
+    for data with inputs the held-out trajectories' own recorded inputs, so the horizon is
+    their record (from its first time, at most ``t1``; a ``t1`` past the record is cut, with
+    a warning when it was given)."""
+    if test.inputs is None:
+        return jnp.linspace(0.0, t1, max(1, int(round(t1 / step))) + 1), None
+    times = np.asarray(test.common_times("evaluating a run on data with inputs"))
+    span = float(times[-1] - times[0])
+    if t1 > span and t1_given:
+        warnings.append(
+            f"--t1 {t1:g} is past the test record of inputs ({span:g}): the forecast stops "
+            "where the recorded inputs do"
+        )
+    t1 = min(t1, span)
+    ts = times[0] + jnp.linspace(0.0, t1, max(1, int(round(t1 / step))) + 1)
+    return ts, test.input_signals()
 
 
 def state_names(data: Trajectories) -> list[str]:
@@ -474,22 +493,22 @@ def evaluate_run(
         metrics |= {"dt": dt}
     else:
         system = system_from_metadata(test.metadata, system=system)
-        n_out = max(1, int(round(t1 / (dt * SUBSTEPS))))
-        ts = jnp.linspace(0.0, t1, n_out + 1)
+        ts, inputs = input_horizon(test, t1, t1_given, dt * SUBSTEPS, warnings)
         y0 = test.y0 if test.clean_states is None else test.clean_states[:, 0]
         # the true system in the file's units; learned rollouts brought back to them
-        true = rollout(system.vector_field, test.to_units(y0), ts, solver="rk4", substeps=SUBSTEPS)
+        options = dict(substeps=SUBSTEPS, inputs=inputs)
+        true = rollout(system.vector_field, test.to_units(y0), ts, solver="rk4", **options)
         if ensemble is not None:
-            metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test)
+            metrics = _evaluate_ensemble(ensemble, system, y0, ts, true, solver, test, inputs)
         else:
-            learned = test.to_units(rollout(model, y0, ts, solver=solver, substeps=SUBSTEPS))
+            learned = test.to_units(rollout(model, y0, ts, solver=solver, **options))
             metrics = _model_metrics(model, system, learned, true, test)
             if energy_fn is not None:
                 metrics["energy_mse"] = float(energy_mse(energy_fn, learned, true))
             metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}
             if symbolic:
                 metrics |= symbolic_metrics(model, test)
-        metrics |= {"t1": t1, "dt": float(ts[1] - ts[0]) / SUBSTEPS}
+        metrics |= {"t1": float(ts[-1] - ts[0]), "dt": float(ts[1] - ts[0]) / SUBSTEPS}
     if energy is not None:
         metrics["energy"] = energy
     members = [model] if ensemble is None else [ensemble.member(i) for i in range(len(ensemble))]

@@ -79,7 +79,12 @@ def build_member(config: RunConfig, train: Trajectories, seed: int):
     ``train``'s state size from ``seed``; a KAN's spline grids are first placed on the
     training states."""
     m = build_model(
-        config.model, train.state_size, config.approximator, seed=seed, **config.options
+        config.model,
+        train.state_size,
+        config.approximator,
+        seed=seed,
+        input_size=train.input_size,
+        **config.options,
     )
     if config.approximator == "kan":
         from ..approximators import update_grids
@@ -117,7 +122,11 @@ def resolve_defaults(config: RunConfig, data: Trajectories) -> tuple[RunConfig, 
             model = None
             if free and data.derivatives is None:
                 model = build_model(
-                    config.model, data.state_size, config.approximator, **config.options
+                    config.model,
+                    data.state_size,
+                    config.approximator,
+                    input_size=data.input_size,
+                    **config.options,
                 )
             choice, why = choose_loss(data, model, fit_states_allowed=free)
             auto = {"loss": choice, "why": why}

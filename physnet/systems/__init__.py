@@ -9,6 +9,10 @@ from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem
 from ._base import VelocityCoordinates as VelocityCoordinates
 from ._double_pendulum import DoublePendulum as DoublePendulum
+from ._driven import AbstractDriven as AbstractDriven
+from ._driven import DrivenDuffing as DrivenDuffing
+from ._driven import DrivenPendulum as DrivenPendulum
+from ._driven import MassSpringDamper as MassSpringDamper
 from ._duffing import Duffing as Duffing
 from ._forced_duffing import ForcedDuffing as ForcedDuffing
 from ._mass_spring import MassSpring as MassSpring

@@ -35,6 +35,10 @@ class AbstractSystem(abc.ABC):
     dof: int = 1
     #: whether the vector field ignores t (False for forced systems such as ForcedDuffing)
     autonomous: ClassVar[bool] = True
+    #: number of input channels m: 0 for a system without an input port; a driven system's
+    #: vector field is ``vector_field(t, y, u)`` with ``u`` of shape ``(m,)`` the input at t
+    #: (``None``: zero input), see :meth:`input_matrix`
+    input_size: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -53,6 +57,11 @@ class AbstractSystem(abc.ABC):
     @abc.abstractmethod
     def energy(self, y: Array) -> Array:
         """Scalar energy of one state ``y`` of shape ``(2N,)``."""
+
+    def input_matrix(self, y: Array) -> Array:
+        """The input matrix G(y) of shape ``(2N, m)``: how the input enters,
+        dy/dt = f(y) + G(y) u (``(2N, 0)`` for a system without an input port)."""
+        return jnp.zeros((self.state_size, self.input_size), dtype=jnp.result_type(y))
 
     @abc.abstractmethod
     def parameters(self) -> dict[str, float]:

@@ -15,6 +15,7 @@ from .._errors import ConfigError, DataError
 from ._analytic import HarmonicOscillator, Pendulum
 from ._base import _DEFINED, AbstractSystem, VelocityCoordinates
 from ._double_pendulum import DoublePendulum
+from ._driven import DrivenDuffing, DrivenPendulum, MassSpringDamper
 from ._duffing import Duffing
 from ._forced_duffing import ForcedDuffing
 from ._mass_spring import MassSpring
@@ -30,6 +31,9 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     DoublePendulum,
     SpringChain,
     ForcedDuffing,
+    DrivenPendulum,
+    MassSpringDamper,
+    DrivenDuffing,
 )
 
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}

@@ -19,6 +19,7 @@ from jax import Array
 from .._checks import integer
 from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
+from ..models import check_input_port
 from ._auto import say
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
 from ._config import FitConfig, Runtime
@@ -192,7 +193,11 @@ def _check_inputs(
                 f"{where}: {name} must be physnet.Trajectories (pn.data.from_table / "
                 f"Trajectories(ts, states)), got {type(value).__name__}"
             )
-    _warn_lnn_coordinates(where, model.member(0) if ensemble else model, data)
+    one = model.member(0) if ensemble else model
+    for value in (data, test_data):
+        if isinstance(value, Trajectories):
+            check_input_port(where, one, value.input_size)
+    _warn_lnn_coordinates(where, one, data)
 
 
 def _warn_lnn_coordinates(where: str, model, data: Trajectories) -> None:

@@ -49,16 +49,23 @@ class DerivativeLoss(AbstractLoss):
     r"""Derivative matching: mean squared error of the vector field.
 
     Derivative matching (SPEC.md eq. 3/6): mean over samples and components of
-    (f_θ(t, y) - dy/dt)², each sample at its recorded time t (autonomous models ignore it)."""
+    (f_θ(t, y) - dy/dt)², each sample at its recorded time t (autonomous models ignore it)
+    and, for data with inputs, the recorded input u: (f_θ(t, y, u) - dy/dt)²."""
 
     name: ClassVar[str] = "derivative"
 
     def prepare(self, data: Trajectories, *, clean: bool = False):
         y, dy = data.flat(clean=clean)
-        return {"t": data.flat_times(), "y": y, "dy": dy}
+        batch = {"t": data.flat_times(), "y": y, "dy": dy}
+        if data.inputs is not None:
+            batch["u"] = data.flat_inputs()
+        return batch
 
     def __call__(self, model, batch) -> Array:
-        pred = jax.vmap(lambda t, y: model(t, y))(sample_times(batch), batch["y"])
+        if "u" in batch:
+            pred = jax.vmap(model)(sample_times(batch), batch["y"], batch["u"])
+        else:
+            pred = jax.vmap(lambda t, y: model(t, y))(sample_times(batch), batch["y"])
         return jnp.mean((pred - batch["dy"]) ** 2)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +17,7 @@ from .._errors import ConfigError, DataError
 from ..data import Trajectories
 from ..integrators import ADJOINTS as ADJOINTS
 from ..integrators import SOLVERS, ImplicitMidpoint, get_adjoint, get_solver, solve
+from ..signals import Interpolated
 from ._loss_base import AbstractLoss
 from ._loss_base import option as _option
 
@@ -68,15 +70,32 @@ def cut_windows(
             f"got at most {int(np.max(lengths))}; lower the window"
         )
     states, times = np.asarray(states), np.asarray(data.times)
+    rows, cols = window_index(lengths, window, stride)
+    idx = cols[:, None] + np.arange(window)[None, :]
+    return jnp.asarray(times[rows[:, None], idx]), jnp.asarray(states[rows[:, None], idx])
+
+
+def window_index(lengths, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trajectory and first observation ``(rows, cols)`` of every window of
+    :func:`cut_windows`, each ``(S,)``."""
     rows, cols = [], []
     for b, n in enumerate(lengths):
         if n >= window:
             starts = window_starts(int(n), window, stride)
             rows.append(np.full(starts.shape, b))
             cols.append(starts)
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    idx = cols[:, None] + np.arange(window)[None, :]
-    return jnp.asarray(times[rows[:, None], idx]), jnp.asarray(states[rows[:, None], idx])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def window_inputs(data: Trajectories, window: int, stride: int) -> Array:
+    """The coefficients ``(S, 4, W - 1, m)`` of every window's input signal: the pieces of
+    each trajectory's whole interpolant (``data.input_signals()``) over the window's
+    intervals, so that a window sees the same u(t) as a rollout of the whole trajectory
+    (diffrax's order: cubic, quadratic, linear, constant)."""
+    coeffs = np.stack([np.asarray(c) for c in data.input_signals().interpolation.coeffs], 1)
+    rows, cols = window_index(data.trajectory_lengths, window, stride)
+    idx = cols[:, None] + np.arange(window - 1)[None, :]
+    return jnp.asarray(np.moveaxis(coeffs[rows[:, None], :, idx], 2, 1))
 
 
 def _resolve_solver(solver):
@@ -226,7 +245,8 @@ class TrajectoryLoss(AbstractLoss):
         window contribute none.
 
         Returns:
-            ``{"ts": (S, W), "ys": (S, W, d)}`` with S windows (trajectory-major).
+            ``{"ts": (S, W), "ys": (S, W, d)}`` with S windows (trajectory-major), and for
+            data with inputs ``"uc"``: each window's input signal (:func:`window_inputs`).
 
         Raises:
             DataError: if no trajectory has ``window`` valid observations, or ``observe=
@@ -238,7 +258,9 @@ class TrajectoryLoss(AbstractLoss):
                 f"state_size={data.state_size}"
             )
         ts, ys = cut_windows(data, self.window, self.stride, clean=clean, owner="trajectory")
-        return {"ts": ts, "ys": ys}
+        if data.inputs is None:
+            return {"ts": ts, "ys": ys}
+        return {"ts": ts, "ys": ys, "uc": window_inputs(data, self.window, self.stride)}
 
     # ----------------------------------------------------------- integration
     def predict(self, model, batch) -> Array:
@@ -246,17 +268,21 @@ class TrajectoryLoss(AbstractLoss):
         state: shape ``(S, W, d)`` like ``batch["ys"]`` (row 0 of every window is its start)."""
         ts, ys = batch["ts"], batch["ys"]
         if isinstance(model, nnx.Module):
-            # the variables travel as the ODE's args, so that every adjoint sees them
+            # the variables (and input signal) travel as the ODE's args, so that every adjoint
+            # sees them
             graphdef, variables = nnx.split(model)
 
-            def field(t, y, variables):
-                return nnx.merge(graphdef, variables)(t, y, None)
+            def field(t, y, args):
+                variables, signal = args
+                u = None if signal is None else signal(t)
+                return nnx.merge(graphdef, variables)(t, y, u)
 
         else:
             variables = None
 
             def field(t, y, args):
-                return model(t, y, None)
+                _, signal = args
+                return model(t, y, None if signal is None else signal(t))
 
         options = dict(  # names or objects: solve resolves them
             solver=self.solver,
@@ -267,7 +293,16 @@ class TrajectoryLoss(AbstractLoss):
             adjoint=self.adjoint,
             throw=False,
         )
-        return jax.vmap(lambda t, y: solve(field, y[0], t, args=variables, **options))(ts, ys)
+        if "uc" not in batch:
+            return jax.vmap(lambda t, y: solve(field, y[0], t, args=(variables, None), **options))(
+                ts, ys
+            )
+
+        def one(t, y, uc):
+            signal = Interpolated(diffrax.CubicInterpolation(t, tuple(uc)))
+            return solve(field, y[0], t, args=(variables, signal), **options)
+
+        return jax.vmap(one)(ts, ys, batch["uc"])
 
     def __call__(self, model, batch) -> Array:
         pred = self.predict(model, batch)

@@ -169,7 +169,8 @@ class WeakFormLoss(AbstractLoss):
         """Cut every trajectory's valid part into subdomains and tabulate the test functions.
 
         Returns:
-            ``{"ts": (S, W), "ys": (S, W, d), "phi": (S, K, W), "rhs": (S, K, d)}``: the
+            ``{"ts": (S, W), "ys": (S, W, d), "phi": (S, K, W), "rhs": (S, K, d)}`` (and
+            ``"us": (S, W, m)``, the recorded inputs, for data with inputs): the
             subdomains' times and states, w_i φ_k(t_i)/(b - a), and
             -Σ_i w_i φ_k'(t_i) y_i/(b - a) (the data side, computed once).
 
@@ -187,7 +188,8 @@ class WeakFormLoss(AbstractLoss):
                 f"the weak-form loss needs trajectories of at least window={self.window} "
                 f"observations, got at most {int(np.max(lengths))}; lower the window"
             )
-        ts, ys, phi, rhs = [], [], [], []
+        inputs = None if data.inputs is None else np.asarray(data.inputs)
+        ts, ys, phi, rhs, us = [], [], [], [], []
         for b in range(data.n_trajectories):
             n = int(lengths[b])
             if n < self.window:
@@ -199,18 +201,26 @@ class WeakFormLoss(AbstractLoss):
                 w = trapezoid_weights(t) / (t[-1] - t[0])
                 ts.append(t)
                 ys.append(y)
+                if inputs is not None:
+                    us.append(inputs[b, s : s + self.window])
                 phi.append(w * f)
                 rhs.append(-(w * df) @ y)
-        return {
+        batch = {
             "ts": jnp.asarray(np.stack(ts)),
             "ys": jnp.asarray(np.stack(ys)),
             "phi": jnp.asarray(np.stack(phi)),
             "rhs": jnp.asarray(np.stack(rhs)),
         }
+        if inputs is not None:  # the recorded inputs at the quadrature nodes
+            batch["us"] = jnp.asarray(np.stack(us))
+        return batch
 
     def residuals(self, model, batch) -> Array:
         """The weak-form residuals ``(S, K, d)`` of ``model`` on ``batch``."""
-        field = jax.vmap(jax.vmap(lambda t, y: model(t, y)))(batch["ts"], batch["ys"])
+        if "us" in batch:
+            field = jax.vmap(jax.vmap(model))(batch["ts"], batch["ys"], batch["us"])
+        else:
+            field = jax.vmap(jax.vmap(lambda t, y: model(t, y)))(batch["ts"], batch["ys"])
         return jnp.einsum("skw,swd->skd", batch["phi"], field) - batch["rhs"]
 
     def __call__(self, model, batch) -> Array:
