@@ -14,6 +14,7 @@ from .._classpath import check_class, class_path, import_class, importable, is_c
 from .._errors import ConfigError, DataError
 from ._analytic import HarmonicOscillator, Pendulum
 from ._base import _DEFINED, AbstractSystem, VelocityCoordinates
+from ._chain_pendulum import CartesianChainPendulum, ChainPendulum
 from ._double_pendulum import DoublePendulum
 from ._duffing import Duffing
 from ._forced_duffing import ForcedDuffing
@@ -30,6 +31,8 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     DoublePendulum,
     SpringChain,
     ForcedDuffing,
+    ChainPendulum,
+    CartesianChainPendulum,
 )
 
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}
