@@ -149,3 +149,13 @@ def test_cli_simulates_a_chain_and_trains_and_evaluates_the_structured_models(tm
         assert main(["evaluate", "--run", str(run), "--t1", "0.5"]) == 0
         metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
         assert np.isfinite(metrics["rollout_rmse"]) and np.isfinite(metrics["energy_drift"])
+
+
+def test_periodic_models_are_2pi_periodic_in_every_angle():
+    model = pn.build_model("delan", 4, "mlp", seed=1, width=8, periodic=True)
+    assert model.periodic and model.natural.mass.in_features == 4
+    y = jnp.array([0.3, -1.2, 0.7, 0.4])
+    shifted = y + jnp.array([2 * jnp.pi, -4 * jnp.pi, 0.0, 0.0])
+    np.testing.assert_allclose(model(0.0, shifted), model(0.0, y), rtol=1e-12, atol=1e-12)
+    with pytest.raises(pn.ConfigError, match="even input size"):
+        StructuredHNN(pn.MLP(3, 1, rngs=nnx.Rngs(0)), pn.MLP(3, 1, rngs=nnx.Rngs(0)), periodic=True)

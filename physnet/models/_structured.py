@@ -73,33 +73,50 @@ class NaturalSystem(AbstractComponent):
     """
 
     def __init__(
-        self, mass: AbstractApproximator, potential: AbstractApproximator, *, epsilon=1e-3
+        self,
+        mass: AbstractApproximator,
+        potential: AbstractApproximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
     ):
-        n = getattr(potential, "in_features", 0)
-        _check_part("NaturalSystem", "potential", potential, n, 1)
-        _check_part("NaturalSystem", "mass", mass, n, n * (n + 1) // 2)
+        inputs = getattr(potential, "in_features", 0)
+        if periodic and inputs % 2:
+            raise ConfigError(
+                f"NaturalSystem: with periodic=True the approximators take (cos q, sin q), an "
+                f"even input size, got in_features={inputs}"
+            )
+        n = inputs // 2 if periodic else inputs
+        _check_part("NaturalSystem", "potential", potential, inputs, 1)
+        _check_part("NaturalSystem", "mass", mass, inputs, n * (n + 1) // 2)
         self.mass = mass
         self.potential = potential
         self.dof = n
+        self.periodic = bool(periodic)
         self.epsilon = number("NaturalSystem", "epsilon", epsilon, positive=True)
+
+    def _features(self, q: Array) -> Array:
+        return jnp.concatenate([jnp.cos(q), jnp.sin(q)]) if self.periodic else q
 
     def mass_matrix(self, q: Array) -> Array:
         """M(q), shape ``(N, N)``, symmetric positive definite."""
-        return cholesky_mass_matrix(self.mass(q), self.dof, self.epsilon)
+        return cholesky_mass_matrix(self.mass(self._features(q)), self.dof, self.epsilon)
 
     def potential_energy(self, q: Array) -> Array:
         """V(q), a scalar."""
-        return self.potential(q)[0]
+        return self.potential(self._features(q))[0]
 
     def config(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon}
+        return {"epsilon": self.epsilon, "periodic": self.periodic}
 
     def submodules(self) -> dict[str, nnx.Module]:
         return {"mass": self.mass, "potential": self.potential}
 
 
-def _natural(mass, potential, epsilon) -> NaturalSystem:
-    return NaturalSystem(mass, potential, epsilon=epsilon)
+def _build_parts(state_size: int, approximator, periodic: bool):
+    n = state_size // 2
+    inputs = 2 * n if periodic else n
+    return approximator(inputs, n * (n + 1) // 2), approximator(inputs, 1)
 
 
 class DeLaN(AbstractEnergyModel):
@@ -120,6 +137,7 @@ class DeLaN(AbstractEnergyModel):
         mass: approximator ``(N,) -> (N(N+1)/2,)`` for M's Cholesky factor.
         potential: approximator ``(N,) -> (1,)`` for V.
         epsilon: ε > 0 (default 1e-3).
+        periodic: the coordinates are angles (M and V see (cos q, sin q); default False).
     """
 
     name = "delan"
@@ -135,10 +153,16 @@ class DeLaN(AbstractEnergyModel):
         return None
 
     def __init__(
-        self, mass: AbstractApproximator, potential: AbstractApproximator, *, epsilon=1e-3
+        self,
+        mass: AbstractApproximator,
+        potential: AbstractApproximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
     ):
-        self.natural = _natural(mass, potential, epsilon)
+        self.natural = NaturalSystem(mass, potential, epsilon=epsilon, periodic=periodic)
         self.epsilon = self.natural.epsilon
+        self.periodic = self.natural.periodic
         self.state_size = 2 * self.natural.dof
 
     def mass_matrix(self, y: Array) -> Array:
@@ -168,17 +192,19 @@ class DeLaN(AbstractEnergyModel):
         return jnp.concatenate([y[n:], self.acceleration(y[:n], y[n:])])
 
     def config(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon}
+        return {"epsilon": self.epsilon, "periodic": self.periodic}
 
     def submodules(self):
         return {"mass": self.natural.mass, "potential": self.natural.potential}
 
     @classmethod
-    def build(cls, state_size: int, approximator, *, epsilon: float = 1e-3) -> DeLaN:
-        """``DeLaN(approximator(N, N(N+1)/2), approximator(N, 1), epsilon=epsilon)`` with
-        N = state_size / 2 (see :func:`physnet.build_model`)."""
-        n = state_size // 2
-        return cls(approximator(n, n * (n + 1) // 2), approximator(n, 1), epsilon=epsilon)
+    def build(
+        cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False
+    ) -> DeLaN:
+        """``DeLaN(approximator(K, N(N+1)/2), approximator(K, 1), ...)`` with
+        N = state_size / 2 and K = 2N if ``periodic`` else N (see :func:`physnet.build_model`)."""
+        mass, potential = _build_parts(state_size, approximator, periodic)
+        return cls(mass, potential, epsilon=epsilon, periodic=periodic)
 
 
 class StructuredHNN(AbstractEnergyModel):
@@ -193,16 +219,23 @@ class StructuredHNN(AbstractEnergyModel):
         mass: approximator ``(N,) -> (N(N+1)/2,)`` for M's Cholesky factor.
         potential: approximator ``(N,) -> (1,)`` for V.
         epsilon: ε > 0 (default 1e-3).
+        periodic: the coordinates are angles (M and V see (cos q, sin q); default False).
     """
 
     name = "structured-hnn"
     scaling = "canonical"
 
     def __init__(
-        self, mass: AbstractApproximator, potential: AbstractApproximator, *, epsilon=1e-3
+        self,
+        mass: AbstractApproximator,
+        potential: AbstractApproximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
     ):
-        self.natural = _natural(mass, potential, epsilon)
+        self.natural = NaturalSystem(mass, potential, epsilon=epsilon, periodic=periodic)
         self.epsilon = self.natural.epsilon
+        self.periodic = self.natural.periodic
         self.state_size = 2 * self.natural.dof
 
     def mass_matrix(self, y: Array) -> Array:
@@ -220,14 +253,16 @@ class StructuredHNN(AbstractEnergyModel):
         return symplectic_gradient(self.energy, y)
 
     def config(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon}
+        return {"epsilon": self.epsilon, "periodic": self.periodic}
 
     def submodules(self):
         return {"mass": self.natural.mass, "potential": self.natural.potential}
 
     @classmethod
-    def build(cls, state_size: int, approximator, *, epsilon: float = 1e-3) -> StructuredHNN:
-        """``StructuredHNN(approximator(N, N(N+1)/2), approximator(N, 1), epsilon=epsilon)``
-        with N = state_size / 2 (see :func:`physnet.build_model`)."""
-        n = state_size // 2
-        return cls(approximator(n, n * (n + 1) // 2), approximator(n, 1), epsilon=epsilon)
+    def build(
+        cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False
+    ) -> StructuredHNN:
+        """``StructuredHNN(approximator(K, N(N+1)/2), approximator(K, 1), ...)`` with
+        N = state_size / 2 and K = 2N if ``periodic`` else N (see :func:`physnet.build_model`)."""
+        mass, potential = _build_parts(state_size, approximator, periodic)
+        return cls(mass, potential, epsilon=epsilon, periodic=periodic)
