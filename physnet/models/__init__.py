@@ -4,13 +4,16 @@ Every model is a Flax NNX module acting on one state, ``model(t, y, args) -> dy/
 around approximators: :class:`NeuralODE`, :class:`HNN`, :class:`DissipativeHNN` (with a
 dissipation component), :class:`LNN`, :class:`NeuralSymplecticForm`, :class:`PortHNN` (with a
 force component), the natural-system models :class:`DeLaN` and :class:`StructuredHNN`
-(learned M(q) and V(q)) and :class:`Ensemble`; the mechanics helpers are pure functions."""
+(learned M(q) and V(q)), the constrained Cartesian models :class:`ConstrainedHNN` and
+:class:`ConstrainedLNN`, and :class:`Ensemble`; the mechanics helpers are pure functions."""
 
 from ._base import AbstractComponent as AbstractComponent
 from ._base import AbstractEnergyModel as AbstractEnergyModel
 from ._base import AbstractVectorField as AbstractVectorField
 from ._base import Part as Part
 from ._base import check_scalar_energy as check_scalar_energy
+from ._constrained import ConstrainedHNN as ConstrainedHNN
+from ._constrained import ConstrainedLNN as ConstrainedLNN
 from ._dissipation import AbstractDissipation as AbstractDissipation
 from ._dissipation import Friction as Friction
 from ._dissipation import LearnedDissipation as LearnedDissipation
