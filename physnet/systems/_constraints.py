@@ -62,8 +62,10 @@ class ChainConstraints:
 
 
 def constraint_drift(constraints, ys: Array) -> Array:
-    """max |φ(x)| over the constraints at each state of a rollout ``ys`` (``(T, 2D)``, first
-    half positions); returns ``(T,)``: how far a numerical flow leaves the manifold."""
+    """How far each state of a rollout lies off the constraint manifold.
+
+    max |φ(x)| over the constraints at each state of a rollout ``ys`` (``(T, 2D)``, first half
+    positions); returns ``(T,)``: how far a numerical flow leaves the manifold."""
     d = ys.shape[-1] // 2
     return jax.vmap(lambda y: jnp.max(jnp.abs(constraints(y[:d]))))(ys)
 
