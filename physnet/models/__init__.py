@@ -3,7 +3,9 @@
 Every model is a Flax NNX module acting on one state, ``model(t, y, args) -> dy/dt``, built
 around approximators: :class:`NeuralODE`, :class:`HNN`, :class:`DissipativeHNN` (with a
 dissipation component), :class:`LNN`, :class:`NeuralSymplecticForm`, :class:`PortHNN` (with a
-force component) and :class:`Ensemble`; the mechanics helpers are pure functions."""
+force component), the natural-system models :class:`DeLaN` and :class:`StructuredHNN`
+(learned M(q) and V(q)), the constrained Cartesian models :class:`ConstrainedHNN` and
+:class:`ConstrainedLNN`, and :class:`Ensemble`; the mechanics helpers are pure functions."""
 
 from ._base import AbstractComponent as AbstractComponent
 from ._base import AbstractEnergyModel as AbstractEnergyModel
@@ -11,6 +13,8 @@ from ._base import AbstractVectorField as AbstractVectorField
 from ._base import Part as Part
 from ._base import check_input_port as check_input_port
 from ._base import check_scalar_energy as check_scalar_energy
+from ._constrained import ConstrainedHNN as ConstrainedHNN
+from ._constrained import ConstrainedLNN as ConstrainedLNN
 from ._dissipation import AbstractDissipation as AbstractDissipation
 from ._dissipation import Friction as Friction
 from ._dissipation import LearnedDissipation as LearnedDissipation
@@ -37,3 +41,7 @@ from ._port import NoForce as NoForce
 from ._port import PortHNN as PortHNN
 from ._registry import MODELS as MODELS
 from ._registry import model_class as model_class
+from ._structured import DeLaN as DeLaN
+from ._structured import NaturalSystem as NaturalSystem
+from ._structured import StructuredHNN as StructuredHNN
+from ._structured import cholesky_mass_matrix as cholesky_mass_matrix

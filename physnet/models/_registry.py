@@ -18,6 +18,7 @@ from ._lnn import LNN
 from ._neural_ode import NeuralODE
 from ._nsf import NeuralSymplecticForm
 from ._port import PortHNN
+from ._structured import DeLaN, StructuredHNN
 
 _MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (
     NeuralODE,
@@ -26,6 +27,8 @@ _MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (
     LNN,
     NeuralSymplecticForm,
     PortHNN,
+    DeLaN,
+    StructuredHNN,
 )
 
 MODELS: dict[str, type[AbstractVectorField]] = {cls.name: cls for cls in _MODEL_CLASSES}

@@ -15,6 +15,7 @@ from ._e1_e2 import E1, E2
 from ._e3_e4 import E3, E4, LNN_MLP
 from ._e5 import E5
 from ._e6 import E6
+from ._papers_finzi import FINZI_CHAINS
 from ._papers_hnn import HNN_PAPER
 from ._papers_lnn import LNN_PAPER
 from ._real import REAL_EXPERIMENTS
@@ -32,6 +33,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         E6,
         HNN_PAPER,
         LNN_PAPER,
+        FINZI_CHAINS,
         *REAL_EXPERIMENTS,
         *STUDY_EXPERIMENTS,
     )  # fmt: skip
@@ -58,7 +60,7 @@ _COLUMNS = (
 # past its 15-minute budget.
 # The peer papers' protocols (issue 15) run only when named too: their full recipes (5 seeds,
 # two-body 10,000 steps, a 600-wide LNN) take far longer than the source's experiments.
-BASELINES = ("E5-MLP", "HNN-PAPER", "LNN-PAPER")
+BASELINES = ("E5-MLP", "HNN-PAPER", "LNN-PAPER", "FINZI-CHAINS")
 #: measured-data experiments (physnet/reproduce/_real.py), run only when named
 REAL_DATA = tuple(e.name for e in REAL_EXPERIMENTS)
 #: the studies of experiments/<study>/ (physnet/reproduce/_studies.py), run only when named
