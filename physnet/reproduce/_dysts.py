@@ -78,19 +78,59 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fingerprint(cfg: DystsConfig) -> str:
+    """What a finished system's record depends on besides its name and seed (the settings)."""
+    import hashlib
+
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("systems", "seeds")}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _finished(lines: Path, fingerprint: str) -> dict[tuple[str, int], dict]:
+    """The records of ``systems.jsonl`` made with the same settings, by (system, seed): a run
+    that stopped (Ctrl-C, a crash, a killed machine) resumes after them. A last line cut by a
+    kill is ignored; records made with other settings are dropped (the file is rewritten)."""
+    if not lines.exists():
+        return {}
+    done, dropped = {}, 0
+    for text in lines.read_text().splitlines():
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:  # a line cut by a kill mid-write
+            dropped += 1
+            continue
+        if record.get("settings") == fingerprint:
+            done[(record["name"], record["seed"])] = record
+        else:
+            dropped += 1
+    if dropped:
+        from .._io import atomic_path
+
+        with atomic_path(lines) as tmp:
+            Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in done.values()))
+    return done
+
+
 def train_and_evaluate(cfg: DystsConfig, workdir: Path, figures: bool = True) -> dict:
     """Every system of ``cfg.systems`` at every noise level and seed; writes
-    ``systems.jsonl`` (a line per system and seed), ``results.json`` and ``table.md``."""
+    ``systems.jsonl`` (a line per system and seed, appended as each finishes), ``results.json``
+    and ``table.md``. Run again on the same folder with the same settings, it resumes: the
+    systems already in ``systems.jsonl`` are read back, not fitted again."""
     from .. import benchmarks
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     lines = workdir / "systems.jsonl"
     names = _names(cfg.systems)
+    fingerprint = _fingerprint(cfg)
+    done = _finished(lines, fingerprint)
     records = []
     t0 = time.perf_counter()
     for seed in cfg.seeds:
         for name in names:
+            if (name, seed) in done:
+                records.append(done[(name, seed)])
+                continue
             result = benchmarks.dysts(
                 [name], noises=cfg.noises, methods=cfg.methods, peers_too=False,
                 peer_noises=cfg.peer_noises, degree=cfg.degree, n_train=cfg.n_train,
@@ -99,10 +139,12 @@ def train_and_evaluate(cfg: DystsConfig, workdir: Path, figures: bool = True) ->
                 forecast_periods=cfg.forecast_periods, neural_ode_steps=cfg.neural_ode_steps,
                 seed=seed,
             )  # fmt: skip
-            record = {**result["systems"][0], "seed": seed, "seconds": result["seconds"]}
+            record = {**result["systems"][0], "seed": seed, "seconds": result["seconds"],
+                      "settings": fingerprint}  # fmt: skip
             records.append(record)
-            with lines.open("a") as f:
+            with lines.open("a") as f:  # one whole line per finished system
                 f.write(json.dumps(record) + "\n")
+                f.flush()
     summary = benchmarks.summarize(records)
     results = {
         "summary": summary,
@@ -113,6 +155,7 @@ def train_and_evaluate(cfg: DystsConfig, workdir: Path, figures: bool = True) ->
             if r["status"] != "fitted"
         ],
         "seconds": time.perf_counter() - t0,
+        "resumed": sum(key in done for key in ((n, s) for s in cfg.seeds for n in names)),
     }
     text = table(summary)
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
