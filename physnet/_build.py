@@ -42,6 +42,12 @@ def model_options(kind: str) -> tuple[str, ...]:
     )
 
 
+def has_input_port(cls) -> bool:
+    """Whether the model class can be built with an input port (its ``build`` takes
+    ``input_size``): the one test of it, for :func:`build_model` and ``--model auto``."""
+    return "input_size" in inspect.signature(cls.build).parameters
+
+
 def build_model(
     kind: str,
     state_size: int,
@@ -71,7 +77,7 @@ def build_model(
     """
     cls = model_class(kind)
     if input_size:
-        if "input_size" not in inspect.signature(cls.build).parameters:
+        if not has_input_port(cls):
             raise ConfigError(
                 f"model {kind!r} has no input port, but the data have {input_size} input(s); "
                 "choose a model with one (node, port-hnn)"

@@ -185,3 +185,20 @@ def test_symbolic_readout_of_a_scaled_run_names_its_variables():
     assert "divided by its scale" in out["symbolic_note"]
     assert "x = x_file / 10" in evaluation_summary(out, ["x", "v"])
     assert "symbolic_scales" not in symbolic_metrics(model, _damped_record())
+
+
+def test_selection_on_driven_data_tries_the_structures_with_an_input_port():
+    """--model auto on data with measured inputs: only models with an input port are fitted
+    (the others are marked, one line each); the long-horizon check is the free response."""
+    system = pn.systems.DrivenDuffing()
+    signals = [pn.signals.Multisine.random(k, 1, rms=0.5, max_frequency=1.0)
+               for k in jax.random.split(jax.random.key(1), 8)]  # fmt: skip
+    data = pn.data.generate(system, 8, 5.0, 40, key=jax.random.key(0), inputs=signals)
+    assert data.input_size == 1
+    chosen = [c for c in CANDIDATES if c[0] in ("node", "hnn", "port-hnn")]
+    sel = select_structure(data, RunConfig(model="auto", steps=150), key=jax.random.key(0),
+                           candidates=chosen)  # fmt: skip
+    rows = {r.label: r for r in sel.rows}
+    assert rows["hnn"].status == "unsuitable" and "no input port" in rows["hnn"].note
+    assert rows["node"].status == "ranked" and rows["port-hnn"].status == "ranked"
+    assert sel.best.label == "port-hnn"  # the driven Duffing is port-Hamiltonian

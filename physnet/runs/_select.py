@@ -21,11 +21,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._build import has_input_port
 from .._errors import ConfigError, DataError, TrainingDivergedError
 from ..data import Trajectories, structure_scales, velocity_coordinates
 from ..data._units import rescale
 from ..evaluation import rollout, trajectory_rmse
 from ..models import model_class
+from ..signals import Zero
 from ..training import Runtime, fit
 from ..training import fit_states as states_fit
 from ._setup import _run_config, build_member, make_loss, make_split, resolve_defaults
@@ -209,14 +211,16 @@ def forecast(
 
 def _bounded(model, fit_part: Trajectories, valid: Trajectories, dt: float) -> bool:
     """Whether rollouts from the validation starts over :data:`LONG_HORIZON` times the
-    validation horizon stay finite and within :data:`BOUND` times the training range."""
+    validation horizon stay finite and within :data:`BOUND` times the training range. With
+    inputs, which are unknown beyond the record, this is the free response (u = 0)."""
     spans = [float(np.ptp(np.asarray(valid.trajectory(b).ts))) for b in range(valid.n_trajectories)]
     horizon = max(max(spans), dt)
     n = 200
     ts = jnp.linspace(0.0, LONG_HORIZON * horizon, n + 1)
     substeps = max(1, int(math.ceil(float(ts[1]) / dt)))
     y0 = jnp.stack([valid.trajectory(b).states[0, 0] for b in range(valid.n_trajectories)])
-    ys = rollout(model, y0, ts, solver="rk4", substeps=substeps)
+    inputs = Zero(valid.input_size) if valid.input_size else None
+    ys = rollout(model, y0, ts, solver="rk4", substeps=substeps, inputs=inputs)
     limit = BOUND * float(jnp.max(jnp.abs(fit_part.states[fit_part.mask])))
     return bool(jnp.all(jnp.isfinite(ys))) and float(jnp.max(jnp.abs(ys))) <= limit
 
@@ -266,6 +270,8 @@ def select_structure(
     for label, name, extra in candidates:
         cls = model_class(name)
         reason = cls.unsuitable(train.state_size, velocity)
+        if reason is None and train.input_size and not has_input_port(cls):
+            reason = f"{cls.__name__} has no input port (the data have {train.input_size} input channel(s))"
         if reason is not None:
             rows.append(Candidate(label, name, dict(extra), "unsuitable", note=reason))
             continue

@@ -113,12 +113,13 @@ def resolve_model(
     config: RunConfig, train: Trajectories, *, key, report=None
 ) -> tuple[RunConfig, dict | None]:
     """``config`` with ``model="auto"`` resolved on the training part ``train``: ``"hnn"``
-    for simulated data of a known system, else the structure :func:`select_structure` ranks
-    best (its options added). Returns the config and the selection's JSON (None when no
+    for simulated data of a known system without inputs, else the structure
+    :func:`select_structure` ranks best among those that apply (with inputs: those with an
+    input port) (its options added). Returns the config and the selection's JSON (None when no
     selection ran)."""
     if config.model != "auto":
         return config, None
-    if known_system(train):
+    if known_system(train) and not train.input_size:
         return config.replace(model="hnn"), None
     selection = select_structure(train, config, key=key, report=report)
     best = selection.best
