@@ -71,6 +71,52 @@ def test_from_table_on_any_text(tmp_path, text):
     assert _listing(tmp_path) == before
 
 
+
+@FUZZ
+@given(text=st.text(alphabet="0123456789.,-e \n#tquNaIif", max_size=300),
+       inputs=st.sampled_from(["u", "3", "u,u", "q", "", "9", "u,x"]))  # fmt: skip
+def test_from_table_with_input_columns_on_any_text(tmp_path, text, inputs):
+    """``physnet import --inputs COL,...`` on any text: a data set whose inputs have one row
+    per state row, or one line (a missing, duplicate or state column, NaN, short rows)."""
+    path = tmp_path / "t.csv"
+    path.write_text("t,q,p,u\n" + text)
+    before = _listing(tmp_path)
+    try:
+        data = from_table(path, time="t", states="q,p", inputs=inputs)
+    except PhysnetError as err:
+        assert "\n" not in str(err), str(err)
+    else:
+        assert data.inputs.shape[:2] == data.states.shape[:2]
+        assert np.all(np.isfinite(data.inputs[data.mask]))
+    assert _listing(tmp_path) == before
+
+
+@FUZZ
+@given(
+    shape=st.tuples(st.integers(0, 3), st.integers(0, 6), st.integers(0, 3)),
+    fill=st.sampled_from([0.5, np.nan, np.inf, -1e308]),
+    dtype=st.sampled_from([np.float64, np.float32, np.int64, object, str]),
+)
+def test_trajectories_inputs_of_any_shape_and_kind(tmp_path, shape, fill, dtype):
+    """Inputs of any shape, value or type beside valid states: accepted (float64, the states'
+    batch and times, saved and loaded bit for bit) or one line."""
+    ts = np.linspace(0.0, 1.0, 5)
+    states = np.ones((2, 5, 2))
+    with np.errstate(all="ignore"):
+        try:
+            u = np.full(shape, fill).astype(dtype)
+        except (ValueError, OverflowError):  # numpy's own cast refusals (nan to int)
+            return
+    try:
+        data = pn.Trajectories(ts, states, inputs=u)
+    except PhysnetError as err:
+        assert "\n" not in str(err), str(err)
+        return
+    assert data.inputs.dtype == np.float64 and data.inputs.shape[:2] == (2, 5)
+    back = pn.Trajectories.load(data.save(tmp_path / "d.npz", overwrite=True))
+    np.testing.assert_array_equal(back.inputs, data.inputs)
+
+
 @FUZZ
 @given(
     blob=st.binary(max_size=200),
