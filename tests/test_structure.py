@@ -37,6 +37,7 @@ LAYERS: list[set[str]] = [
     {"_checks", "_formula"},  # option validators; user formulas to sympy (raise ConfigError)
     {"_classpath"},  # a user's class by import path (module:Class)
     {"_io", "_compilation_cache"},  # output safety, JAX's persistent cache location
+    {"signals"},  # input signals u(t): interpolated samples, excitations, formulas
     {"systems", "integrators", "approximators"},  # pure parts
     {"data"},  # Trajectories, generate (systems + integrators), import, splits, noise, I/O
     {"datasets", "models"},  # shipped records (data); vector fields (approximators)
