@@ -42,7 +42,16 @@ def _load_build():
     return module
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+#: the notebooks that take minutes each even at --small (run with -m slow); their executed
+#: outputs are committed and their pairing is still checked in the default suite
+SLOW_NOTEBOOKS = {"04_kan_xy", "09_structures", "10_kan_vs_mlp"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     """`python notebooks/build.py --small` on a copy: the notebook runs top to bottom, the
     written .ipynb holds every cell's outputs, each figure once, and stays paired."""
