@@ -119,7 +119,43 @@ def _build_parts(state_size: int, approximator, periodic: bool):
     return approximator(inputs, n * (n + 1) // 2), approximator(inputs, 1)
 
 
-class DeLaN(AbstractEnergyModel):
+class _NaturalModel(AbstractEnergyModel):
+    """What :class:`DeLaN` and :class:`StructuredHNN` share: a :class:`NaturalSystem` (learned
+    M(q) and V(q)) on states whose first half is q; each form adds its energy and field."""
+
+    def __init__(
+        self,
+        mass: AbstractApproximator,
+        potential: AbstractApproximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
+    ):
+        self.natural = NaturalSystem(mass, potential, epsilon=epsilon, periodic=periodic)
+        self.epsilon = self.natural.epsilon
+        self.periodic = self.natural.periodic
+        self.state_size = 2 * self.natural.dof
+
+    def mass_matrix(self, y: Array) -> Array:
+        """M(q) at one state ``y`` (q its first half), shape ``(N, N)``."""
+        return self.natural.mass_matrix(y[: self.natural.dof])
+
+    def config(self) -> dict[str, Any]:
+        return {"epsilon": self.epsilon, "periodic": self.periodic}
+
+    def submodules(self):
+        return {"mass": self.natural.mass, "potential": self.natural.potential}
+
+    @classmethod
+    def build(cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False):
+        """The model of ``approximator(K, N(N+1)/2)`` (M's Cholesky factor) and
+        ``approximator(K, 1)`` (V) with N = state_size / 2 and K = 2N if ``periodic`` else N
+        (see :func:`physnet.build_model`)."""
+        mass, potential = _build_parts(state_size, approximator, periodic)
+        return cls(mass, potential, epsilon=epsilon, periodic=periodic)
+
+
+class DeLaN(_NaturalModel):
     r"""Deep Lagrangian network (Lutter, Ritter & Peters 2019) on the state y = (q, q̇).
 
     L = ½ q̇ᵀ M(q) q̇ - V(q) with M = LLᵀ + εI (:class:`NaturalSystem`); the Euler-Lagrange
@@ -152,23 +188,6 @@ class DeLaN(AbstractEnergyModel):
             return "DeLaN needs states (q, q̇), and the second half of these states is not dq/dt"
         return None
 
-    def __init__(
-        self,
-        mass: AbstractApproximator,
-        potential: AbstractApproximator,
-        *,
-        epsilon: float = 1e-3,
-        periodic: bool = False,
-    ):
-        self.natural = NaturalSystem(mass, potential, epsilon=epsilon, periodic=periodic)
-        self.epsilon = self.natural.epsilon
-        self.periodic = self.natural.periodic
-        self.state_size = 2 * self.natural.dof
-
-    def mass_matrix(self, y: Array) -> Array:
-        """M(q) at one state ``y = (q, q̇)``, shape ``(N, N)``."""
-        return self.natural.mass_matrix(y[: self.natural.dof])
-
     def lagrangian_at(self, q: Array, qdot: Array) -> Array:
         """L(q, q̇) = ½ q̇ᵀ M(q) q̇ - V(q)."""
         return 0.5 * qdot @ self.natural.mass_matrix(q) @ qdot - self.natural.potential_energy(q)
@@ -191,23 +210,8 @@ class DeLaN(AbstractEnergyModel):
         n = self.natural.dof
         return jnp.concatenate([y[n:], self.acceleration(y[:n], y[n:])])
 
-    def config(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon, "periodic": self.periodic}
 
-    def submodules(self):
-        return {"mass": self.natural.mass, "potential": self.natural.potential}
-
-    @classmethod
-    def build(
-        cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False
-    ) -> DeLaN:
-        """``DeLaN(approximator(K, N(N+1)/2), approximator(K, 1), ...)`` with
-        N = state_size / 2 and K = 2N if ``periodic`` else N (see :func:`physnet.build_model`)."""
-        mass, potential = _build_parts(state_size, approximator, periodic)
-        return cls(mass, potential, epsilon=epsilon, periodic=periodic)
-
-
-class StructuredHNN(AbstractEnergyModel):
+class StructuredHNN(_NaturalModel):
     r"""A Hamiltonian network of a natural system on the canonical state y = (q, p).
 
     H = ½ pᵀ M(q)⁻¹ p + V(q) with M = LLᵀ + εI (:class:`NaturalSystem`), and Hamilton's
@@ -225,23 +229,6 @@ class StructuredHNN(AbstractEnergyModel):
     name = "structured-hnn"
     scaling = "canonical"
 
-    def __init__(
-        self,
-        mass: AbstractApproximator,
-        potential: AbstractApproximator,
-        *,
-        epsilon: float = 1e-3,
-        periodic: bool = False,
-    ):
-        self.natural = NaturalSystem(mass, potential, epsilon=epsilon, periodic=periodic)
-        self.epsilon = self.natural.epsilon
-        self.periodic = self.natural.periodic
-        self.state_size = 2 * self.natural.dof
-
-    def mass_matrix(self, y: Array) -> Array:
-        """M(q) at one state ``y = (q, p)``, shape ``(N, N)``."""
-        return self.natural.mass_matrix(y[: self.natural.dof])
-
     def energy(self, y: Array) -> Array:
         """H = ½ pᵀ M(q)⁻¹ p + V(q) of one state ``y = (q, p)``."""
         n = self.natural.dof
@@ -251,18 +238,3 @@ class StructuredHNN(AbstractEnergyModel):
 
     def __call__(self, t, y: Array, args=None) -> Array:
         return symplectic_gradient(self.energy, y)
-
-    def config(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon, "periodic": self.periodic}
-
-    def submodules(self):
-        return {"mass": self.natural.mass, "potential": self.natural.potential}
-
-    @classmethod
-    def build(
-        cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False
-    ) -> StructuredHNN:
-        """``StructuredHNN(approximator(K, N(N+1)/2), approximator(K, 1), ...)`` with
-        N = state_size / 2 and K = 2N if ``periodic`` else N (see :func:`physnet.build_model`)."""
-        mass, potential = _build_parts(state_size, approximator, periodic)
-        return cls(mass, potential, epsilon=epsilon, periodic=periodic)
