@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .._checks import integer, number
 from .._errors import ConfigError, DataError
@@ -77,6 +76,7 @@ def integrate(system, y0, ts) -> np.ndarray:
     Raises:
         DataError: when the integrator fails or the solution is not finite.
     """
+    from scipy.integrate import solve_ivp  # lazily: 0.9 s at import
     sol = solve_ivp(
         vector_field(system), (ts[0], ts[-1]), np.asarray(y0, dtype=np.float64), t_eval=ts,
         method="DOP853", rtol=RTOL, atol=ATOL,

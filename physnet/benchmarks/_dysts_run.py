@@ -15,7 +15,6 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .._errors import ConfigError
 from ..evaluation import (
@@ -63,6 +62,7 @@ def simulate(field: Callable, y0, ts, bound: float) -> tuple[np.ndarray, str | N
     blowup.terminal = True
     try:
         with np.errstate(all="ignore"):
+            from scipy.integrate import solve_ivp  # lazily: 0.9 s at import
             sol = solve_ivp(f, (ts[0], ts[-1]), y0, t_eval=ts, method="LSODA", rtol=1e-8,
                             atol=1e-10, events=blowup)  # fmt: skip
     except _Budget:
