@@ -181,3 +181,28 @@ def test_cli_refuses_launch_without_command_and_flags_without_distributed(capsys
     )
     assert code == 2
     one_line(err, "--process-id applies to --distributed runs only")
+
+
+def test_launch_names_the_killed_process_when_all_end_between_two_polls(tmp_path, monkeypatch):
+    """Process 1 killed by a signal and process 0 then stopping on its own (exit 3), both
+    possibly within one polling interval of a busy launcher: one line, naming the killed
+    process."""
+    flag = tmp_path / "dying"
+    script = (
+        "import os, sys, time\n"
+        f"flag = {str(flag)!r}\n"
+        "if os.environ['JAX_PROCESS_ID'] == '1':\n"
+        "    time.sleep(0.3); open(flag, 'w').close(); os.kill(os.getpid(), 9)\n"
+        "while not os.path.exists(flag): time.sleep(0.001)\n"
+        "time.sleep(0.02); sys.exit(3)\n"
+    )
+    import time
+
+    from physnet.cli import _launch
+
+    real_sleep = time.sleep
+    monkeypatch.setattr(_launch.time, "sleep", lambda s: real_sleep(max(s, 1.0)))  # a busy CPU
+    lines: list[str] = []
+    codes = run_local(2, [sys.executable, "-c", script], timeout=60, say=lines.append)
+    assert codes == [3, -9]
+    assert len(lines) == 1 and "process 1 exited with code -9" in lines[0]

@@ -100,6 +100,14 @@ def run_local(
                 _stop(procs, grace=0.0)
                 break
             time.sleep(0.05)
+        if failed is None:  # all ended between two polls: name the likeliest first failure
+            codes = [p.returncode for p in procs]
+            bad = sorted((c >= 0, i) for i, c in enumerate(codes) if c not in (None, 0))
+            if bad:  # a process killed by a signal (code < 0) before one that stopped on its own
+                i = bad[0][1]
+                say(
+                    f"physnet launch: process {i} exited with code {codes[i]}; the others ended too"
+                )
     except KeyboardInterrupt:  # forwarded: each saves its training state and stops
         for p in procs:
             if p.poll() is None:
