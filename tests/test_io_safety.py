@@ -337,4 +337,4 @@ def test_an_os_error_anywhere_in_a_command_is_one_line(monkeypatch, capsys):
     monkeypatch.setitem(_main.COMMANDS, "datasets", refuse)
     assert _main.main(["datasets"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["physnet datasets: error: Permission denied: /data/run/model.json"]
+    assert err == ["physnet datasets: error: /data/run/model.json: permission denied"]

@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _os_error(err: OSError) -> str:
-    """One line for an OSError: what was refused and the path(s) it names."""
-    what = err.strerror or type(err).__name__
-    paths = [p for p in (err.filename, err.filename2) if p is not None]
-    detail = f": {' -> '.join(str(p) for p in paths)}" if paths else ""
-    return f"{what}{detail}" if err.strerror or paths else " ".join(str(err).split())
+    """One line for an OSError: the path(s) it names and :func:`physnet._io.path_problem`'s
+    phrase, the shape of physnet's other path errors."""
+    from .._io import path_problem
+
+    paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+    problem = " ".join(path_problem(err).split())
+    return f"{' -> '.join(paths)}: {problem}" if paths else problem
