@@ -92,3 +92,61 @@ def test_bad_input_gives_one_clear_line(orbits):
         fit_sparse_polynomial_ode(ts, bad)
     with pytest.raises(pn.DataError, match="ts must be increasing"):
         fit_sparse_polynomial_ode(ts[::-1], states)
+
+
+def henon_heiles(t, s):
+    x, y, px, py = s
+    return [px, py, -x - 2 * x * y, -y - x**2 + y**2]
+
+
+def _energy(s):
+    x, y, px, py = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
+    return 0.5 * (px**2 + py**2 + x**2 + y**2) + x**2 * y - y**3 / 3
+
+
+@pytest.fixture(scope="module")
+def one_shell():
+    """Hénon-Heiles, 4 trajectories cut from one orbit: every state on the energy shell
+    H = E, so on these data (H - E)·m is zero for m in {1, x, y, px, py} and the degree-4
+    library has five exactly dependent columns."""
+    ts = np.linspace(0.0, 40.0, 801)
+    sol = solve_ivp(henon_heiles, (0, 4 * 40.0), [0.1, -0.2, 0.3, 0.25], rtol=1e-12, atol=1e-12,
+                    dense_output=True)  # fmt: skip
+    states = np.stack([sol.sol(ts + 40.0 * k).T for k in range(4)])
+    return ts, states, float(_energy(states[0, 0]))
+
+
+@pytest.mark.parametrize("form", ["weak", "strong"])
+def test_data_on_one_energy_shell_give_the_lowest_degree_field_and_the_shell(one_shell, form):
+    """Without leaving the dependent columns out, least squares adds an arbitrary multiple
+    of (H - E)·m to every equation (the dysts Hénon-Heiles case: coefficient error 8e2)."""
+    ts, states, energy = one_shell
+    names = ("x", "y", "px", "py")
+    fit = fit_sparse_polynomial_ode(ts, states, degree=4, form=form, selection="aicc", names=names)
+    true = [
+        {"px": 1.0},
+        {"py": 1.0},
+        {"x": -1.0, "x y": -2.0},
+        {"y": -1.0, "x^2": -1.0, "y^2": 1.0},
+    ]
+    for found, want in zip(fit.terms(), true, strict=True):
+        assert set(found) == set(want), (found, want)
+        for name, c in want.items():
+            assert found[name] == pytest.approx(c, rel=1e-4)
+    assert len(fit.relations) == 5
+    # the first relation is the energy shell itself: H - E = 0, scaled to its left-out monomial
+    shell = fit.relations[0]
+    ((leading, one),) = [(k, v) for k, v in shell.items() if v == 1.0]
+    scale = {"x^2 y": 1.0, "y^3": -1 / 3}[leading]
+    want = {"1": -energy, "x^2": 0.5, "y^2": 0.5, "px^2": 0.5, "py^2": 0.5, "x^2 y": 1.0,
+            "y^3": -1 / 3}  # fmt: skip
+    assert set(shell) == set(want)
+    for name, c in want.items():
+        assert shell[name] == pytest.approx(c / scale, rel=1e-6, abs=1e-9)
+    assert fit.relation_equations()[0].endswith("= 0")
+    # with every column kept (dependence_tol=0) the same data give a wrong field
+    kept = fit_sparse_polynomial_ode(
+        ts, states, degree=4, form=form, selection="aicc", names=names, dependence_tol=0
+    )
+    assert not kept.relations
+    assert [set(t) for t in kept.terms()] != [set(t) for t in true]

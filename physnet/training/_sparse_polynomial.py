@@ -72,6 +72,11 @@ class SparsePolynomialFit:
         selection: ``"cv"`` (default) or ``"aicc"``.
         measure: ``"coefficient"`` or ``"contribution"``.
         path_size: the number of distinct supports scored per equation, shape ``(d,)``.
+        relations: polynomials that vanish on the data (each a dict monomial name ->
+            coefficient in the data's units, the left-out monomial's coefficient 1): a
+            conserved quantity such as an energy shell makes these library columns linear
+            combinations of lower-degree ones, so their coefficients are not identifiable from
+            the data and the fit leaves them out (``dependence_tol``).
     """
 
     coefficients: np.ndarray
@@ -81,6 +86,7 @@ class SparsePolynomialFit:
     form: str
     selection: str
     path_size: np.ndarray
+    relations: tuple[dict[str, float], ...] = ()
 
     @property
     def support(self) -> np.ndarray:
@@ -104,6 +110,17 @@ class SparsePolynomialFit:
                 for label, c in terms.items()
             )
             out.append(f"d{name}/dt = {body or '0'}".replace("+ -", "- "))
+        return out
+
+    def relation_equations(self, digits: int = 6) -> list[str]:
+        """Each of :attr:`relations` as ``"x^2 + y^2 - 1 = 0"``."""
+        out = []
+        for terms in self.relations:
+            body = " + ".join(
+                f"{c:.{digits}g}" + ("" if label == "1" else f" {label}")
+                for label, c in terms.items()
+            )
+            out.append(f"{body} = 0".replace("+ -", "- "))
         return out
 
     def vector_field(self, y) -> np.ndarray:
@@ -178,6 +195,32 @@ def _weak_rows(ts, states, exponents, window: int, power: int, n_test: int):
             theta.append((phi * w) @ lib[idx])
             target.append(-(dphi * w) @ y[idx])
     return np.concatenate(theta), np.concatenate(target)
+
+
+def _independent_columns(theta, tol: float) -> tuple[np.ndarray, list]:
+    """The columns of ``theta`` (unit root mean square, in order of degree) independent of
+    the columns kept before them, and for each left-out column k its relation on the data:
+    ``(k, {m: c_m})`` with θ_k - Σ a_m θ_m ≈ 0 (c_k = 1, c_m = -a_m)."""
+    n, M = theta.shape
+    if tol <= 0:
+        return np.arange(M), []
+    _, r = np.linalg.qr(theta)
+    size = np.abs(np.diag(r)) / np.sqrt(n)
+    keep, relations = [], []
+    for k in range(M):
+        if size[k] >= tol:
+            keep.append(k)
+            continue
+        support = np.asarray(keep, dtype=np.int64)
+        if support.size:  # the relation, its round-off terms (< 1e-4 of the largest) removed
+            a = np.linalg.lstsq(theta[:, support], theta[:, k], rcond=None)[0]
+            support = support[np.abs(a) >= 1e-4 * max(np.abs(a).max(), 1.0)]
+            a = np.linalg.lstsq(theta[:, support], theta[:, k], rcond=None)[0]
+        else:
+            a = np.zeros(0)
+        rel = {k: 1.0} | {int(m): -float(c) for m, c in zip(support, a, strict=True)}
+        relations.append((k, rel))
+    return np.asarray(keep, dtype=np.int64), relations
 
 
 def _stlsq_support(r, qy, active, threshold: float, weight, max_iter: int = 25):
@@ -271,6 +314,7 @@ def fit_sparse_polynomial_ode(
     folds: int = 5,
     seed: int = 0,
     validation=None,
+    dependence_tol: float = 1e-6,
 ) -> SparsePolynomialFit:
     r"""Identify a sparse polynomial vector field dy/dt = Ξᵀ θ(y) from sampled states.
 
@@ -290,6 +334,14 @@ def fit_sparse_polynomial_ode(
     trajectories' strong-form rows instead (finite-difference derivatives as above): AICc of
     their residuals for ``selection="aicc"``, their mean squared error for ``"cv"``.
 
+    Identifiability: when the data lie on a polynomial level set (a Hamiltonian flow sampled
+    on one energy shell, any conserved polynomial quantity), some library columns are exact
+    linear combinations of others on the data and infinitely many Ξ fit equally well. Taking
+    the columns in order of degree, a column whose part independent of the columns before it
+    is below ``dependence_tol`` (relative to its norm) is left out of the regression: of the
+    equivalent fields the one of lowest degree is kept, and the vanishing polynomials are
+    reported in :attr:`SparsePolynomialFit.relations`.
+
     Args:
         ts: times ``(T,)`` or ``(B, T)``, or a :class:`physnet.Trajectories` (then no
             ``states``).
@@ -307,6 +359,9 @@ def fit_sparse_polynomial_ode(
         folds, seed: of ``selection="cv"``.
         validation: held-out ``(ts, states)`` (shapes as ``ts``, ``states``) or a
             Trajectories that scores the path instead (see above), or ``None``.
+        dependence_tol: the relative size below which a library column counts as a linear
+            combination of the lower-degree columns on the data (see Identifiability; 0 keeps
+            every column).
 
     Returns:
         :class:`SparsePolynomialFit`.
@@ -341,6 +396,7 @@ def fit_sparse_polynomial_ode(
     )
     if (thresholds >= 1).any() or thresholds.size == 0:
         raise ConfigError(f"{function}: thresholds must be a non-empty list of values in [0, 1)")
+    dependence_tol = number(function, "dependence_tol", dependence_tol, low=0)
     d = states.shape[-1]
     names = tuple(names or [f"x{j + 1}" for j in range(d)])
     if len(names) != d:
@@ -360,7 +416,16 @@ def fit_sparse_polynomial_ode(
     # Ξ in the data's units: undo the column norms, then the state scaling
     # (d(y_j / s_j)/dt = Σ ξ θ(y / s)); STLSQ's sizes are |ξ| in the measure= units
     to_data = scale[None, :] / (norms * np.prod(scale[None, :] ** powers, axis=-1))[:, None]
-    xi = np.zeros((len(exponents), d))
+    keep, relations = _independent_columns(theta, dependence_tol)
+    labels = [monomial_name(e, names) for e in exponents]
+    # a library column in the data's units is the normalised one times norm * prod(scale^e)
+    unit = 1.0 / (norms * np.prod(scale[None, :] ** powers, axis=-1))
+    relations = tuple(
+        {labels[m]: float(c * unit[m] / unit[k]) for m, c in rel.items()} for k, rel in relations
+    )
+    all_columns = len(exponents)
+    theta, to_data = theta[:, keep], to_data[keep]
+    xi = np.zeros((len(keep), d))
     chosen = np.zeros(d)
     sizes = np.zeros(d, dtype=np.int64)
     q, r = np.linalg.qr(theta)
@@ -377,10 +442,10 @@ def fit_sparse_polynomial_ode(
         held, held_y = _strong_rows(
             vts, vstates / scale, exponents, derivative, window_length, polyorder
         )
-        held = held / norms
+        held = (held / norms)[:, keep]
     for j in range(d):
         y = target[:, j]
-        weight = to_data[:, j] if measure == "coefficient" else np.ones(len(exponents))
+        weight = to_data[:, j] if measure == "coefficient" else np.ones(len(keep))
         path = _path(r, qy[:, j], thresholds, weight)
         sizes[j] = len(path)
         if not path:
@@ -400,13 +465,15 @@ def fit_sparse_polynomial_ode(
             chosen[j] = _cv(parts, j, thresholds, weight)
             support = _path(r, qy[:, j], [chosen[j]], weight)[0][1]
         xi[:, j] = _refit(theta, y, support)
-    xi = xi * to_data
+    coefficients = np.zeros((all_columns, d))
+    coefficients[keep] = xi * to_data
     return SparsePolynomialFit(
-        coefficients=xi,
+        coefficients=coefficients,
         exponents=exponents,
         names=names,
         thresholds=chosen,
         form=form,
         selection=selection,
         path_size=sizes,
+        relations=relations,
     )
