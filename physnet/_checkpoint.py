@@ -99,7 +99,7 @@ def build_from_spec(spec: dict):
             config["param_dtype"] = jnp.dtype(config["param_dtype"])
         return cls(**config, rngs=nnx.Rngs(0))
     subs = {k: build_from_spec(v) for k, v in spec.get("submodules", {}).items()}
-    return cls(**subs, **config)
+    return cls(**subs, **(getattr(cls, "config_added", {}) | config))
 
 
 def _legacy_renames(spec: dict, prefix: str = "") -> list[tuple[str, str]]:

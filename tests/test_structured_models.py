@@ -19,14 +19,16 @@ EPS = 1e-3
 class _TrueCholesky(AbstractApproximator):
     """The entries of chol(M(q) - εI) of a system, inverted through the softplus diagonal."""
 
-    def __init__(self, system):
-        self.system = system
+    def __init__(self, system, inverse=False):
+        self.system, self.inverse = system, inverse
         self.in_features, n = system.dof, system.dof
         self.out_features = n * (n + 1) // 2
 
     def __call__(self, q):
         n = self.in_features
-        lower = jnp.linalg.cholesky(self.system.mass_matrix(q) - EPS * jnp.eye(n))
+        mass = self.system.mass_matrix(q)
+        mass = jnp.linalg.inv(mass) if self.inverse else mass
+        lower = jnp.linalg.cholesky(mass - EPS * jnp.eye(n))
         diag = jnp.diagonal(lower)
         raw = diag + jnp.log(-jnp.expm1(-diag))  # softplus⁻¹
         rows, cols = jnp.tril_indices(n, -1)
@@ -69,10 +71,12 @@ def test_mass_matrix_is_positive_definite_for_random_parameters(n):
 def test_structured_models_with_the_true_m_and_v_are_the_double_pendulum():
     system = DoublePendulum(m1=1.3, m2=0.7, l1=0.9, l2=1.4)
     mass, potential = _TrueCholesky(system), _TruePotential(system)
-    lagrangian, hamiltonian = (
+    lagrangian, hamiltonian, inverse = (
         DeLaN(mass, potential, epsilon=EPS),
-        StructuredHNN(mass, potential, epsilon=EPS),
+        StructuredHNN(mass, potential, epsilon=EPS, inverse_mass=False),
+        StructuredHNN(_TrueCholesky(system, inverse=True), potential, epsilon=EPS),
     )
+    assert inverse.inverse_mass  # the default: the learned matrix is M⁻¹
     ys = system.sample_initial_states(jax.random.key(0), 20, 1.5)
 
     @jax.jit
@@ -83,6 +87,9 @@ def test_structured_models_with_the_true_m_and_v_are_the_double_pendulum():
         return (
             (hamiltonian(0.0, y), system.vector_field(0.0, y)),
             (hamiltonian.energy(y), system.energy(y)),
+            (inverse(0.0, y), system.vector_field(0.0, y)),
+            (inverse.energy(y), system.energy(y)),
+            (inverse.mass_matrix(y), system.mass_matrix(q)),
             (lagrangian(0.0, x), jnp.concatenate([qdot, system.acceleration(q, qdot)])),
             (lagrangian.energy(x), system.energy(y)),
         )
@@ -96,7 +103,12 @@ def test_energy_is_conserved_along_the_learned_fields():
     rngs = nnx.Rngs(3)
     mass, potential = pn.MLP(n, 6, width=8, rngs=rngs), pn.MLP(n, 1, width=8, rngs=rngs)
     ys = jax.random.normal(jax.random.key(2), (30, 2 * n))
-    for model in (DeLaN(mass, potential), StructuredHNN(mass, potential)):
+    models = (
+        DeLaN(mass, potential),
+        StructuredHNN(mass, potential),
+        StructuredHNN(mass, potential, inverse_mass=False),
+    )
+    for model in models:
 
         def rate(y, model=model):
             return jnp.dot(jax.grad(model.energy)(y), model(0.0, y))
@@ -159,3 +171,20 @@ def test_periodic_models_are_2pi_periodic_in_every_angle():
     np.testing.assert_allclose(model(0.0, shifted), model(0.0, y), rtol=1e-12, atol=1e-12)
     with pytest.raises(pn.ConfigError, match="even input size"):
         StructuredHNN(pn.MLP(3, 1, rngs=nnx.Rngs(0)), pn.MLP(3, 1, rngs=nnx.Rngs(0)), periodic=True)
+
+
+def test_a_structured_hnn_saved_before_inverse_mass_loads_as_the_model_it_was():
+    """Checkpoints written before the option learned M (``inverse_mass`` absent from their
+    config): they must rebuild with inverse_mass=False, not the new default."""
+    from physnet._checkpoint import build_from_spec, model_spec
+
+    rngs = nnx.Rngs(0)
+    model = StructuredHNN(pn.MLP(2, 3, rngs=rngs), pn.MLP(2, 1, rngs=rngs), inverse_mass=False)
+    spec = model_spec(model)
+    assert spec["config"]["inverse_mass"] is False
+    del spec["config"]["inverse_mass"]
+    assert build_from_spec(spec).inverse_mass is False
+    spec["config"]["inverse_mass"] = True
+    assert build_from_spec(spec).inverse_mass is True
+    with pytest.raises(pn.ConfigError, match="inverse_mass"):
+        StructuredHNN(pn.MLP(2, 3, rngs=rngs), pn.MLP(2, 1, rngs=rngs), inverse_mass="yes")

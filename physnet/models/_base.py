@@ -106,6 +106,11 @@ class AbstractVectorField(nnx.Module, abc.ABC):
     #: - ``"none"``: train in the file's units.
     scaling: str = "uniform"
 
+    #: constructor arguments added after checkpoints of this class were first written, with
+    #: the value such an older checkpoint means (used where a stored config lacks the key,
+    #: so an old checkpoint never loads as a different model)
+    config_added: dict[str, Any] = {}
+
     @classmethod
     def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
         """Why this model cannot describe data of ``state_size`` components (``None`` when

@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -214,27 +215,84 @@ class DeLaN(_NaturalModel):
 class StructuredHNN(_NaturalModel):
     r"""A Hamiltonian network of a natural system on the canonical state y = (q, p).
 
-    H = ½ pᵀ M(q)⁻¹ p + V(q) with M = LLᵀ + εI (:class:`NaturalSystem`), and Hamilton's
-    equations ẏ = J∇H by autodiff, so H is conserved exactly by the learned field; M⁻¹p is a
-    Cholesky solve. The Hamiltonian twin of :class:`DeLaN` (Finzi et al. 2020 use this form,
-    with a constant M, inside their constrained CHNN).
+    H = ½ pᵀ M(q)⁻¹ p + V(q) and Hamilton's equations ẏ = J∇H by autodiff, so H is conserved
+    exactly by the learned field. The Hamiltonian twin of :class:`DeLaN` (Finzi et al. 2020
+    use this form, with a constant M, inside their constrained CHNN).
+
+    With ``inverse_mass=True`` (the default) the Cholesky form LLᵀ + εI of
+    :class:`NaturalSystem` is the inverse mass matrix M⁻¹(q) itself: the kinetic energy needs
+    no solve, and q̇ = M⁻¹p stays as large as the network makes it (ε bounds M above by
+    1/ε). With ``inverse_mass=False`` it is M, and M⁻¹p a Cholesky solve: a learned M
+    approaching ε·I makes q̇ up to 1/ε times larger, which diverged training at learning
+    rate 3e-3 on the chain pendulum (FINZI-CHAINS) where the inverse form trains.
 
     Args:
-        mass: approximator ``(N,) -> (N(N+1)/2,)`` for M's Cholesky factor.
+        mass: approximator ``(N,) -> (N(N+1)/2,)`` for the Cholesky factor of M⁻¹ (or of M).
         potential: approximator ``(N,) -> (1,)`` for V.
         epsilon: ε > 0 (default 1e-3).
         periodic: the coordinates are angles (M and V see (cos q, sin q); default False).
+        inverse_mass: learn M⁻¹ (default True) or M.
     """
 
     name = "structured-hnn"
     scaling = "canonical"
+    config_added = {"inverse_mass": False}  # checkpoints written before the option learned M
+
+    def __init__(
+        self,
+        mass: AbstractApproximator,
+        potential: AbstractApproximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
+        inverse_mass: bool = True,
+    ):
+        super().__init__(mass, potential, epsilon=epsilon, periodic=periodic)
+        if not isinstance(inverse_mass, bool | np.bool_):
+            raise ConfigError(
+                f"StructuredHNN: inverse_mass must be True or False, got {inverse_mass!r}"
+            )
+        self.inverse_mass = bool(inverse_mass)
+
+    def mass_matrix(self, y: Array) -> Array:
+        """M(q) at one state ``y`` (q its first half), shape ``(N, N)`` (the inverse of the
+        learned matrix when ``inverse_mass``)."""
+        learned = self.natural.mass_matrix(y[: self.natural.dof])
+        return jnp.linalg.inv(learned) if self.inverse_mass else learned
+
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"inverse_mass": self.inverse_mass}
+
+    @classmethod
+    def build(
+        cls,
+        state_size: int,
+        approximator,
+        *,
+        epsilon: float = 1e-3,
+        periodic: bool = False,
+        inverse_mass: bool = True,
+    ):
+        """The model of ``approximator(K, N(N+1)/2)`` (the Cholesky factor of M⁻¹, or of M
+        with ``inverse_mass=False``) and ``approximator(K, 1)`` (V) with N = state_size / 2 and
+        K = 2N if ``periodic`` else N (see :func:`physnet.build_model`)."""
+        mass, potential = _build_parts(state_size, approximator, periodic)
+        return cls(mass, potential, epsilon=epsilon, periodic=periodic, inverse_mass=inverse_mass)
 
     def energy(self, y: Array) -> Array:
         """H = ½ pᵀ M(q)⁻¹ p + V(q) of one state ``y = (q, p)``."""
         n = self.natural.dof
         q, p = y[:n], y[n:]
-        factor = jax.scipy.linalg.cho_factor(self.natural.mass_matrix(q), lower=True)
-        return 0.5 * p @ jax.scipy.linalg.cho_solve(factor, p) + self.natural.potential_energy(q)
+        learned = self.natural.mass_matrix(q)
+        if self.inverse_mass:
+            kinetic = 0.5 * p @ learned @ p
+        else:
+            kinetic = (
+                0.5
+                * p
+                @ jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(learned, lower=True), p)
+            )
+        return kinetic + self.natural.potential_energy(q)
 
     def __call__(self, t, y: Array, args=None) -> Array:
         return symplectic_gradient(self.energy, y)
