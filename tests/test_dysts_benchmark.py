@@ -81,3 +81,22 @@ def test_the_double_pendulum_flag_disagrees_with_its_divergence():
     29: a wrong coefficient); a Hamiltonian flow in canonical coordinates has none."""
     (check,) = benchmarks.hamiltonian_check(["DoublePendulum"], n_points=40)
     assert not check["divergence_free"] and check["max_abs_divergence"] > 0.1
+
+
+@pytest.mark.parametrize("variant", ["pysindy-stlsq-fd", "pysindy-stlsq-weak"])
+def test_pysindy_variants_recover_lorenz_in_physnet_order(variant):
+    """Each PySINDy variant's coefficients come back in physnet's monomial order: on clean
+    Lorenz data, within 2 % of dysts' own equations (finite differences are the loose one)."""
+    pytest.importorskip("pysindy")
+    from physnet.benchmarks import _dysts_peers as peers
+    from physnet.benchmarks._dysts_data import vector_field
+
+    system = benchmarks.dysts_system("Lorenz")
+    data = benchmarks.dysts_data("Lorenz", n_train=2, n_test=1, n_points=600)
+    test = np.asarray(data.test).reshape(-1, 3)
+    truth = benchmarks.polynomial_coefficients(system, data.train_clean, degree=2)
+    field = vector_field(system)
+    test_dot = np.stack([field(0.0, y) for y in test])
+    xi = peers.fit_pysindy(variant, data.ts, np.asarray(data.train), test, test_dot, degree=2)
+    assert xi.shape == truth.shape
+    assert np.linalg.norm(xi - truth) / np.linalg.norm(truth) < 2e-2
