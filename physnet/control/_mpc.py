@@ -28,8 +28,10 @@ from ._base import AbstractController, controlled_field
 
 
 def quadratic_cost(target, q, r, *, periodic: tuple[int, ...] = ()) -> Callable:
-    """ℓ(y, u) = eᵀQe + uᵀRu with e = y - target, each angle coordinate (``periodic``)
-    replaced by 2 sin(e/2) (smooth, 2π-periodic, equal to e to second order).
+    """The stage cost ℓ(y, u) = eᵀQe + uᵀRu, e = y - target, smooth in the angles.
+
+    Each angle coordinate of e (``periodic``) is replaced by 2 sin(e/2) (smooth, 2π-periodic,
+    equal to e to second order).
 
     Args:
         target: ``(d,)``; q: ``(d, d)`` or ``(d,)`` (a diagonal); r: ``(m, m)`` or ``(m,)``.

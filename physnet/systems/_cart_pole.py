@@ -13,8 +13,10 @@ from ._base import AbstractSystem
 
 
 class CartPole(AbstractSystem):
-    r"""A point mass m on a massless rod of length l, pivoted on a cart of mass M that a
-    horizontal force u pushes along a frictionless rail (optional viscous frictions).
+    r"""The cart-pole: a pendulum on a cart that a horizontal force u pushes along a rail.
+
+    A point mass m on a massless rod of length l, pivoted on a cart of mass M; the rail is
+    frictionless unless ``cart_friction`` > 0, the pivot unless ``pole_friction`` > 0.
 
     Generalised coordinates q = (x, θ): the cart's position and the rod's angle from the
     downward vertical (θ = 0 hanging, θ = π upright, as :class:`DrivenPendulum`). With the
