@@ -95,3 +95,24 @@ def test_cli_trains_an_lnn_on_velocity_data_with_inputs(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["model"] == "lnn"
     model = pn.load_model(run / "checkpoint")
     assert isinstance(model, pn.LNN) and model.input_size == 1
+
+
+def test_model_auto_on_velocity_data_with_inputs_ranks_the_structures_with_a_port(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    code, _, err = run_cli(
+        capsys, "simulate", "--system", "driven-pendulum", "--input", "0.5*sin(1.3*t)",
+        "--coordinates", "velocity", "--n-trajectories", 6, "--t1", 3, "--n-points", 31,
+        "--out", data,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(
+        capsys, "train", "--data", data, "--model", "auto", "--steps", 10, "--quiet",
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert code == 0, err
+    table = out + err
+    for ranked in ("lnn+friction", "node", "port-hnn"):
+        assert any(line.startswith(ranked + " ") and " yes " in line for line in table.splitlines())
+    assert "HNN has no input port" in table
+    chosen = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert chosen in ("lnn", "node", "port-hnn")
