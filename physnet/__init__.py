@@ -12,6 +12,7 @@ _jax.config.update("jax_enable_x64", True)
 from . import analysis as analysis  # noqa: E402
 from . import approximators as approximators  # noqa: E402
 from . import benchmarks as benchmarks  # noqa: E402
+from . import control as control  # noqa: E402
 from . import data as data  # noqa: E402
 from . import datasets as datasets  # noqa: E402
 from . import evaluation as evaluation  # noqa: E402

@@ -158,6 +158,7 @@ STUDY_SCRIPTS = {
     "KAN-VS-MLP": "kan_vs_mlp/main.py",
     "DYSTS": "dysts/run.py",
     "INPUTS-STUDY": "inputs_study/run.py",
+    "CONTROL": "control/run.py",
 }
 
 
@@ -285,6 +286,7 @@ STUDY_OUTPUTS = {
     "SINDY-COMPARISON": "table.md",
     "DYSTS": "table.md",
     "INPUTS-STUDY": "table.md",
+    "CONTROL": "table.md",
 }
 
 

@@ -44,7 +44,8 @@ LAYERS: list[set[str]] = [
     {"_build", "_checkpoint"},  # models from names; models to and from files
     {"training"},  # losses, the loop, fits
     {"evaluation", "interpret"},  # rollouts and metrics (training's losses); read-outs
-    {"runs", "compare", "benchmarks"},  # run directories; approximator comparisons; dysts benchmark
+    {"runs", "compare", "benchmarks", "control"},  # run directories; approximator comparisons;
+    # dysts benchmark; controllers designed from models, run on systems
     {"analysis", "plotting"},  # NTK, chaos, comparisons; figures
     {"reproduce"},  # the paper experiments
     {"cli"},  # the physnet command

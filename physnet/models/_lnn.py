@@ -15,6 +15,8 @@ from ..approximators import AbstractApproximator
 from . import _mechanics
 from ._base import AbstractEnergyModel, Part, check_condition, check_scalar_energy, matrices_at
 from ._dissipation import AbstractDissipation, Friction
+from ._input_port import AbstractInputPort
+from ._port import as_input_port
 
 
 class LNN(AbstractEnergyModel):
@@ -67,16 +69,25 @@ class LNN(AbstractEnergyModel):
     (:func:`physnet.interpret.read_model`) reports it for L normalised to a q̇² coefficient of
     1/2, i.e. the physical damping of q̈ = ... - γq̇ for a unit mass.
 
+    **Inputs.** ``input_port=`` an input port (:class:`~physnet.models.KnownInputPort` with
+    G = (0, B)ᵀ, :class:`~physnet.models.LearnedInputPort`: B constant or B(q)) adds the
+    generalised force Q = B(q) u of m measured inputs, d/dt ∂L/∂q̇ = ∂L/∂q + Q_friction +
+    B(q)u; the model is then called ``model(t, y, u)`` and dE/dt = q̇ᵀQ_friction + q̇ᵀB(q)u
+    exactly (the input's power minus the friction's).
+
     Args:
         lagrangian: approximator ``(2N,) -> (1,)`` on the state (q, q̇), with a smooth
             activation.
         kinetic: coefficient k >= 0 of the kinetic reference term k/2 |q̇|² (default 0).
         dissipation: an optional dissipation component (default ``None``: conservative).
+        input_port: an optional input port of N degrees of freedom whose matrix is (0, B)ᵀ
+            (default ``None``: no measured input).
 
     Raises:
         ConfigError: if the approximator has a non-scalar output, an odd input size or a
-            non-smooth activation, if ``kinetic`` is negative or not finite, or if
-            ``dissipation`` is not a dissipation component that fits the state.
+            non-smooth activation, if ``kinetic`` is negative or not finite, if
+            ``dissipation`` is not a dissipation component that fits the state, or if
+            ``input_port`` is not an input port of N degrees of freedom acting on q̈ only.
 
     Reference: Cranmer, Greydanus, Hoyer, Battaglia, Spergel, Ho, "Lagrangian Neural
     Networks", 2020.
@@ -100,6 +111,7 @@ class LNN(AbstractEnergyModel):
         *,
         kinetic: float = 0.0,
         dissipation: AbstractDissipation | None = None,
+        input_port: AbstractInputPort | None = None,
     ):
         check_scalar_energy("LNN", "lagrangian", lagrangian)
         number("LNN", "kinetic", kinetic, low=0)
@@ -114,6 +126,19 @@ class LNN(AbstractEnergyModel):
         if dissipation is not None:
             dissipation.check_state_size(self.state_size)
         self.dissipation = dissipation
+        n = self.state_size // 2
+        if input_port is not None and (
+            not isinstance(input_port, AbstractInputPort)
+            or input_port.dof != n
+            or np.any(np.asarray(input_port.matrix(jnp.zeros(2 * n)))[:n] != 0)
+        ):
+            raise ConfigError(
+                f"LNN: input_port must be None or an input port of {n} degree(s) of freedom "
+                f"acting on the accelerations (matrix (0, B)ᵀ: KnownInputPort.on_momenta({n}), "
+                f"LearnedInputPort), got {input_port!r}"
+            )
+        self.input_port = input_port
+        self.input_size = 0 if input_port is None else input_port.input_size
 
     @property
     def dof(self) -> int:
@@ -136,10 +161,19 @@ class LNN(AbstractEnergyModel):
         y = jnp.concatenate([q, qdot])
         return self.dissipation(y, jnp.concatenate([jnp.zeros_like(q), qdot]))[self.dof :]
 
-    def acceleration(self, q: Array, qdot: Array) -> Array:
+    def input_force(self, q: Array, u: Array) -> Array:
+        """The inputs' generalised force B(q) u, shape ``(N,)`` (``u`` of shape ``(m,)``)."""
+        y = jnp.concatenate([q, jnp.zeros_like(q)])
+        return self.input_port.matrix(y)[self.dof :] @ jnp.reshape(u, (-1,))
+
+    def acceleration(self, q: Array, qdot: Array, u: Array | None = None) -> Array:
         """q̈ of shape ``(N,)`` from the Euler-Lagrange equations with the dissipation's
-        generalised force, if any (NaN if singular)."""
+        generalised force, if any, and the inputs' B(q)u when ``u`` is given to a model with
+        an input port (NaN if singular)."""
         force = self.generalised_force(q, qdot)
+        if self.input_port is not None and u is not None:
+            pushed = self.input_force(q, u)
+            force = pushed if force is None else force + pushed
         return _mechanics.euler_lagrange_acceleration(self.lagrangian_at, q, qdot, force)
 
     def conservative_acceleration(self, q: Array, qdot: Array) -> Array:
@@ -162,7 +196,7 @@ class LNN(AbstractEnergyModel):
     def __call__(self, t, y: Array, args=None) -> Array:
         n = self.dof
         q, qdot = y[:n], y[n:]
-        return jnp.concatenate([qdot, self.acceleration(q, qdot)])
+        return jnp.concatenate([qdot, self.acceleration(q, qdot, args)])
 
     def check_mass_matrix(self, ys: Array, *, max_condition: float = 1e8) -> np.ndarray:
         r"""Check that ∂²L/∂q̇² is safely invertible at the states ``ys`` (outside ``jit``).
@@ -217,11 +251,14 @@ class LNN(AbstractEnergyModel):
         subs = {"lagrangian": self.lagrangian}
         if self.dissipation is not None:
             subs["dissipation"] = self.dissipation
+        if self.input_port is not None:
+            subs["input_port"] = self.input_port
         return subs
 
     def parts(self) -> tuple[Part, ...]:
         dissipation = () if self.dissipation is None else self.dissipation.parts()
-        return (Part("L", "lagrangian", self.lagrangian, "the L network"), *dissipation)
+        port = () if self.input_port is None else self.input_port.parts()
+        return (Part("L", "lagrangian", self.lagrangian, "the L network"), *dissipation, *port)
 
     @classmethod
     def build(
@@ -232,11 +269,15 @@ class LNN(AbstractEnergyModel):
         kinetic: float = 0.0,
         dissipation: str | None = None,
         gamma_init: float | None = None,
+        input_size: int = 0,
+        input_form: str = "learned",
     ) -> LNN:
         """``LNN(approximator(state_size, 1), kinetic=kinetic)`` (see
         :func:`physnet.build_model`); ``dissipation="friction"`` adds a
         :class:`~physnet.models.Friction` starting at ``gamma_init`` (default 0.01);
-        ``None`` (the default) or ``"none"``: no dissipation."""
+        ``None`` (the default) or ``"none"``: no dissipation; ``input_size = m > 0`` adds an
+        input port of form ``input_form`` (``"learned"``, ``"learned-q"``, ``"known"``, as
+        :meth:`PortHNN.build <physnet.models.PortHNN.build>`), generalised forces B(q)u."""
         if dissipation is None or dissipation == "none":
             if gamma_init is not None:
                 raise ConfigError("LNN: gamma_init applies to dissipation='friction' only")
@@ -245,4 +286,9 @@ class LNN(AbstractEnergyModel):
             friction = Friction(0.01 if gamma_init is None else gamma_init)
         else:
             raise ConfigError(f"LNN: dissipation must be 'none' or 'friction', got {dissipation!r}")
-        return cls(approximator(state_size, 1), kinetic=kinetic, dissipation=friction)
+        port = None
+        if input_size:
+            port = as_input_port(input_form, state_size // 2, input_size, approximator, "LNN")
+        return cls(
+            approximator(state_size, 1), kinetic=kinetic, dissipation=friction, input_port=port
+        )

@@ -340,8 +340,11 @@ class PortHNN(HamiltonianWithDissipation):
 INPUT_PORT_FORMS = ("learned", "learned-q", "known")
 
 
-def as_input_port(form: str, dof: int, input_size: int, approximator) -> AbstractInputPort:
-    """The input port of ``PortHNN.build(input_form=form)`` (see :data:`INPUT_PORT_FORMS`).
+def as_input_port(
+    form: str, dof: int, input_size: int, approximator, owner: str = "PortHNN"
+) -> AbstractInputPort:
+    """The input port of ``PortHNN.build(input_form=form)`` and ``LNN.build`` (see
+    :data:`INPUT_PORT_FORMS`); ``owner`` names the model in the error messages.
 
     Raises:
         ConfigError: for an unknown form, or ``"known"`` with m != N.
@@ -353,12 +356,12 @@ def as_input_port(form: str, dof: int, input_size: int, approximator) -> Abstrac
     if form == "known":
         if input_size != dof:
             raise ConfigError(
-                f"PortHNN: input_form='known' is G = (0, I) with one input per momentum "
+                f"{owner}: input_form='known' is G = (0, I) with one input per momentum "
                 f"({dof}), but the data have {input_size} input(s); use 'learned'"
             )
         return KnownInputPort.on_momenta(dof)
     raise ConfigError(
-        f"PortHNN: input_form must be one of {', '.join(INPUT_PORT_FORMS)}, got {form!r}"
+        f"{owner}: input_form must be one of {', '.join(INPUT_PORT_FORMS)}, got {form!r}"
     )
 
 

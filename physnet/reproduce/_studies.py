@@ -1,6 +1,7 @@
 """The studies of ``experiments/<study>/`` as registered experiments, run only when named:
 ``physnet reproduce --experiments ntk`` (the folder's name or its registry name)."""
 
+from ._control import CONTROL
 from ._dysts import DYSTS, DYSTS_ALL
 from ._e1_states_only import E1_STATES_ONLY
 from ._inputs_study import INPUTS_STUDY
@@ -23,4 +24,5 @@ STUDY_EXPERIMENTS = (
     DYSTS,
     DYSTS_ALL,
     INPUTS_STUDY,
+    CONTROL,
 )

@@ -141,6 +141,20 @@ class Interpolated(AbstractSignal):
         c = _coefficients(ts, us, method)
         return cls(_interpolation(ts, (c[3], c[2], c[1], c[0])))
 
+    @classmethod
+    def held(cls, ts, us) -> Interpolated:
+        """Piecewise-constant pieces: u(t) = ``us[i]`` on [``ts[i]``, ``ts[i+1]``), the last
+        piece continued after ``ts[-1]`` (a zero-order hold of designed inputs).
+
+        Unlike :meth:`from_samples` it only uses ``jax.numpy``, so ``us`` may be traced: an
+        optimiser differentiates a rollout with respect to the pieces (model-predictive
+        control). The caller gives valid values: ``ts`` ``(P + 1,)`` increasing, ``us``
+        ``(P, m)``.
+        """
+        us = jnp.asarray(us, dtype=jnp.float64)
+        zeros = jnp.zeros_like(us)
+        return cls(_interpolation(ts, (zeros, zeros, zeros, us)))
+
 
 def _interpolation(ts, coeffs) -> diffrax.CubicInterpolation:
     return diffrax.CubicInterpolation(jnp.asarray(ts), tuple(jnp.asarray(c) for c in coeffs))

@@ -9,6 +9,7 @@ from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem
 from ._base import VelocityCoordinates as VelocityCoordinates
+from ._cart_pole import CartPole as CartPole
 from ._chain_pendulum import CartesianChainPendulum as CartesianChainPendulum
 from ._chain_pendulum import ChainPendulum as ChainPendulum
 from ._constraints import ChainConstraints as ChainConstraints

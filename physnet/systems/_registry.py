@@ -14,6 +14,7 @@ from .._classpath import check_class, class_path, import_class, importable, is_c
 from .._errors import ConfigError, DataError
 from ._analytic import HarmonicOscillator, Pendulum
 from ._base import _DEFINED, AbstractSystem, VelocityCoordinates
+from ._cart_pole import CartPole
 from ._chain_pendulum import CartesianChainPendulum, ChainPendulum
 from ._double_pendulum import DoublePendulum
 from ._driven import DrivenDuffing, DrivenPendulum, MassSpringDamper
@@ -37,6 +38,7 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     DrivenDuffing,
     ChainPendulum,
     CartesianChainPendulum,
+    CartPole,
 )
 
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}
