@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,55 @@ def test_handlers_restored_after_the_block():
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C behaves as before outside the block
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(1)
+
+
+# test-only: a sitecustomize whose import hook announces the import of jax (inside
+# `import physnet`) and then sleeps there, so the signal lands during start-up
+_SLOW_IMPORT = textwrap.dedent(
+    """
+    import sys, time
+
+    class _SlowJax:
+        def find_spec(self, name, path=None, target=None):
+            if name == "jax":
+                sys.meta_path.remove(self)
+                print("importing", flush=True)
+                time.sleep(60)
+            return None
+
+    sys.meta_path.insert(0, _SlowJax())
+    """
+)
+
+
+def test_ctrl_c_while_physnet_loads_is_one_line_and_exit_130(tmp_path):
+    """Ctrl-C during `import physnet`, before the command's handler exists: the console
+    script's entry point (as pyproject.toml declares it) prints one line, exits 130, writes
+    nothing; it used to print a KeyboardInterrupt traceback."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    entry = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["physnet"]
+    module, function = entry.split(":")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_SLOW_IMPORT)
+    script = f"import sys; from {module} import {function} as m; sys.exit(m())"
+    out = tmp_path / "d.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "simulate", "--system", "duffing", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": f"{hooks}{os.pathsep}{root}"},
+    )
+    try:
+        assert proc.stdout.readline().strip() == "importing"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["physnet: interrupted; nothing was written"]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["hooks"]
