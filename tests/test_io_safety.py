@@ -79,6 +79,69 @@ def test_overwrite_of_physnets_own_run_still_replaces_it(tmp_path, files):
     assert RunDirectory.open(run).config["seed"] == 1
 
 
+def _experiment(folder, files=("metrics.json",)):
+    """A physnet experiment folder as reproduce writes it (marker listing its entries)."""
+    from physnet._io import atomic_directory
+
+    with atomic_directory(folder, "experiment") as tmp:
+        for name in files:
+            write_json(tmp / name, {"quick": True})
+
+
+def test_overwrite_of_results_pages_analyses_and_experiments_keeps_a_users_file(
+    tmp_path, files, capsys
+):
+    """reproduce's experiment folders and --report page, and analyze ntk's folder, were
+    replaced whole by --overwrite, a user's NOTES.txt among them; they now follow the run
+    directories' rule: refused in one line naming the file, nothing changed."""
+    from physnet._io import write_marker
+    from physnet.reproduce import run_experiment, write_report
+
+    out = tmp_path / "results"
+    _experiment(out / "E1")
+    write_marker(out, "results")
+    write_json(out / "summary.json", {"E1": {"quick": True, "wall_seconds": 1.0}})
+    (out / "NOTES.txt").write_text("beside the experiments")  # a results folder only grows
+    page = tmp_path / "page"
+    write_report(out, page)
+    for folder in (page, out / "E1"):
+        (folder / "NOTES.txt").write_text("mine")
+        before = sorted(p.name for p in folder.iterdir())
+        code, _, err = _cli(
+            capsys, "reproduce", "--experiments", "E1", "--quick", "--out", out,
+            "--report", page, "--overwrite",
+        )  # fmt: skip
+        assert code == 2
+        _one_line(err, f"{folder.name} holds NOTES.txt", "did not write")
+        assert (folder / "NOTES.txt").read_text() == "mine"
+        assert sorted(p.name for p in folder.iterdir()) == before
+        (folder / "NOTES.txt").unlink()
+    (out / "E1" / "NOTES.txt").write_text("mine")
+    with pytest.raises(pn.ConfigError, match="NOTES.txt"):  # the Python API too
+        run_experiment("E1", out / "E1", quick=True, overwrite=True)
+    (page / "NOTES.txt").write_text("mine")
+    with pytest.raises(pn.ConfigError, match="NOTES.txt"):
+        write_report(out, page, overwrite=True)
+    (page / "NOTES.txt").unlink()
+    assert write_report(out, page, overwrite=True).is_file()  # physnet's own page is replaced
+
+    run = _copy_run(files, tmp_path / "run")
+    ntk = ["analyze", "ntk", "--run", run, "--samples", "3"]
+    assert _cli(capsys, *ntk)[0] == 0
+    (run / "ntk" / "NOTES.txt").write_text("mine")
+    code, _, err = _cli(capsys, *ntk, "--overwrite")
+    assert code == 2
+    _one_line(err, "NOTES.txt", "did not write")
+    code, _, err = _cli(  # and inside a run, whose --overwrite replaces its ntk/ too
+        capsys, "train", "--data", files["data"], "--out", run, "--overwrite", "--quiet"
+    )
+    assert code == 2
+    _one_line(err, "ntk/NOTES.txt")
+    assert (run / "ntk" / "NOTES.txt").read_text() == "mine"
+    (run / "ntk" / "NOTES.txt").unlink()
+    assert _cli(capsys, *ntk, "--overwrite")[0] == 0
+
+
 # ----------------------------------------------- 2. simulate --out naming a folder
 @pytest.mark.parametrize("out", ["dd/", ".", "dd", ".."])
 def test_simulate_out_naming_a_folder_is_refused(tmp_path, capsys, monkeypatch, out):
