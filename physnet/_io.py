@@ -114,10 +114,11 @@ KNOWN_ENTRIES = {
     "ntk analysis": {"ntk.json", "spectrum.png", "error_spectrum.png"},
 }
 
-#: kinds of output folder that physnet adds to and never replaces as a whole (a results
-#: folder gains experiment folders, each replaced on its own): a user's file beside their
-#: entries is no obstacle
-GROWN_KINDS = {"results"}
+#: kinds of output folder that physnet writes into entry by entry and never replaces as a
+#: whole where :func:`check_output` admits them (a results folder gains experiment folders,
+#: each replaced on its own; ``save_model`` replaces a checkpoint's two files): a user's file
+#: beside their entries stays, so it is no obstacle there
+GROWN_KINDS = {"results", "checkpoint"}
 
 
 def _physnet_temporary(name: str) -> bool:
@@ -145,11 +146,11 @@ def foreign_entries(path: Path, kind: str) -> list[str]:
     write, sorted: what ``--overwrite`` would delete with the folder, so it refuses. A physnet
     output inside it (a run's ``checkpoint/``, ``evaluation/``, ``ntk/``, an experiment's
     runs) is searched too; a folder holding physnet's marker counts as physnet's (an
-    evaluation written into a run with ``--out RUN/NAME``). ``[]`` for a kind physnet never replaces as a whole
-    (:data:`GROWN_KINDS`), and for an output whose entries physnet cannot tell (a marker
-    without a ``"files"`` list, of a kind without a fixed list)."""
+    evaluation written into a run with ``--out RUN/NAME``). ``[]`` for an output whose
+    entries physnet cannot tell (a marker without a ``"files"`` list, of a kind without a
+    fixed list)."""
     listed = _listed_files(path)
-    if kind in GROWN_KINDS or (listed is None and kind not in KNOWN_ENTRIES):
+    if listed is None and kind not in KNOWN_ENTRIES:
         return []
     allowed = {MARKER} | KNOWN_ENTRIES.get(kind, set()) | (listed or set())
     found = []
@@ -267,7 +268,7 @@ def _check_output(path, kind, overwrite, inputs, directory, recognise, flag) -> 
                 f"{flag} {path} is a non-empty folder and {what}; physnet never deletes it: "
                 f"choose a new or empty folder for the {kind}"
             )
-        foreign = foreign_entries(path, kind)
+        foreign = [] if kind in GROWN_KINDS else foreign_entries(path, kind)
         if foreign and overwrite:
             shown = ", ".join(foreign[:3]) + (
                 f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""

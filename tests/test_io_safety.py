@@ -142,6 +142,21 @@ def test_overwrite_of_results_pages_analyses_and_experiments_keeps_a_users_file(
     assert _cli(capsys, *ntk, "--overwrite")[0] == 0
 
 
+def test_the_final_checkpoint_of_a_run_keeps_a_users_file_in_it(tmp_path, files):
+    """Writing a run's final checkpoint (the end of a training or of a --resume) replaced
+    RUN/checkpoint/ whole, a user's file in it included; the file now stays."""
+    from physnet.runs._rundir import finish_run
+
+    run = _copy_run(files, tmp_path / "run")
+    (run / "checkpoint" / "NOTES.txt").write_text("mine")
+    model = RunDirectory.open(run).load_model()
+    metadata = pn.Trajectories.load(files["data"]).metadata
+    finish_run(run, model=model, metrics={"steps": 5}, data_metadata=metadata)
+    assert (run / "checkpoint" / "NOTES.txt").read_text() == "mine"
+    reloaded = pn.load_model(run / "checkpoint")
+    assert all(np.array_equal(a, b) for a, b in zip(_params(model), _params(reloaded), strict=True))
+
+
 # ----------------------------------------------- 2. simulate --out naming a folder
 @pytest.mark.parametrize("out", ["dd/", ".", "dd", ".."])
 def test_simulate_out_naming_a_folder_is_refused(tmp_path, capsys, monkeypatch, out):
