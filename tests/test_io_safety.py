@@ -302,6 +302,52 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes(tmp_path, files):
     assert all(np.array_equal(x, y) for x, y in zip(_params(a), _params(b), strict=True))
 
 
+_KILLED_MID_WRITE = """
+import os, signal, sys
+import physnet.training._resume as resume_module
+from physnet.runs import train_run
+
+real, calls = resume_module.np.savez, []
+
+def savez(fh, **arrays):
+    calls.append(1)
+    if len(calls) >= 2:  # the checkpoint of step 5 is on disk; kill -9 inside the next write
+        fh.write(b"partial")
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(fh, **arrays)
+
+resume_module.np.savez = savez
+train_run(sys.argv[1], sys.argv[2], options={"width": 4, "depth": 1}, steps=10,
+          checkpoint_every=5)
+"""
+
+
+def test_kill_9_during_a_checkpoint_write_leaves_a_resumable_run(tmp_path, files, capsys):
+    """SIGKILL (nothing runs after it) in the middle of writing the training state: the
+    previous state (step 5) is intact under its name, and the run resumes to the result of
+    an uninterrupted run, bit for bit."""
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_MID_WRITE, str(files["data"]), str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    with np.load(run / "training.npz") as npz:
+        assert json.loads(str(npz["header"]))["done"] == 5
+    assert any(p.name.endswith(".tmp") for p in run.iterdir())  # the cut write, left aside
+    code, _, _ = _cli(capsys, "train", "--resume", run, "--quiet")
+    assert code == 0
+    reference, _ = train_run(
+        files["data"], tmp_path / "ref", options=SMALL, steps=10, checkpoint_every=5
+    )
+    a, b = pn.load_model(run / "checkpoint"), pn.load_model(reference / "checkpoint")
+    assert all(np.array_equal(x, y) for x, y in zip(_params(a), _params(b), strict=True))
+
+
 # ----------------------------------------------- 6. one writer per run
 def _hold_lock(run):
     code = (
@@ -339,6 +385,33 @@ def test_a_run_being_written_by_another_process_is_refused(tmp_path, files, caps
     # the lock of a dead process does not block
     from physnet.runs._rundir import lock_run, unlock_run
 
+    lock_run(run)
+    unlock_run(run)
+
+
+def test_evaluate_into_a_run_takes_its_lock(tmp_path, files, capsys):
+    """Two evaluations into one run's slot (or one while the run trains) wrote the same
+    folder at once, without a lock; an evaluation into the run now holds the run's lock as
+    train does, and the loser gets one line; one written elsewhere only reads the run."""
+    from physnet.runs._rundir import _HELD, lock_run, unlock_run
+
+    run = _copy_run(files, tmp_path / "run")
+    fast = ["--t1", "1", "--dt", "0.5"]
+    proc = _hold_lock(run)
+    try:
+        for where in ([], ["--out", run / "second"]):
+            code, _, err = _cli(capsys, "evaluate", "--run", run, *fast, *where)
+            assert code == 2
+            _one_line(err, "being written by another physnet process", f"pid {proc.pid}")
+        assert not (run / "evaluation").exists() and not (run / "second").exists()
+        code, _, _ = _cli(capsys, "evaluate", "--run", run, *fast, "--out", tmp_path / "elsewhere")
+        assert code == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _cli(capsys, "evaluate", "--run", run, *fast)[0] == 0
+    assert (run / "evaluation" / "metrics.json").is_file()
+    assert not _HELD  # released when the evaluation ended
     lock_run(run)
     unlock_run(run)
 

@@ -293,9 +293,9 @@ def unlock_run(path: str | os.PathLike) -> None:
 
 
 def holds_run_lock(fn):
-    """Decorate ``train_run``/``resume_run``: a resumed run is locked before anything is
-    read or written (:func:`lock_run`), and every run lock taken during the call is released
-    when it returns or raises (interrupted, diverged, refused)."""
+    """Decorate ``train_run``/``resume_run``/``evaluate_run``: a resumed run is locked before
+    anything is read or written (:func:`lock_run`), and every run lock taken during the call
+    is released when it returns or raises (interrupted, diverged, refused)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
