@@ -248,6 +248,21 @@ def test_evaluate_refuses_a_run_whose_data_checksum_was_removed(tmp_path, files)
         evaluate_run(run, t1=0.5)
 
 
+def test_evaluate_of_a_run_whose_provenance_was_edited_names_config_json(tmp_path, files, capsys):
+    """A system name edited into config.json's provenance was reported as "--data None holds
+    system ..." although no --data was given; the line now names the run's data and its
+    config.json."""
+    run = tmp_path / "run"
+    shutil.copytree(files["run"], run)
+    config = json.loads((run / "config.json").read_text())
+    config["provenance"]["system"] = "os:system"
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = _cli(capsys, "evaluate", "--run", run, "--t1", "0.5")
+    assert code == 2
+    _one_line(err, "the run's data", "config.json says it trained on 'os:system'")
+    assert "None" not in err and not (run / "evaluation").exists()
+
+
 def test_evaluate_on_the_runs_own_data_moved_uses_the_stored_test_split(
     tmp_path, files, capsys, no_equilibria
 ):

@@ -486,6 +486,13 @@ def evaluate_run(
     trained = _trained_system(run)
     given = (test.metadata.get("system"), test.metadata.get("parameters"))
     if trained != given and not allow_other_system:
+        if data is None:  # the run's own data disagree with its config.json (edited?)
+            raise DataError(
+                f"the run's data {run.config.get('data')} hold system {given[0]!r} with "
+                f"parameters {given[1]}, but {run.path / 'config.json'} says it trained on "
+                f"{trained[0]!r} with {trained[1]} (was it edited?); pass --allow-other-system "
+                "to evaluate anyway"
+            )
         raise DataError(
             f"--data {data} holds system {given[0]!r} with parameters {given[1]}, the run "
             f"trained on {trained[0]!r} with {trained[1]}; pass --allow-other-system to "
