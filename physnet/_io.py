@@ -358,15 +358,26 @@ def atomic_directory(
 
     Raises:
         ConfigError: if the target is refused (see :func:`check_output`).
+        OutputWriteError: one line, when writing the temporary folder fails (a full disk):
+            the target is left as it was.
     """
     check_output(path, kind, overwrite=overwrite, inputs=inputs)
-    path = Path(os.path.abspath(path))  # "." and "dir/.." name a folder, not its parent
+    named, path = path, Path(os.path.abspath(path))  # "." and "dir/.." name a folder
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp"))
     _apply_umask(tmp, directory=True)
     try:
-        yield tmp
-        write_marker(tmp, kind, files=[e.name for e in tmp.iterdir()])
+        try:
+            yield tmp
+            write_marker(tmp, kind, files=[e.name for e in tmp.iterdir()])
+        except OSError as err:
+            if isinstance(err, PhysnetError):
+                raise
+            # a full disk, a quota, a file-size limit: only the temporary folder was written
+            raise OutputWriteError(
+                f"could not write the {kind} {named} ({err.strerror or err}); nothing there "
+                "was changed: free space and run the command again"
+            ) from None
         check_output(path, kind, overwrite=overwrite, inputs=inputs)
         replace_directory(tmp, path)
     except BaseException:

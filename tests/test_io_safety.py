@@ -253,6 +253,30 @@ def test_a_full_disk_in_physnet_train_is_one_line(tmp_path, files, capsys, monke
     _one_line(err, "No space left on device", "train again")
 
 
+def test_a_full_disk_while_writing_an_evaluation_leaves_the_previous_one(
+    tmp_path, files, capsys, monkeypatch
+):
+    """A full disk during a results write (here evaluate's metrics.json) said only
+    "error: No space left on device"; it now names the output and that nothing changed, and
+    the previous evaluation is intact."""
+    import physnet.runs._evaluate as evaluate_module
+
+    run = _copy_run(files, tmp_path / "run")
+    fast = ["evaluate", "--run", run, "--t1", "1", "--dt", "0.5"]
+    assert _cli(capsys, *fast)[0] == 0
+    before = (run / "evaluation" / "metrics.json").read_bytes()
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(evaluate_module, "write_json", full)
+    code, _, err = _cli(capsys, *fast)
+    assert code == 2
+    _one_line(err, f"could not write the evaluation {run / 'evaluation'}", "nothing there")
+    assert (run / "evaluation" / "metrics.json").read_bytes() == before
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_json_writes_are_atomic(tmp_path, monkeypatch):
     target = tmp_path / "metrics.json"
     write_json(target, {"a": 1})
