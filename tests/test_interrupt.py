@@ -120,3 +120,43 @@ def test_ctrl_c_while_physnet_loads_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["physnet: interrupted; nothing was written"]
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["hooks"]
+
+
+def test_ctrl_c_pressed_three_times_during_training_is_one_line(tmp_path):
+    """Ctrl-C three times in a row (an impatient user) used to print a traceback from inside
+    the handler of the first. The first asks training to stop after its chunk, the second
+    stops at once (by design), the third arrives while the line prints: one line, exit 130,
+    and the run keeps its last training state (written atomically), so it resumes."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)}
+    data, run = tmp_path / "d.npz", tmp_path / "run"
+    # as the console script runs it (pyproject.toml's entry point)
+    cli = [sys.executable, "-c", "import sys, _physnet_launcher as m; sys.exit(m.main())"]
+    small = ["--n-trajectories", "2", "--n-points", "8"]
+    subprocess.run([*cli, "simulate", *small, "--out", str(data)], env=env, check=True)
+    train = ["train", "--data", str(data), "--out", str(run), "--width", "4", "--quiet"]
+    proc = subprocess.Popen(
+        [*cli, *train, "--steps", "1000000", "--checkpoint-every", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "training.npz").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(3):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "interrupted" in lines[0]
+    assert json.loads((run / "config.json").read_text())["status"] == "training"
+    assert (run / "training.npz").is_file()
