@@ -9,6 +9,7 @@ options, so entries never leak across versions; physnet adds its own version to 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from ._version import __version__
@@ -40,7 +41,9 @@ def enable_compilation_cache(directory: str | os.PathLike | None = None) -> Path
     :func:`default_cache_dir`) for every compilation, however short.
 
     Returns the directory, or ``None`` when the cache is disabled by the environment or the
-    directory cannot be created (the command then simply compiles, as without a cache).
+    directory cannot be created (the command then simply compiles, as without a cache). An
+    entry JAX cannot write or read later (a full disk, a file-size limit) is likewise no
+    cache, not a warning per compilation: the command's own writes say what failed.
     """
     import jax
 
@@ -51,6 +54,9 @@ def enable_compilation_cache(directory: str | os.PathLike | None = None) -> Path
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
+    warnings.filterwarnings(
+        "ignore", message="Error (writing|reading) persistent compilation cache entry"
+    )
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -6,7 +6,9 @@ work starts, whether a target may be written:
 
 - a target that does not exist, or an empty directory, is fine;
 - an existing physnet output of the same kind is replaced only with ``overwrite=True`` (the
-  command line's ``--overwrite``);
+  command line's ``--overwrite``), and only when it holds nothing but physnet's own entries
+  (:func:`foreign_entries`): a user's file in it (a NOTES.txt beside a run, a results page,
+  an experiment's folder, an analysis) is never deleted, the replacement refused instead;
 - anything else (a non-empty folder physnet did not write, a file where a folder goes, a
   folder of another kind) is refused with one line, and so is a target that is one of the
   command's inputs or contains one.
@@ -92,7 +94,8 @@ LOCK_FILE = ".lock"
 
 #: what physnet itself may write into an output of each kind, besides the entries listed in
 #: its marker (``"files"``, written by :func:`atomic_directory`); an entry outside both is a
-#: user's file, and ``--overwrite`` refuses to replace the folder (it never deletes it)
+#: user's file, and ``--overwrite`` refuses to replace the folder (it never deletes it). The
+#: fixed lists also recognise outputs whose marker predates the ``"files"`` list.
 KNOWN_ENTRIES = {
     "run": {
         "config.json",
@@ -107,7 +110,15 @@ KNOWN_ENTRIES = {
     },
     "evaluation": {"metrics.json"},
     "checkpoint": {"model.json", "state.npz"},
+    "report": {"README.md", "summary.json", "figures"},
+    "ntk analysis": {"ntk.json", "spectrum.png", "error_spectrum.png"},
 }
+
+#: kinds of output folder that physnet writes into entry by entry and never replaces as a
+#: whole where :func:`check_output` admits them (a results folder gains experiment folders,
+#: each replaced on its own; ``save_model`` replaces a checkpoint's two files): a user's file
+#: beside their entries stays, so it is no obstacle there
+GROWN_KINDS = {"results", "checkpoint"}
 
 
 def _physnet_temporary(name: str) -> bool:
@@ -115,29 +126,45 @@ def _physnet_temporary(name: str) -> bool:
     return name.startswith(".") and name.endswith((".tmp", ".old", ".new"))
 
 
-#: physnet outputs inside a run directory, checked as outputs of their own kind
-_SUBKINDS = {"run": {"checkpoint": "checkpoint", "evaluation": "evaluation"}}
+#: physnet outputs inside a run directory, checked as outputs of their own kind (also when
+#: written before markers existed); any other folder of physnet's holding a marker is checked
+#: as its marker's kind
+_SUBKINDS = {"run": {"checkpoint": "checkpoint", "evaluation": "evaluation", "ntk": "ntk analysis"}}
 
 
-def foreign_entries(path: Path, kind: str) -> list[str]:
-    """The entries of the physnet output ``path`` (a run or an evaluation, whose folder
-    ``--overwrite`` replaces) that physnet did not write, sorted; a physnet output inside it
-    (a run's ``checkpoint/``, ``evaluation/``) is searched too. ``[]`` for other kinds."""
-    if kind not in KNOWN_ENTRIES:
-        return []
-    allowed = {MARKER} | KNOWN_ENTRIES[kind]
+def _listed_files(path: Path) -> set[str] | None:
+    """The entries the marker of ``path`` lists as physnet's (``None`` without a list)."""
     try:
         listed = json.loads((path / MARKER).read_text()).get("files")
     except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        listed = None
-    if isinstance(listed, list):
-        allowed |= {x for x in listed if isinstance(x, str)}
+        return None
+    return {x for x in listed if isinstance(x, str)} if isinstance(listed, list) else None
+
+
+def foreign_entries(path: Path, kind: str) -> list[str]:
+    """The entries of the physnet output folder ``path`` of ``kind`` that physnet did not
+    write, sorted: what ``--overwrite`` would delete with the folder, so it refuses. A physnet
+    output inside it (a run's ``checkpoint/``, ``evaluation/``, ``ntk/``, an experiment's
+    runs) is searched too; a folder holding physnet's marker counts as physnet's (an
+    evaluation written into a run with ``--out RUN/NAME``). ``[]`` for an output whose
+    entries physnet cannot tell (a marker without a ``"files"`` list, of a kind without a
+    fixed list)."""
+    listed = _listed_files(path)
+    if listed is None and kind not in KNOWN_ENTRIES:
+        return []
+    allowed = {MARKER} | KNOWN_ENTRIES.get(kind, set()) | (listed or set())
     found = []
     for entry in path.iterdir():
-        if entry.name not in allowed and not _physnet_temporary(entry.name):
-            found.append(entry.name)
-        sub = _SUBKINDS.get(kind, {}).get(entry.name)
-        if sub is not None and entry.is_dir() and not entry.is_symlink():
+        folder = entry.is_dir() and not entry.is_symlink()
+        marked = folder and (entry / MARKER).is_file()  # e.g. an evaluation's --out in a run
+        if entry.name not in allowed and not marked:
+            if not _physnet_temporary(entry.name):
+                found.append(entry.name)
+            continue
+        if not folder:
+            continue
+        sub = _SUBKINDS.get(kind, {}).get(entry.name) or output_kind(entry)
+        if sub is not None:
             found += [f"{entry.name}/{e}" for e in foreign_entries(entry, sub)]
     return sorted(found)
 
@@ -241,7 +268,7 @@ def _check_output(path, kind, overwrite, inputs, directory, recognise, flag) -> 
                 f"{flag} {path} is a non-empty folder and {what}; physnet never deletes it: "
                 f"choose a new or empty folder for the {kind}"
             )
-        foreign = foreign_entries(path, kind) if kind in ("run", "evaluation") else []
+        foreign = [] if kind in GROWN_KINDS else foreign_entries(path, kind)
         if foreign and overwrite:
             shown = ", ".join(foreign[:3]) + (
                 f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
@@ -331,15 +358,26 @@ def atomic_directory(
 
     Raises:
         ConfigError: if the target is refused (see :func:`check_output`).
+        OutputWriteError: one line, when writing the temporary folder fails (a full disk):
+            the target is left as it was.
     """
     check_output(path, kind, overwrite=overwrite, inputs=inputs)
-    path = Path(os.path.abspath(path))  # "." and "dir/.." name a folder, not its parent
+    named, path = path, Path(os.path.abspath(path))  # "." and "dir/.." name a folder
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp"))
     _apply_umask(tmp, directory=True)
     try:
-        yield tmp
-        write_marker(tmp, kind, files=[e.name for e in tmp.iterdir()])
+        try:
+            yield tmp
+            write_marker(tmp, kind, files=[e.name for e in tmp.iterdir()])
+        except OSError as err:
+            if isinstance(err, PhysnetError):
+                raise
+            # a full disk, a quota, a file-size limit: only the temporary folder was written
+            raise OutputWriteError(
+                f"could not write the {kind} {named} ({err.strerror or err}); nothing there "
+                "was changed: free space and run the command again"
+            ) from None
         check_output(path, kind, overwrite=overwrite, inputs=inputs)
         replace_directory(tmp, path)
     except BaseException:

@@ -37,3 +37,23 @@ def test_the_option_turns_the_cache_off():
 
     assert build_parser().parse_args(["--no-compilation-cache", "datasets"]).no_compilation_cache
     assert not build_parser().parse_args(["datasets"]).no_compilation_cache
+
+
+def test_a_cache_that_cannot_be_written_is_silent(tmp_path):
+    """A full disk (here a file-size limit smaller than a compiled executable) printed JAX's
+    multi-line warning for every compilation; the cache is then simply not used, and the
+    command's own output stays as it is."""
+    limit = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+        "from physnet.cli import main; sys.exit(main())"
+    )
+    out = tmp_path / "d.npz"
+    r = subprocess.run(
+        [sys.executable, "-c", limit, "simulate", "--n-trajectories", "2", "--n-points", "5",
+         "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PHYSNET_CACHE_DIR=str(tmp_path / "cache"), JAX_PLATFORMS="cpu"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and out.is_file()

@@ -14,6 +14,7 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import physnet as pn
 from physnet._errors import ConfigError
 from physnet._formula import MAX_LENGTH, parse_formula
 from physnet.cli import main
@@ -73,6 +74,21 @@ def test_compare_expr_runs_no_code(tmp_path, capsys):
     args = ["compare", "--expr", PAYLOAD.format(marker=marker), "--seeds", "1", "--steps", "1"]
     err = _one_line_error(capsys, main([*args, "--approximators", "mlp"]))
     assert not marker.exists() and "cannot read the expression" in err
+
+
+def test_simulate_input_formula_runs_no_code(tmp_path, capsys):
+    """simulate --input (and pn.signals.Expression, which a data file's input formula goes
+    through) reads its formula with the same parser: nothing runs, one line."""
+    marker = tmp_path / "MARKER"
+    payload = PAYLOAD.format(marker=marker)
+    out = tmp_path / "d.npz"
+    args = ["simulate", "--system", "forced-duffing", "--n-trajectories", "2", "--n-points", "5"]
+    err = _one_line_error(capsys, main([*args, "--input", payload, "--out", str(out)]))
+    assert "cannot read the input" in err and "attribute '.system'" in err
+    with pytest.raises(ConfigError, match="attribute '.system'") as info:
+        pn.signals.Expression(payload)
+    _one_line(info.value)
+    assert not marker.exists() and not out.exists()
 
 
 # -- one line per refusal, on the command line ------------------------------------------------

@@ -79,6 +79,84 @@ def test_overwrite_of_physnets_own_run_still_replaces_it(tmp_path, files):
     assert RunDirectory.open(run).config["seed"] == 1
 
 
+def _experiment(folder, files=("metrics.json",)):
+    """A physnet experiment folder as reproduce writes it (marker listing its entries)."""
+    from physnet._io import atomic_directory
+
+    with atomic_directory(folder, "experiment") as tmp:
+        for name in files:
+            write_json(tmp / name, {"quick": True})
+
+
+def test_overwrite_of_results_pages_analyses_and_experiments_keeps_a_users_file(
+    tmp_path, files, capsys
+):
+    """reproduce's experiment folders and --report page, and analyze ntk's folder, were
+    replaced whole by --overwrite, a user's NOTES.txt among them; they now follow the run
+    directories' rule: refused in one line naming the file, nothing changed."""
+    from physnet._io import write_marker
+    from physnet.reproduce import run_experiment, write_report
+
+    out = tmp_path / "results"
+    _experiment(out / "E1")
+    write_marker(out, "results")
+    write_json(out / "summary.json", {"E1": {"quick": True, "wall_seconds": 1.0}})
+    (out / "NOTES.txt").write_text("beside the experiments")  # a results folder only grows
+    page = tmp_path / "page"
+    write_report(out, page)
+    for folder in (page, out / "E1"):
+        (folder / "NOTES.txt").write_text("mine")
+        before = sorted(p.name for p in folder.iterdir())
+        code, _, err = _cli(
+            capsys, "reproduce", "--experiments", "E1", "--quick", "--out", out,
+            "--report", page, "--overwrite",
+        )  # fmt: skip
+        assert code == 2
+        _one_line(err, f"{folder.name} holds NOTES.txt", "did not write")
+        assert (folder / "NOTES.txt").read_text() == "mine"
+        assert sorted(p.name for p in folder.iterdir()) == before
+        (folder / "NOTES.txt").unlink()
+    (out / "E1" / "NOTES.txt").write_text("mine")
+    with pytest.raises(pn.ConfigError, match="NOTES.txt"):  # the Python API too
+        run_experiment("E1", out / "E1", quick=True, overwrite=True)
+    (page / "NOTES.txt").write_text("mine")
+    with pytest.raises(pn.ConfigError, match="NOTES.txt"):
+        write_report(out, page, overwrite=True)
+    (page / "NOTES.txt").unlink()
+    assert write_report(out, page, overwrite=True).is_file()  # physnet's own page is replaced
+
+    run = _copy_run(files, tmp_path / "run")
+    ntk = ["analyze", "ntk", "--run", run, "--samples", "3"]
+    assert _cli(capsys, *ntk)[0] == 0
+    (run / "ntk" / "NOTES.txt").write_text("mine")
+    code, _, err = _cli(capsys, *ntk, "--overwrite")
+    assert code == 2
+    _one_line(err, "NOTES.txt", "did not write")
+    code, _, err = _cli(  # and inside a run, whose --overwrite replaces its ntk/ too
+        capsys, "train", "--data", files["data"], "--out", run, "--overwrite", "--quiet"
+    )
+    assert code == 2
+    _one_line(err, "ntk/NOTES.txt")
+    assert (run / "ntk" / "NOTES.txt").read_text() == "mine"
+    (run / "ntk" / "NOTES.txt").unlink()
+    assert _cli(capsys, *ntk, "--overwrite")[0] == 0
+
+
+def test_the_final_checkpoint_of_a_run_keeps_a_users_file_in_it(tmp_path, files):
+    """Writing a run's final checkpoint (the end of a training or of a --resume) replaced
+    RUN/checkpoint/ whole, a user's file in it included; the file now stays."""
+    from physnet.runs._rundir import finish_run
+
+    run = _copy_run(files, tmp_path / "run")
+    (run / "checkpoint" / "NOTES.txt").write_text("mine")
+    model = RunDirectory.open(run).load_model()
+    metadata = pn.Trajectories.load(files["data"]).metadata
+    finish_run(run, model=model, metrics={"steps": 5}, data_metadata=metadata)
+    assert (run / "checkpoint" / "NOTES.txt").read_text() == "mine"
+    reloaded = pn.load_model(run / "checkpoint")
+    assert all(np.array_equal(a, b) for a, b in zip(_params(model), _params(reloaded), strict=True))
+
+
 # ----------------------------------------------- 2. simulate --out naming a folder
 @pytest.mark.parametrize("out", ["dd/", ".", "dd", ".."])
 def test_simulate_out_naming_a_folder_is_refused(tmp_path, capsys, monkeypatch, out):
@@ -175,6 +253,30 @@ def test_a_full_disk_in_physnet_train_is_one_line(tmp_path, files, capsys, monke
     _one_line(err, "No space left on device", "train again")
 
 
+def test_a_full_disk_while_writing_an_evaluation_leaves_the_previous_one(
+    tmp_path, files, capsys, monkeypatch
+):
+    """A full disk during a results write (here evaluate's metrics.json) said only
+    "error: No space left on device"; it now names the output and that nothing changed, and
+    the previous evaluation is intact."""
+    import physnet.runs._evaluate as evaluate_module
+
+    run = _copy_run(files, tmp_path / "run")
+    fast = ["evaluate", "--run", run, "--t1", "1", "--dt", "0.5"]
+    assert _cli(capsys, *fast)[0] == 0
+    before = (run / "evaluation" / "metrics.json").read_bytes()
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(evaluate_module, "write_json", full)
+    code, _, err = _cli(capsys, *fast)
+    assert code == 2
+    _one_line(err, f"could not write the evaluation {run / 'evaluation'}", "nothing there")
+    assert (run / "evaluation" / "metrics.json").read_bytes() == before
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_json_writes_are_atomic(tmp_path, monkeypatch):
     target = tmp_path / "metrics.json"
     write_json(target, {"a": 1})
@@ -224,6 +326,52 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes(tmp_path, files):
     assert all(np.array_equal(x, y) for x, y in zip(_params(a), _params(b), strict=True))
 
 
+_KILLED_MID_WRITE = """
+import os, signal, sys
+import physnet.training._resume as resume_module
+from physnet.runs import train_run
+
+real, calls = resume_module.np.savez, []
+
+def savez(fh, **arrays):
+    calls.append(1)
+    if len(calls) >= 2:  # the checkpoint of step 5 is on disk; kill -9 inside the next write
+        fh.write(b"partial")
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(fh, **arrays)
+
+resume_module.np.savez = savez
+train_run(sys.argv[1], sys.argv[2], options={"width": 4, "depth": 1}, steps=10,
+          checkpoint_every=5)
+"""
+
+
+def test_kill_9_during_a_checkpoint_write_leaves_a_resumable_run(tmp_path, files, capsys):
+    """SIGKILL (nothing runs after it) in the middle of writing the training state: the
+    previous state (step 5) is intact under its name, and the run resumes to the result of
+    an uninterrupted run, bit for bit."""
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_MID_WRITE, str(files["data"]), str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    with np.load(run / "training.npz") as npz:
+        assert json.loads(str(npz["header"]))["done"] == 5
+    assert any(p.name.endswith(".tmp") for p in run.iterdir())  # the cut write, left aside
+    code, _, _ = _cli(capsys, "train", "--resume", run, "--quiet")
+    assert code == 0
+    reference, _ = train_run(
+        files["data"], tmp_path / "ref", options=SMALL, steps=10, checkpoint_every=5
+    )
+    a, b = pn.load_model(run / "checkpoint"), pn.load_model(reference / "checkpoint")
+    assert all(np.array_equal(x, y) for x, y in zip(_params(a), _params(b), strict=True))
+
+
 # ----------------------------------------------- 6. one writer per run
 def _hold_lock(run):
     code = (
@@ -261,6 +409,33 @@ def test_a_run_being_written_by_another_process_is_refused(tmp_path, files, caps
     # the lock of a dead process does not block
     from physnet.runs._rundir import lock_run, unlock_run
 
+    lock_run(run)
+    unlock_run(run)
+
+
+def test_evaluate_into_a_run_takes_its_lock(tmp_path, files, capsys):
+    """Two evaluations into one run's slot (or one while the run trains) wrote the same
+    folder at once, without a lock; an evaluation into the run now holds the run's lock as
+    train does, and the loser gets one line; one written elsewhere only reads the run."""
+    from physnet.runs._rundir import _HELD, lock_run, unlock_run
+
+    run = _copy_run(files, tmp_path / "run")
+    fast = ["--t1", "1", "--dt", "0.5"]
+    proc = _hold_lock(run)
+    try:
+        for where in ([], ["--out", run / "second"]):
+            code, _, err = _cli(capsys, "evaluate", "--run", run, *fast, *where)
+            assert code == 2
+            _one_line(err, "being written by another physnet process", f"pid {proc.pid}")
+        assert not (run / "evaluation").exists() and not (run / "second").exists()
+        code, _, _ = _cli(capsys, "evaluate", "--run", run, *fast, "--out", tmp_path / "elsewhere")
+        assert code == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _cli(capsys, "evaluate", "--run", run, *fast)[0] == 0
+    assert (run / "evaluation" / "metrics.json").is_file()
+    assert not _HELD  # released when the evaluation ended
     lock_run(run)
     unlock_run(run)
 

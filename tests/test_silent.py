@@ -79,6 +79,48 @@ def test_fit_refuses_an_array_as_data_and_none_as_model_in_one_line(files):
         pn.fit(model, data, steps=2, test_data=[1, 2])
 
 
+@pytest.mark.parametrize(
+    "where, call",
+    [
+        ("fit", lambda m, d: pn.fit(m, d, steps=2)),
+        ("fit_ensemble", lambda m, d: pn.fit_ensemble(m, d, steps=2)),
+        ("fit_states", lambda m, d: pn.fit_states(m, d, weak_steps=1, latent_steps=1)),
+        (
+            "least_squares",
+            lambda m, d: pn.training.least_squares(m, d, pn.training.WeakFormLoss(), steps=1),
+        ),
+        (
+            "latent_least_squares",
+            lambda m, d: pn.training.latent_least_squares(
+                m, d, pn.training.LatentShootingLoss(5), steps=1
+            ),
+        ),
+    ],
+)
+def test_every_public_fit_checks_its_model_and_data_in_one_line(files, where, call):
+    """fit_states and the least-squares solvers went around pn.fit's checks: an array as
+    data was an AttributeError, None as model a TypeError (or an unrelated window message),
+    states of another size a ValueError deep in the MLP; all public fits now share them."""
+    data = pn.Trajectories.load(files["data"])
+
+    def model(state_size=2):
+        one = pn.build_model("hnn", state_size, "mlp", **SMALL)
+        if where != "fit_ensemble":
+            return one
+        return pn.Ensemble([one, pn.build_model("hnn", state_size, "mlp", seed=1, **SMALL)])
+
+    with pytest.raises(DataError, match=f"^{where}: data must be physnet.Trajectories .* ndarray"):
+        call(model(), np.asarray(data.states))
+    with pytest.raises(ConfigError, match=f"^{where}: model must be .* got NoneType"):
+        call(None, data)
+    with pytest.raises(ConfigError, match=f"^{where}: the model HNN takes states of 4 .* have 2"):
+        call(model(4), data)
+    nan_states = np.array(data.states)
+    nan_states[0, 3, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):  # Trajectories itself refuses them
+        call(model(), pn.Trajectories(data.ts, nan_states))
+
+
 # ------------------------------------------------------------------ 3. CSV with a BOM
 def test_a_csv_with_a_utf8_byte_order_mark_imports(tmp_path):
     rows = ["t,q,v"] + [
@@ -204,6 +246,21 @@ def test_evaluate_refuses_a_run_whose_data_checksum_was_removed(tmp_path, files)
     (run / "config.json").write_text(json.dumps(config))
     with pytest.raises(DataError, match="config.json has no data checksum"):
         evaluate_run(run, t1=0.5)
+
+
+def test_evaluate_of_a_run_whose_provenance_was_edited_names_config_json(tmp_path, files, capsys):
+    """A system name edited into config.json's provenance was reported as "--data None holds
+    system ..." although no --data was given; the line now names the run's data and its
+    config.json."""
+    run = tmp_path / "run"
+    shutil.copytree(files["run"], run)
+    config = json.loads((run / "config.json").read_text())
+    config["provenance"]["system"] = "os:system"
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = _cli(capsys, "evaluate", "--run", run, "--t1", "0.5")
+    assert code == 2
+    _one_line(err, "the run's data", "config.json says it trained on 'os:system'")
+    assert "None" not in err and not (run / "evaluation").exists()
 
 
 def test_evaluate_on_the_runs_own_data_moved_uses_the_stored_test_split(

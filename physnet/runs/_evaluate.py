@@ -31,7 +31,7 @@ from ..evaluation import (
 )
 from ..models import AbstractEnergyModel, Ensemble
 from ..systems import system_from_metadata
-from ._rundir import RunDirectory, file_sha256
+from ._rundir import RunDirectory, file_sha256, holds_run_lock, lock_run
 from ._select import forecast
 from ._warnings import _check_data_checksum, _diverged_at, _run_warnings
 
@@ -371,6 +371,7 @@ def _load_model(run: RunDirectory):
         ) from None
 
 
+@holds_run_lock
 def evaluate_run(
     run: str | os.PathLike | RunDirectory,
     *,
@@ -402,7 +403,10 @@ def evaluate_run(
 
         out: the output directory: new, empty or (with ``overwrite``) a previous evaluation;
             checked before any work. Default ``RUN/evaluation``, the run's own slot, where a
-            previous evaluation is replaced (anything else there is still refused).
+            previous evaluation is replaced (anything else there is still refused). An
+            output inside the run is written under the run's lock (:func:`lock_run`, as
+            ``physnet train`` holds it): a second evaluation into the run, or one while the
+            run trains, is refused in one line.
         allow_other_system: evaluate on data of another system (or other parameters) than
             the run trained on; refused by default.
         system: for data of a user's own system class (``metadata["system_class"]``) not
@@ -434,6 +438,9 @@ def evaluate_run(
     if out is None:  # the run's own evaluation slot: a previous evaluation there is replaced
         out, overwrite = run.path / "evaluation", True
     out = check_output(out, "evaluation", overwrite=overwrite, inputs=[run.path, data])
+    target, home = Path(os.path.abspath(out)).resolve(), run.path.resolve()
+    if home in target.parents:  # written into the run: one writer at a time, as train
+        lock_run(run.path)  # released when evaluate_run returns (holds_run_lock)
     if not (t1 > 0 and dt > 0 and dt <= t1):
         raise DataError(f"need 0 < --dt <= --t1, got --dt {dt} --t1 {t1}")
     if t1 / dt > MAX_ROLLOUT_STEPS:
@@ -479,6 +486,13 @@ def evaluate_run(
     trained = _trained_system(run)
     given = (test.metadata.get("system"), test.metadata.get("parameters"))
     if trained != given and not allow_other_system:
+        if data is None:  # the run's own data disagree with its config.json (edited?)
+            raise DataError(
+                f"the run's data {run.config.get('data')} hold system {given[0]!r} with "
+                f"parameters {given[1]}, but {run.path / 'config.json'} says it trained on "
+                f"{trained[0]!r} with {trained[1]} (was it edited?); pass --allow-other-system "
+                "to evaluate anyway"
+            )
         raise DataError(
             f"--data {data} holds system {given[0]!r} with parameters {given[1]}, the run "
             f"trained on {trained[0]!r} with {trained[1]}; pass --allow-other-system to "

@@ -47,6 +47,7 @@ from .._io import (
     atomic_directory,
     check_output,
     file_sha256,
+    foreign_entries,
     replace_directory,
     write_json,
     write_marker,
@@ -292,9 +293,9 @@ def unlock_run(path: str | os.PathLike) -> None:
 
 
 def holds_run_lock(fn):
-    """Decorate ``train_run``/``resume_run``: a resumed run is locked before anything is
-    read or written (:func:`lock_run`), and every run lock taken during the call is released
-    when it returns or raises (interrupted, diverged, refused)."""
+    """Decorate ``train_run``/``resume_run``/``evaluate_run``: a resumed run is locked before
+    anything is read or written (:func:`lock_run`), and every run lock taken during the call
+    is released when it returns or raises (interrupted, diverged, refused)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -388,7 +389,9 @@ def finish_run(
         if tmp.exists():
             shutil.rmtree(tmp)
         save_model(model, tmp, extra={"system": data_metadata})
-        replace_directory(tmp, out / CHECKPOINT_DIR)
+        previous = out / CHECKPOINT_DIR
+        yours = foreign_entries(previous, "checkpoint") if previous.is_dir() else []
+        replace_directory(tmp, previous, keep=yours)  # a file of yours in it stays
         write_json(out / METRICS_FILE, metrics)
         write_json(out / CONFIG_FILE, {**run.config, "status": status})
     except OSError as err:

@@ -17,14 +17,14 @@ from flax import nnx
 from jax import Array
 
 from .._checks import integer
-from .._errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
+from .._errors import ConfigError, TrainingDivergedError, TrainingInterrupted
 from ..data import Trajectories
-from ..models import check_input_port
 from ._auto import say
 from ._config import DEFAULT_MAX_PARAM_NORM as DEFAULT_MAX_PARAM_NORM
 from ._config import FitConfig, Runtime
 from ._distributed import put, to_host
 from ._hooks import Hook, ProgressBar, TestLoss
+from ._inputs import check_fit_inputs
 from ._loop import (
     Checkpointing,
     ChunkSpec,
@@ -161,64 +161,6 @@ def _resolve_loss(config: FitConfig, data, where: str, progress) -> FitConfig:
     return config
 
 
-def _own_loss(loss) -> bool:
-    """Whether ``loss`` is physnet's (a name or an instance of a registered loss class), whose
-    data are :class:`~physnet.Trajectories`; a loss of your own may take data of its own kind."""
-    from ._losses import LOSSES
-
-    return isinstance(loss, str) or type(loss) in set(LOSSES.values())
-
-
-def _check_inputs(
-    where: str, model, data, test_data, *, loss="auto", ensemble: bool = False
-) -> None:
-    """The model and data of a fit call, before any work: one line for a wrong type, and a
-    warning line on stderr for an LNN (its state is (q, q̇)) on data whose second half is
-    not the time derivative of the first (canonical (q, p) with p != q̇)."""
-    from ..models import Ensemble
-
-    want = Ensemble if ensemble else nnx.Module
-    if not isinstance(model, want):
-        kind = "a physnet.models.Ensemble" if ensemble else "a physnet model (an nnx.Module)"
-        raise ConfigError(
-            f"{where}: model must be {kind} (pn.build_model(...) or a model class), got "
-            f"{type(model).__name__}"
-        )
-    for name, value in (("data", data), ("test_data", test_data)):
-        if name == "test_data" and value is None:
-            continue
-        # a loss of your own may prepare data of its own kind (compare's (x, y) pairs)
-        if _own_loss(loss) and not isinstance(value, Trajectories):
-            raise DataError(
-                f"{where}: {name} must be physnet.Trajectories (pn.data.from_table / "
-                f"Trajectories(ts, states)), got {type(value).__name__}"
-            )
-    one = model.member(0) if ensemble else model
-    for value in (data, test_data):
-        if isinstance(value, Trajectories):
-            check_input_port(where, one, value.input_size)
-    _warn_lnn_coordinates(where, one, data)
-
-
-def _warn_lnn_coordinates(where: str, model, data: Trajectories) -> None:
-    from ..data import velocity_coordinates
-    from ..models import LNN
-
-    if not isinstance(model, LNN) or not isinstance(data, Trajectories):
-        return
-    if "scales" in data.metadata:  # the relation holds in the file's units
-        from ..data._units import unscale
-
-        data = unscale(data)
-    if velocity_coordinates(data) is False:
-        print(
-            f"{where}: warning: an LNN's state is (q, q̇), but the second half of these states "
-            "is not the time derivative of the first (canonical (q, p) with p != q̇?); "
-            "train an HNN on (q, p) or generate the data with coordinates='velocity'",
-            file=sys.stderr,
-        )
-
-
 def _prepare(config: FitConfig, data, test_data, key, where: str, runtime: Runtime):
     """The loss's sample arrays of ``data`` and ``test_data`` (global arrays over the
     processes' shares with ``runtime.local_data``) and the PRNG key."""
@@ -311,7 +253,7 @@ def fit(
         ConfigError: on invalid options; DataError: on a bad ``resume`` file.
     """
     config, runtime = _config_and_runtime("fit", locals())
-    _check_inputs("fit", model, data, test_data, loss=config.loss)
+    check_fit_inputs("fit", model, data, test_data, loss=config.loss)
     return _fit_model(model, data, config, test_data=test_data, key=key, runtime=runtime)
 
 
@@ -521,7 +463,7 @@ def fit_ensemble(
         TrainingInterrupted: on Ctrl-C (SIGINT), as in :func:`fit`.
     """
     config, runtime = _config_and_runtime("fit_ensemble", locals())
-    _check_inputs("fit_ensemble", ensemble, data, test_data, loss=config.loss, ensemble=True)
+    check_fit_inputs("fit_ensemble", ensemble, data, test_data, loss=config.loss, ensemble=True)
     return _fit_members(ensemble, data, config, test_data=test_data, key=key, runtime=runtime)
 
 

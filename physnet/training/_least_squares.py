@@ -25,6 +25,7 @@ from jax.flatten_util import ravel_pytree
 from .._checks import integer, number
 from .._errors import ConfigError, TrainingDivergedError
 from ..data import Trajectories
+from ._inputs import check_fit_inputs
 from ._latent_loss import LatentShootingLoss
 from ._program import bind_static
 from ._weak_loss import WeakFormLoss
@@ -202,7 +203,10 @@ def least_squares(
         :class:`LeastSquaresResult` (``costs``, ``seconds``).
 
     Raises:
-        ConfigError: for a loss without residuals or an invalid option.
+        ConfigError: for a loss without residuals, an invalid option, a model that is not a
+            physnet model or states of another size than the model's (the checks of
+            :func:`physnet.fit`; no LNN coordinates warning here). DataError: data that are
+            not Trajectories (with physnet's losses).
         TrainingDivergedError: if the starting model's loss is not finite.
 
     Reference: Levenberg (1944); Marquardt (1963).
@@ -213,6 +217,7 @@ def least_squares(
             f"least_squares: the loss must define residuals(model, batch), got "
             f"{type(loss).__name__}; use WeakFormLoss or fit_states"
         )
+    check_fit_inputs("least_squares", model, data, loss=loss, warn=False)
     steps = integer("least_squares", "steps", steps, low=1)
     damping = number("least_squares", "damping", damping, positive=True)
     if max_step is not None:
@@ -289,7 +294,9 @@ def latent_least_squares(
         :meth:`LatentShootingLoss.noise_level`) and ``starts``.
 
     Raises:
-        ConfigError: for another loss, an invalid option or starts of the wrong shape.
+        ConfigError: for another loss, an invalid option, starts of the wrong shape, or the
+            model and data checks of :func:`physnet.fit`. DataError: data that are not
+            Trajectories.
         TrainingDivergedError: if the starting model's loss is not finite (e.g. its
             solutions blow up over the windows).
 
@@ -301,6 +308,7 @@ def latent_least_squares(
         raise ConfigError(
             f"latent_least_squares: loss must be a LatentShootingLoss, got {type(loss).__name__}"
         )
+    check_fit_inputs("latent_least_squares", model, data, warn=False)
     steps = integer("latent_least_squares", "steps", steps, low=1)
     damping = number("latent_least_squares", "damping", damping, positive=True)
     batch = loss.prepare(data)
@@ -374,13 +382,15 @@ def fit_states(
         estimated starts (of stage 2).
 
     Raises:
-        ConfigError: on an invalid option. TrainingDivergedError: if a stage starts from a
-            non-finite loss.
+        ConfigError: on an invalid option, a model that is not a physnet model or states of
+            another size than the model's; DataError: data that are not Trajectories.
+            TrainingDivergedError: if a stage starts from a non-finite loss.
 
     Reference: Messenger & Bortz (2021) for the weak form; Bock & Plitt (1984) and
     Golub & Pereyra (2003) for shooting with eliminated starting states.
     """
     t0 = time.perf_counter()
+    check_fit_inputs("fit_states", model, data)
     weak_steps = integer("fit_states", "weak_steps", weak_steps, low=0)
     latent_steps = integer("fit_states", "latent_steps", latent_steps, low=0)
     costs = []
