@@ -71,7 +71,6 @@ def test_from_table_on_any_text(tmp_path, text):
     assert _listing(tmp_path) == before
 
 
-
 @FUZZ
 @given(text=st.text(alphabet="0123456789.,-e \n#tquNaIif", max_size=300),
        inputs=st.sampled_from(["u", "3", "u,u", "q", "", "9", "u,x"]))  # fmt: skip
@@ -217,3 +216,31 @@ def test_training_state_reader_on_any_file(tmp_path, blob, header):
             )
         )
     assert _listing(tmp_path) == before
+
+
+# A user's class named by import path (``--system``, ``--model``, ``--approximator``): any
+# text is a class or one line. Module names are drawn from modules that import without side
+# effects (arbitrary names could import a module that does something on import) plus made-up
+# ones; the attribute part and the separators are arbitrary.
+_MODULES = st.sampled_from(
+    ["math", "json", "physnet", "physnet.systems", "physnet.models", "physnet.approximators",
+     "physnet.systems._harmonic", "nosuchmodule_x", "physnet.nosuch", "", "1abc", "a..b"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(module=_MODULES, qualname=st.text(alphabet="abcxyzHSMP_.:0 -", max_size=20),
+       which=st.sampled_from(["system", "model", "approximator"]))  # fmt: skip
+def test_class_paths_of_any_text_give_a_class_or_one_line(module, qualname, which):
+    from physnet.approximators._registry import approximator_builder
+    from physnet.models import model_class
+
+    resolve = {"system": system_class, "model": model_class,
+               "approximator": approximator_builder}[which]  # fmt: skip
+    text = f"{module}:{qualname}"
+    try:
+        cls = resolve(text)
+    except pn.ConfigError as err:
+        assert "\n" not in str(err), str(err)
+        return
+    assert callable(cls)
