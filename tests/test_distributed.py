@@ -176,6 +176,11 @@ def test_cli_refuses_launch_without_command_and_flags_without_distributed(capsys
     code, _, err = run_cli(capsys, "launch", "-n", "2")
     assert code == 2
     one_line(err, "launch needs a command after --")
+    for other in ("simulate", "notacommand"):  # refused before any process starts
+        code, _, err = run_cli(capsys, "launch", "-n", "2", "--", other, "--out", tmp_path / "d")
+        assert code == 2
+        one_line(err, f"{other!r} is not a command that runs distributed")
+    assert not (tmp_path / "d").exists()
     code, _, err = run_cli(
         capsys, "train", "--data", tmp_path / "x.npz", "--out", tmp_path / "r", "--process-id", "1"
     )

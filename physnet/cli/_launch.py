@@ -157,7 +157,12 @@ def _cmd_launch(args) -> int:
         rest = rest[1:]
     if not rest:
         raise ConfigError("launch needs a command after --, e.g. physnet launch -n 2 -- train ...")
-    if rest[0] == "train" and "--distributed" not in rest:
+    if rest[0] != "train":  # N copies of any other command would write the same outputs
+        raise ConfigError(
+            f"launch runs train across processes (physnet launch -n 2 -- train ...); "
+            f"{rest[0]!r} is not a command that runs distributed"
+        )
+    if "--distributed" not in rest:
         rest.insert(1, "--distributed")
     codes = run_local(args.n, [sys.executable, "-m", "physnet.cli", *rest], timeout=args.timeout)
     bad = [c for c in codes if c != 0]
