@@ -134,6 +134,14 @@ def clean_initial_states(data: Trajectories):
     return data.y0 if data.clean_states is None else data.clean_states[:, 0]
 
 
+def median_range_text(values, empty: str = "-") -> str:
+    """``"median [min, max]"`` of the values that are not ``None`` (``empty`` if none are)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return empty
+    return f"{np.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
+
+
 def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)

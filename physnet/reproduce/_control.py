@@ -48,7 +48,7 @@ from ..data import generate
 from ..signals import Multisine
 from ..systems import DrivenPendulum
 from ..training import fit
-from ._common import study
+from ._common import median_range_text, study
 
 UPRIGHT = (math.pi, 0.0)
 
@@ -174,10 +174,7 @@ def run_seed(seed: int, cfg: ControlConfig) -> list[dict]:
 
 
 def _median_range(values) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    return f"{np.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
+    return median_range_text(values, "-")
 
 
 def table(rows, cfg: ControlConfig) -> str:

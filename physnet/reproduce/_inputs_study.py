@@ -37,7 +37,7 @@ from ..evaluation import rollout
 from ..signals import Chirp, Multisine
 from ..systems import DrivenDuffing, DrivenPendulum
 from ..training import fit
-from ._common import study
+from ._common import median_range_text, study
 
 SYSTEMS = {
     "driven-duffing": lambda: DrivenDuffing(),
@@ -103,10 +103,7 @@ def run_one(system_name: str, kind: str, seed: int, noise: float, cfg: InputsStu
 
 
 def _median_range(values) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "diverged"
-    return f"{np.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
+    return median_range_text(values, "diverged")
 
 
 def table(rows, cfg: InputsStudyConfig) -> str:
