@@ -23,7 +23,10 @@ def main() -> int:
     try:
         from physnet.cli import main as physnet_main
 
-        return physnet_main()
+        code = physnet_main()
+        if code == EXIT_INTERRUPTED:  # the process only exits from here: a further Ctrl-C
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # must not print a traceback
+        return code
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C must not cut the line
         print("physnet: interrupted; nothing was written", file=sys.stderr, flush=True)

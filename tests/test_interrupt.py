@@ -160,3 +160,20 @@ def test_ctrl_c_pressed_three_times_during_training_is_one_line(tmp_path):
     assert "interrupted" in lines[0]
     assert json.loads((run / "config.json").read_text())["status"] == "training"
     assert (run / "training.npz").is_file()
+
+
+def test_main_called_in_process_leaves_ctrl_c_working(monkeypatch, capsys):
+    """A Ctrl-C that reaches physnet.cli.main (a command stopped by it) prints one line and
+    returns 130, and puts the SIGINT handler back: main() called inside a longer-lived process
+    (a test, a notebook) must not leave that process ignoring Ctrl-C (it did: a later test in
+    the same pytest worker then never saw its KeyboardInterrupt)."""
+    from physnet.cli import _main
+
+    def stopped(args):
+        raise KeyboardInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setitem(_main.COMMANDS, "datasets", stopped)
+    assert _main.main(["datasets"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before

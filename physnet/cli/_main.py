@@ -95,8 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         import signal
 
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut the line
-        print("physnet: interrupted; nothing was left half-written", file=sys.stderr)
+        # a third Ctrl-C must not cut the line; the handler is put back afterwards, so that
+        # main() called inside a longer-lived process (a test, a notebook) leaves Ctrl-C
+        # working there (the console script ignores it from here until the process exits)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            print("physnet: interrupted; nothing was left half-written", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return 130
 
 
