@@ -33,6 +33,20 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.fixture(autouse=True)
+def _default_ctrl_c():
+    """Each test here starts from Python's default Ctrl-C handling, SIGINT unblocked, and
+    leaves both as it found them. Under the full suite on CI an earlier test in the same
+    pytest worker left SIGINT ignored or blocked (not pinned down), and a child process
+    inherits both, so these tests' signals went nowhere."""
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_inside_a_compiled_call_exits_at_once(sig):
     proc = subprocess.Popen(
