@@ -197,14 +197,14 @@ def _weak_rows(ts, states, exponents, window: int, power: int, n_test: int):
     return np.concatenate(theta), np.concatenate(target)
 
 
-def _independent_columns(theta, tol: float) -> tuple[np.ndarray, list]:
-    """The columns of ``theta`` (unit root mean square, in order of degree) independent of
-    the columns kept before them, and for each left-out column k its relation on the data:
-    ``(k, {m: c_m})`` with θ_k - Σ a_m θ_m ≈ 0 (c_k = 1, c_m = -a_m)."""
+def _independent_columns(theta, r, tol: float) -> tuple[np.ndarray, list]:
+    """The columns of ``theta`` (unit root mean square, in order of degree; ``r`` the R of its
+    QR factorisation) independent of the columns kept before them, and for each left-out
+    column k its relation on the data: ``(k, {m: c_m})`` with θ_k - Σ a_m θ_m ≈ 0 (c_k = 1,
+    c_m = -a_m)."""
     n, M = theta.shape
     if tol <= 0:
         return np.arange(M), []
-    _, r = np.linalg.qr(theta)
     size = np.abs(np.diag(r)) / np.sqrt(n)
     keep, relations = [], []
     for k in range(M):
@@ -413,22 +413,24 @@ def fit_sparse_polynomial_ode(
     norms = np.where(norms > 0, norms, 1.0)
     theta = theta / norms
     powers = np.asarray(exponents)
-    # Ξ in the data's units: undo the column norms, then the state scaling
+    # a library column in the data's units is the normalised one times norm * prod(scale^e);
+    # Ξ in the data's units undoes that, then the state scaling
     # (d(y_j / s_j)/dt = Σ ξ θ(y / s)); STLSQ's sizes are |ξ| in the measure= units
-    to_data = scale[None, :] / (norms * np.prod(scale[None, :] ** powers, axis=-1))[:, None]
-    keep, relations = _independent_columns(theta, dependence_tol)
-    labels = [monomial_name(e, names) for e in exponents]
-    # a library column in the data's units is the normalised one times norm * prod(scale^e)
     unit = 1.0 / (norms * np.prod(scale[None, :] ** powers, axis=-1))
+    to_data = unit[:, None] * scale[None, :]
+    q, r = np.linalg.qr(theta)
+    keep, relations = _independent_columns(theta, r, dependence_tol)
+    labels = [monomial_name(e, names) for e in exponents]
     relations = tuple(
         {labels[m]: float(c * unit[m] / unit[k]) for m, c in rel.items()} for k, rel in relations
     )
     all_columns = len(exponents)
-    theta, to_data = theta[:, keep], to_data[keep]
+    if len(keep) < all_columns:  # the regression runs on the independent columns only
+        theta, to_data = theta[:, keep], to_data[keep]
+        q, r = np.linalg.qr(theta)
     xi = np.zeros((len(keep), d))
     chosen = np.zeros(d)
     sizes = np.zeros(d, dtype=np.int64)
-    q, r = np.linalg.qr(theta)
     qy = q.T @ target
     parts = _folds(theta, target, folds, seed) if selection == "cv" and validation is None else None
     held = held_y = None
