@@ -126,8 +126,9 @@ def add_simulate_parser(sub, user_system=None) -> None:
         "--input",
         default=None,
         metavar="EXPR|multisine|chirp",
-        help="the input u(t) of a driven system (driven-pendulum, mass-spring-damper, "
-        "driven-duffing): a formula of t such as '0.5*sin(1.3*t)' (';' between channels), "
+        help="the input u(t) of a driven system ("
+        + ", ".join(name for name, cls in SYSTEMS.items() if cls.input_size > 0)
+        + "): a formula of t such as '0.5*sin(1.3*t)' (';' between channels), "
         "'multisine' (a random-phase multisine per trajectory from --seed, rms --input-rms, "
         "angular frequencies up to --input-frequency) or 'chirp' (0.2 to --input-frequency "
         "rad/s over --t1, amplitude --input-rms); evaluated exactly by the integrator",

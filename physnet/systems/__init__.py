@@ -2,9 +2,11 @@
 
 The Duffing oscillator (free and forced), the HNN and LNN papers' systems (mass-spring,
 pendulum, two-body, double pendulum), N-link chain pendulums (angles, and Cartesian with
-holonomic constraints), a spring chain and analytic systems for tests; a system
-of your own subclasses :class:`AbstractSystem`."""
+holonomic constraints), a spring chain, systems driven by an input (a driven pendulum,
+mass-spring-damper and Duffing, the cart-pole, the Acrobot) and analytic systems for tests;
+a system of your own subclasses :class:`AbstractSystem`."""
 
+from ._acrobot import Acrobot as Acrobot
 from ._analytic import HarmonicOscillator as HarmonicOscillator
 from ._analytic import Pendulum as Pendulum
 from ._base import AbstractSystem as AbstractSystem

@@ -12,6 +12,7 @@ import inspect
 
 from .._classpath import check_class, class_path, import_class, importable, is_class_path
 from .._errors import ConfigError, DataError
+from ._acrobot import Acrobot
 from ._analytic import HarmonicOscillator, Pendulum
 from ._base import _DEFINED, AbstractSystem, VelocityCoordinates
 from ._cart_pole import CartPole
@@ -39,6 +40,7 @@ _SYSTEM_CLASSES: tuple[type[AbstractSystem], ...] = (
     ChainPendulum,
     CartesianChainPendulum,
     CartPole,
+    Acrobot,
 )
 
 SYSTEMS: dict[str, type[AbstractSystem]] = {cls.name: cls for cls in _SYSTEM_CLASSES}
