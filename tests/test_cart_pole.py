@@ -73,3 +73,39 @@ def test_lqr_balances_the_upright_pole_on_the_true_cart_pole():
     start = upright + jnp.array([0.2, 0.15, 0.0, 0.0])
     ts, ys, _ = closed_loop(system, lqr, start, period=0.01, n_samples=600)
     assert settling_time(ts, ys, upright, [0.05, 0.02, 0.05, 0.05], periodic=(1,)) < 6.0
+
+
+class _ReversedForce(pn.systems.CartPole):
+    """A wrong model of the cart-pole: the force pushes the cart the other way."""
+
+    def vector_field(self, t, y, args=None):
+        return super().vector_field(t, y, None if args is None else -args)
+
+
+def test_control_study_reference_row_and_its_true_loop_check():
+    """The cart-pole control study (experiments/control/cart_pole.py): the LQR of the true
+    field balances the true cart-pole from every stated start, and a design on a model whose
+    input has the wrong sign is flagged by the true loop's eigenvalues and fails every start."""
+    import dataclasses
+
+    from physnet.reproduce._control_cart_pole import (
+        CartPoleControlConfig,
+        evaluate_design,
+        table,
+    )
+
+    cfg = dataclasses.replace(CartPoleControlConfig(), duration=5.0, settle_by=4.0)
+    row, trials = evaluate_design("true", None, pn.systems.CartPole(), cfg)
+    assert row["successes"] == len(cfg.starts) == 4
+    lqr = LQR(pn.systems.CartPole(), jnp.array([0.0, jnp.pi, 0.0, 0.0]),
+              q=np.diag(cfg.lqr_weights), r=[[cfg.input_weight]], periodic=(1,))  # fmt: skip
+    assert row["true_loop_max_real"] == pytest.approx(float(np.max(lqr.eigenvalues.real)))
+    assert row["true_loop_max_real"] < 0
+    assert all(abs(t["final_x"]) < cfg.tolerance[0] for t in trials)
+    wrong, wrong_trials = evaluate_design("reversed", 0, _ReversedForce(), cfg)
+    np.testing.assert_allclose(wrong["gain"], -np.asarray(row["gain"]), rtol=1e-9)
+    assert wrong["true_loop_max_real"] > 0 and wrong["successes"] == 0
+    text = table(
+        [row, wrong], trials + wrong_trials, dataclasses.replace(cfg, models=("reversed",))
+    )
+    assert "| true | 4 of 4 |" in text and "| reversed | 0 of 4 |" in text

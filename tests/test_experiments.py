@@ -159,6 +159,7 @@ STUDY_SCRIPTS = {
     "DYSTS": "dysts/run.py",
     "INPUTS-STUDY": "inputs_study/run.py",
     "CONTROL": "control/run.py",
+    "CONTROL-CART-POLE": "control/cart_pole.py",
 }
 
 
@@ -287,6 +288,7 @@ STUDY_OUTPUTS = {
     "DYSTS": "table.md",
     "INPUTS-STUDY": "table.md",
     "CONTROL": "table.md",
+    "CONTROL-CART-POLE": "table.md",
 }
 
 

@@ -2,6 +2,7 @@
 ``physnet reproduce --experiments ntk`` (the folder's name or its registry name)."""
 
 from ._control import CONTROL
+from ._control_cart_pole import CONTROL_CART_POLE
 from ._dysts import DYSTS, DYSTS_ALL
 from ._e1_states_only import E1_STATES_ONLY
 from ._inputs_study import INPUTS_STUDY
@@ -25,4 +26,5 @@ STUDY_EXPERIMENTS = (
     DYSTS_ALL,
     INPUTS_STUDY,
     CONTROL,
+    CONTROL_CART_POLE,
 )
