@@ -106,3 +106,78 @@ def test_bad_constrained_arguments_are_one_line_errors(tmp_path):
     assert back.constraints == model.constraints
     y = jnp.arange(8.0) / 10
     np.testing.assert_array_equal(back(0.0, y), model(0.0, y))
+
+
+def test_registered_models_build_from_the_state_size_and_check_the_rods():
+    """``build_model("chnn"|"clnn", 4n, ...)`` is a chain of n bodies; a model whose rods do
+    not match the data's links (another length, or angle coordinates) is refused before any
+    work in one line that says what to pass; noisy positions on the right rods pass."""
+    system = pn.systems.CartesianChainPendulum(n=2, length=0.7)
+    data = pn.data.generate(system, 6, 1.0, 11, key=jax.random.key(0))
+    for kind in ("chnn", "clnn"):
+        model = pn.build_model(kind, 8, "mlp", width=8, depth=1, length=0.7)
+        assert model.constraints == ChainConstraints(2, 0.7)
+        assert model.unsuitable_states(np.asarray(data.states).reshape(-1, 8)) is None
+        noisy = data.with_noise(0.02, key=jax.random.key(1))
+        assert model.unsuitable_states(np.asarray(noisy.states).reshape(-1, 8)) is None
+    wrong = pn.build_model("chnn", 8, "mlp", width=8, depth=1)  # rods of length 1
+    with pytest.raises(pn.ConfigError, match=r"rods have length 1.*links are 0\.7 long"):
+        pn.fit(wrong, data, steps=1)
+    with pytest.raises(pn.ConfigError, match=r"4n components\), not 6"):
+        pn.build_model("chnn", 6, "mlp")
+    assert pn.models.ConstrainedLNN.unsuitable(8, False) is not None  # (x, P), P != ẋ
+    assert pn.models.ConstrainedHNN.unsuitable(8, False) is None
+
+
+def test_potential_and_masses_are_read_from_the_positions_only():
+    """The CHNN's V(x) is read as a function of the positions (its part's inputs are the
+    configuration, not the whole state): a Polynomial V reads exactly (R² = 1) with no
+    momentum in it, and the learned masses are constants of the read-out."""
+    rngs = nnx.Rngs(3)
+    potential = pn.approximators.Polynomial(4, 1, degree=2, init_scale=1.0, rngs=rngs)
+    model = ConstrainedHNN(potential, ChainConstraints(2))
+    model.log_mass[...] = jnp.log(jnp.array([1.5, 0.5]))
+    states = np.asarray(jax.random.normal(jax.random.key(0), (64, 8)))
+    from physnet.interpret import read_model
+
+    read = read_model(model, states)
+    assert set(read.parts) == {"V"}
+    assert read.parts["V"]["r2"] > 1 - 1e-10
+    assert read.coefficients and not any("p" in k for k in read.coefficients)
+    np.testing.assert_allclose([read.constants["mass_1"], read.constants["mass_2"]], [1.5, 0.5])
+
+
+def test_cli_trains_and_evaluates_a_constrained_model(tmp_path, capsys):
+    """simulate (Cartesian chain) -> train --model chnn -> evaluate: finite rollouts,
+    equilibria not searched (with the reason); a wrong rod
+    length and data of another shape are one line each, with no run directory left."""
+    from _cli import one_line, run_cli
+
+    data = tmp_path / "chain.npz"
+    code, _, err = run_cli(
+        capsys, "simulate", "--system", "chain-pendulum-cartesian", "--n", 2,
+        "--n-trajectories", 8, "--t1", 1.0, "--n-points", 11, "--out", data,
+    )  # fmt: skip
+    assert code == 0, err
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        capsys, "train", "--data", data, "--model", "chnn", "--steps", 20, "--width", 8,
+        "--depth", 1, "--quiet", "--out", run,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", "--run", run, "--t1", 1.0)
+    assert code == 0, err
+    import json
+
+    metrics = json.loads(out.strip().splitlines()[-1])
+    assert np.isfinite(metrics["rollout_rmse"])
+    assert "constrained" in metrics["equilibria_note"]
+    for extra, words in (
+        (("--model", "chnn", "--length", 2), ("rods have length 2", "--length")),
+        (("--model", "clnn", "--length", 1.5), ("rods have length 1.5",)),
+    ):
+        bad = tmp_path / f"bad{extra[1]}"
+        code, _, err = run_cli(capsys, "train", "--data", data, *extra, "--steps", 2, "--out", bad)
+        assert code != 0
+        one_line(err, *words)
+        assert not bad.exists()

@@ -185,7 +185,14 @@ def read_model(model, data, *, names: Sequence[str] | None = None) -> ModelReado
             if "gamma_hat" in constants:  # Q = -γq̇ scales with L
                 constants["gamma_hat"] = constants["gamma_hat"] * r.scale
         else:
-            entry = _read_part(part, reader, states, times, names, main_vector_field=part is main)
+            entry = _read_part(
+                part,
+                reader,
+                states,
+                times,
+                names,
+                main_vector_field=part is main and main.kind == "vector_field",
+            )
         out[part.name] = entry
     first = out[main.name]
     return ModelReadout(
@@ -204,6 +211,9 @@ def _read_part(part, reader, states, times, names, *, main_vector_field) -> dict
         if times is None:
             raise DataError(f"read_model: {part.label} is a function of time; pass Trajectories")
         xs, inputs = np.asarray(times, dtype=np.float64).reshape(-1, 1), ("t",)
+    elif part.inputs == "configuration":
+        k = approx.in_features
+        xs, inputs = np.asarray(states, dtype=np.float64)[:, :k], tuple(names)[:k]
     else:
         xs, inputs = np.asarray(states, dtype=np.float64), tuple(names)
     m = approx.out_features

@@ -12,7 +12,9 @@ A model declares its capabilities instead of being enumerated by callers:
 - :attr:`AbstractVectorField.scaling` — which per-component rescalings of the state keep its
   structure (how ``physnet train`` may nondimensionalise a record for it), and
   :meth:`AbstractVectorField.unsuitable` — why it cannot describe a data set (``None`` when it
-  can), so structure selection (``physnet train --model auto``) tries only what applies.
+  can), so structure selection (``physnet train --model auto``) tries only what applies;
+  :meth:`AbstractVectorField.unsuitable_states` — why a built model cannot describe the states
+  of a data set (every fit checks it before any work).
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from .._errors import ConfigError
 from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
 
 #: the kinds of :class:`Part` physnet's models declare (a reader may support more)
-PART_KINDS = ("hamiltonian", "lagrangian", "vector_field", "one_form", "dissipation", "force")
+PART_KINDS = (
+    "hamiltonian",
+    "lagrangian",
+    "vector_field",
+    "one_form",
+    "dissipation",
+    "force",
+    "potential",
+    "input_matrix",
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,7 +55,10 @@ class Part:
         kind: what the function is, one of :data:`PART_KINDS` (or a model's own).
         approximator: the approximator that computes it.
         label: how to name it to a user, e.g. ``"the H network"``.
-        inputs: ``"state"`` (a function of one state) or ``"time"`` (of the scalar time t).
+        inputs: ``"state"`` (a function of one state), ``"configuration"`` (of the first
+            ``approximator.in_features`` components of the state: the coordinates q, or the
+            bodies' positions x, as a potential V(q) or an input gain B(q)) or ``"time"`` (of
+            the scalar time t).
     """
 
     name: str
@@ -116,6 +130,16 @@ class AbstractVectorField(nnx.Module, abc.ABC):
         """Why this model cannot describe data of ``state_size`` components (``None`` when
         it can). ``velocity_coordinates`` says whether the second half of the state is the
         time derivative of the first half (None: unknown). The default accepts any data."""
+        return None
+
+    def unsuitable_states(self, states: np.ndarray) -> str | None:
+        """Why this built model cannot describe these states (``None`` when it can).
+
+        ``states`` is every observed state of a data set, shape ``(N, state_size)``, in the
+        units the model is trained in. Checked by every fit before any work (one line naming
+        the problem); the default accepts any states. A model with a known relation between
+        the components (the rods of :class:`~physnet.models.ConstrainedHNN`) says here when
+        the data break it, and how to build a model that fits them."""
         return None
 
     @abc.abstractmethod

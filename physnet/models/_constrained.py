@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -14,7 +15,7 @@ from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
 from ..systems import ChainConstraints, project_onto_manifold
 from ..systems import constrained_acceleration as _constrained_acceleration
 from ..systems import constrained_hamiltonian_field as _constrained_field
-from ._base import AbstractEnergyModel
+from ._base import AbstractEnergyModel, Part
 
 
 class _Constrained(AbstractEnergyModel):
@@ -46,6 +47,47 @@ class _Constrained(AbstractEnergyModel):
         self.state_size = 2 * self.positions_size
         self.log_mass = nnx.Param(jnp.zeros(constraints.n, dtype=jnp.float64))
 
+    @classmethod
+    def build(cls, state_size: int, approximator, *, length: float = 1.0):
+        """The model of a planar chain of ``state_size / 4`` bodies hung from the origin on
+        rods of ``length`` (:class:`~physnet.systems.ChainConstraints`), its potential
+        ``approximator(state_size / 2, 1)`` (see :func:`physnet.build_model`; ``physnet train
+        --model chnn|clnn --length L``)."""
+        reason = cls.unsuitable(state_size, None)
+        if reason:
+            raise ConfigError(reason)
+        n = state_size // 4
+        return cls(approximator(2 * n, 1), ChainConstraints(n, length))
+
+    @classmethod
+    def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
+        """A planar chain's Cartesian state: positions and momenta (or velocities) of n bodies,
+        4n components."""
+        if state_size % 4:
+            return (
+                f"{cls.__name__} takes the Cartesian state of a planar chain (x_k, y_k of n "
+                f"bodies, then their momenta or velocities: 4n components), not {state_size}"
+            )
+        return None
+
+    def unsuitable_states(self, states) -> str | None:
+        """Whether the observed positions lie on the rods: each link's length within 10 % of
+        the model's rod length (noisy positions pass; another rod length or angle
+        coordinates do not)."""
+        c = self.constraints
+        x = np.asarray(states)[:, : self.positions_size].reshape(-1, c.n, 2)
+        d = np.linalg.norm(np.diff(x, axis=1, prepend=0.0), axis=-1)
+        off = np.median(np.max(np.abs(d - c.length), axis=1)) / c.length
+        if not np.isfinite(off) or off <= 0.1:
+            return None
+        return (
+            f"{type(self).__name__}'s rods have length {c.length:g}, but the observed links "
+            f"are {np.median(d):.4g} long (median; each state's worst link off by "
+            f"{100 * off:.3g} % in the median); the states must be Cartesian positions "
+            "(x_1, y_1, ..., x_n, y_n) of a chain hung from the origin, then momenta or "
+            f"velocities: pass the rod length (build(..., length=L), physnet train --length L)"
+        )
+
     def masses(self) -> Array:
         """The learned mass of each body, shape ``(n,)`` (exp of a parameter: positive)."""
         return jnp.exp(self.log_mass[...])
@@ -67,6 +109,16 @@ class _Constrained(AbstractEnergyModel):
 
     def submodules(self):
         return {"potential": self.potential}
+
+    def parts(self) -> tuple[Part, ...]:
+        """V(x), a function of the positions (the masses are constants: :meth:`readout`)."""
+        return (
+            Part("V", "potential", self.potential, "the potential network V(x)", "configuration"),
+        )
+
+    def readout(self) -> dict[str, float]:
+        """``mass_k``: the learned mass of body k (from 1)."""
+        return {f"mass_{k + 1}": float(m) for k, m in enumerate(np.asarray(self.masses()))}
 
 
 class ConstrainedHNN(_Constrained):
@@ -120,6 +172,17 @@ class ConstrainedLNN(_Constrained):
     """
 
     name = "clnn"
+
+    @classmethod
+    def unsuitable(cls, state_size: int, velocity_coordinates: bool | None) -> str | None:
+        """The CLNN's state is (x, ẋ): positions, then velocities."""
+        reason = super().unsuitable(state_size, velocity_coordinates)
+        if reason is None and velocity_coordinates is False:
+            return (
+                "ConstrainedLNN's state is (x, ẋ), and the second half of these states is not "
+                "dx/dt (momenta P = m ẋ?); train chnn on (x, P)"
+            )
+        return reason
 
     def lagrangian_at(self, x: Array, v: Array) -> Array:
         """L(x, ẋ) = ½ ẋᵀ M ẋ - V(x)."""

@@ -140,4 +140,10 @@ class LearnedInputPort(AbstractInputPort):
     def parts(self) -> tuple[Part, ...]:
         if self.approximator is None:
             return ()
-        return (Part("B", "input_matrix", self.approximator, "the input-gain network B(q)"),)
+        return (Part(
+                "B",
+                "input_matrix",
+                self.approximator,
+                "the input-gain network B(q)",
+                inputs="configuration",
+            ),)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .._classpath import check_class, import_class, is_class_path
 from .._errors import ConfigError
 from ._base import AbstractVectorField
+from ._constrained import ConstrainedHNN, ConstrainedLNN
 from ._dissipative import DissipativeHNN
 from ._hnn import HNN
 from ._lnn import LNN
@@ -29,6 +30,8 @@ _MODEL_CLASSES: tuple[type[AbstractVectorField], ...] = (
     PortHNN,
     DeLaN,
     StructuredHNN,
+    ConstrainedHNN,
+    ConstrainedLNN,
 )
 
 MODELS: dict[str, type[AbstractVectorField]] = {cls.name: cls for cls in _MODEL_CLASSES}

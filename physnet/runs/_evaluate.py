@@ -271,7 +271,7 @@ def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any
       ``gamma_true``: the system's damping parameter ``gamma`` when it has one.
     - ``state_names``: the names of the state components, in the order of ``state``.
     - ``equilibria_note``: why equilibria were not computed (a field of time, a system that
-      is not autonomous), or that they are those of the learned field without its force
+      is not autonomous, a model or system with holonomic constraints), or that they are those of the learned field without its force
       (a forced model's ``autonomous_field``: the rest points of the unforced system).
     """
     ensemble = model if isinstance(model, Ensemble) else None
@@ -287,6 +287,13 @@ def equilibrium_metrics(model, test: Trajectories, system=None) -> dict[str, Any
             [float(x) for x in test.to_units(hi)],
         ],
     }
+    if any(getattr(x, "constraints", None) is not None for x in (system, members[0])):
+        out["equilibria_note"] = (
+            "not searched in constrained Cartesian coordinates (the projected field also "
+            "vanishes on whole sets off the constraint manifold, which are not rest points of "
+            "the constrained system)"
+        )
+        return out
     true_found = None
     if system is not None:
         params = system.parameters()

@@ -2,8 +2,9 @@
 :func:`~physnet.fit_states`, :func:`~physnet.training.least_squares`,
 :func:`~physnet.training.latent_least_squares`), checked in one place before any work: one
 line for a model that is not a physnet model, data that are not
-:class:`~physnet.Trajectories`, states of another size than the model's or inputs its port
-does not take; a warning line for an LNN on canonical (q, p) data.
+:class:`~physnet.Trajectories`, states of another size than the model's, inputs its port
+does not take or states the model says it cannot describe
+(:meth:`~physnet.models.AbstractVectorField.unsuitable_states`); a warning line for an LNN on canonical (q, p) data.
 """
 
 from __future__ import annotations
@@ -80,8 +81,23 @@ def check_fit_inputs(
                 f"{value.state_size}"
             )
         check_input_port(where, one, value.input_size)
+        check_states(where, one, value, name)
     if warn:
         warn_lnn_coordinates(where, one, data)
+
+
+def check_states(where: str, model, data: Trajectories, name: str = "data") -> None:
+    """One line if ``model`` says it cannot describe the states of ``data``
+    (:meth:`~physnet.models.AbstractVectorField.unsuitable_states`; padding left out)."""
+    problem = getattr(model, "unsuitable_states", None)
+    if problem is None or not isinstance(data, Trajectories):
+        return
+    import numpy as np
+
+    states = np.asarray(data.states)[data.mask]
+    reason = problem(states)
+    if reason:
+        raise ConfigError(f"{where}: the {name} do not fit the model: {reason}")
 
 
 def warn_lnn_coordinates(where: str, model, data) -> None:
