@@ -30,6 +30,7 @@ BENCHMARKS = {
     "ntk": ["bench_ntk.py", "--sizes", "100,1000,2000,4000", "--naive-sizes", "50,100,200"],
     "real_pendulum": ["bench_real_pendulum.py", "--repeats", "2"],
     "time_to_accuracy": ["bench_time_to_accuracy.py", "--repeats", "3"],
+    "fit_states": ["bench_fit_states.py", "--repeats", "2"],
 }
 
 

@@ -344,3 +344,26 @@ def test_cli_fit_states_identifies_duffing_from_noisy_states(tmp_path, capsys):
     no_flag = [a for a in args[:-2] if a != "--fit-states"] + ["--out", tmp_path / "nf"]
     assert main(list(map(str, no_flag))) != 0
     assert "appl(ies) to --fit-states only" in capsys.readouterr().err
+
+
+def test_weak_prepare_tabulates_each_subdomain_on_its_own_times():
+    """Trajectories on different (non-uniform) grids and shared ones: prepare reuses the test
+    functions of equal subdomain times and gives exactly the per-subdomain tabulation."""
+    base = np.linspace(0.0, 2.0, 21)
+    jitter = np.random.default_rng(2).uniform(-0.3, 0.3, 21) * (base[1] - base[0])
+    jitter[[0, -1]] = 0.0
+    times = np.stack([base, base + jitter, base])
+    states = np.random.default_rng(3).normal(size=(3, 21, 2))
+    data = pn.Trajectories(ts=jnp.asarray(times), states=jnp.asarray(states))
+    loss = WeakFormLoss(window=9, stride=4, n_test=3)
+    batch = loss.prepare(data)
+    row = 0
+    for b in range(3):
+        for s in range(0, 21 - 9 + 1, 4):
+            t, y = times[b, s : s + 9], states[b, s : s + 9]
+            f, df = bump_test_functions(t, loss.power, loss.n_test)
+            w = trapezoid_weights(t) / (t[-1] - t[0])
+            np.testing.assert_array_equal(batch["phi"][row], w * f)
+            np.testing.assert_array_equal(batch["rhs"][row], -(w * df) @ y)
+            row += 1
+    assert row == batch["phi"].shape[0]

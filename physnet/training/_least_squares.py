@@ -90,15 +90,19 @@ def _lm_program(params, rest, batch, *, graphdef, loss, steps, damping, max_step
     fitted params and the costs."""
     theta0, unravel = ravel_pytree(params)
 
-    def residual(theta):
+    # an inner jit: traced once for its three call sites (start, trial, Jacobian), not thrice
+    @jax.jit
+    def residual_of(theta, rest, batch):
         return loss.residuals(nnx.merge(graphdef, unravel(theta), rest), batch).ravel()
+
+    def residual(theta):
+        return residual_of(theta, rest, batch)
 
     def cost(theta):
         return jnp.mean(residual(theta) ** 2)
 
     def step(theta, lam):
-        r = residual(theta)
-        jac = jax.jacfwd(residual)(theta)
+        jac, r = jax.jacfwd(lambda th: (residual(th),) * 2, has_aux=True)(theta)
         a = jac.T @ jac
         g = jac.T @ r
         delta = jnp.linalg.solve(a + jnp.diag(_marquardt(jnp.diag(a), lam)), -g)
@@ -119,23 +123,38 @@ def _latent_program(params, rest, z0, ts, ys, *, graphdef, loss, steps, damping)
     theta0, unravel = ravel_pytree(params)
     shooting = loss._shooting
 
-    def window(theta, z, t, y):
+    def window(theta, z, t, y, rest):
         model = nnx.merge(graphdef, unravel(theta), rest)
         pred = shooting.predict(model, {"ts": t[None], "ys": z[None, None]})[0]
         return (pred - y).ravel()  # (W d,)
 
+    # inner jits: the windows' solves are traced once for every call site of each (the
+    # costs at the start and of every trial and the final residuals; the Jacobians and the
+    # residuals of a step together), not once per site
+    @jax.jit
+    def residuals_of(theta, z, ts, ys, rest):
+        return jax.vmap(window, in_axes=(None, 0, 0, 0, None))(theta, z, ts, ys, rest)
+
+    @jax.jit
+    def jacobians_of(theta, z, ts, ys, rest):
+        def both(theta, z, t, y):
+            r = window(theta, z, t, y, rest)
+            return r, r
+
+        (jt, jz), r = jax.vmap(
+            jax.jacfwd(both, argnums=(0, 1), has_aux=True), in_axes=(None, 0, 0, 0)
+        )(theta, z, ts, ys)
+        return r, jt, jz
+
     def residuals(theta, z):
-        return jax.vmap(window, in_axes=(None, 0, 0, 0))(theta, z, ts, ys)  # (S, W d)
+        return residuals_of(theta, z, ts, ys, rest)  # (S, W d)
 
     def cost(x):
         return jnp.mean(residuals(*x) ** 2)
 
     def step(x, lam):
         theta, z = x
-        r = residuals(theta, z)  # (S, m)
-        jt, jz = jax.vmap(jax.jacfwd(window, argnums=(0, 1)), in_axes=(None, 0, 0, 0))(
-            theta, z, ts, ys
-        )  # (S, m, P), (S, m, d)
+        r, jt, jz = jacobians_of(theta, z, ts, ys, rest)  # (S, m), (S, m, P), (S, m, d)
         a = jnp.einsum("smp,smq->pq", jt, jt)
         b = jnp.einsum("smp,smd->spd", jt, jz)
         c = jnp.einsum("smd,sme->sde", jz, jz)

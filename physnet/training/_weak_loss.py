@@ -190,6 +190,7 @@ class WeakFormLoss(AbstractLoss):
             )
         inputs = None if data.inputs is None else np.asarray(data.inputs)
         ts, ys, phi, rhs, us = [], [], [], [], []
+        tabulated = {}  # the test functions per distinct subdomain times (shared grids)
         for b in range(data.n_trajectories):
             n = int(lengths[b])
             if n < self.window:
@@ -197,14 +198,18 @@ class WeakFormLoss(AbstractLoss):
             for s in window_starts(n, self.window, self.stride):
                 t = times[b, s : s + self.window]
                 y = states[b, s : s + self.window]
-                f, df = bump_test_functions(t, self.power, self.n_test)
-                w = trapezoid_weights(t) / (t[-1] - t[0])
+                key = t.tobytes()
+                if key not in tabulated:
+                    f, df = bump_test_functions(t, self.power, self.n_test)
+                    w = trapezoid_weights(t) / (t[-1] - t[0])
+                    tabulated[key] = (w * f, w * df)
+                wf, wdf = tabulated[key]
                 ts.append(t)
                 ys.append(y)
                 if inputs is not None:
                     us.append(inputs[b, s : s + self.window])
-                phi.append(w * f)
-                rhs.append(-(w * df) @ y)
+                phi.append(wf)
+                rhs.append(-wdf @ y)
         batch = {
             "ts": jnp.asarray(np.stack(ts)),
             "ys": jnp.asarray(np.stack(ys)),
