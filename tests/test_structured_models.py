@@ -188,3 +188,23 @@ def test_a_structured_hnn_saved_before_inverse_mass_loads_as_the_model_it_was():
     assert build_from_spec(spec).inverse_mass is True
     with pytest.raises(pn.ConfigError, match="inverse_mass"):
         StructuredHNN(pn.MLP(2, 3, rngs=rngs), pn.MLP(2, 1, rngs=rngs), inverse_mass="yes")
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_mass_and_potential_are_read_as_functions_of_the_coordinates(periodic):
+    """--symbolic on DeLaN/StructuredHNN: V and M's factor read exactly (Polynomial parts,
+    R² = 1) from q alone, or from (cos q, sin q) when periodic; no momentum or velocity in
+    them (before, the reader handed them the whole state and failed)."""
+    from physnet.interpret import read_model
+
+    for kind in ("delan", "structured-hnn"):
+        model = pn.build_model(kind, 4, "polynomial", degree=2, periodic=periodic)
+        states = np.asarray(jax.random.normal(jax.random.key(1), (50, 4)))
+        read = read_model(model, states)
+        assert set(read.parts) == {"V", "Lm"}
+        for part in read.parts.values():
+            assert part["r2"] > 1 - 1e-10
+            names = " ".join(part["coefficients"])
+            assert "p" not in names.replace("cos_", "").replace("sin_", "") or not names
+            assert "dot" not in names
+            assert ("cos_q1" in names or "sin_q1" in names) == periodic

@@ -214,6 +214,11 @@ def _read_part(part, reader, states, times, names, *, main_vector_field) -> dict
     elif part.inputs == "configuration":
         k = approx.in_features
         xs, inputs = np.asarray(states, dtype=np.float64)[:, :k], tuple(names)[:k]
+    elif part.inputs == "angles":
+        k = approx.in_features // 2
+        q = np.asarray(states, dtype=np.float64)[:, :k]
+        xs = np.concatenate([np.cos(q), np.sin(q)], axis=1)
+        inputs = (*(f"cos_{v}" for v in names[:k]), *(f"sin_{v}" for v in names[:k]))
     else:
         xs, inputs = np.asarray(states, dtype=np.float64), tuple(names)
     m = approx.out_features

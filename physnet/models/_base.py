@@ -57,8 +57,9 @@ class Part:
         label: how to name it to a user, e.g. ``"the H network"``.
         inputs: ``"state"`` (a function of one state), ``"configuration"`` (of the first
             ``approximator.in_features`` components of the state: the coordinates q, or the
-            bodies' positions x, as a potential V(q) or an input gain B(q)) or ``"time"`` (of
-            the scalar time t).
+            bodies' positions x, as a potential V(q) or an input gain B(q)), ``"angles"``
+            (of (cos q, sin q), q the first half of the state: angle coordinates) or
+            ``"time"`` (of the scalar time t).
     """
 
     name: str
@@ -90,6 +91,13 @@ class AbstractComponent(nnx.Module, abc.ABC):
         """The physical constants the component holds as parameters, by metrics key (none by
         default)."""
         return {}
+
+    def readout_in(self, scales: np.ndarray) -> dict[str, float]:
+        """:meth:`readout` in the data's units, for a model trained on rescaled states
+        ``ỹ = y / scales`` (``scales``: one positive number per state component; time is never
+        rescaled). The default: constants that do not change with the state's units (rates,
+        frequencies); a component whose constants carry the state's units converts them."""
+        return self.readout()
 
 
 class AbstractVectorField(nnx.Module, abc.ABC):
@@ -174,6 +182,21 @@ class AbstractVectorField(nnx.Module, abc.ABC):
         for module in self.submodules().values():
             if isinstance(module, AbstractComponent):
                 out |= module.readout()
+        return out
+
+    def readout_in(self, scales=None) -> dict[str, float]:
+        """:meth:`readout` in the data's units for a model trained on states rescaled by
+        ``scales`` (``y = scales · ỹ``; ``None`` or ones: :meth:`readout` itself), from the
+        components' :meth:`AbstractComponent.readout_in`: a run trained with ``--scale``
+        reports e.g. its damping and input gains in the file's units. A model that overrides
+        :meth:`readout` and trains on rescaled states overrides this too."""
+        if scales is None or np.all(np.asarray(scales) == 1.0):
+            return self.readout()
+        scales = np.asarray(scales, dtype=np.float64)
+        out: dict[str, float] = {}
+        for module in self.submodules().values():
+            if isinstance(module, AbstractComponent):
+                out |= module.readout_in(scales)
         return out
 
 

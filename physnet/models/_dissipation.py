@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -71,6 +72,20 @@ class AbstractDissipation(AbstractComponent):
         """``{"gamma_hat": γ}`` when the form has a scalar :attr:`damping`, else ``{}``."""
         gamma = self.damping
         return {} if gamma is None else {"gamma_hat": float(gamma)}
+
+    def readout_in(self, scales: np.ndarray) -> dict[str, float]:
+        """γ in the data's units. With q_i = a_i q̃_i and p_i = b_i p̃_i (canonical scaling,
+        H̃ = H / (a_i b_i)), ṗ_i = ... - γ̃ ∂H̃/∂p̃_i is ṗ_i = ... - γ̃ (b_i / a_i) ∂H/∂p_i: the
+        damping is γ̃ b_i / a_i, one ``gamma_hat`` when equal for every i, else ``gamma_hat_i``
+        per momentum (a scalar damping in scaled variables is not one in the file's)."""
+        gamma = self.damping
+        if gamma is None:
+            return {}
+        n = scales.size // 2
+        g = float(gamma) * scales[n:] / scales[:n]
+        if np.allclose(g, g[0], rtol=1e-12, atol=0.0):
+            return {"gamma_hat": float(g[0])}
+        return {f"gamma_hat_{i + 1}": float(v) for i, v in enumerate(g)}
 
     def check_state_size(self, state_size: int) -> None:
         """Raise :class:`ConfigError` if the component cannot act on states of this size."""

@@ -131,6 +131,14 @@ class LearnedInputPort(AbstractInputPort):
             for j in range(self.input_size)
         }
 
+    def readout_in(self, scales: np.ndarray) -> dict[str, float]:
+        """B in the data's units: the input drives ṗ_i, so with p_i = b_i p̃_i (u never
+        rescaled) B_ij = b_i B̃_ij. (In an LNN the gain is relative to the learned L's scale
+        instead; :class:`~physnet.LNN` reports it unconverted.)"""
+        out = self.readout()
+        b = scales[self.dof :]
+        return {k: v * float(b[int(k.split("_")[2]) - 1]) for k, v in out.items()}
+
     def config(self) -> dict[str, Any]:
         return {"dof": self.dof, "input_size": self.input_size, "gain_init": self.gain_init}
 

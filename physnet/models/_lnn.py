@@ -255,6 +255,12 @@ class LNN(AbstractEnergyModel):
             subs["input_port"] = self.input_port
         return subs
 
+    def readout_in(self, scales=None) -> dict[str, float]:
+        """:meth:`readout` unconverted: the LNN's states (q, q̇) share one scale per degree of
+        freedom, which leaves a friction rate γ unchanged, and its input gain is relative to
+        the learned L's own (arbitrary) scale whatever the state's units."""
+        return self.readout()
+
     def parts(self) -> tuple[Part, ...]:
         dissipation = () if self.dissipation is None else self.dissipation.parts()
         port = () if self.input_port is None else self.input_port.parts()

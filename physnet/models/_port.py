@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import Array
 
@@ -147,6 +148,17 @@ class FourierForce(AbstractForce):
             for i in range(self.dof):
                 key = f"force_amplitude_{k + 1}" + (f"_{i + 1}" if self.dof > 1 else "")
                 out[key] = float(amplitudes[k, i])
+        return out
+
+    def readout_in(self, scales: np.ndarray) -> dict[str, float]:
+        """The amplitudes in the data's units (the force drives ṗ_i: A_k,i = b_i Ã_k,i with
+        p_i = b_i p̃_i); frequencies are rates, unchanged."""
+        out = self.readout()
+        b = scales[self.dof :]
+        for key in list(out):
+            if key.startswith("force_amplitude_"):
+                i = int(key.split("_")[3]) - 1 if self.dof > 1 else 0
+                out[key] *= float(b[i])
         return out
 
     def config(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from jax import Array
 from .._checks import number
 from .._errors import ConfigError
 from ..approximators import NONSMOOTH_ACTIVATIONS, AbstractApproximator
-from ._base import AbstractComponent, AbstractEnergyModel
+from ._base import AbstractComponent, AbstractEnergyModel, Part
 from ._mechanics import symplectic_gradient
 
 
@@ -113,6 +113,15 @@ class NaturalSystem(AbstractComponent):
     def submodules(self) -> dict[str, nnx.Module]:
         return {"mass": self.mass, "potential": self.potential}
 
+    def parts(self) -> tuple[Part, ...]:
+        """V, then the Cholesky factor's entries, as functions of q (``"configuration"``) or,
+        with ``periodic``, of (cos q, sin q) (``"angles"``)."""
+        inputs = "angles" if self.periodic else "configuration"
+        return (
+            Part("V", "potential", self.potential, "the potential network V(q)", inputs),
+            Part("Lm", "mass_factor", self.mass, "the mass network (M's Cholesky factor)", inputs),
+        )
+
 
 def _build_parts(state_size: int, approximator, periodic: bool):
     n = state_size // 2
@@ -146,6 +155,9 @@ class _NaturalModel(AbstractEnergyModel):
 
     def submodules(self):
         return {"mass": self.natural.mass, "potential": self.natural.potential}
+
+    def parts(self) -> tuple[Part, ...]:
+        return self.natural.parts()
 
     @classmethod
     def build(cls, state_size: int, approximator, *, epsilon: float = 1e-3, periodic: bool = False):

@@ -71,6 +71,15 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     names = tuple(given) if isinstance(given, list | tuple) and given else None
     readout = read_model(model, data, names=names)
     out: dict[str, Any] = dict(readout.constants)
+    scales = data.metadata.get("scales")
+    if scales is not None:  # constants in the file's units (readout_in), as without --symbolic
+        raw, converted = model.readout(), model.readout_in(scales)
+        for key, value in raw.items():
+            if key in out and key in converted and value != 0:
+                out[key] *= converted[key] / value
+            elif key not in converted:  # e.g. one gamma_hat that is one per momentum in the file
+                out.pop(key, None)
+        out |= {k: v for k, v in converted.items() if k not in raw}
     out |= {
         "formula": readout.formula,
         "coefficients": readout.coefficients,
@@ -84,7 +93,8 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
         out["symbolic_note"] = (
             "the formulas are in the run's training variables: each name stands for the "
             "file's value divided by its scale in symbolic_scales (train with --scale none "
-            "to read them in the file's units)"
+            "to read them in the file's units); the constants (gamma_hat, gains, force "
+            "amplitudes) are in the file's units"
         )
     return out
 
@@ -187,7 +197,7 @@ def _measured_metrics(model, test: Trajectories, solver: str, dt: float, energy)
         scaled = test.from_units(learned)
         h = jax.vmap(model.energy)(scaled) - model.energy(origin)
         metrics["learned_energy_change"] = float((h[-1] - h[0]) / h[0])
-    metrics |= model.readout()
+    metrics |= model.readout_in(test.metadata.get("scales"))
     return metrics
 
 
@@ -527,6 +537,7 @@ def evaluate_run(
             if energy_fn is not None:
                 metrics["energy_mse"] = float(energy_mse(energy_fn, learned, true))
             metrics |= {"solver": solver, "n_initial_conditions": int(y0.shape[0])}
+            metrics |= model.readout_in(test.metadata.get("scales"))
             if symbolic:
                 metrics |= symbolic_metrics(model, test)
         metrics |= {"t1": float(ts[-1] - ts[0]), "dt": float(ts[1] - ts[0]) / SUBSTEPS}

@@ -502,7 +502,8 @@ def _train_ensemble(make_model, train, test, n, seed, fit_config, fit_options, o
 
     def readout(member):
         row = _member_metrics(member, train, test)
-        gamma = member.readout().get("gamma_hat")  # a dissipation with a scalar damping
+        # a dissipation with a scalar damping, in the file's units
+        gamma = member.readout_in(train.metadata.get("scales")).get("gamma_hat")
         if gamma is not None:
             row["gamma_hat"] = gamma
         return row
