@@ -230,7 +230,8 @@ def _score(model, cfg, raw, train, test, energy) -> dict[str, Any]:
         "omega0": math.sqrt(max(lin["omega0_sq"], 0.0)),
         "damping_rate": lin["damping_rate"],
     }
-    gamma = model.readout().get("gamma_hat")  # a dissipation with a scalar damping
+    # a dissipation with a scalar damping, in the file's units (the record may be rescaled)
+    gamma = model.readout_in(train.metadata.get("scales")).get("gamma_hat")
     if gamma is not None:
         row["gamma_hat"] = gamma
     return row
