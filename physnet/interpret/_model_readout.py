@@ -107,9 +107,10 @@ class ModelReadout:
         formula: every part's formula, the main law first, joined by ``"; "``.
         coefficients: monomial -> coefficient of the main law (H, L or the vector field).
         r2: R² of the main law's formula (see :class:`PhysicsReadout`).
-        constants: the model's :meth:`~physnet.models.AbstractVectorField.readout`
-            (``gamma_hat``, force amplitudes and frequencies), with an LNN's friction on the
-            scale of its normalised L.
+        constants: the model's :meth:`~physnet.models.AbstractVectorField.readout_in` the
+            data's units (``gamma_hat``, input gains, force amplitudes and frequencies; for
+            Trajectories rescaled by a run, converted from its training variables), with an
+            LNN's friction on the scale of its normalised L.
         parts: part name -> ``{"formula", "coefficients", "r2"}`` for every learned part.
     """
 
@@ -170,7 +171,8 @@ def read_model(model, data, *, names: Sequence[str] | None = None) -> ModelReado
     parts = model.parts()
     main = parts[0]
     names = tuple(names) if names else _default_names(main.kind, d)
-    constants = dict(model.readout())
+    scales = data.metadata.get("scales") if isinstance(data, Trajectories) else None
+    constants = dict(model.readout_in(scales))  # in the data's units
     out: dict[str, dict] = {}
     for part in parts:
         reader = approximator_reader(part.approximator)

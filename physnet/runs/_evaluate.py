@@ -70,16 +70,7 @@ def symbolic_metrics(model, data: Trajectories) -> dict[str, Any]:
     given = data.metadata.get("names")
     names = tuple(given) if isinstance(given, list | tuple) and given else None
     readout = read_model(model, data, names=names)
-    out: dict[str, Any] = dict(readout.constants)
-    scales = data.metadata.get("scales")
-    if scales is not None:  # constants in the file's units (readout_in), as without --symbolic
-        raw, converted = model.readout(), model.readout_in(scales)
-        for key, value in raw.items():
-            if key in out and key in converted and value != 0:
-                out[key] *= converted[key] / value
-            elif key not in converted:  # e.g. one gamma_hat that is one per momentum in the file
-                out.pop(key, None)
-        out |= {k: v for k, v in converted.items() if k not in raw}
+    out: dict[str, Any] = dict(readout.constants)  # in the file's units (readout_in)
     out |= {
         "formula": readout.formula,
         "coefficients": readout.coefficients,
