@@ -180,10 +180,6 @@ def run_seed(seed: int, cfg: CartPoleControlConfig):
     return designs, trials
 
 
-def _mr(values) -> str:
-    return median_range_text(values, "-")
-
-
 def table(designs, trials, cfg: CartPoleControlConfig) -> str:
     lines = [
         f"| model | succeeded (|x| < {cfg.tolerance[0]:g} m, |θ - π| < {cfg.tolerance[1]:g} "
@@ -198,9 +194,9 @@ def table(designs, trials, cfg: CartPoleControlConfig) -> str:
         final_x = [None if t["final_x"] is None else abs(t["final_x"]) for t in sel]
         lines.append(
             f"| {model} | {sum(t['success'] for t in sel)} of {len(sel)} | "
-            f"{_mr([t['settling_time'] for t in sel])} | {_mr(final_x)} | "
-            f"{_mr([t['final_angle_error'] for t in sel])} | "
-            f"{_mr([t['max_input'] for t in sel])} |"
+            f"{median_range_text([t['settling_time'] for t in sel])} | {median_range_text(final_x)} | "
+            f"{median_range_text([t['final_angle_error'] for t in sel])} | "
+            f"{median_range_text([t['max_input'] for t in sel])} |"
         )
     lines += [
         "",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from flax import nnx
 
 from .._errors import ConfigError, DataError
 from ..data import Trajectories
-from ..models import check_input_port
+from ..models import AbstractVectorField, check_input_port
 
 
 def own_loss(loss) -> bool:
@@ -89,13 +90,11 @@ def check_fit_inputs(
 def check_states(where: str, model, data: Trajectories, name: str = "data") -> None:
     """One line if ``model`` says it cannot describe the states of ``data``
     (:meth:`~physnet.models.AbstractVectorField.unsuitable_states`; padding left out)."""
-    problem = getattr(model, "unsuitable_states", None)
-    if problem is None or not isinstance(data, Trajectories):
-        return
-    import numpy as np
-
+    own = getattr(type(model), "unsuitable_states", AbstractVectorField.unsuitable_states)
+    if own is AbstractVectorField.unsuitable_states or not isinstance(data, Trajectories):
+        return  # the default accepts any states: no copy of them on every fit
     states = np.asarray(data.states)[data.mask]
-    reason = problem(states)
+    reason = model.unsuitable_states(states)
     if reason:
         raise ConfigError(f"{where}: the {name} do not fit the model: {reason}")
 
