@@ -173,10 +173,6 @@ def run_seed(seed: int, cfg: ControlConfig) -> list[dict]:
     return rows
 
 
-def _median_range(values) -> str:
-    return median_range_text(values, "-")
-
-
 def table(rows, cfg: ControlConfig) -> str:
     lines = [
         f"| model | controller | succeeded (settled by {cfg.settle_by:g} s, held to "
@@ -193,9 +189,9 @@ def table(rows, cfg: ControlConfig) -> str:
         wins = sum(r["success"] for r in sel)
         lines.append(
             f"| {model} | {kind} | {wins} of {len(sel)} | "
-            f"{_median_range([r['settling_time'] for r in sel])} | "
-            f"{_median_range([r['final_angle_error'] for r in sel])} | "
-            f"{_median_range([r['max_input'] for r in sel])} |"
+            f"{median_range_text([r['settling_time'] for r in sel])} | "
+            f"{median_range_text([r['final_angle_error'] for r in sel])} | "
+            f"{median_range_text([r['max_input'] for r in sel])} |"
         )
     return "\n".join(lines) + "\n"
 
