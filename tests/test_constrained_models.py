@@ -181,3 +181,30 @@ def test_cli_trains_and_evaluates_a_constrained_model(tmp_path, capsys):
         assert code != 0
         one_line(err, *words)
         assert not bad.exists()
+
+
+def test_lnn_paper_states_in_cartesian_coordinates_are_the_constrained_motion():
+    """The LNN protocol's random double-pendulum states (q, q̇) with exact q̈, mapped to the
+    bobs' Cartesian (x, ẋ) and (ẋ, ẍ) for the constrained models: the positions lie on the
+    rods, the velocities are tangent to them, and ẍ is the constrained Euler-Lagrange
+    acceleration of the Cartesian Lagrangian ½|ẋ|² - g Σ y_k (an independent road to the
+    same motion), to round-off."""
+    from physnet.reproduce._papers_lnn import cartesian_state_pool, random_state_pool
+    from physnet.systems import DoublePendulum, constrained_acceleration
+
+    chain = ChainPendulum(2)
+    pool = random_state_pool(DoublePendulum(), 64, 10.0, jax.random.key(3))
+    cart = cartesian_state_pool(pool, chain)
+    z, dz = cart.states.reshape(-1, 8), cart.derivatives.reshape(-1, 8)
+    constraints = ChainConstraints(2, 1.0)
+    np.testing.assert_allclose(jax.vmap(constraints)(z[:, :4]), 0.0, atol=1e-12)
+    tangent = jax.vmap(lambda s: jax.jvp(constraints, (s[:4],), (s[4:],))[1])(z)
+    np.testing.assert_allclose(tangent, 0.0, atol=1e-11)
+    np.testing.assert_array_equal(dz[:, :4], z[:, 4:])
+
+    def lagrangian(x, v):
+        return 0.5 * jnp.sum(v**2) - 9.8 * jnp.sum(x[1::2])
+
+    acc = jax.vmap(lambda s: constrained_acceleration(lagrangian, constraints, s[:4], s[4:]))(z)
+    np.testing.assert_allclose(dz[:, 4:], acc, rtol=1e-9, atol=1e-9 * float(jnp.max(abs(acc))))
+    assert cart.metadata["system"] == "chain-pendulum-cartesian"

@@ -42,3 +42,17 @@ def test_energy_drift_definition():
     np.testing.assert_allclose(err, [[0.0, 0.21, 0.19]], rtol=1e-12)
     np.testing.assert_allclose(pn.energy_drift(energy, ys), [0.21], rtol=1e-12)
     assert float(pn.trajectory_rmse(ys, ys)) == 0.0
+
+
+def test_rollout_without_throw_marks_only_the_failed_states():
+    """ẏ = y² blows up at t = 1/y0: from y0 = 1 an adaptive solve to t = 2 exhausts its step
+    budget; from y0 = -1 it is y = -1/(1 + t). With ``throw=False`` the failed state is inf
+    and the other exact, so a batch can count its blow-ups; the default raises."""
+    field = lambda t, y, args=None: y**2  # noqa: E731
+    ts = jnp.linspace(0.0, 2.0, 5)
+    y0 = jnp.array([[1.0], [-1.0]])
+    ys = pn.rollout(field, y0, ts, solver="dopri8", max_steps=2000, throw=False)
+    assert not np.any(np.isfinite(ys[0, 1:]))
+    np.testing.assert_allclose(ys[1, :, 0], -1.0 / (1.0 + ts), rtol=1e-8)
+    with pytest.raises(Exception, match="max_steps|maximum number of solver steps"):
+        pn.rollout(field, y0, ts, solver="dopri8", max_steps=2000)

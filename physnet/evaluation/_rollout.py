@@ -20,15 +20,16 @@ from ..signals import is_batch
 
 
 @functools.partial(
-    jax.jit, static_argnames=("graphdef", "solver", "substeps", "rtol", "atol", "max_steps")
+    jax.jit,
+    static_argnames=("graphdef", "solver", "substeps", "rtol", "atol", "max_steps", "throw"),
 )
 def _rollout_module(
-    graphdef, state, y0, ts, args, inputs, *, solver, substeps, rtol, atol, max_steps
+    graphdef, state, y0, ts, args, inputs, *, solver, substeps, rtol, atol, max_steps, throw
 ):
     model = nnx.merge(graphdef, state)
     return _rollout_field(
         model, y0, ts, args, inputs, solver=solver, substeps=substeps, rtol=rtol, atol=atol,
-        max_steps=max_steps,
+        max_steps=max_steps, throw=throw,
     )  # fmt: skip
 
 
@@ -53,6 +54,7 @@ def rollout(
     max_steps: int = 1_000_000,
     args=None,
     inputs=None,
+    throw: bool = True,
 ) -> Array:
     """Integrate a model (or any vector field ``f(t, y, args)``) from one or many states.
 
@@ -70,6 +72,10 @@ def rollout(
             non-uniform).
         rtol, atol: tolerances of adaptive diffrax solvers.
         max_steps: step budget of diffrax solvers.
+        throw: ``True`` (default) raises when an adaptive solve fails (its step budget
+            exhausted, typically a learned field that blows up); ``False`` returns ``inf``
+            states for the failed initial states only, so a batch of rollouts can count its
+            blow-ups (as a fixed-step solver's non-finite states do).
         args: passed through to the vector field (autonomous models).
         inputs: for a model with an input port (``model.input_size = m > 0``): the input
             signal u(t) (:mod:`physnet.signals`), evaluated inside the integrator; one signal
@@ -99,7 +105,14 @@ def rollout(
     batch = y0[None] if single else y0
     if batch.ndim != 2:
         raise ConfigError(f"rollout: y0 must have shape (d,) or (B, d), got {y0.shape}")
-    options = dict(solver=solver, substeps=int(substeps), rtol=rtol, atol=atol, max_steps=max_steps)
+    options = dict(
+        solver=solver,
+        substeps=int(substeps),
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        throw=bool(throw),
+    )
     if isinstance(model, nnx.Module):
         one = model.member(0) if isinstance(model, Ensemble) else model
         check_input_port("rollout", one, 0 if inputs is None else inputs.input_size)
