@@ -5,6 +5,7 @@ trajectories, beside the floor of a 1e-4 perturbation of the initial state."""
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -17,13 +18,13 @@ from .._errors import TrainingDivergedError
 from ..approximators import MLP
 from ..data import Trajectories, generate
 from ..evaluation import rollout
-from ..models import HNN, ConstrainedHNN, NeuralODE, StructuredHNN
+from ..models import HNN, ConstrainedHNN, ConstrainedLNN, DeLaN, NeuralODE, StructuredHNN
 from ..systems import ChainPendulum, constraint_drift
 from ..training import TrajectoryLoss, fit
 from ._common import Experiment, timed
 
 #: the models this protocol can train: Cartesian-constrained, or in angle coordinates
-MODELS = ("chnn", "structured-hnn", "hnn", "node")
+MODELS = ("chnn", "clnn", "structured-hnn", "delan", "hnn", "node")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +38,11 @@ class FinziChainConfig:
     with RK4 (one step per dt) inside it, AdamW (``learning_rate`` with cosine decay,
     ``weight_decay``), ``steps`` steps of batch ``batch_size``, softplus MLPs ``width`` x
     ``depth``. Models (:data:`MODELS`): ``chnn`` (:class:`~physnet.models.ConstrainedHNN`
-    in Cartesian coordinates, learned V(x) and masses, known rods), ``structured-hnn``
-    (periodic M(θ), V(θ) in angles), ``hnn`` and ``node`` (MLPs on (θ, p)).
+    in Cartesian coordinates, learned V(x) and masses, known rods), ``clnn``
+    (:class:`~physnet.models.ConstrainedLNN`, the same on Cartesian positions and
+    velocities), ``structured-hnn`` (periodic M(θ)⁻¹, V(θ) in angles), ``delan``
+    (:class:`~physnet.models.DeLaN`, periodic M(θ), V(θ) on (θ, θ̇)), ``hnn`` and ``node``
+    (MLPs on (θ, p)).
 
     Evaluation: ``n_test`` random initial states, rollouts to ``t1`` (RK4, ``dt`` /
     ``eval_substeps`` steps); at every frame t in (0, t1] the relative error
@@ -82,6 +86,10 @@ def _build(name: str, system: ChainPendulum, cfg: FinziChainConfig, rngs):
     mlp = dict(width=cfg.width, depth=cfg.depth, activation="softplus", rngs=rngs)
     if name == "chnn":
         return ConstrainedHNN(MLP(2 * n, 1, **mlp), system.cartesian().constraints)
+    if name == "clnn":
+        return ConstrainedLNN(MLP(2 * n, 1, **mlp), system.cartesian().constraints)
+    if name == "delan":
+        return DeLaN(MLP(2 * n, n * (n + 1) // 2, **mlp), MLP(2 * n, 1, **mlp), periodic=True)
     if name == "structured-hnn":
         return StructuredHNN(
             MLP(2 * n, n * (n + 1) // 2, **mlp), MLP(2 * n, 1, **mlp), periodic=True
@@ -102,6 +110,17 @@ def train_and_evaluate(cfg: FinziChainConfig, workdir: Path, figures: bool = Tru
     cart_states = jax.vmap(jax.vmap(system.to_cartesian))(angle_data.states)
     cart_data = Trajectories(ts=angle_data.ts, states=cart_states, metadata={"system": cart.name})
     angle_only = Trajectories(ts=angle_data.ts, states=angle_data.states, metadata={})
+    to_velocity = jax.vmap(jax.vmap(lambda y: _angle_to_cartesian_velocity(system, y)))
+    n = system.n
+    data_of = {
+        "chnn": cart_data,
+        "clnn": Trajectories(ts=angle_data.ts, states=to_velocity(angle_data.states), metadata={}),
+        "delan": Trajectories(
+            ts=angle_data.ts,
+            states=jax.vmap(jax.vmap(system.to_velocity))(angle_data.states),
+            metadata={},
+        ),
+    }
     y0s = system.sample_initial_states(k_test, cfg.n_test)
     ts = jnp.linspace(0.0, cfg.t1, int(round(cfg.t1 / cfg.dt)) + 1)
     true_paths = rollout(system.vector_field, y0s, ts, substeps=10 * cfg.eval_substeps)
@@ -113,7 +132,7 @@ def train_and_evaluate(cfg: FinziChainConfig, workdir: Path, figures: bool = Tru
     loss = TrajectoryLoss(cfg.chunk, solver="rk4", substeps=1)
     for name in cfg.models:
         model = _build(name, system, cfg, nnx.Rngs(cfg.seed))
-        data = cart_data if name == "chnn" else angle_only
+        data = data_of.get(name, angle_only)
         schedule = optax.cosine_decay_schedule(cfg.learning_rate, cfg.steps)
         opt = optax.adamw(schedule, weight_decay=cfg.weight_decay)
         try:
@@ -123,14 +142,28 @@ def train_and_evaluate(cfg: FinziChainConfig, workdir: Path, figures: bool = Tru
             metrics[f"{name}_error"] = None
             metrics[f"{name}_diverged"] = str(err).split(";")[0]
             continue
-        if name == "chnn":
-            z0s = jax.vmap(model.project)(jax.vmap(system.to_cartesian)(y0s))
+        if name in ("chnn", "clnn"):
+            start = system.to_cartesian if name == "chnn" else partial(
+                _angle_to_cartesian_velocity, system
+            )  # fmt: skip
+            z0s = jax.vmap(model.project)(jax.vmap(start)(y0s))
             paths = rollout(model, z0s, ts, substeps=cfg.eval_substeps)
-            masses = jnp.repeat(model.masses(), 2)
             d = 2 * system.n
-            pred = jnp.concatenate([paths[..., :d], paths[..., d:] / masses], axis=-1)
+            pred = paths
+            if name == "chnn":  # momenta to velocities with the learned masses
+                masses = jnp.repeat(model.masses(), 2)
+                pred = jnp.concatenate(
+                    [paths[..., :d], paths[..., d:] / masses[None, None]], axis=-1
+                )
             drift = jax.vmap(lambda p, c=model.constraints: constraint_drift(c, p))(paths)
-            metrics["chnn_constraint_drift"] = float(np.median(np.max(np.asarray(drift), axis=-1)))
+            metrics[f"{name}_constraint_drift"] = float(
+                np.median(np.max(np.asarray(drift), axis=-1))
+            )
+        elif name == "delan":
+            paths = rollout(model, jax.vmap(system.to_velocity)(y0s), ts,
+                            substeps=cfg.eval_substeps)  # fmt: skip
+            canonical = jax.vmap(jax.vmap(lambda s: system.to_canonical(s[:n], s[n:])))(paths)
+            pred = to_z(canonical)
         else:
             pred = to_z(rollout(model, y0s, ts, substeps=cfg.eval_substeps))
         err = np.asarray(relative_errors(pred, true_z))
@@ -150,6 +183,8 @@ def _shrink(cfg: FinziChainConfig) -> FinziChainConfig:
 #: trajectories of the geometric-mean relative error over T = 3)
 SOURCE = {
     "chnn_error": 9.3e-5,
+    "clnn_error": 1.0e-4,
+    "delan_error": 7.5e-4,
     "hnn_error": 1.08e-3,
     "node_error": 4.55e-2,
     "floor_error": 5.7e-5,
@@ -164,5 +199,5 @@ FINZI_CHAINS = Experiment(
     with_seed=lambda cfg, seed: dataclasses.replace(cfg, seed=seed),
     source=SOURCE,
     shrink=_shrink,
-    columns=("chnn_error", "structured-hnn_error", "hnn_error", "node_error", "floor_error"),
+    columns=tuple(f"{name}_error" for name in MODELS) + ("floor_error",),
 )
