@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,23 @@ def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "physnet.cli", *map(str, args)], capture_output=True, text=True
     )
+
+
+def run_main(capfd, *args):
+    """``physnet ARGS`` through ``main`` in this process, as :func:`run_cli`'s result: what
+    reaches file descriptors 1 and 2 (XLA's own logging included) and every Python warning,
+    each formatted as the console script would print it on stderr. A subprocess costs a fresh
+    Python and JAX import (seconds); one test below keeps it, for what only a fresh process
+    shows (import-time output, the exit status of ``python -m physnet.cli``)."""
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main([str(a) for a in args])
+    out, err = capfd.readouterr()
+    err += "".join(
+        warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught
+    )
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 @pytest.fixture(scope="module")
@@ -119,37 +137,49 @@ def _assert_one_line_error(result, needle):
     assert "Traceback" not in result.stderr
 
 
-def test_train_missing_file(tmp_path):
-    r = run_cli("train", "--data", tmp_path / "nope.npz", "--out", tmp_path / "run")
+def test_train_missing_file(tmp_path, capfd):
+    r = run_main(capfd, "train", "--data", tmp_path / "nope.npz", "--out", tmp_path / "run")
     _assert_one_line_error(r, "not found")
     assert not (tmp_path / "run").exists()
 
 
-def test_train_nan_data(tmp_path, data_file):
+def test_train_nan_data(tmp_path, data_file, capfd):
     with np.load(data_file) as npz:
         arrays = dict(npz)
     arrays["derivatives"][2, 3, 1] = np.nan
     bad = tmp_path / "nan.npz"
     np.savez(bad, **arrays)
-    r = run_cli("train", "--data", bad, "--out", tmp_path / "run")
+    r = run_main(capfd, "train", "--data", bad, "--out", tmp_path / "run")
     _assert_one_line_error(r, "NaN")
     assert not (tmp_path / "run").exists()
 
 
-def test_train_unknown_option_and_bad_values(tmp_path, data_file):
+def test_train_unknown_option_and_bad_values(tmp_path, data_file, capfd):
+    # the console script in a fresh process: one line on stderr, exit status 2
     r = run_cli("train", "--data", data_file, "--out", tmp_path / "run", "--frobnicate", "3")
     _assert_one_line_error(r, "unrecognized arguments: --frobnicate")
-    r = run_cli("train", "--data", data_file, "--out", tmp_path / "run", "--model", "transformer")
+    r = run_main(
+        capfd, "train", "--data", data_file, "--out", tmp_path / "run", "--frobnicate", "3"
+    )
+    _assert_one_line_error(r, "unrecognized arguments: --frobnicate")
+    r = run_main(
+        capfd, "train", "--data", data_file, "--out", tmp_path / "run", "--model", "transformer"
+    )
     _assert_one_line_error(r, "invalid choice")
-    r = run_cli("train", "--data", data_file, "--out", tmp_path / "run", "--steps", "-4")
+    r = run_main(capfd, "train", "--data", data_file, "--out", tmp_path / "run", "--steps", "-4")
     _assert_one_line_error(r, "positive integer")
-    r = run_cli("simulate", "--system", "harmonic", "--alpha", "2", "--out", tmp_path / "x.npz")
+    r = run_main(
+        capfd, "simulate", "--system", "harmonic", "--alpha", "2", "--out", tmp_path / "x.npz"
+    )
     _assert_one_line_error(r, "--alpha")
     assert not list(tmp_path.iterdir())
 
 
-def test_train_divergence_reports_step_and_keeps_the_last_good_parameters(tmp_path, data_file):
-    r = run_cli(
+def test_train_divergence_reports_step_and_keeps_the_last_good_parameters(
+    tmp_path, data_file, capfd
+):
+    r = run_main(
+        capfd,
         "train",
         "--data",
         data_file,
@@ -170,11 +200,11 @@ def test_train_divergence_reports_step_and_keeps_the_last_good_parameters(tmp_pa
     pn.load_model(tmp_path / "run" / "checkpoint")
 
 
-def test_evaluate_bad_run_dir(tmp_path):
-    r = run_cli("evaluate", "--run", tmp_path)
+def test_evaluate_bad_run_dir(tmp_path, capfd):
+    r = run_main(capfd, "evaluate", "--run", tmp_path)
     _assert_one_line_error(r, "config.json")
 
 
-def test_reproduce_rejects_unknown_experiment(tmp_path):
-    r = run_cli("reproduce", "--experiments", "E1,E9", "--out", tmp_path / "r")
+def test_reproduce_rejects_unknown_experiment(tmp_path, capfd):
+    r = run_main(capfd, "reproduce", "--experiments", "E1,E9", "--out", tmp_path / "r")
     _assert_one_line_error(r, "E9")
