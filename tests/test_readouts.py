@@ -117,6 +117,28 @@ def test_friction_lnn_is_the_damped_duffing_oscillator_and_reads_its_damping():
     assert readout.constants["gamma_hat"] == pytest.approx(GAMMA, rel=1e-6)
 
 
+def test_friction_lnn_with_an_input_reads_its_gain_on_the_normalised_scale():
+    """The same L = c(...) with friction cγ and a constant input gain cB: q̈ = ... + Bu for
+    every c (the generalised force Q = cBu scales with L), and the read-out reports B, not
+    cB, beside γ."""
+    from physnet.models import LearnedInputPort
+
+    c, gain = 2.5, 0.7
+    lag = pn.Polynomial(2, 1, degree=4, rngs=nnx.Rngs(0))
+    _set_polynomial(lag, {(0, 2): 0.5, (2, 0): -ALPHA / 2, (4, 0): -BETA / 4}, scale=c)
+    port = LearnedInputPort(1, 1, gain_init=c * gain)
+    model = pn.LNN(lag, dissipation=Friction(c * GAMMA), input_port=port)
+    system = pn.systems.Duffing(alpha=ALPHA, beta=BETA, gamma=GAMMA)
+    ys = jnp.asarray(_states(50, seed=2))
+    u = jnp.array([0.3])
+    field = jax.vmap(lambda y: model(0.0, y, u))(ys)
+    truth = jax.vmap(lambda y: system.vector_field(0.0, y, None))(ys)
+    np.testing.assert_allclose(field[:, 1], truth[:, 1] + gain * u[0], rtol=1e-10, atol=1e-10)
+    readout = read_model(model, np.asarray(ys))
+    assert readout.constants["gamma_hat"] == pytest.approx(GAMMA, rel=1e-6)
+    assert readout.constants["input_gain_1_1"] == pytest.approx(gain, rel=1e-6)
+
+
 def test_lnn_without_dissipation_keeps_its_checkpoint_format(tmp_path):
     model = pn.LNN(pn.KAN([2, 1], rngs=nnx.Rngs(0)), kinetic=1.0)
     assert set(model.submodules()) == {"lagrangian"}

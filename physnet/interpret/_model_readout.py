@@ -110,7 +110,7 @@ class ModelReadout:
         constants: the model's :meth:`~physnet.models.AbstractVectorField.readout_in` the
             data's units (``gamma_hat``, input gains, force amplitudes and frequencies; for
             Trajectories rescaled by a run, converted from its training variables), with an
-            LNN's friction on the scale of its normalised L.
+            LNN's friction and input gain on the scale of its normalised L.
         parts: part name -> ``{"formula", "coefficients", "r2"}`` for every learned part.
     """
 
@@ -142,8 +142,9 @@ def read_model(model, data, *, names: Sequence[str] | None = None) -> ModelReado
       :func:`read_hamiltonian`, exactly for a Polynomial, by sparse polynomial regression of
       the learned H (degree 4) for a KAN;
     - a Lagrangian L (LNN): :func:`read_lagrangian` (``method="dynamics"``, normalised to a
-      q̇² coefficient of 1/2); an LNN's friction γ is reported on that scale, so ``gamma_hat``
-      is the damping of q̈ = ... - γq̇ for a unit mass;
+      q̇² coefficient of 1/2); an LNN's friction γ and constant input gain B are reported on
+      that scale, so ``gamma_hat`` and ``input_gain_i_j`` are those of q̈ = ... - γq̇ + Bu
+      for a unit mass (a learned B(q) part's formula is not rescaled);
     - a vector field (neural ODE): the approximator's formula per component (``dy1_dt``, ...).
 
     Further parts (a 1-form θ, the dissipation's A, a force F(t)) are read the same way as
@@ -184,8 +185,10 @@ def read_model(model, data, *, names: Sequence[str] | None = None) -> ModelReado
         elif part is main and main.kind == "lagrangian":
             r = read_lagrangian(model, states, names=names)
             entry = {"formula": r.formula, "coefficients": r.coefficients, "r2": r.r2}
-            if "gamma_hat" in constants:  # Q = -γq̇ scales with L
-                constants["gamma_hat"] = constants["gamma_hat"] * r.scale
+            # the generalised forces scale with L: friction Q = -γq̇ and the input's Q = Bu
+            for key in constants:
+                if key == "gamma_hat" or key.startswith("input_gain_"):
+                    constants[key] = constants[key] * r.scale
         else:
             entry = _read_part(
                 part,
