@@ -208,3 +208,36 @@ def test_lnn_paper_states_in_cartesian_coordinates_are_the_constrained_motion():
     acc = jax.vmap(lambda s: constrained_acceleration(lagrangian, constraints, s[:4], s[4:]))(z)
     np.testing.assert_allclose(dz[:, 4:], acc, rtol=1e-9, atol=1e-9 * float(jnp.max(abs(acc))))
     assert cart.metadata["system"] == "chain-pendulum-cartesian"
+
+
+class _TiltedGravity(_Gravity):
+    """Gravity plus a wrong term 0.4·x_1²: a learned potential that is off the true one."""
+
+    def __call__(self, x):
+        return super().__call__(x) + 0.4 * x[0] ** 2
+
+
+def test_the_energy_shell_estimate_is_zero_for_the_true_model_and_bounds_a_wrong_one():
+    """The learned flow stays on its own energy's level set, so the true energy error of a
+    rollout is bounded by the true energy's spread on that set: with the true V and masses
+    the set is the true shell (estimate 0 to round-off); with a wrong V every state of a
+    rollout has |E - E0| below the sampled maximum over the set."""
+    from physnet.reproduce._papers_lnn import shell_energy_errors
+
+    chain = ChainPendulum(2)
+    z0s = jax.vmap(lambda y: jnp.concatenate([y[:4], y[4:] / chain.mass]))(
+        jax.vmap(chain.to_cartesian)(chain.sample_initial_states(jax.random.key(1), 3, 1.0))
+    )
+    true = ConstrainedLNN(_Gravity(2, 1.0, 9.8), ChainConstraints(2, 1.0))
+    med, top = shell_energy_errors(true, chain, z0s, jax.random.key(2), samples=4000)
+    assert np.all(top < 1e-12)
+    wrong = ConstrainedLNN(_TiltedGravity(2, 1.0, 9.8), ChainConstraints(2, 1.0))
+    med, top = shell_energy_errors(wrong, chain, z0s, jax.random.key(2), samples=20000)
+    assert np.all(med > 1e-4) and np.all(med <= top)
+    ts = jnp.linspace(0.0, 5.0, 51)
+    paths = pn.rollout(wrong, z0s, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
+    cart = chain.cartesian()
+    e = jax.vmap(jax.vmap(cart.energy))(paths)  # unit masses: momenta = velocities
+    along = np.max(np.abs(e - e[:, :1]), axis=1) / chain.max_potential_energy
+    assert np.all(along > 1e-4)  # the wrong model does change the true energy
+    assert np.all(along <= 1.02 * top)
