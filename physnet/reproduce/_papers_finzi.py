@@ -110,11 +110,11 @@ def train_and_evaluate(cfg: FinziChainConfig, workdir: Path, figures: bool = Tru
     cart_states = jax.vmap(jax.vmap(system.to_cartesian))(angle_data.states)
     cart_data = Trajectories(ts=angle_data.ts, states=cart_states, metadata={"system": cart.name})
     angle_only = Trajectories(ts=angle_data.ts, states=angle_data.states, metadata={})
-    to_velocity = jax.vmap(jax.vmap(lambda y: _angle_to_cartesian_velocity(system, y)))
+    to_z = jax.jit(jax.vmap(jax.vmap(lambda y: _angle_to_cartesian_velocity(system, y))))
     n = system.n
     data_of = {
         "chnn": cart_data,
-        "clnn": Trajectories(ts=angle_data.ts, states=to_velocity(angle_data.states), metadata={}),
+        "clnn": Trajectories(ts=angle_data.ts, states=to_z(angle_data.states), metadata={}),
         "delan": Trajectories(
             ts=angle_data.ts,
             states=jax.vmap(jax.vmap(system.to_velocity))(angle_data.states),
@@ -124,7 +124,6 @@ def train_and_evaluate(cfg: FinziChainConfig, workdir: Path, figures: bool = Tru
     y0s = system.sample_initial_states(k_test, cfg.n_test)
     ts = jnp.linspace(0.0, cfg.t1, int(round(cfg.t1 / cfg.dt)) + 1)
     true_paths = rollout(system.vector_field, y0s, ts, substeps=10 * cfg.eval_substeps)
-    to_z = jax.jit(jax.vmap(jax.vmap(lambda y: _angle_to_cartesian_velocity(system, y))))
     true_z = to_z(true_paths)
     nudged = y0s + 1e-4 * jax.random.normal(k_floor, y0s.shape)
     floor = relative_errors(to_z(rollout(system.vector_field, nudged, ts, substeps=100)), true_z)

@@ -19,7 +19,7 @@ from ..data import Trajectories
 from ..evaluation import rollout
 from ..models import LNN, ConstrainedLNN, DeLaN, NeuralODE
 from ..plotting import save_figure
-from ..systems import ChainConstraints, ChainPendulum, DoublePendulum
+from ..systems import ChainPendulum, DoublePendulum
 from ..training import AccelerationLoss, fit
 from ._common import Experiment, timed
 
@@ -116,6 +116,13 @@ def cartesian_state(chain: ChainPendulum, q, qdot, qddot):
     return jnp.concatenate([x, v]), jnp.concatenate([v, a])
 
 
+def velocity_state_energy(chain: ChainPendulum):
+    """The true energy of a Cartesian state (x, ẋ) of ``chain``'s bobs (velocities, not the
+    momenta m ẋ that :class:`~physnet.systems.CartesianChainPendulum` takes)."""
+    energy, d = chain.cartesian().energy, 2 * chain.n
+    return lambda z: energy(z.at[d:].multiply(chain.mass))
+
+
 def cartesian_state_pool(pool: Trajectories, chain: ChainPendulum) -> Trajectories:
     """:func:`random_state_pool`'s states (q, q̇) and exact (q̇, q̈) as Cartesian states
     (x, ẋ) of the bobs with their exact (ẋ, ẍ): the same motions, for the constrained
@@ -145,7 +152,7 @@ def shell_energy_errors(model, chain: ChainPendulum, z0s, key, samples: int = 20
     |E − E(z0)| / max V (NaN where no sample is reachable).
     """
     n = chain.n
-    true_energy = chain.cartesian().energy
+    true_energy = velocity_state_energy(chain)
     kq, kw = jax.random.split(key)
     thetas = jax.random.uniform(kq, (samples, n), dtype=jnp.float64, maxval=2 * jnp.pi)
     ws = jax.random.normal(kw, (samples, n), dtype=jnp.float64)
@@ -159,10 +166,8 @@ def shell_energy_errors(model, chain: ChainPendulum, z0s, key, samples: int = 20
         s2 = (e_hat - rest) / (moving - rest)
         reach = s2 >= 0
         v = vs * jnp.sqrt(jnp.where(reach, s2, 0.0))[:, None]
-        e = jax.vmap(lambda x, v_: true_energy(jnp.concatenate([x, chain.mass * v_])))(xs, v)
-        err = jnp.where(
-            reach, jnp.abs(e - true_energy(z0.at[2 * n :].multiply(chain.mass))), jnp.nan
-        )
+        e = jax.vmap(lambda x, v_: true_energy(jnp.concatenate([x, v_])))(xs, v)
+        err = jnp.where(reach, jnp.abs(e - true_energy(z0)), jnp.nan)
         return jnp.nanmedian(err), jnp.nanmax(err)
 
     med, top = jax.jit(jax.vmap(one))(z0s)
@@ -170,11 +175,10 @@ def shell_energy_errors(model, chain: ChainPendulum, z0s, key, samples: int = 20
     return np.asarray(med) / scale, np.asarray(top) / scale
 
 
-def energy_errors(model, system: DoublePendulum, x0s, cfg: LNNPaperConfig):
+def energy_errors(model, system: DoublePendulum, x0s, cfg: LNNPaperConfig, energy=None):
     """|E(x̂(t1)) - E(x0)| / max V per initial state ``(n,)``, the true energies along the
-    paths, the recording times and the paths. A model on Cartesian states (``x0s`` of
-    4N components, velocities in the second half) is scored by the true Cartesian chain's
-    energy."""
+    paths, the recording times and the paths. ``energy``: the true energy of the model's
+    states (default: the system's, on (q, q̇))."""
     ts = jnp.linspace(0.0, cfg.eval_t1, int(round(cfg.eval_t1 * cfg.fps)) + 1)
     xs = rollout(
         model,
@@ -187,10 +191,7 @@ def energy_errors(model, system: DoublePendulum, x0s, cfg: LNNPaperConfig):
         max_steps=cfg.eval_max_steps,
         throw=False,
     )
-    if x0s.shape[-1] == 4 * system.dof:
-        cart = ChainPendulum(system.dof).cartesian()
-        energy = cart.energy  # the bobs' masses are 1: momenta = velocities
-    else:
+    if energy is None:
         energy = system.in_velocity_coordinates().energy
     e = jax.vmap(jax.vmap(energy))(xs)
     err = jnp.abs(e[:, -1] - jax.vmap(energy)(x0s)) / system.max_potential_energy
@@ -229,8 +230,8 @@ def train_and_evaluate(cfg: LNNPaperConfig, workdir: Path, figures: bool = True)
     if cfg.clnn:
         small = dict(width=cfg.clnn_width, depth=cfg.clnn_depth, activation=cfg.activation)
         potential = MLP(4, 1, **small, rngs=nnx.Rngs(cfg.seed))
-        models["clnn"] = ConstrainedLNN(potential, ChainConstraints(2, 1.0))
-        chain = ChainPendulum(2)
+        chain = ChainPendulum(2)  # the double pendulum's bobs (m1 = m2, l1 = l2)
+        models["clnn"] = ConstrainedLNN(potential, chain.cartesian().constraints)
         cart_pool = cartesian_state_pool(pool, chain)
         cart_x0s = jax.vmap(lambda s: cartesian_state(chain, s[:2], s[2:], jnp.zeros(2))[0])(x0s)
     parts = [optax.add_decayed_weights(cfg.weight_decay)] if cfg.weight_decay > 0 else []
@@ -253,7 +254,11 @@ def train_and_evaluate(cfg: LNNPaperConfig, workdir: Path, figures: bool = True)
             key=k_fit,
             progress=False,
         )
-        err, e, ts, paths = energy_errors(model, system, cart_x0s if cartesian else x0s, cfg)
+        err, e, ts, paths = (
+            energy_errors(model, system, cart_x0s, cfg, velocity_state_energy(chain))
+            if cartesian
+            else energy_errors(model, system, x0s, cfg)
+        )
         if cartesian:
             drift = jax.vmap(jax.vmap(model.constraint_values))(paths)[:, -1]
             metrics[f"{label}_constraint_drift"] = float(np.nanmax(np.abs(drift)))
